@@ -1,0 +1,116 @@
+import sharp from 'sharp';
+import type { DetectOptions, DetectResult, RawImage } from '../../lib/types';
+import { FrameDroppedError, type FaceEngine } from '../../lib/vision/engine';
+import { encodeJpeg } from '../../lib/vision/image';
+import type { EngineLease } from '../../lib/vision/registry';
+import type { Node, NodeMessageInFlow, Send } from '../shared/red';
+import type { Status } from '../shared/status';
+
+/** What face-detect reads from and writes to a message. */
+export interface DetectMessage extends NodeMessageInFlow {
+  /** An encoded image (JPEG, PNG, WebP), unless msg.frame is set. */
+  payload: unknown;
+  /** A raw frame from rtsp-source. */
+  frame?: RawImage & { camera?: string; ts?: number; jpeg?: Buffer };
+  faces?: DetectResult['faces'];
+  timing?: DetectResult['timing'];
+  image?: Buffer;
+  width?: number;
+  height?: number;
+}
+
+/** When face-detect keeps the frame (as msg.image) after detection. */
+export type KeepImage = 'faces' | 'always' | 'never';
+
+export interface DetectNodeSettings {
+  options: Partial<DetectOptions>;
+  keepImage: KeepImage;
+}
+
+const JPEG_MAGIC = [0xff, 0xd8, 0xff];
+
+function isJpeg(buf: Buffer): boolean {
+  return buf.length > 3 && JPEG_MAGIC.every((b, i) => buf[i] === b);
+}
+
+/** Runs detection for one face-detect node: input normalisation, backpressure, output shaping, status. */
+export class FaceDetectController {
+  private lastStatus = 0;
+
+  constructor(
+    private readonly node: Node,
+    private readonly status: Status,
+    private readonly lease: Promise<EngineLease>,
+    private readonly settings: DetectNodeSettings,
+  ) {}
+
+  /** Backpressure is per camera: frames of one camera never hold up another's. */
+  private sourceOf(msg: DetectMessage): string {
+    return msg.frame?.camera ? `camera:${msg.frame.camera}` : `node:${this.node.id}`;
+  }
+
+  async handle(msg: DetectMessage, send: Send): Promise<void> {
+    const { engine } = await this.lease;
+    const source = this.sourceOf(msg);
+    const input = this.inputOf(msg);
+    let result: DetectResult;
+    try {
+      result = await engine.detect(input, this.settings.options, { source });
+    } catch (err) {
+      if (err instanceof FrameDroppedError) {
+        this.showStatus(engine, source);
+        return;
+      }
+      throw err;
+    }
+    msg.faces = result.faces;
+    msg.timing = result.timing;
+    msg.width = result.width;
+    msg.height = result.height;
+    await this.shapeImage(msg, input, result.faces.length > 0);
+    msg.payload = result.faces.length;
+    this.showStatus(engine, source);
+    send(msg);
+  }
+
+  private inputOf(msg: DetectMessage): Buffer | RawImage {
+    if (msg.frame && msg.frame.data) {
+      const { data, width, height, channels } = msg.frame;
+      return { data, width, height, channels };
+    }
+    if (Buffer.isBuffer(msg.payload)) return msg.payload;
+    throw new Error(
+      'expected msg.payload to be an image Buffer (JPEG, PNG or WebP) or msg.frame to be a raw frame, got ' +
+        (msg.payload === null ? 'null' : typeof msg.payload),
+    );
+  }
+
+  /**
+   * Raw pixels stop here: Node-RED copies a message for every extra wire. The frame is kept (once,
+   * as JPEG in msg.image) only when it is useful downstream: with faces, or always if configured.
+   */
+  private async shapeImage(msg: DetectMessage, input: Buffer | RawImage, hasFaces: boolean): Promise<void> {
+    const keep = this.settings.keepImage === 'always' || (this.settings.keepImage === 'faces' && hasFaces);
+    if (keep) {
+      if (Buffer.isBuffer(input)) msg.image = isJpeg(input) ? input : await sharp(input).rotate().jpeg().toBuffer();
+      else msg.image = msg.frame?.jpeg ?? (await encodeJpeg(input));
+    }
+    if (msg.frame) {
+      const { data: _data, jpeg: _jpeg, ...meta } = msg.frame;
+      msg.frame = meta as DetectMessage['frame'];
+    }
+  }
+
+  /** At most two status updates a second: the editor needn't redraw per frame. */
+  private showStatus(engine: FaceEngine, source: string): void {
+    const now = Date.now();
+    if (now - this.lastStatus < 500) return;
+    this.lastStatus = now;
+    const s = engine.stats(source);
+    this.status.set(s.dropped > 0 ? 'warn' : 'ok', 'status.running', {
+      backend: engine.backend,
+      fps: s.fps.toFixed(1),
+      dropped: s.dropped,
+    });
+  }
+}

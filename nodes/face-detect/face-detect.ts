@@ -1,0 +1,65 @@
+import type { DetectOptions, DetectorName } from '../../lib/types';
+import { onClose } from '../shared/close';
+import { leaseEngine } from '../shared/engine';
+import { translator } from '../shared/i18n';
+import { onInput } from '../shared/input';
+import type { Node, NodeAPI, NodeDef } from '../shared/red';
+import { Status } from '../shared/status';
+import { FaceDetectController, type DetectMessage, type KeepImage } from './controller';
+
+interface FaceDetectDef extends NodeDef {
+  engine: string;
+  detector: '' | DetectorName;
+  minConfidence: number | string;
+  minFaceSize: number | string;
+  maxFaces: number | string;
+  landmarks: boolean;
+  descriptors: boolean;
+  ageGender: boolean;
+  expressions: boolean;
+  crops: boolean;
+  keepImage: KeepImage;
+}
+
+/** Only the options the user set override the engine's defaults. */
+function detectOptions(def: FaceDetectDef): Partial<DetectOptions> {
+  const opts: Partial<DetectOptions> = {
+    landmarks: !!def.landmarks,
+    descriptors: def.descriptors !== false,
+    ageGender: !!def.ageGender,
+    expressions: !!def.expressions,
+    crop: !!def.crops,
+  };
+  if (def.detector) opts.detector = def.detector;
+  const set = (key: 'minConfidence' | 'minFaceSize' | 'maxFaces', v: number | string): void => {
+    if (v !== '' && v !== undefined && Number.isFinite(Number(v))) opts[key] = Number(v);
+  };
+  set('minConfidence', def.minConfidence);
+  set('minFaceSize', def.minFaceSize);
+  set('maxFaces', def.maxFaces);
+  return opts;
+}
+
+/** face-detect: finds faces and their descriptors in an image or frame, in the engine's worker pool. */
+export = function register(RED: NodeAPI): void {
+  function FaceDetectNode(this: Node, def: FaceDetectDef): void {
+    RED.nodes.createNode(this, def);
+    const status = new Status(this, translator(RED, 'face-detect'));
+    status.set('idle', 'status.starting');
+    const lease = leaseEngine(RED, def.engine || undefined);
+    lease.then(
+      ({ engine }) => status.set('idle', 'status.ready', { backend: engine.backend }),
+      (err: unknown) => status.error(err),
+    );
+    const controller = new FaceDetectController(this, status, lease, {
+      options: detectOptions(def),
+      keepImage: def.keepImage ?? 'faces',
+    });
+    onInput<DetectMessage>(this, status, ({ msg, send }) => controller.handle(msg, send));
+    onClose(this, async () => {
+      const held = await lease.catch(() => undefined);
+      await held?.release();
+    });
+  }
+  RED.nodes.registerType('face-detect', FaceDetectNode);
+};

@@ -1,0 +1,66 @@
+// Builds the package into dist/: tsc for the runtime (lib, nodes, cli), a type check of the editor
+// scripts, one esbuild bundle per node's editor script, and the editor html Node-RED loads beside each
+// node's js (script + form template), with the node's locales copied next to it.
+// A type error anywhere fails the build.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dist = path.join(root, 'dist');
+const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+
+function run(args) {
+  try {
+    execFileSync(process.execPath, [tsc, ...args], { cwd: root, stdio: 'inherit' });
+  } catch {
+    console.error(`build: tsc ${args.join(' ')} failed`);
+    process.exit(1);
+  }
+}
+
+rmSync(dist, { recursive: true, force: true });
+run(['-p', 'tsconfig.json']);
+run(['-p', 'tsconfig.editor.json', '--noEmit']);
+
+const nodesDir = path.join(root, 'nodes');
+const types = readdirSync(nodesDir, { withFileTypes: true })
+  .filter((d) => d.isDirectory() && d.name !== 'shared')
+  .map((d) => d.name);
+
+for (const type of types) {
+  const src = path.join(nodesDir, type);
+  const out = path.join(dist, 'nodes', type);
+  mkdirSync(out, { recursive: true });
+  const editorEntry = path.join(src, 'editor', 'index.ts');
+  const template = path.join(src, 'editor', 'template.html');
+  if (!existsSync(editorEntry) || !existsSync(template)) {
+    console.error(`build: ${type} needs editor/index.ts and editor/template.html`);
+    process.exit(1);
+  }
+  const bundle = await build({
+    entryPoints: [editorEntry],
+    bundle: true,
+    write: false,
+    format: 'iife',
+    target: 'es2020',
+    minify: false,
+    legalComments: 'none',
+    logLevel: 'error',
+  });
+  const script = bundle.outputFiles[0].text.replace(/<\/script/gi, '<\\/script');
+  const html = [
+    `<script type="text/javascript">\n${script}</script>`,
+    `<script type="text/html" data-template-name="${type}">\n${readFileSync(template, 'utf8').trim()}\n</script>`,
+    '',
+  ].join('\n');
+  writeFileSync(path.join(out, `${type}.html`), html);
+  const locales = path.join(src, 'locales');
+  if (existsSync(locales)) cpSync(locales, path.join(out, 'locales'), { recursive: true });
+}
+
+const cli = path.join(dist, 'cli', 'facewatch.js');
+if (existsSync(cli)) chmodSync(cli, 0o755);
+console.log(`build: ${types.length} node types built into dist/`);
