@@ -10,7 +10,10 @@ export interface EngineProvider extends Node {
 /** Engine settings for nodes that name no face-engine: all defaults, tunable by environment. */
 export function defaultEngineConfig(): EngineConfig {
   const pool = Number(process.env.FACEWATCH_POOL_SIZE);
-  return { poolSize: Number.isInteger(pool) && pool > 0 ? pool : undefined };
+  return {
+    poolSize: Number.isInteger(pool) && pool > 0 ? pool : undefined,
+    modelPath: process.env.FACEWATCH_MODEL_PATH || undefined,
+  };
 }
 
 /**

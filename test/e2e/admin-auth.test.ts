@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ROOT } from '../helpers/env';
+import { startNodeRed, waitForLog, type RunningNodeRed } from '../helpers/nodered';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const bcrypt = require('bcryptjs') as { hashSync(s: string, rounds: number): string };
+
+describe('admin routes behind Node-RED adminAuth (real Node-RED process)', () => {
+  let nr: RunningNodeRed;
+  const hash = bcrypt.hashSync('s3cret-pass', 8);
+
+  before(async () => {
+    nr = await startNodeRed({
+      nodesDir: path.join(ROOT, 'test', 'fixtures', 'nodes'),
+      settings: {
+        adminAuth: {
+          type: 'credentials',
+          users: [
+            { username: 'admin', password: hash, permissions: '*' },
+            { username: 'viewer', password: hash, permissions: 'read' },
+          ],
+        },
+      },
+      flows: [{ id: 'p1', type: 'facewatch-probe', z: '', wires: [] }],
+    });
+    await waitForLog(nr, /Started flows/);
+  });
+  after(() => nr?.stop());
+
+  async function token(username: string): Promise<string> {
+    const res = await fetch(`${nr.url}/auth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ client_id: 'node-red-admin', grant_type: 'password', scope: username === 'admin' ? '*' : 'read', username, password: 's3cret-pass' }),
+    });
+    assert.equal(res.status, 200);
+    return ((await res.json()) as { access_token: string }).access_token;
+  }
+
+  it('refuses an anonymous caller with 401', async () => {
+    const res = await fetch(`${nr.url}/facewatch/probe/ok`);
+    assert.equal(res.status, 401);
+  });
+
+  it('answers an authorised reader', async () => {
+    const res = await fetch(`${nr.url}/facewatch/probe/ok`, { headers: { authorization: `Bearer ${await token('viewer')}` } });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { ok: true });
+  });
+
+  it('refuses a write route to a read-only user, allows it to an admin', async () => {
+    const viewer = await fetch(`${nr.url}/facewatch/probe/x`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await token('viewer')}` },
+    });
+    // Node-RED answers 401 for a token whose scope lacks the permission.
+    assert.equal(viewer.status, 401);
+    const admin = await fetch(`${nr.url}/facewatch/probe/x`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await token('admin')}` },
+    });
+    assert.equal(admin.status, 200);
+    assert.deepEqual(await admin.json(), { wrote: 'x' });
+  });
+
+  it('logs no error and no password', () => {
+    assert.doesNotMatch(nr.log(), /\[error\]/);
+    assert.doesNotMatch(nr.log(), /s3cret-pass/);
+  });
+});

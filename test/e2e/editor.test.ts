@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { EditorRED } from 'node-red';
+import { launchBrowser, noBrowser, type BrowserHandle } from '../helpers/browser';
+import { ROOT } from '../helpers/env';
+import { startNodeRed, waitForLog, type RunningNodeRed } from '../helpers/nodered';
+
+declare const RED: EditorRED;
+
+const NODE_TYPES = Object.keys(
+  (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { 'node-red': { nodes: Record<string, string> } })[
+    'node-red'
+  ].nodes,
+);
+
+describe('the Node-RED editor with FaceWatch (real browser)', () => {
+  let nr: RunningNodeRed | undefined;
+  let browser: BrowserHandle | undefined;
+
+  before(async () => {
+    nr = await startNodeRed({
+      flows: JSON.parse(readFileSync(path.join(ROOT, 'examples', 'flows.json'), 'utf8')) as object[],
+    });
+    await waitForLog(nr, /Started flows/);
+  });
+  after(async () => {
+    await browser?.close();
+    await nr?.stop();
+  });
+
+  it('shows the FaceWatch palette, the example flow and a working edit dialog with help', async (t) => {
+    if (noBrowser(t) || !nr) return;
+    browser = await launchBrowser();
+    const page = await browser.browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    await page.goto(nr.url, { waitUntil: 'domcontentloaded' });
+    await page.waitForSelector('#red-ui-palette-container-facewatch', { timeout: 60000 });
+
+    // Every non-config node type is in the facewatch palette category.
+    const paletteTypes = await page.$$eval('#red-ui-palette-container-facewatch .red-ui-palette-node', (els) =>
+      els.map((e) => e.getAttribute('data-palette-type')),
+    );
+    const configTypes = await page.evaluate(
+      (types) => types.filter((tp) => RED.nodes.getType(tp)?.category === 'config'),
+      NODE_TYPES,
+    );
+    for (const type of NODE_TYPES.filter((tp) => !configTypes.includes(tp))) {
+      assert.ok(paletteTypes.includes(type), `${type} missing from the palette (${paletteTypes.join(', ')})`);
+    }
+
+    // The example flow's face-detect node is drawn; double-clicking it opens its form.
+    const detectId = await page.evaluate(() => {
+      let id = '';
+      RED.nodes.eachNode((n) => {
+        if (n.type === 'face-detect' && !id) id = n.id;
+      });
+      return id;
+    });
+    assert.ok(detectId, 'the example flow has a face-detect node');
+    await page.dblclick(`[id="${detectId}"] .red-ui-flow-node`);
+    await page.waitForSelector('#node-input-detector', { state: 'visible' });
+    const label = await page.textContent('label[for="node-input-detector"]');
+    assert.match(label ?? '', /Detector/);
+    const options = await page.$$eval('#node-input-keepImage option', (els) => els.map((e) => e.textContent));
+    assert.ok(options.some((o) => /msg\.image/.test(o ?? '')), 'translated options rendered');
+
+    // The help sidebar shows the node's help text.
+    await page.evaluate(() => RED.sidebar.show('help'));
+    await page.waitForFunction(() => /raw pixels never travel past face-detect/.test(document.body.innerText));
+    await page.screenshot({ path: path.join(nr.userDir, 'editor.png') });
+    assert.deepEqual(pageErrors, []);
+  });
+});
+
