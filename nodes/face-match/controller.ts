@@ -1,0 +1,84 @@
+import type { FaceStore } from '../../lib/store/face-store';
+import type { DetectedFace } from '../../lib/types';
+import type { NodeMessage, NodeMessageInFlow, Send } from '../shared/red';
+import type { Status } from '../shared/status';
+import type { StoreLease } from '../shared/store';
+
+export interface MatchMessage extends NodeMessageInFlow {
+  faces?: DetectedFace[];
+}
+
+export interface MatchSettings {
+  threshold: number;
+  margin: number;
+  candidates: number;
+  /** Two outputs: known faces, unknown faces. */
+  split: boolean;
+}
+
+/** What face-match puts in msg.payload: who was seen, in a line a debug node shows well. */
+export interface MatchSummary {
+  known: string[];
+  unknown: number;
+  ambiguous: number;
+}
+
+/** Names each face of a message against the store. */
+export class FaceMatchController {
+  private lastName = '';
+
+  constructor(
+    private readonly status: Status,
+    private readonly lease: Promise<StoreLease>,
+    private readonly settings: MatchSettings,
+  ) {}
+
+  async handle(msg: MatchMessage, send: Send): Promise<void> {
+    const { store } = await this.lease;
+    const faces = msg.faces;
+    if (!Array.isArray(faces)) throw new Error('expected msg.faces from face-detect (an array of faces)');
+    for (const [i, face] of faces.entries()) {
+      if (!face || !Array.isArray(face.descriptor)) {
+        throw new Error(`face ${i} has no descriptor: tick "descriptors" in face-detect`);
+      }
+      face.match = await store.matchAsync(face.descriptor, face.modelId, {
+        threshold: this.settings.threshold,
+        margin: this.settings.margin,
+        k: this.settings.candidates,
+      });
+    }
+    const known = faces.filter((f) => f.match?.known);
+    const summary: MatchSummary = {
+      known: known.map((f) => f.match?.person?.name ?? ''),
+      unknown: faces.length - known.length,
+      ambiguous: faces.filter((f) => f.match?.ambiguous).length,
+    };
+    if (known.length) this.lastName = summary.known[0];
+    this.showStatus(store);
+
+    if (!this.settings.split) {
+      msg.payload = summary;
+      send(msg);
+      return;
+    }
+    const unknown = faces.filter((f) => !f.match?.known);
+    const out: (NodeMessage | null)[] = [null, null];
+    if (known.length && unknown.length) {
+      // Node-RED would send one object on both wires; each output gets its own copy of its faces.
+      const copy = { ...msg, faces: unknown, payload: summary } as NodeMessage;
+      out[1] = copy;
+      out[0] = Object.assign(msg, { faces: known, payload: summary });
+    } else if (known.length) {
+      out[0] = Object.assign(msg, { payload: summary });
+    } else if (unknown.length) {
+      out[1] = Object.assign(msg, { payload: summary });
+    }
+    if (out[0] || out[1]) send(out);
+  }
+
+  showStatus(store: FaceStore): void {
+    const size = store.size();
+    if (this.lastName) this.status.set('ok', 'status.last', { name: this.lastName, size });
+    else this.status.set('idle', 'status.size', { size });
+  }
+}

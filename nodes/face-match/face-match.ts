@@ -1,0 +1,59 @@
+import { onClose } from '../shared/close';
+import { translator } from '../shared/i18n';
+import { onInput } from '../shared/input';
+import type { Node, NodeAPI, NodeDef } from '../shared/red';
+import { Status } from '../shared/status';
+import { storeProvider, type StoreLease } from '../shared/store';
+import { FaceMatchController, type MatchMessage } from './controller';
+
+interface FaceMatchDef extends NodeDef {
+  store: string;
+  threshold: number | string;
+  margin: number | string;
+  candidates: number | string;
+  outputs: number;
+}
+
+function num(v: number | string, fallback: number): number {
+  const n = Number(v);
+  return v === '' || !Number.isFinite(n) ? fallback : n;
+}
+
+/** face-match: names each face in msg.faces against a face store. */
+export = function register(RED: NodeAPI): void {
+  function FaceMatchNode(this: Node, def: FaceMatchDef): void {
+    RED.nodes.createNode(this, def);
+    const status = new Status(this, translator(RED, 'face-match'));
+    let lease: Promise<StoreLease>;
+    try {
+      lease = storeProvider(RED, def.store).acquire();
+    } catch (err) {
+      lease = Promise.reject(err as Error);
+    }
+    const controller = new FaceMatchController(status, lease, {
+      threshold: num(def.threshold, 0.6),
+      margin: num(def.margin, 0.05),
+      candidates: Math.max(1, Math.round(num(def.candidates, 3))),
+      split: Number(def.outputs) === 2,
+    });
+    const onStoreChange = (): void => {
+      void lease.then(({ store }) => controller.showStatus(store));
+    };
+    lease.then(
+      ({ store }) => {
+        controller.showStatus(store);
+        store.on('person-added', onStoreChange);
+        store.on('person-deleted', onStoreChange);
+      },
+      (err: unknown) => status.error(err),
+    );
+    onInput<MatchMessage>(this, status, ({ msg, send }) => controller.handle(msg, send));
+    onClose(this, async () => {
+      const held = await lease.catch(() => undefined);
+      held?.store.off('person-added', onStoreChange);
+      held?.store.off('person-deleted', onStoreChange);
+      await held?.release();
+    });
+  }
+  RED.nodes.registerType('face-match', FaceMatchNode);
+};

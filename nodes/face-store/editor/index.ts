@@ -1,0 +1,19 @@
+import { labelOf, numberIn } from '../../shared/editor/common';
+
+interface FaceStoreProps extends EditorNodeProperties {
+  file: string;
+  backups: number;
+}
+
+RED.nodes.registerType<FaceStoreProps>('face-store', {
+  category: 'config',
+  defaults: {
+    name: { value: '' },
+    file: { value: '' },
+    backups: { value: 3, validate: numberIn(0, 50) },
+  },
+  label: function () {
+    return labelOf(this.name, this.file || 'facewatch/faces.db');
+  },
+  paletteLabel: 'face store',
+});

@@ -1,0 +1,29 @@
+import path from 'node:path';
+import type { NodeAPI, NodeDef } from '../shared/red';
+import { acquireStore, defaultStoreFile, type StoreLease, type StoreProvider } from '../shared/store';
+
+interface FaceStoreDef extends NodeDef {
+  file: string;
+  backups: number | string;
+}
+
+/**
+ * face-store: a config node naming one face database. The store is opened by its first user
+ * (face-match, face-register, the admin routes) and closed by its last.
+ */
+export = function register(RED: NodeAPI): void {
+  function FaceStoreNode(this: StoreProvider, def: FaceStoreDef): void {
+    RED.nodes.createNode(this, def);
+    const userDir = (RED.settings as { userDir?: string }).userDir ?? process.cwd();
+    this.file = def.file?.trim() ? path.resolve(userDir, def.file.trim()) : defaultStoreFile(RED);
+    const backups = Number(def.backups);
+    const opts = {
+      file: this.file,
+      backups: Number.isInteger(backups) && backups >= 0 ? backups : 3,
+      owner: `Node-RED (pid ${process.pid})`,
+      actor: 'node-red',
+    };
+    this.acquire = (): Promise<StoreLease> => acquireStore(opts);
+  }
+  RED.nodes.registerType('face-store', FaceStoreNode);
+};
