@@ -6,7 +6,15 @@
 // Environment: FACEWATCH_HOST (default 127.0.0.1), FACEWATCH_PORT (default 1880),
 // FACEWATCH_USER_DIR (default .node-red), FACEWATCH_RESET_FLOWS=1 to reload the example flow.
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +37,11 @@ rmSync(link, { recursive: true, force: true });
 symlinkSync(root, link, 'dir');
 writeFileSync(
   path.join(userDir, 'package.json'),
-  JSON.stringify({ name: 'facewatch-user-dir', private: true, dependencies: { [pkg.name]: `file:${root}` } }, null, 2),
+  JSON.stringify(
+    { name: 'facewatch-user-dir', private: true, dependencies: { [pkg.name]: `file:${root}` } },
+    null,
+    2,
+  ),
 );
 
 const settingsFile = path.join(userDir, 'settings.js');
@@ -61,7 +73,9 @@ if (!existsSync(flowFile) || process.env.FACEWATCH_RESET_FLOWS === '1') {
 
 const samples = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'demo');
 const red = path.join(path.dirname(require.resolve('node-red/package.json')), 'red.js');
-console.log(`FaceWatch: Node-RED on http://${host}:${port} (user directory ${path.relative(root, userDir) || '.'})`);
+console.log(
+  `FaceWatch: Node-RED on http://${host}:${port} (user directory ${path.relative(root, userDir) || '.'})`,
+);
 const child = spawn(process.execPath, [red, '--userDir', userDir, '--settings', settingsFile], {
   cwd: root,
   stdio: 'inherit',

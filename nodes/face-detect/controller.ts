@@ -92,7 +92,8 @@ export class FaceDetectController {
   private async shapeImage(msg: DetectMessage, input: Buffer | RawImage, hasFaces: boolean): Promise<void> {
     const keep = this.settings.keepImage === 'always' || (this.settings.keepImage === 'faces' && hasFaces);
     if (keep) {
-      if (Buffer.isBuffer(input)) msg.image = isJpeg(input) ? input : await sharp(input).rotate().jpeg().toBuffer();
+      if (Buffer.isBuffer(input))
+        msg.image = isJpeg(input) ? input : await sharp(input).rotate().jpeg().toBuffer();
       else msg.image = msg.frame?.jpeg ?? (await encodeJpeg(input));
     }
     if (msg.frame) {

@@ -34,4 +34,3 @@ export function engineConfig(def: Partial<FaceEngineDef>): EngineConfig {
     },
   };
 }
-

@@ -24,12 +24,7 @@ export = function register(RED: NodeAPI): void {
   function FaceMatchNode(this: Node, def: FaceMatchDef): void {
     RED.nodes.createNode(this, def);
     const status = new Status(this, translator(RED, 'face-match'));
-    let lease: Promise<StoreLease>;
-    try {
-      lease = storeProvider(RED, def.store).acquire();
-    } catch (err) {
-      lease = Promise.reject(err as Error);
-    }
+    const lease: Promise<StoreLease> = Promise.resolve().then(() => storeProvider(RED, def.store).acquire());
     const controller = new FaceMatchController(status, lease, {
       threshold: num(def.threshold, 0.6),
       margin: num(def.margin, 0.05),

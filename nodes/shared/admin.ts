@@ -4,15 +4,18 @@ import type { NodeAPI } from './red';
 /** Permission scopes FaceWatch's admin routes use (Node-RED's `<name>.read` / `<name>.write`). */
 export type Permission = 'facewatch.read' | 'facewatch.write' | 'flows.read' | 'flows.write';
 
-/** What a route handler returns: a JSON body (status 200) or an explicit status and body. */
-export type RouteResult = unknown | { status: number; body: unknown; type?: string };
+/**
+ * What a route handler returns (or a promise of it): a JSON body (answered with status 200),
+ * or an explicit `{status, body, type?}` object.
+ */
+export type RouteResult = unknown;
 
 export interface AdminRoute {
   method: 'get' | 'post' | 'put' | 'delete';
   /** Path under Node-RED's admin root, always starting with `/facewatch/`. */
   path: string;
   permission: Permission;
-  handler: (req: Request) => Promise<RouteResult> | RouteResult;
+  handler: (req: Request) => RouteResult;
   /** Answer 504 when the handler has not finished by then. */
   timeoutMs?: number;
 }
@@ -37,9 +40,14 @@ function isExplicit(v: unknown): v is { status: number; body: unknown; type?: st
  * failure, or with 504 when the handler hangs. Error bodies are `{error: message}`.
  */
 export function adminRoute(RED: NodeAPI, route: AdminRoute): void {
-  if (!route.path.startsWith('/facewatch/')) throw new Error(`admin route outside /facewatch/: ${route.path}`);
+  if (!route.path.startsWith('/facewatch/'))
+    throw new Error(`admin route outside /facewatch/: ${route.path}`);
   const timeoutMs = route.timeoutMs ?? 30000;
-  const guard = RED.auth.needsPermission(route.permission) as (req: Request, res: Response, next: NextFunction) => void;
+  const guard = RED.auth.needsPermission(route.permission) as (
+    req: Request,
+    res: Response,
+    next: NextFunction,
+  ) => void;
   RED.httpAdmin[route.method](route.path, guard, (req: Request, res: Response) => {
     let answered = false;
     const answer = (status: number, body: unknown, type?: string): void => {
@@ -60,7 +68,8 @@ export function adminRoute(RED: NodeAPI, route: AdminRoute): void {
         (err: unknown) => {
           const status = err instanceof HttpError ? err.status : 500;
           const message = err instanceof Error ? err.message : 'internal error';
-          if (status === 500) RED.log.error(`facewatch admin ${route.method.toUpperCase()} ${route.path}: ${message}`);
+          if (status === 500)
+            RED.log.error(`facewatch admin ${route.method.toUpperCase()} ${route.path}: ${message}`);
           answer(status, { error: message });
         },
       );

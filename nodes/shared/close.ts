@@ -19,7 +19,9 @@ export function onClose(node: Node, cleanup: (removed: boolean) => Promise<void>
       .then((result) => {
         if (result === 'timeout') node.warn(`cleanup did not finish within ${CLOSE_TIMEOUT_MS} ms`);
       })
-      .catch((err: unknown) => node.error(`cleanup failed: ${err instanceof Error ? err.message : String(err)}`))
+      .catch((err: unknown) =>
+        node.error(`cleanup failed: ${err instanceof Error ? err.message : String(err)}`),
+      )
       .finally(() => {
         clearTimeout(timer);
         done();

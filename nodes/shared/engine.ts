@@ -1,4 +1,9 @@
-import { acquireEngine, DEFAULT_ENGINE_KEY, type EngineConfig, type EngineLease } from '../../lib/vision/registry';
+import {
+  acquireEngine,
+  DEFAULT_ENGINE_KEY,
+  type EngineConfig,
+  type EngineLease,
+} from '../../lib/vision/registry';
 import type { Node, NodeAPI } from './red';
 
 /** The runtime face of a face-engine config node, as the nodes that use it see it. */

@@ -33,7 +33,13 @@ describe('admin routes behind Node-RED adminAuth (real Node-RED process)', () =>
     const res = await fetch(`${nr.url}/auth/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ client_id: 'node-red-admin', grant_type: 'password', scope: username === 'admin' ? '*' : 'read', username, password: 's3cret-pass' }),
+      body: JSON.stringify({
+        client_id: 'node-red-admin',
+        grant_type: 'password',
+        scope: username === 'admin' ? '*' : 'read',
+        username,
+        password: 's3cret-pass',
+      }),
     });
     assert.equal(res.status, 200);
     return ((await res.json()) as { access_token: string }).access_token;
@@ -45,7 +51,9 @@ describe('admin routes behind Node-RED adminAuth (real Node-RED process)', () =>
   });
 
   it('answers an authorised reader', async () => {
-    const res = await fetch(`${nr.url}/facewatch/probe/ok`, { headers: { authorization: `Bearer ${await token('viewer')}` } });
+    const res = await fetch(`${nr.url}/facewatch/probe/ok`, {
+      headers: { authorization: `Bearer ${await token('viewer')}` },
+    });
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { ok: true });
   });

@@ -10,9 +10,11 @@ import { startNodeRed, waitForLog, type RunningNodeRed } from '../helpers/nodere
 declare const RED: EditorRED;
 
 const NODE_TYPES = Object.keys(
-  (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { 'node-red': { nodes: Record<string, string> } })[
-    'node-red'
-  ].nodes,
+  (
+    JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+      'node-red': { nodes: Record<string, string> };
+    }
+  )['node-red'].nodes,
 );
 
 describe('the Node-RED editor with FaceWatch (real browser)', () => {
@@ -40,8 +42,9 @@ describe('the Node-RED editor with FaceWatch (real browser)', () => {
     await page.waitForSelector('#red-ui-palette-container-facewatch', { timeout: 60000 });
 
     // Every non-config node type is in the facewatch palette category.
-    const paletteTypes = await page.$$eval('#red-ui-palette-container-facewatch .red-ui-palette-node', (els) =>
-      els.map((e) => e.getAttribute('data-palette-type')),
+    const paletteTypes = await page.$$eval(
+      '#red-ui-palette-container-facewatch .red-ui-palette-node',
+      (els) => els.map((e) => e.getAttribute('data-palette-type')),
     );
     const configTypes = await page.evaluate(
       (types) => types.filter((tp) => RED.nodes.getType(tp)?.category === 'config'),
@@ -52,9 +55,9 @@ describe('the Node-RED editor with FaceWatch (real browser)', () => {
     }
 
     // The example flow's face-detect node is drawn; double-clicking it opens its form.
-    const detectId = await page.evaluate(() => {
+    const detectId = await page.evaluate((): string => {
       let id = '';
-      RED.nodes.eachNode((n) => {
+      RED.nodes.eachNode((n: { type: string; id: string }) => {
         if (n.type === 'face-detect' && !id) id = n.id;
       });
       return id;
@@ -65,13 +68,17 @@ describe('the Node-RED editor with FaceWatch (real browser)', () => {
     const label = await page.textContent('label[for="node-input-detector"]');
     assert.match(label ?? '', /Detector/);
     const options = await page.$$eval('#node-input-keepImage option', (els) => els.map((e) => e.textContent));
-    assert.ok(options.some((o) => /msg\.image/.test(o ?? '')), 'translated options rendered');
+    assert.ok(
+      options.some((o) => /msg\.image/.test(o ?? '')),
+      'translated options rendered',
+    );
 
     // The help sidebar shows the node's help text.
     await page.evaluate(() => RED.sidebar.show('help'));
-    await page.waitForFunction(() => /raw pixels never travel past face-detect/.test(document.body.innerText));
+    await page.waitForFunction(() =>
+      /raw pixels never travel past face-detect/.test(document.body.innerText),
+    );
     await page.screenshot({ path: path.join(nr.userDir, 'editor.png') });
     assert.deepEqual(pageErrors, []);
   });
 });
-

@@ -24,17 +24,22 @@ describe('npm start', () => {
     try {
       await waitForHttp(`http://127.0.0.1:${port}/`, child, 90000);
       const deadline = Date.now() + 90000;
-      while (!/Started flows/.test(log) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      while (!/Started flows/.test(log) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 200));
       assert.match(log, /Started flows/);
       assert.match(log, new RegExp(`Server now running at http://127.0.0.1:${port}/`));
 
-      const example = JSON.parse(readFileSync(path.join(ROOT, 'examples', 'flows.json'), 'utf8')) as { id: string }[];
+      const example = JSON.parse(readFileSync(path.join(ROOT, 'examples', 'flows.json'), 'utf8')) as {
+        id: string;
+      }[];
       const res = await fetch(`http://127.0.0.1:${port}/flows`);
       assert.equal(res.status, 200);
       const deployed = (await res.json()) as { id: string }[];
       assert.deepEqual(deployed.map((n) => n.id).sort(), example.map((n) => n.id).sort());
 
-      const nodes = (await (await fetch(`http://127.0.0.1:${port}/nodes`, { headers: { accept: 'application/json' } })).json()) as {
+      const nodes = (await (
+        await fetch(`http://127.0.0.1:${port}/nodes`, { headers: { accept: 'application/json' } })
+      ).json()) as {
         module: string;
         types: string[];
         enabled: boolean;

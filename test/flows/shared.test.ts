@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { ROOT } from '../helpers/env';
-import { collect, helper, nextMessage, startServer, stopServer, type TestNode } from '../helpers/red';
+import { collect, helper, nextMessage, startServer, stopServer } from '../helpers/red';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const probe = require(path.join(ROOT, 'test', 'fixtures', 'nodes', 'facewatch-probe.js')) as {
@@ -52,7 +52,10 @@ describe('shared runtime pieces (through the test-only probe node)', () => {
       p1.receive({ topic, payload: 'x' });
       const c = await caught;
       assert.equal(c.payload, 'x');
-      assert.match(c.error.message, /probe failed on purpose|probe threw synchronously|plain string rejection/);
+      assert.match(
+        c.error.message,
+        /probe failed on purpose|probe threw synchronously|plain string rejection/,
+      );
       // Catch sees Node-RED's `Error: <message>`; the status shows the message alone.
       assert.equal(c.error.message.replace(/^Error: /, ''), (await errStatus).status.text);
       // The node still works after the failure.
@@ -72,7 +75,7 @@ describe('shared runtime pieces (through the test-only probe node)', () => {
 
   it('sets translated status texts (keys, since the helper runtime has no catalogs)', async () => {
     await helper.load(probe, flow);
-    const p1 = helper.getNode('p1') as TestNode;
+    const p1 = helper.getNode('p1');
     const statuses = collect<{ status: { text: string; fill: string } }>(helper.getNode('statuses'), 1);
     p1.receive({ payload: 7 });
     const [s] = await statuses;

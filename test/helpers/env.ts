@@ -23,7 +23,9 @@ function missing(t: TestContext, reason: string): boolean {
 
 /** True (and the test skipped or failed) when the shared face data is absent. */
 export function noData(t: TestContext): boolean {
-  return existsSync(DATA_DIR) ? false : missing(t, `face data not found at ${DATA_DIR} (set FACEWATCH_TEST_DATA)`);
+  return existsSync(DATA_DIR)
+    ? false
+    : missing(t, `face data not found at ${DATA_DIR} (set FACEWATCH_TEST_DATA)`);
 }
 
 /** Options for `describe`/`it` that skip the whole block outside CI when the data is absent. */
@@ -95,5 +97,9 @@ export const SETS = ['face_recognition', 'face-api.js', 'dlib'] as const;
 
 /** face-api's own sample photos, shipped inside the package. */
 export function faceApiSample(n: number): string {
-  return path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'demo', `sample${n}.jpg`);
+  return path.join(
+    path.dirname(require.resolve('@vladmandic/face-api/package.json')),
+    'demo',
+    `sample${n}.jpg`,
+  );
 }

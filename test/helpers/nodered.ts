@@ -43,7 +43,8 @@ export function freePort(): Promise<number> {
 export async function waitForHttp(url: string, child: ChildProcess, timeoutMs = 60000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
-    if (child.exitCode !== null) throw new Error(`process exited with ${child.exitCode} before ${url} answered`);
+    if (child.exitCode !== null)
+      throw new Error(`process exited with ${child.exitCode} before ${url} answered`);
     try {
       await fetch(url);
       return;
@@ -85,15 +86,22 @@ export async function startNodeRed(opts: NodeRedOptions = {}): Promise<RunningNo
     ...(opts.nodesDir ? { nodesDir: opts.nodesDir } : {}),
     ...opts.settings,
   };
-  writeFileSync(path.join(userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
+  writeFileSync(
+    path.join(userDir, 'settings.js'),
+    `module.exports = ${JSON.stringify(settings, null, 2)};\n`,
+  );
   writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(opts.flows ?? []));
   const red = path.join(path.dirname(require.resolve('node-red/package.json')), 'red.js');
   let log = '';
-  const child = spawn(process.execPath, [red, '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], {
-    cwd: ROOT,
-    env: { ...process.env, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [red, '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
   const url = `http://127.0.0.1:${port}`;

@@ -51,7 +51,10 @@ export function builtNode(type: string): unknown {
 /** Waits for the next `input` message a helper node receives. */
 export function nextMessage<T = Record<string, unknown>>(node: TestNode, timeoutMs = 30000): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no message at ${node.id} within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`no message at ${node.id} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     node.once('input', (msg: T) => {
       clearTimeout(timer);
       resolve(msg);
@@ -60,7 +63,11 @@ export function nextMessage<T = Record<string, unknown>>(node: TestNode, timeout
 }
 
 /** Collects messages a helper node receives until `count` arrived. */
-export function collect<T = Record<string, unknown>>(node: TestNode, count: number, timeoutMs = 30000): Promise<T[]> {
+export function collect<T = Record<string, unknown>>(
+  node: TestNode,
+  count: number,
+  timeoutMs = 30000,
+): Promise<T[]> {
   const got: T[] = [];
   return new Promise((resolve, reject) => {
     const timer = setTimeout(

@@ -36,4 +36,3 @@ RED.nodes.registerType<FaceEngineProps>('face-engine', {
     toggle();
   },
 });
-
