@@ -1,0 +1,1176 @@
+/**
+ * FaceStore: the people FaceWatch knows, on NeDB (nedb-promises over @seald-io/nedb).
+ *
+ * One datafile per store holds one document per person (samples and their descriptors inside)
+ * and one `#meta` document (id counter, model id). Beside it: face crops under the images folder,
+ * rolling backups, an audit log and a lock file. See README "Face store" for the layout.
+ *
+ * Every change runs inside a batch: batches are serialised (one at a time, in call order), the
+ * datafile is backed up before the first write of a batch, and erasures compact the datafile and
+ * scrub the backups before the batch ends.
+ */
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import Datastore from 'nedb-promises';
+import type { FaceMatch } from '../types';
+import { AuditLog, type AuditAction } from './audit';
+import { BackupSet, type RawDoc } from './backups';
+import {
+  decodeDescriptor,
+  encodeDescriptor,
+  formatGeneratedId,
+  generatedIdNumber,
+  sanitiseId,
+  sanitiseMetadata,
+  sanitiseName,
+  toDescriptor,
+} from './codec';
+import { DescriptorIndex, type IndexHit } from './descriptor-index';
+import { StoreError } from './errors';
+import { StoreLock } from './lock';
+import { decideMatch, DEFAULT_MATCH_OPTIONS, type MatchOptions } from './match';
+import { SearchWorker } from './search-worker';
+
+/** How to open a store. Only `file` is required. */
+export interface StoreOptions {
+  /** The NeDB datafile, e.g. `<userDir>/facewatch/faces.db`. */
+  file: string;
+  /** Face crops; default: a folder named after the datafile without extension (`faces.db` → `faces/`). */
+  imagesDir?: string;
+  /** Audit log (JSON lines); default `<datafile without extension>.audit.jsonl`. */
+  auditFile?: string;
+  /** Rolling backups kept (`<file>.bak.1` newest); default 3, 0 disables. */
+  backups?: number;
+  /** Take the lock file (one process per store); default true. */
+  lock?: boolean;
+  /** Default actor recorded in the audit log; default `unknown`. */
+  actor?: string;
+  /** Who holds the lock, shown to a process that is refused; default `process <title>`. */
+  owner?: string;
+  /** Default match options of this store (threshold 0.6, margin 0.05, k 3). */
+  match?: Partial<MatchOptions>;
+  /**
+   * Searches over at least this many samples run in a worker thread in {@link FaceStore.matchAsync},
+   * keeping the event loop free; default 20000 (about 1.5 ms of scanning on one core). 0 = never.
+   */
+  offloadRows?: number;
+}
+
+/** A sample to store with a person. */
+export interface SampleInput {
+  /** The face descriptor (128 numbers for face-api's recognition model). */
+  descriptor: ArrayLike<number>;
+  /** Id of the model that computed it; must equal the store's model id once the store has one. */
+  modelId: string;
+  /** JPEG crop of the face; kept so `facewatch reembed` can recompute the descriptor with new weights. */
+  crop?: Buffer;
+  /** Where the sample came from: a file name, `camera:<name>`, `import:<file>`, ... */
+  source?: string;
+  /** ISO time the photo was taken or received; default now. */
+  time?: string;
+}
+
+/** A sample as the store shows it (descriptors are not handed out with people). */
+export interface SampleInfo {
+  id: string;
+  modelId: string;
+  /** Crop file relative to the images folder (`PERSON_0001/<sample>.jpg`), or null. */
+  image: string | null;
+  source: string;
+  time: string;
+}
+
+/** A sample with its descriptor, as carried by the `sample-added` and `sample-removed` events. */
+export interface Sample extends SampleInfo {
+  descriptor: Float32Array;
+}
+
+/** A person as the store shows it. */
+export interface Person {
+  id: string;
+  name: string;
+  metadata: Record<string, unknown>;
+  samples: SampleInfo[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Input of {@link FaceStore.addPerson}. */
+export interface PersonInput {
+  /** Given id; generated (`PERSON_0001`, ...) when absent. */
+  id?: string;
+  name: string;
+  metadata?: Record<string, unknown>;
+}
+
+/** Per row outcome of an import. */
+export interface ImportRow {
+  /** What the row is: a file path, `line 3`, `person PERSON_0002`. */
+  row: string;
+  status: 'enrolled' | 'duplicate' | 'refused';
+  /** The person the row enrolled into (or duplicated). */
+  id?: string;
+  name?: string;
+  /** Why a row was refused or is a duplicate. */
+  reason?: string;
+  /** The error code behind a refusal. */
+  code?: string;
+  /** For duplicates by face: the person matched and the distance. */
+  duplicateOf?: { id: string; name: string; distance: number };
+}
+
+/** Outcome of an import. */
+export interface ImportReport {
+  rows: ImportRow[];
+  enrolled: number;
+  duplicate: number;
+  refused: number;
+}
+
+/** The whole store as JSON, for moving between installations. */
+export interface StoreExport {
+  format: 'facewatch-store';
+  version: 1;
+  exportedAt: string;
+  modelId: string | null;
+  nextId: number;
+  people: Array<{
+    id: string;
+    name: string;
+    metadata: Record<string, unknown>;
+    createdAt: string;
+    updatedAt: string;
+    samples: Array<{
+      id: string;
+      modelId: string;
+      descriptor: number[];
+      source: string;
+      time: string;
+      /** Base64 JPEG crop, when exported with images. */
+      image?: string;
+    }>;
+  }>;
+}
+
+/**
+ * Events a store emits (all synchronous, after the change is on disk):
+ * - `person-added` (person: Person): a new person, samples included.
+ * - `person-updated` (person: Person): name, metadata or samples changed, or the model changed (reembed).
+ * - `person-deleted` (person: Person): the person as it was; their data is already erased from
+ *   the datafile, the backups and the images folder. Listeners should erase their own copies.
+ * - `sample-added` (event: {person: Person; sample: Sample}): also after `person-added`, per sample.
+ * - `sample-removed` (event: {person: Person; sample: Sample}): also before `person-deleted`, per sample.
+ * - `model-changed` (event: {from: string | null; to: string}): after reembed.
+ */
+export interface FaceStoreEvents {
+  'person-added': [Person];
+  'person-updated': [Person];
+  'person-deleted': [Person];
+  'sample-added': [{ person: Person; sample: Sample }];
+  'sample-removed': [{ person: Person; sample: Sample }];
+  'model-changed': [{ from: string | null; to: string }];
+}
+
+type SampleRecord = Sample;
+interface PersonRecord extends Omit<Person, 'samples'> {
+  samples: SampleRecord[];
+}
+
+interface SampleDoc {
+  id: string;
+  /** Base64 float32 descriptor. */
+  d: string;
+  m: string;
+  image: string | null;
+  source: string;
+  time: string;
+}
+interface PersonDoc {
+  _id: string;
+  kind: 'person';
+  name: string;
+  /** JSON text: NeDB refuses keys with dots or a leading `$`, which user metadata may have. */
+  metadata: string;
+  samples: SampleDoc[];
+  createdAt: string;
+  updatedAt: string;
+}
+interface MetaDoc {
+  _id: typeof META_ID;
+  kind: 'meta';
+  version: 1;
+  nextId: number;
+  modelId: string | null;
+  dim: number | null;
+  createdAt: string;
+}
+
+/** The meta document's id contains `#`, which person ids cannot. */
+const META_ID = '#meta';
+
+interface DatastoreLike {
+  load(): Promise<void>;
+  find(q: object): Promise<RawDoc[]>;
+  insert(doc: object): Promise<unknown>;
+  update(q: object, doc: object, opts?: object): Promise<unknown>;
+  remove(q: object, opts?: object): Promise<number>;
+  compactDatafileAsync(): Promise<void>;
+}
+
+function toDoc(p: PersonRecord): PersonDoc {
+  return {
+    _id: p.id,
+    kind: 'person',
+    name: p.name,
+    metadata: JSON.stringify(p.metadata),
+    samples: p.samples.map((s) => ({
+      id: s.id,
+      d: encodeDescriptor(s.descriptor),
+      m: s.modelId,
+      image: s.image,
+      source: s.source,
+      time: s.time,
+    })),
+    createdAt: p.createdAt,
+    updatedAt: p.updatedAt,
+  };
+}
+
+function fromDoc(doc: RawDoc): PersonRecord {
+  const d = doc as unknown as PersonDoc;
+  if (typeof d._id !== 'string' || typeof d.name !== 'string' || !Array.isArray(d.samples)) {
+    throw new Error(`document ${String(doc._id)} is not a person`);
+  }
+  return {
+    id: d._id,
+    name: d.name,
+    metadata: (d.metadata ? JSON.parse(d.metadata) : {}) as Record<string, unknown>,
+    samples: d.samples.map((s) => ({
+      id: s.id,
+      descriptor: decodeDescriptor(s.d),
+      modelId: s.m,
+      image: s.image ?? null,
+      source: s.source ?? '',
+      time: s.time,
+    })),
+    createdAt: d.createdAt,
+    updatedAt: d.updatedAt,
+  };
+}
+
+function publicSample(s: SampleRecord): SampleInfo {
+  return { id: s.id, modelId: s.modelId, image: s.image, source: s.source, time: s.time };
+}
+
+function publicPerson(p: PersonRecord): Person {
+  return {
+    id: p.id,
+    name: p.name,
+    metadata: structuredClone(p.metadata),
+    samples: p.samples.map(publicSample),
+    createdAt: p.createdAt,
+    updatedAt: p.updatedAt,
+  };
+}
+
+function eventSample(s: SampleRecord): Sample {
+  return { ...publicSample(s), descriptor: s.descriptor.slice() };
+}
+
+function newSampleId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+/** Finds the unreadable lines of a datafile, for the corruption message. */
+function corruptLines(file: string): number[] {
+  const bad: number[] = [];
+  const lines = readFileSync(file, 'utf8').split('\n');
+  lines.forEach((line, i) => {
+    if (line === '') return;
+    try {
+      JSON.parse(line);
+    } catch {
+      bad.push(i + 1);
+    }
+  });
+  return bad;
+}
+
+/**
+ * The changes one batch may make. Obtained from {@link FaceStore.batch}; only valid until the
+ * batch's function resolves. Each method has the same meaning as the FaceStore method of the
+ * same name.
+ */
+export interface StoreTx {
+  addPerson(input: PersonInput, sample?: SampleInput, actor?: string): Promise<Person>;
+  addSample(id: string, sample: SampleInput, actor?: string): Promise<Person>;
+  updatePerson(
+    id: string,
+    patch: { name?: string; metadata?: Record<string, unknown> },
+    actor?: string,
+  ): Promise<Person>;
+  removeSample(id: string, sampleId: string, actor?: string): Promise<Person>;
+  deletePerson(id: string, actor?: string): Promise<boolean>;
+}
+
+/** The face store. Open with {@link FaceStore.open}; close with {@link FaceStore.close}. */
+export class FaceStore extends EventEmitter<FaceStoreEvents> {
+  /** The datafile. */
+  readonly file: string;
+  readonly imagesDir: string;
+  readonly auditFile: string;
+  readonly lockFile: string;
+  readonly defaults: MatchOptions;
+
+  private readonly db: DatastoreLike;
+  private readonly backups: BackupSet;
+  private readonly audit: AuditLog;
+  private readonly actor: string;
+  private readonly people = new Map<string, PersonRecord>();
+  private meta: MetaDoc;
+  private index: DescriptorIndex | null = null;
+  private lock: StoreLock | null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private readonly offloadRows: number;
+  private worker: SearchWorker | null = null;
+  private readonly onExit = (): void => this.lock?.release();
+
+  private constructor(
+    opts: Required<Pick<StoreOptions, 'file' | 'imagesDir' | 'auditFile'>> & StoreOptions,
+    db: DatastoreLike,
+    lock: StoreLock | null,
+  ) {
+    super();
+    this.file = opts.file;
+    this.imagesDir = opts.imagesDir;
+    this.auditFile = opts.auditFile;
+    this.lockFile = `${opts.file}.lock`;
+    this.backups = new BackupSet(opts.file, opts.backups ?? 3);
+    this.audit = new AuditLog(opts.auditFile);
+    this.actor = opts.actor ?? 'unknown';
+    this.defaults = { ...DEFAULT_MATCH_OPTIONS, ...opts.match };
+    this.offloadRows = opts.offloadRows ?? 20000;
+    this.db = db;
+    this.lock = lock;
+    this.meta = {
+      _id: META_ID,
+      kind: 'meta',
+      version: 1,
+      nextId: 1,
+      modelId: null,
+      dim: null,
+      createdAt: new Date().toISOString(),
+    };
+    if (lock) process.on('exit', this.onExit);
+  }
+
+  /**
+   * Opens (or creates) a store: takes the lock, loads the datafile and builds the index.
+   * Throws `ESTORE_LOCKED` when another live process holds the store, `ESTORE_CORRUPT` when a
+   * line of the datafile cannot be read (the file is left untouched and the newest backup named)
+   * and `ESTORE_UNREADABLE` when the file cannot be read at all.
+   */
+  static async open(opts: StoreOptions): Promise<FaceStore> {
+    const file = path.resolve(opts.file);
+    const dir = path.dirname(file);
+    const base = path.basename(file, path.extname(file));
+    const full = {
+      ...opts,
+      file,
+      imagesDir: path.resolve(opts.imagesDir ?? path.join(dir, base)),
+      auditFile: path.resolve(opts.auditFile ?? path.join(dir, `${base}.audit.jsonl`)),
+    };
+    if (full.imagesDir === file)
+      throw new StoreError('EINVALID_ID', 'the images folder cannot be the datafile itself');
+    await mkdir(dir, { recursive: true });
+    const lock =
+      opts.lock === false
+        ? null
+        : StoreLock.acquire(`${file}.lock`, opts.owner ?? `process ${process.title}`, file);
+    try {
+      if (existsSync(file) && !statSync(file).isFile()) {
+        throw new StoreError('ESTORE_UNREADABLE', `face store ${file} is not a file`);
+      }
+      const db = Datastore.create({
+        filename: file,
+        autoload: false,
+        corruptAlertThreshold: 0,
+      }) as unknown as DatastoreLike;
+      const store = new FaceStore(full, db, lock);
+      await store.load();
+      return store;
+    } catch (err) {
+      lock?.release();
+      throw err;
+    }
+  }
+
+  private async load(): Promise<void> {
+    try {
+      await this.db.load();
+    } catch (err) {
+      throw await this.loadError(err as Error & { corruptItems?: number; dataLength?: number });
+    }
+    const docs = await this.db.find({});
+    const records: PersonRecord[] = [];
+    for (const doc of docs) {
+      if (doc._id === META_ID) {
+        this.meta = doc as unknown as MetaDoc;
+        continue;
+      }
+      try {
+        records.push(fromDoc(doc));
+      } catch (err) {
+        throw await this.loadError(new Error(`document ${String(doc._id)}: ${(err as Error).message}`));
+      }
+    }
+    for (const p of records) {
+      this.people.set(p.id, p);
+      for (const s of p.samples) {
+        if (this.meta.modelId && s.modelId !== this.meta.modelId) {
+          throw await this.loadError(
+            new Error(
+              `sample ${s.id} of ${p.id} was made by model ${s.modelId}, the store holds ${this.meta.modelId}`,
+            ),
+          );
+        }
+      }
+    }
+    if (this.meta.dim) {
+      const index = new DescriptorIndex(this.meta.dim);
+      index.reserve(records.reduce((n, p) => n + p.samples.length, 0));
+      for (const p of records) for (const s of p.samples) index.add(p.id, s.id, s.descriptor);
+      this.index = index;
+    }
+  }
+
+  private async loadError(
+    err: Error & { corruptItems?: number; dataLength?: number; code?: string },
+  ): Promise<StoreError> {
+    const newest = (await this.backups.list())[0];
+    const backupText = newest
+      ? `The newest backup is ${newest.file} (${newest.mtime.toISOString()}); to restore it, stop every user of the store and copy it over ${this.file}.`
+      : 'No backup exists.';
+    const details = { file: this.file, backup: newest?.file ?? null, cause: err.message };
+    if (err.corruptItems !== undefined) {
+      let where = '';
+      try {
+        const lines = corruptLines(this.file);
+        if (lines.length)
+          where = ` (line${lines.length > 1 ? 's' : ''} ${lines.slice(0, 10).join(', ')}${lines.length > 10 ? ', ...' : ''})`;
+      } catch {
+        // The count from NeDB is enough.
+      }
+      return new StoreError(
+        'ESTORE_CORRUPT',
+        `face store ${this.file} is corrupt: ${err.corruptItems} of ${err.dataLength} lines cannot be read${where}. ` +
+          `The file was left untouched. ${backupText}`,
+        { ...details, corruptLines: err.corruptItems },
+      );
+    }
+    if (err.message.startsWith('document ') || err.message.startsWith('sample ')) {
+      return new StoreError(
+        'ESTORE_CORRUPT',
+        `face store ${this.file} is corrupt: ${err.message}. The file was left untouched. ${backupText}`,
+        details,
+      );
+    }
+    return new StoreError(
+      'ESTORE_UNREADABLE',
+      `face store ${this.file} cannot be read: ${err.message}. ${backupText}`,
+      details,
+    );
+  }
+
+  /** The id of the model whose descriptors the store holds; null until the first sample. */
+  get modelId(): string | null {
+    return this.meta.modelId;
+  }
+
+  /** Descriptor length of the store's model; null until the first sample. */
+  get dim(): number | null {
+    return this.meta.dim;
+  }
+
+  /** Number of people. */
+  size(): number {
+    return this.people.size;
+  }
+
+  /** Number of samples in the matching index. */
+  samples(): number {
+    return this.index?.rows ?? 0;
+  }
+
+  getPerson(id: string): Person | undefined {
+    const p = this.people.get(id);
+    return p && publicPerson(p);
+  }
+
+  listPeople(): Person[] {
+    return [...this.people.values()].map(publicPerson);
+  }
+
+  /** The descriptors of one person's samples (copies), e.g. for a re-check after enrolment. */
+  descriptors(id: string): Float32Array[] {
+    return this.people.get(id)?.samples.map((s) => s.descriptor.slice()) ?? [];
+  }
+
+  /** Absolute path of a sample's crop, or null. */
+  imagePath(sample: Pick<SampleInfo, 'image'>): string | null {
+    return sample.image ? path.join(this.imagesDir, sample.image) : null;
+  }
+
+  /** Newest first. */
+  listBackups(): Promise<Array<{ file: string; mtime: Date; size: number }>> {
+    return this.backups.list();
+  }
+
+  // ---------------------------------------------------------------- matching
+
+  private checkQuery(descriptor: ArrayLike<number>, modelId: string): Float32Array | null {
+    if (this.meta.modelId && modelId !== this.meta.modelId) {
+      throw new StoreError(
+        'EMODEL_MISMATCH',
+        `descriptor was made by model ${modelId}, but face store ${this.file} holds descriptors of model ${this.meta.modelId}; ` +
+          'descriptors of different models cannot be compared (run `facewatch reembed` to move the store to the new model)',
+        { modelId, storeModelId: this.meta.modelId },
+      );
+    }
+    if (!this.index || this.index.rows === 0) return null;
+    return toDescriptor(descriptor, this.meta.dim);
+  }
+
+  /**
+   * 1:N search on the calling thread. A person's distance is the minimum over their samples.
+   * Throws `EMODEL_MISMATCH` for a descriptor of another model. See {@link decideMatch} for how
+   * `known`, `ambiguous` and `confidence` are derived.
+   */
+  match(descriptor: ArrayLike<number>, modelId: string, opts: Partial<MatchOptions> = {}): FaceMatch {
+    this.assertOpen();
+    const o = { ...this.defaults, ...opts };
+    const q = this.checkQuery(descriptor, modelId);
+    const hits = q && this.index ? this.index.search(q, Math.max(o.k, 2)) : [];
+    return this.decide(hits, o);
+  }
+
+  /**
+   * Same as {@link match}, but a store with at least `offloadRows` samples is searched in a
+   * worker thread over shared memory, so the event loop stays free. Use this from nodes.
+   */
+  async matchAsync(
+    descriptor: ArrayLike<number>,
+    modelId: string,
+    opts: Partial<MatchOptions> = {},
+  ): Promise<FaceMatch> {
+    this.assertOpen();
+    const o = { ...this.defaults, ...opts };
+    const q = this.checkQuery(descriptor, modelId);
+    const index = this.index;
+    if (!q || !index) return this.decide([], o);
+    const k = Math.max(o.k, 2);
+    if (this.offloadRows <= 0 || index.rows < this.offloadRows) return this.decide(index.search(q, k), o);
+    this.worker ??= new SearchWorker();
+    // A patch during the search may move rows or re-use a person slot: retry, then scan here.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const view = index.view();
+      const res = await this.worker.search(view, q, k);
+      if (this.closed) throw new StoreError('ESTORE_CLOSED', `face store ${this.file} is closed`);
+      if (index === this.index && index.version === view.version)
+        return this.decide(index.hits(res.slots, res.d2), o);
+    }
+    return this.decide(this.index ? this.index.search(q, k) : [], o);
+  }
+
+  private decide(hits: IndexHit[], o: MatchOptions): FaceMatch {
+    return decideMatch(hits, o, (id) => {
+      const p = this.people.get(id);
+      return p ? { id: p.id, name: p.name, metadata: structuredClone(p.metadata) } : null;
+    });
+  }
+
+  // ---------------------------------------------------------------- changes
+
+  /**
+   * Runs `fn` as one batch: after every earlier batch, with one backup taken before its first
+   * write. Use it to make several changes that belong together (enrolment checks and writes,
+   * imports) without another registration slipping in between.
+   */
+  batch<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    this.assertOpen();
+    const run = async (): Promise<T> => {
+      this.assertOpen();
+      let backedUp = false;
+      const before = async (): Promise<void> => {
+        if (!backedUp) {
+          backedUp = true;
+          await this.backups.rotate();
+        }
+      };
+      let open = true;
+      const guard =
+        <A extends unknown[], R>(f: (...a: A) => Promise<R>) =>
+        async (...a: A): Promise<R> => {
+          if (!open) throw new Error('a store transaction was used after its batch ended');
+          await before();
+          return f(...a);
+        };
+      const tx: StoreTx = {
+        addPerson: guard((input: PersonInput, sample?: SampleInput, actor?: string) =>
+          this.txAddPerson(input, sample, actor),
+        ),
+        addSample: guard((id: string, sample: SampleInput, actor?: string) =>
+          this.txAddSample(id, sample, actor),
+        ),
+        updatePerson: guard(
+          (id: string, patch: { name?: string; metadata?: Record<string, unknown> }, actor?: string) =>
+            this.txUpdatePerson(id, patch, actor),
+        ),
+        removeSample: guard((id: string, sampleId: string, actor?: string) =>
+          this.txRemoveSample(id, sampleId, actor),
+        ),
+        deletePerson: guard((id: string, actor?: string) => this.txDeletePerson(id, actor)),
+      };
+      try {
+        return await fn(tx);
+      } finally {
+        open = false;
+        await this.audit.flush();
+      }
+    };
+    const result = this.queue.then(run);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Adds a person, optionally with a first sample. Throws `EEXISTS` when the id is taken. */
+  addPerson(input: PersonInput, sample?: SampleInput, actor?: string): Promise<Person> {
+    return this.batch((tx) => tx.addPerson(input, sample, actor));
+  }
+
+  /** Adds a sample to a person. */
+  addSample(id: string, sample: SampleInput, actor?: string): Promise<Person> {
+    return this.batch((tx) => tx.addSample(id, sample, actor));
+  }
+
+  /** Changes name and/or metadata (metadata is replaced, not merged). */
+  updatePerson(
+    id: string,
+    patch: { name?: string; metadata?: Record<string, unknown> },
+    actor?: string,
+  ): Promise<Person> {
+    return this.batch((tx) => tx.updatePerson(id, patch, actor));
+  }
+
+  /** Removes one sample and erases its descriptor and crop like {@link deletePerson} does. */
+  removeSample(id: string, sampleId: string, actor?: string): Promise<Person> {
+    return this.batch((tx) => tx.removeSample(id, sampleId, actor));
+  }
+
+  /**
+   * Deletes a person and erases their biometric data: the document is removed and the datafile
+   * compacted (NeDB appends, so the old lines would otherwise stay), every backup is rewritten
+   * without them (or removed when it cannot be read), their image folder is deleted, the index
+   * forgets them and `person-deleted` is emitted. Resolves to whether the person existed; the
+   * backups and images are scrubbed for the id either way, so a retry after a failure completes
+   * the erasure.
+   */
+  deletePerson(id: string, actor?: string): Promise<boolean> {
+    return this.batch((tx) => tx.deletePerson(id, actor));
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreError('ESTORE_CLOSED', `face store ${this.file} is closed`);
+  }
+
+  private emitSafe<K extends keyof FaceStoreEvents>(event: K, ...args: FaceStoreEvents[K]): void {
+    try {
+      (this.emit as (e: K, ...a: FaceStoreEvents[K]) => boolean)(event, ...args);
+    } catch (err) {
+      // A failing listener must not undo or break a change that is already on disk.
+      process.emitWarning(`face store listener for ${event} failed: ${(err as Error).message}`);
+    }
+  }
+
+  private log(
+    action: AuditAction,
+    actor: string | undefined,
+    p: { id?: string; name?: string },
+    details?: Record<string, unknown>,
+  ): void {
+    this.audit
+      .write({ action, id: p.id, name: p.name, actor: actor ?? this.actor, ...(details ? { details } : {}) })
+      .catch((err: Error) => process.emitWarning(`face store audit log ${this.auditFile}: ${err.message}`));
+  }
+
+  private async saveMeta(next: MetaDoc): Promise<void> {
+    await this.db.update({ _id: META_ID }, next, { upsert: true });
+    this.meta = next;
+  }
+
+  private async nextId(): Promise<string> {
+    let n = this.meta.nextId;
+    while (this.people.has(formatGeneratedId(n))) n++;
+    await this.saveMeta({ ...this.meta, nextId: n + 1 });
+    return formatGeneratedId(n);
+  }
+
+  /** Validates a sample against the store's model; adopts the model when the store has none. */
+  private prepareSample(personId: string, input: SampleInput): { rec: SampleRecord; adoptModel: boolean } {
+    if (!input || typeof input.modelId !== 'string' || !input.modelId) {
+      throw new StoreError('EDESCRIPTOR', 'a sample needs the id of the model that computed its descriptor');
+    }
+    if (this.meta.modelId && input.modelId !== this.meta.modelId) {
+      throw new StoreError(
+        'EMODEL_MISMATCH',
+        `descriptor was made by model ${input.modelId}, but face store ${this.file} holds descriptors of model ${this.meta.modelId}; ` +
+          'refusing to mix them (run `facewatch reembed` to move the store to the new model)',
+        { modelId: input.modelId, storeModelId: this.meta.modelId },
+      );
+    }
+    const descriptor = toDescriptor(input.descriptor, this.meta.dim);
+    const id = newSampleId();
+    const rec: SampleRecord = {
+      id,
+      descriptor,
+      modelId: input.modelId,
+      image: input.crop ? `${personId}/${id}.jpg` : null,
+      source: typeof input.source === 'string' ? input.source.slice(0, 500) : '',
+      time: input.time ?? new Date().toISOString(),
+    };
+    return { rec, adoptModel: !this.meta.modelId };
+  }
+
+  private async writeImage(rec: SampleRecord, crop: Buffer | undefined): Promise<void> {
+    if (!crop || !rec.image) return;
+    const file = path.join(this.imagesDir, rec.image);
+    await mkdir(path.dirname(file), { recursive: true });
+    const tmp = `${file}.tmp`;
+    await writeFile(tmp, crop, { mode: 0o600 });
+    await rename(tmp, file);
+  }
+
+  private async dropImage(rec: SampleRecord): Promise<void> {
+    if (!rec.image) return;
+    const file = path.join(this.imagesDir, rec.image);
+    await rm(file, { force: true });
+    // Leave no empty person folder behind (ENOTEMPTY when other samples remain).
+    await rmdir(path.dirname(file)).catch(() => undefined);
+  }
+
+  private async adopt(rec: SampleRecord): Promise<void> {
+    await this.saveMeta({ ...this.meta, modelId: rec.modelId, dim: rec.descriptor.length });
+    if (!this.index || this.index.dim !== rec.descriptor.length)
+      this.index = new DescriptorIndex(rec.descriptor.length);
+  }
+
+  private async txAddPerson(input: PersonInput, sample?: SampleInput, actor?: string): Promise<Person> {
+    this.assertOpen();
+    const name = sanitiseName(input?.name);
+    const metadata = sanitiseMetadata(input?.metadata);
+    let id: string;
+    if (input.id !== undefined && input.id !== null && input.id !== '') {
+      id = sanitiseId(input.id);
+      if (this.people.has(id)) {
+        throw new StoreError(
+          'EEXISTS',
+          `a person with id ${id} already exists (${this.people.get(id)?.name})`,
+          { id },
+        );
+      }
+      const n = generatedIdNumber(id);
+      // Generated ids skip ids users chose: never hand out this number later, even after a delete.
+      if (n !== null && n >= this.meta.nextId) await this.saveMeta({ ...this.meta, nextId: n + 1 });
+    } else {
+      id = await this.nextId();
+    }
+    const prepared = sample ? this.prepareSample(id, sample) : null;
+    const now = new Date().toISOString();
+    const rec: PersonRecord = {
+      id,
+      name,
+      metadata,
+      samples: prepared ? [prepared.rec] : [],
+      createdAt: now,
+      updatedAt: now,
+    };
+    if (prepared) await this.writeImage(prepared.rec, sample?.crop);
+    try {
+      if (prepared?.adoptModel) await this.adopt(prepared.rec);
+      await this.db.insert(toDoc(rec));
+    } catch (err) {
+      if (prepared) await this.dropImage(prepared.rec);
+      throw err;
+    }
+    this.people.set(id, rec);
+    if (prepared) this.index?.add(id, prepared.rec.id, prepared.rec.descriptor);
+    const person = publicPerson(rec);
+    this.log('enrol', actor, rec, { samples: rec.samples.length, source: prepared?.rec.source });
+    this.emitSafe('person-added', person);
+    if (prepared) this.emitSafe('sample-added', { person, sample: eventSample(prepared.rec) });
+    return person;
+  }
+
+  private get(id: string): PersonRecord {
+    const p = this.people.get(String(id));
+    if (!p)
+      throw new StoreError('ENOTFOUND', `no person with id ${String(id)} in face store ${this.file}`, { id });
+    return p;
+  }
+
+  private async replace(next: PersonRecord): Promise<void> {
+    await this.db.update({ _id: next.id }, toDoc(next));
+    this.people.set(next.id, next);
+  }
+
+  private async txAddSample(id: string, sample: SampleInput, actor?: string): Promise<Person> {
+    this.assertOpen();
+    const p = this.get(id);
+    const { rec: s, adoptModel } = this.prepareSample(p.id, sample);
+    await this.writeImage(s, sample.crop);
+    const next: PersonRecord = { ...p, samples: [...p.samples, s], updatedAt: new Date().toISOString() };
+    try {
+      if (adoptModel) await this.adopt(s);
+      await this.replace(next);
+    } catch (err) {
+      await this.dropImage(s);
+      throw err;
+    }
+    this.index?.add(p.id, s.id, s.descriptor);
+    const person = publicPerson(next);
+    this.log('add-sample', actor, next, { samples: next.samples.length, source: s.source });
+    this.emitSafe('sample-added', { person, sample: eventSample(s) });
+    this.emitSafe('person-updated', person);
+    return person;
+  }
+
+  private async txUpdatePerson(
+    id: string,
+    patch: { name?: string; metadata?: Record<string, unknown> },
+    actor?: string,
+  ): Promise<Person> {
+    this.assertOpen();
+    const p = this.get(id);
+    const next: PersonRecord = {
+      ...p,
+      name: patch.name !== undefined ? sanitiseName(patch.name) : p.name,
+      metadata: patch.metadata !== undefined ? sanitiseMetadata(patch.metadata) : p.metadata,
+      updatedAt: new Date().toISOString(),
+    };
+    await this.replace(next);
+    const person = publicPerson(next);
+    const changed = [
+      patch.name !== undefined ? 'name' : '',
+      patch.metadata !== undefined ? 'metadata' : '',
+    ].filter(Boolean);
+    this.log('update', actor, next, { changed, ...(next.name !== p.name ? { previousName: p.name } : {}) });
+    this.emitSafe('person-updated', person);
+    return person;
+  }
+
+  /** Compacts the datafile so no appended line still holds erased data. */
+  private async compact(): Promise<void> {
+    await this.db.compactDatafileAsync();
+  }
+
+  private async txRemoveSample(id: string, sampleId: string, actor?: string): Promise<Person> {
+    this.assertOpen();
+    const p = this.get(id);
+    const s = p.samples.find((x) => x.id === sampleId);
+    if (!s) throw new StoreError('ENOTFOUND', `person ${id} has no sample ${sampleId}`, { id, sampleId });
+    const next: PersonRecord = {
+      ...p,
+      samples: p.samples.filter((x) => x !== s),
+      updatedAt: new Date().toISOString(),
+    };
+    await this.replace(next);
+    this.index?.removeSample(s.id);
+    await this.compact();
+    await this.backups.rewriteAll((doc) => {
+      if (doc._id !== id || !Array.isArray(doc.samples)) return doc;
+      const kept = (doc.samples as SampleDoc[]).filter((x) => x.id !== sampleId);
+      return kept.length === doc.samples.length ? doc : { ...doc, samples: kept };
+    });
+    await this.dropImage(s);
+    const person = publicPerson(next);
+    this.log('remove-sample', actor, next, { samples: next.samples.length });
+    this.emitSafe('sample-removed', { person, sample: eventSample(s) });
+    this.emitSafe('person-updated', person);
+    s.descriptor.fill(0);
+    return person;
+  }
+
+  private async txDeletePerson(rawId: string, actor?: string): Promise<boolean> {
+    this.assertOpen();
+    const id = sanitiseId(rawId);
+    const p = this.people.get(id);
+    if (p) {
+      await this.db.remove({ _id: id });
+      this.people.delete(id);
+      this.index?.removePerson(id);
+    }
+    await this.compact();
+    await this.backups.rewriteAll((doc) => (doc._id === id ? null : doc));
+    await rm(path.join(this.imagesDir, id), { recursive: true, force: true });
+    if (!p) return false;
+    const person = publicPerson(p);
+    this.log('delete', actor, p, { samples: p.samples.length });
+    for (const s of p.samples) this.emitSafe('sample-removed', { person, sample: eventSample(s) });
+    this.emitSafe('person-deleted', person);
+    for (const s of p.samples) s.descriptor.fill(0);
+    return true;
+  }
+
+  // ---------------------------------------------------------------- export, import, reembed
+
+  /** The whole store as JSON (descriptors and model id included; crops as base64 unless `images: false`). */
+  async exportJson(opts: { images?: boolean; actor?: string } = {}): Promise<StoreExport> {
+    this.assertOpen();
+    const people: StoreExport['people'] = [];
+    for (const p of this.people.values()) {
+      const samples: StoreExport['people'][number]['samples'] = [];
+      for (const s of p.samples) {
+        const out: StoreExport['people'][number]['samples'][number] = {
+          id: s.id,
+          modelId: s.modelId,
+          descriptor: Array.from(s.descriptor),
+          source: s.source,
+          time: s.time,
+        };
+        const file = this.imagePath(s);
+        if (opts.images !== false && file) {
+          try {
+            out.image = (await readFile(file)).toString('base64');
+          } catch {
+            // A crop lost on disk: export the descriptor anyway; reembed will report the sample.
+          }
+        }
+        samples.push(out);
+      }
+      people.push({
+        id: p.id,
+        name: p.name,
+        metadata: structuredClone(p.metadata),
+        createdAt: p.createdAt,
+        updatedAt: p.updatedAt,
+        samples,
+      });
+    }
+    this.log('export', opts.actor, {}, { people: people.length, images: opts.images !== false });
+    await this.audit.flush();
+    return {
+      format: 'facewatch-store',
+      version: 1,
+      exportedAt: new Date().toISOString(),
+      modelId: this.meta.modelId,
+      nextId: this.meta.nextId,
+      people,
+    };
+  }
+
+  /**
+   * Imports an export made by {@link exportJson}. A person whose id exists is reported as a
+   * duplicate and left as it is; a sample of another model refuses its person (nothing of that
+   * person is written). One batch, one backup.
+   */
+  async importJson(data: unknown, actor?: string): Promise<ImportReport> {
+    this.assertOpen();
+    const d = data as Partial<StoreExport> | null;
+    if (!d || d.format !== 'facewatch-store' || !Array.isArray(d.people)) {
+      throw new StoreError(
+        'EIMPORT_FORMAT',
+        'not a FaceWatch store export (expected {"format": "facewatch-store", "people": [...]})',
+      );
+    }
+    const people = d.people;
+    return this.batch(async (tx) => {
+      const rows: ImportRow[] = [];
+      for (const [i, p] of people.entries()) {
+        const row = `person ${typeof p?.id === 'string' ? p.id : `#${i + 1}`}`;
+        try {
+          const id = sanitiseId(p.id);
+          if (this.people.has(id)) {
+            rows.push({
+              row,
+              status: 'duplicate',
+              id,
+              name: p.name,
+              reason: `id ${id} already exists (${this.people.get(id)?.name})`,
+            });
+            continue;
+          }
+          const samples = Array.isArray(p.samples) ? p.samples : [];
+          for (const s of samples) {
+            const storeModel = this.meta.modelId ?? samples[0]?.modelId;
+            if (s.modelId !== storeModel) {
+              throw new StoreError(
+                'EMODEL_MISMATCH',
+                `sample ${s.id} was made by model ${s.modelId}, the store holds ${storeModel}`,
+              );
+            }
+            toDescriptor(s.descriptor, this.meta.dim ?? samples[0]?.descriptor?.length);
+          }
+          const toInput = (s: StoreExport['people'][number]['samples'][number]): SampleInput => ({
+            descriptor: s.descriptor,
+            modelId: s.modelId,
+            crop: typeof s.image === 'string' ? Buffer.from(s.image, 'base64') : undefined,
+            source: s.source,
+            time: s.time,
+          });
+          await tx.addPerson(
+            { id, name: p.name, metadata: p.metadata },
+            samples[0] ? toInput(samples[0]) : undefined,
+            actor,
+          );
+          for (const s of samples.slice(1)) await tx.addSample(id, toInput(s), actor);
+          rows.push({ row, status: 'enrolled', id, name: this.people.get(id)?.name });
+        } catch (err) {
+          rows.push({
+            row,
+            status: 'refused',
+            id: typeof p?.id === 'string' ? p.id : undefined,
+            name: p?.name,
+            reason: (err as Error).message,
+            code: (err as StoreError).code,
+          });
+        }
+      }
+      if (typeof d.nextId === 'number' && d.nextId > this.meta.nextId)
+        await this.saveMeta({ ...this.meta, nextId: d.nextId });
+      const report = summarise(rows);
+      this.log(
+        'import',
+        actor,
+        {},
+        { source: 'json', enrolled: report.enrolled, duplicate: report.duplicate, refused: report.refused },
+      );
+      return report;
+    });
+  }
+
+  /**
+   * Recomputes every sample's descriptor from its stored crop with `compute` (normally a new
+   * model) and moves the store to the new model id. All or nothing: when a sample has no crop or
+   * `compute` finds no face, nothing changes and the failures are listed, unless `dropFailed`,
+   * which removes those samples (erased like {@link removeSample}).
+   */
+  async reembed(
+    compute: (
+      crop: Buffer,
+      sample: SampleInfo,
+    ) => Promise<{ descriptor: ArrayLike<number>; modelId: string } | null>,
+    opts: { dropFailed?: boolean; actor?: string } = {},
+  ): Promise<{
+    modelId: string | null;
+    samples: number;
+    failed: Array<{ id: string; sampleId: string; reason: string }>;
+  }> {
+    return this.batch(async (tx) => {
+      const updates = new Map<string, { descriptor: Float32Array; modelId: string }>();
+      const failed: Array<{ id: string; sampleId: string; reason: string }> = [];
+      let modelId: string | null = null;
+      let dim: number | null = null;
+      for (const p of this.people.values()) {
+        for (const s of p.samples) {
+          const file = this.imagePath(s);
+          let reason = '';
+          if (!file) reason = 'no crop stored';
+          else {
+            let crop: Buffer | null = null;
+            try {
+              crop = await readFile(file);
+            } catch {
+              reason = `crop ${file} cannot be read`;
+            }
+            if (crop) {
+              const r = await compute(crop, publicSample(s)).catch((err: Error) => {
+                reason = err.message;
+                return null;
+              });
+              if (r) {
+                if (modelId && r.modelId !== modelId)
+                  throw new StoreError(
+                    'EMODEL_MISMATCH',
+                    `reembed produced two model ids (${modelId}, ${r.modelId})`,
+                  );
+                modelId = r.modelId;
+                const desc = toDescriptor(r.descriptor, dim);
+                dim = desc.length;
+                updates.set(s.id, { descriptor: desc, modelId: r.modelId });
+              } else reason ||= 'no face found in the crop';
+            }
+          }
+          if (reason) failed.push({ id: p.id, sampleId: s.id, reason });
+        }
+      }
+      if (failed.length && !opts.dropFailed) return { modelId: this.meta.modelId, samples: 0, failed };
+      for (const f of failed) await tx.removeSample(f.id, f.sampleId, opts.actor);
+      if (!modelId || !dim) return { modelId: this.meta.modelId, samples: 0, failed };
+      const from = this.meta.modelId;
+      const index = new DescriptorIndex(dim);
+      const changed: PersonRecord[] = [];
+      for (const p of this.people.values()) {
+        const next: PersonRecord = {
+          ...p,
+          samples: p.samples.map((s) => {
+            const u = updates.get(s.id);
+            return u ? { ...s, descriptor: u.descriptor, modelId: u.modelId } : s;
+          }),
+          updatedAt: new Date().toISOString(),
+        };
+        await this.replace(next);
+        for (const s of next.samples) index.add(next.id, s.id, s.descriptor);
+        changed.push(next);
+      }
+      await this.saveMeta({ ...this.meta, modelId, dim });
+      this.index = index;
+      await this.compact();
+      this.log(
+        'reembed',
+        opts.actor,
+        {},
+        { from, to: modelId, samples: updates.size, dropped: failed.length },
+      );
+      for (const p of changed) this.emitSafe('person-updated', publicPerson(p));
+      this.emitSafe('model-changed', { from, to: modelId });
+      return { modelId, samples: updates.size, failed };
+    });
+  }
+
+  /** Waits for pending changes, stops the search worker and releases the lock. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.queue;
+    this.closed = true;
+    await this.audit.flush();
+    await this.worker?.close();
+    this.worker = null;
+    this.lock?.release();
+    this.lock = null;
+    process.removeListener('exit', this.onExit);
+    this.index?.clear();
+  }
+}
+
+/** Counts the rows of a report. */
+export function summarise(rows: ImportRow[]): ImportReport {
+  return {
+    rows,
+    enrolled: rows.filter((r) => r.status === 'enrolled').length,
+    duplicate: rows.filter((r) => r.status === 'duplicate').length,
+    refused: rows.filter((r) => r.status === 'refused').length,
+  };
+}
+
+/** Whether a file exists and is readable as a store datafile (for the CLI's messages). */
+export async function storeExists(file: string): Promise<boolean> {
+  try {
+    return (await stat(file)).isFile();
+  } catch {
+    return false;
+  }
+}
