@@ -3,11 +3,12 @@
  * Float32Array (row per sample), patched in place as samples come and go, so a registration is
  * searchable at once and a search is one linear pass over memory.
  *
- * The arrays live in SharedArrayBuffers so that a search worker can scan them without a copy
- * (see {@link SearchWorker}); `version` changes on every patch so that a search that overlapped a
+ * The rows live in shared memory (a WebAssembly.Memory for the SIMD kernel, else a
+ * SharedArrayBuffer) so that a search worker can scan them without a copy (see
+ * {@link SearchWorker}); `version` changes on every patch so that a search that overlapped a
  * patch can be detected and repeated.
  */
-import { nearest } from './kernel';
+import { jsDistances, kernelModule, topPeople, wasmDistances, type KernelResult } from './kernel';
 
 /** One person found by a search. */
 export interface IndexHit {
@@ -16,9 +17,29 @@ export interface IndexHit {
   distance: number;
 }
 
-/** The shared buffers a worker needs to search. */
+/**
+ * Byte layout of the shared memory for `capacity` rows: the rows at 0, then one scratch area
+ * (query + per-row distances) per searching thread: 0 = main thread, 1 = worker.
+ */
+export function layout(
+  capacity: number,
+  dim: number,
+): { scratch: Array<{ qOff: number; outOff: number }>; bytes: number } {
+  const dataBytes = capacity * dim * 4;
+  const scratchBytes = dim * 4 + capacity * 4;
+  const scratch = [0, 1].map((i) => {
+    const qOff = dataBytes + i * scratchBytes;
+    return { qOff, outOff: qOff + dim * 4 };
+  });
+  return { scratch, bytes: dataBytes + 2 * scratchBytes };
+}
+
+/** What a worker needs to search the index as it is now. */
 export interface IndexView {
-  data: Float32Array;
+  /** The WebAssembly memory when the SIMD kernel is used; null for the JavaScript kernel. */
+  memory: WebAssembly.Memory | null;
+  buffer: SharedArrayBuffer;
+  capacity: number;
   rowSlot: Int32Array;
   rows: number;
   dim: number;
@@ -26,12 +47,54 @@ export interface IndexView {
   version: number;
 }
 
+const WASM_PAGE = 65536;
+const MAX_PAGES = 65536;
+
+interface Storage {
+  memory: WebAssembly.Memory | null;
+  buffer: SharedArrayBuffer;
+  capacity: number;
+  data: Float32Array;
+}
+
+function allocate(capacity: number, dim: number, wasm: boolean): Storage {
+  const l = layout(capacity, dim);
+  let memory: WebAssembly.Memory | null = null;
+  let buffer: SharedArrayBuffer;
+  const pages = Math.ceil(l.bytes / WASM_PAGE);
+  // The kernel reads 8 floats per step; other sizes (and runtimes without SIMD) use JavaScript.
+  if (wasm && dim % 8 === 0 && pages <= MAX_PAGES && kernelModule()) {
+    memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    buffer = memory.buffer as unknown as SharedArrayBuffer;
+  } else {
+    buffer = new SharedArrayBuffer(l.bytes);
+  }
+  return { memory, buffer, capacity, data: new Float32Array(buffer, 0, capacity * dim) };
+}
+
+/** Searches one thread's scratch area of a view (used by the main thread and the worker). */
+export function searchView(
+  view: IndexView,
+  scratch: number,
+  query: Float32Array,
+  best: Float64Array,
+  k: number,
+): KernelResult {
+  const { qOff, outOff } = layout(view.capacity, view.dim).scratch[scratch];
+  const q = new Float32Array(view.buffer, qOff, view.dim);
+  const out = new Float32Array(view.buffer, outOff, view.capacity);
+  q.set(query);
+  const wasm = view.memory ? wasmDistances(view.memory) : null;
+  if (wasm) wasm(qOff, 0, view.rows, view.dim, outOff);
+  else jsDistances(q, new Float32Array(view.buffer, 0, view.capacity * view.dim), view.rows, view.dim, out);
+  return topPeople(out, view.rowSlot, view.rows, best, view.slotCount, k);
+}
+
 const INITIAL_CAPACITY = 256;
 
 export class DescriptorIndex {
-  private data: Float32Array;
+  private store: Storage;
   private rowSlot: Int32Array;
-  private capacity: number;
   private rowCount = 0;
   private rowSample: string[] = [];
   private readonly sampleRow = new Map<string, number>();
@@ -43,12 +106,30 @@ export class DescriptorIndex {
   /** Incremented on every change. */
   version = 0;
 
-  constructor(readonly dim: number) {
+  private readonly wasm: boolean;
+
+  /**
+   * @param dim descriptor length
+   * @param opts.kernel `auto` (WebAssembly SIMD where available) or `javascript` (to compare the two)
+   */
+  constructor(
+    readonly dim: number,
+    opts: { kernel?: 'auto' | 'javascript' } = {},
+  ) {
     if (!Number.isInteger(dim) || dim <= 0)
       throw new RangeError(`descriptor dimension must be a positive integer`);
-    this.capacity = INITIAL_CAPACITY;
-    this.data = new Float32Array(new SharedArrayBuffer(this.capacity * dim * 4));
-    this.rowSlot = new Int32Array(new SharedArrayBuffer(this.capacity * 4));
+    this.wasm = opts.kernel !== 'javascript';
+    this.store = allocate(INITIAL_CAPACITY, dim, this.wasm);
+    this.rowSlot = new Int32Array(new SharedArrayBuffer(INITIAL_CAPACITY * 4));
+  }
+
+  /** Which distance kernel this index uses. */
+  get kernel(): 'wasm-simd' | 'javascript' {
+    return this.store.memory ? 'wasm-simd' : 'javascript';
+  }
+
+  private get data(): Float32Array {
+    return this.store.data;
   }
 
   /** Number of samples (rows). */
@@ -61,9 +142,9 @@ export class DescriptorIndex {
     return this.idSlot.size;
   }
 
-  /** Bytes held by the descriptor rows and their owners (capacity, not just use). */
+  /** Bytes of shared memory held (capacity, not just use). */
   get bytes(): number {
-    return this.data.byteLength + this.rowSlot.byteLength;
+    return this.store.buffer.byteLength + this.rowSlot.byteLength;
   }
 
   has(sampleId: string): boolean {
@@ -71,16 +152,18 @@ export class DescriptorIndex {
   }
 
   private grow(min: number): void {
-    let cap = this.capacity;
+    let cap = this.store.capacity;
     while (cap < min) cap *= 2;
-    if (cap === this.capacity) return;
-    const data = new Float32Array(new SharedArrayBuffer(cap * this.dim * 4));
-    data.set(this.data.subarray(0, this.rowCount * this.dim));
+    if (cap === this.store.capacity) return;
+    const next = allocate(cap, this.dim, this.wasm);
+    next.data.set(this.data.subarray(0, this.rowCount * this.dim));
     const rowSlot = new Int32Array(new SharedArrayBuffer(cap * 4));
     rowSlot.set(this.rowSlot.subarray(0, this.rowCount));
-    this.data = data;
+    // The old memory is dropped; zero it first so erased or moved descriptors do not linger.
+    this.data.fill(0);
+    this.store = next;
     this.rowSlot = rowSlot;
-    this.capacity = cap;
+    this.version++;
   }
 
   /** Reserves room for `n` more rows (bulk loads avoid repeated doubling). */
@@ -167,16 +250,7 @@ export class DescriptorIndex {
       throw new RangeError(`query has ${query.length} values, index holds ${this.dim}`);
     if (this.best.length < this.slotId.length)
       this.best = new Float64Array(Math.max(16, this.slotId.length * 2));
-    const res = nearest(
-      query,
-      this.data,
-      this.rowSlot,
-      this.rowCount,
-      this.dim,
-      this.best,
-      this.slotId.length,
-      k,
-    );
+    const res = searchView(this.view(), 0, query, this.best, k);
     return this.hits(res.slots, res.d2);
   }
 
@@ -190,10 +264,12 @@ export class DescriptorIndex {
     return out;
   }
 
-  /** The shared buffers as they are now, for a worker. */
+  /** The shared memory as it is now, for a worker. */
   view(): IndexView {
     return {
-      data: this.data,
+      memory: this.store.memory,
+      buffer: this.store.buffer,
+      capacity: this.store.capacity,
       rowSlot: this.rowSlot,
       rows: this.rowCount,
       dim: this.dim,

@@ -54,7 +54,8 @@ export interface StoreOptions {
   match?: Partial<MatchOptions>;
   /**
    * Searches over at least this many samples run in a worker thread in {@link FaceStore.matchAsync},
-   * keeping the event loop free; default 20000 (about 1.5 ms of scanning on one core). 0 = never.
+   * keeping the event loop free; default 100000 (a 100k search takes about 2 ms on the main
+   * thread with the SIMD kernel, 1M about 20 ms: see bench/results/match.json). 0 = never.
    */
   offloadRows?: number;
 }
@@ -353,7 +354,7 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
     this.audit = new AuditLog(opts.auditFile);
     this.actor = opts.actor ?? 'unknown';
     this.defaults = { ...DEFAULT_MATCH_OPTIONS, ...opts.match };
-    this.offloadRows = opts.offloadRows ?? 20000;
+    this.offloadRows = opts.offloadRows ?? 100000;
     this.db = db;
     this.lock = lock;
     this.meta = {

@@ -1,6 +1,6 @@
 /**
- * Runs index searches in a worker thread over the index's SharedArrayBuffers, so a search over a
- * large store does not block the event loop. The buffers are shared, not copied: a request costs
+ * Runs index searches in a worker thread over the index's shared memory, so a search over a
+ * large store does not block the event loop. The memory is shared, not copied: a request costs
  * a message, not a transfer of the index.
  */
 import path from 'node:path';
@@ -56,16 +56,7 @@ export class SearchWorker {
       this.pending.set(seq, { resolve, reject });
       // Keep the process alive while a search is in flight; idle, the worker must not hold it open.
       w.ref();
-      const req: SearchRequest = {
-        seq,
-        data: view.data,
-        rowSlot: view.rowSlot,
-        rows: view.rows,
-        dim: view.dim,
-        slotCount: view.slotCount,
-        query,
-        k,
-      };
+      const req: SearchRequest = { seq, view, query, k };
       w.postMessage(req);
     });
   }

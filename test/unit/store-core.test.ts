@@ -90,48 +90,51 @@ function freshDir(): string {
 }
 
 describe('DescriptorIndex', () => {
-  it('returns the same nearest people as a brute-force scan through adds and removals', () => {
-    const index = new DescriptorIndex(DIM);
-    const samples = new Map<string, { person: string; d: Float32Array }>();
-    let seed = 1;
-    for (let i = 0; i < 600; i++) {
-      const person = `P${i % 150}`;
-      const id = `s${i}`;
-      const d = unit(seed++);
-      samples.set(id, { person, d });
-      index.add(person, id, d);
-    }
-    // Remove a third of the samples, and every sample of P7 (its slot gets re-used).
-    for (const id of [...samples.keys()].filter((_, i) => i % 3 === 0)) {
-      samples.delete(id);
-      assert.equal(index.removeSample(id), true);
-    }
-    const removedP7 = index.removePerson('P7');
-    for (const [id, s] of samples) if (s.person === 'P7') samples.delete(id);
-    assert.ok(removedP7 > 0);
-    index.add('NEW', 'new-1', unit(9999));
-    samples.set('new-1', { person: 'NEW', d: unit(9999) });
-    assert.equal(index.rows, samples.size);
-    for (let q = 0; q < 20; q++) {
-      const query = unit(50000 + q);
-      const perPerson = new Map<string, number>();
-      for (const s of samples.values()) {
-        const d = dist(query, s.d);
-        if (d < (perPerson.get(s.person) ?? Infinity)) perPerson.set(s.person, d);
+  for (const kernel of ['auto', 'javascript'] as const) {
+    it(`returns the same nearest people as a brute-force scan through adds and removals (${kernel} kernel)`, () => {
+      const index = new DescriptorIndex(DIM, { kernel });
+      if (kernel === 'auto') assert.equal(index.kernel, 'wasm-simd', 'Node 20 has WebAssembly SIMD');
+      const samples = new Map<string, { person: string; d: Float32Array }>();
+      let seed = 1;
+      for (let i = 0; i < 600; i++) {
+        const person = `P${i % 150}`;
+        const id = `s${i}`;
+        const d = unit(seed++);
+        samples.set(id, { person, d });
+        index.add(person, id, d);
       }
-      const expected = [...perPerson.entries()].sort((a, b) => a[1] - b[1]).slice(0, 5);
-      const got = index.search(query, 5);
-      assert.deepEqual(
-        got.map((h) => h.id),
-        expected.map((e) => e[0]),
+      // Remove a third of the samples, and every sample of P7 (its slot gets re-used).
+      for (const id of [...samples.keys()].filter((_, i) => i % 3 === 0)) {
+        samples.delete(id);
+        assert.equal(index.removeSample(id), true);
+      }
+      const removedP7 = index.removePerson('P7');
+      for (const [id, s] of samples) if (s.person === 'P7') samples.delete(id);
+      assert.ok(removedP7 > 0);
+      index.add('NEW', 'new-1', unit(9999));
+      samples.set('new-1', { person: 'NEW', d: unit(9999) });
+      assert.equal(index.rows, samples.size);
+      for (let q = 0; q < 20; q++) {
+        const query = unit(50000 + q);
+        const perPerson = new Map<string, number>();
+        for (const s of samples.values()) {
+          const d = dist(query, s.d);
+          if (d < (perPerson.get(s.person) ?? Infinity)) perPerson.set(s.person, d);
+        }
+        const expected = [...perPerson.entries()].sort((a, b) => a[1] - b[1]).slice(0, 5);
+        const got = index.search(query, 5);
+        assert.deepEqual(
+          got.map((h) => h.id),
+          expected.map((e) => e[0]),
+        );
+        got.forEach((h, i) => assert.ok(Math.abs(h.distance - expected[i][1]) < 1e-5));
+      }
+      assert.equal(
+        index.search(unit(1), 5).find((h) => h.id === 'P7'),
+        undefined,
       );
-      got.forEach((h, i) => assert.ok(Math.abs(h.distance - expected[i][1]) < 1e-5));
-    }
-    assert.equal(
-      index.search(unit(1), 5).find((h) => h.id === 'P7'),
-      undefined,
-    );
-  });
+    });
+  }
 });
 
 describe('FaceStore', () => {
