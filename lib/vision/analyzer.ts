@@ -1,0 +1,281 @@
+/**
+ * The face pipeline inside one inference worker: detector, 68 landmarks, recognition, optional
+ * age/gender and expressions, quality and crops. All model state lives in one FaceAnalyzer object;
+ * each worker holds exactly one. Runs only in workers (threads or child processes), never on the
+ * main thread, because every step here blocks its thread for tens to hundreds of milliseconds.
+ */
+import path from 'node:path';
+import type * as FaceApiTypes from '@vladmandic/face-api';
+import type { BackendName, DetectOptions, Point } from '../types';
+import { MODEL_MANIFESTS, recognitionModelId, type ModelName } from './models';
+import type { Frame } from './image';
+import type { ModelSet, WorkerFace } from './protocol';
+import { clipRect, extractRgb, laplacianVariance, yawFromLandmarks } from './quality';
+
+import type * as TfTypes from '@tensorflow/tfjs';
+
+type FaceApi = typeof FaceApiTypes;
+/** face-api re-exports the tfjs it is built with, but declares only part of it. */
+type Tf = typeof TfTypes;
+type Tensor3D = TfTypes.Tensor3D;
+/** The same tensors as face-api's declarations name them (two copies of the tfjs types). */
+type FaceTensor = Awaited<ReturnType<FaceApi['extractFaceTensors']>>[number];
+const asFaceTensor = (t: Tensor3D): FaceTensor => t as unknown as FaceTensor;
+type FaceDetection = FaceApiTypes.FaceDetection;
+
+/**
+ * Images whose shorter side is under this many pixels are padded before detection. Both detectors
+ * miss faces that fill the whole frame (tight 150x150 face crops): measured on the 94 crops of the
+ * shared face-api.js and dlib sets, SSD found 25 without padding and all 94 with it.
+ */
+export const SMALL_IMAGE_SIDE = 256;
+
+/** Neural networks of one worker, created only when first needed. */
+interface Nets {
+  ssd?: FaceApiTypes.SsdMobilenetv1;
+  tiny?: FaceApiTypes.TinyFaceDetector;
+  landmarks?: FaceApiTypes.FaceLandmark68Net;
+  recognition?: FaceApiTypes.FaceRecognitionNet;
+  ageGender?: FaceApiTypes.AgeGenderNet;
+  expressions?: FaceApiTypes.FaceExpressionNet;
+}
+
+/** Loads face-api for a backend: its tfjs-node build, or its WASM build (which also has the cpu backend). */
+function loadFaceApi(backend: BackendName): FaceApi {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  if (backend === 'tfjs-node') return require('@vladmandic/face-api') as FaceApi;
+  // The package entry point requires tfjs-node, which may be absent: load the WASM build by path.
+  return require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApi;
+  /* eslint-enable @typescript-eslint/no-require-imports */
+}
+
+/** The tfjs name of a backend. */
+function tfBackendName(backend: BackendName): string {
+  return backend === 'tfjs-node' ? 'tensorflow' : backend;
+}
+
+/** One worker's models and the detection pipeline over them. */
+export class FaceAnalyzer {
+  private readonly nets: Nets = {};
+  private readonly loading = new Map<ModelName, Promise<void>>();
+
+  private constructor(
+    private readonly faceapi: FaceApi,
+    private readonly tf: Tf,
+    readonly backend: BackendName,
+    readonly modelPath: string,
+    readonly modelId: string,
+  ) {}
+
+  /** Starts the backend and loads the networks of `preload`. Throws when the backend does not start. */
+  static async create(backend: BackendName, modelPath: string, preload: ModelSet): Promise<FaceAnalyzer> {
+    const faceapi = loadFaceApi(backend);
+    const tf = faceapi.tf as unknown as Tf;
+    // setBackend answers false (it does not throw) when the backend cannot initialise.
+    const ok = await tf.setBackend(tfBackendName(backend));
+    await tf.ready();
+    if (!ok || tf.getBackend() !== tfBackendName(backend))
+      throw new Error(`TensorFlow.js backend ${backend} did not start (active: ${tf.getBackend()})`);
+    const analyzer = new FaceAnalyzer(faceapi, tf, backend, modelPath, await recognitionModelId(modelPath));
+    for (const name of Object.keys(preload) as ModelName[]) {
+      if (preload[name]) await analyzer.ensure(name);
+    }
+    return analyzer;
+  }
+
+  /** Tensors alive in this worker (the weights included); flat over time when nothing leaks. */
+  numTensors(): number {
+    return this.tf.memory().numTensors;
+  }
+
+  /** Loads a network once; concurrent callers share the load. */
+  private ensure(name: ModelName): Promise<void> {
+    let p = this.loading.get(name);
+    if (!p) {
+      p = this.load(name);
+      this.loading.set(name, p);
+      p.catch(() => this.loading.delete(name));
+    }
+    return p;
+  }
+
+  private async load(name: ModelName): Promise<void> {
+    const f = this.faceapi;
+    const net = {
+      ssd: () => new f.SsdMobilenetv1(),
+      tiny: () => new f.TinyFaceDetector(),
+      landmarks: () => new f.FaceLandmark68Net(),
+      recognition: () => new f.FaceRecognitionNet(),
+      ageGender: () => new f.AgeGenderNet(),
+      expressions: () => new f.FaceExpressionNet(),
+    }[name]();
+    try {
+      await net.loadFromDisk(this.modelPath);
+    } catch (err) {
+      const file = path.join(this.modelPath, MODEL_MANIFESTS[name]);
+      throw new Error(
+        `cannot load the ${name} model from ${file}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    (this.nets as Record<ModelName, unknown>)[name] = net;
+  }
+
+  private async net<K extends ModelName>(name: K): Promise<NonNullable<Nets[K]>> {
+    await this.ensure(name);
+    return this.nets[name]!;
+  }
+
+  /** Runs the pipeline on one frame. Boxes, landmarks and crops are in the frame's own pixels. */
+  async detect(frame: Frame, options: DetectOptions): Promise<WorkerFace[]> {
+    const { tf, faceapi } = this;
+    const { width, height } = frame;
+    const owned: Array<{ dispose(): void }> = [];
+    try {
+      const image = this.toTensor(frame);
+      owned.push(image);
+
+      // Work image: the frame, padded when small (landmarks and descriptors also run on it, so a face
+      // cut by the frame's edge is still aligned on the whole box). Detection image: the work image,
+      // down-scaled when maxDimension asks; only the detector runs on it.
+      const small = Math.min(width, height) < SMALL_IMAGE_SIDE;
+      const padX = small ? width : 0;
+      const padY = small ? height : 0;
+      const work: Tensor3D = small
+        ? tf.pad(image, [
+            [padY, padY],
+            [padX, padX],
+            [0, 0],
+          ])
+        : image;
+      if (work !== image) owned.push(work);
+      const workW = width + 2 * padX;
+      const workH = height + 2 * padY;
+      const longer = Math.max(workW, workH);
+      const scale =
+        options.maxDimension > 0 && longer > options.maxDimension ? options.maxDimension / longer : 1;
+      let detInput: Tensor3D = work;
+      if (scale < 1) {
+        detInput = tf.image.resizeBilinear(work, [Math.round(workH * scale), Math.round(workW * scale)]);
+        owned.push(detInput);
+      }
+
+      let detections: FaceDetection[];
+      if (options.detector === 'tiny') {
+        const net = await this.net('tiny');
+        detections = await net.locateFaces(
+          asFaceTensor(detInput),
+          new faceapi.TinyFaceDetectorOptions({
+            inputSize: options.inputSize,
+            scoreThreshold: options.minConfidence,
+          }),
+        );
+      } else {
+        const net = await this.net('ssd');
+        detections = await net.locateFaces(
+          asFaceTensor(detInput),
+          new faceapi.SsdMobilenetv1Options({ minConfidence: options.minConfidence }),
+        );
+      }
+
+      const toFrame = (b: { x: number; y: number; width: number; height: number }) => {
+        const r = clipRect({ x: b.x - padX, y: b.y - padY, width: b.width, height: b.height }, width, height);
+        return { rect: r, box: { x: r.x0, y: r.y0, width: r.x1 - r.x0, height: r.y1 - r.y0 } };
+      };
+      let kept = detections
+        .map((d) => d.forSize(workW, workH))
+        .map((d) => ({ detection: d, ...toFrame(d.box) }))
+        .filter((d) => Math.min(d.box.width, d.box.height) >= options.minFaceSize)
+        .sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
+      if (options.maxFaces > 0) kept = kept.slice(0, options.maxFaces);
+      if (kept.length === 0) return [];
+
+      const needLandmarks =
+        options.landmarks || options.descriptors || options.ageGender || options.expressions;
+      let landmarks: Point[][] | undefined;
+      let chips: FaceTensor[] | undefined;
+      if (needLandmarks) {
+        const landmarkNet = await this.net('landmarks');
+        const faceTensors = await faceapi.extractFaceTensors(
+          asFaceTensor(work),
+          kept.map((k) => k.detection),
+        );
+        owned.push(...faceTensors);
+        const unshifted = await Promise.all(
+          faceTensors.map((t) => landmarkNet.detectLandmarks(t) as Promise<FaceApiTypes.FaceLandmarks68>),
+        );
+        const withLandmarks = kept.map((k, i) =>
+          faceapi.extendWithFaceLandmarks({ detection: k.detection }, unshifted[i]),
+        );
+        landmarks = withLandmarks.map((w) =>
+          w.landmarks.positions.map((p) => ({ x: p.x - padX, y: p.y - padY })),
+        );
+        if (options.descriptors || options.ageGender || options.expressions) {
+          // Aligned chips, as face-api's own tasks use for recognition, age/gender and expressions.
+          chips = await faceapi.extractFaceTensors(
+            asFaceTensor(work),
+            withLandmarks.map((w) => w.alignedRect),
+          );
+          owned.push(...chips);
+        }
+      }
+
+      const faces: WorkerFace[] = [];
+      for (let i = 0; i < kept.length; i++) {
+        const k = kept[i];
+        const face: WorkerFace = {
+          box: k.box,
+          score: k.detection.score,
+          quality: {
+            faceSize: Math.min(k.box.width, k.box.height),
+            sharpness: laplacianVariance(frame.data, width, frame.channels, k.rect),
+            yaw: yawFromLandmarks(landmarks?.[i]),
+          },
+        };
+        if (options.landmarks && landmarks) face.landmarks = landmarks[i];
+        const chip = chips?.[i];
+        if (chip && options.descriptors) {
+          const net = await this.net('recognition');
+          face.descriptor = Array.from((await net.computeFaceDescriptor(chip)) as Float32Array);
+        }
+        if (chip && options.ageGender) {
+          const net = await this.net('ageGender');
+          const p = (await net.predictAgeAndGender(chip)) as FaceApiTypes.AgeAndGenderPrediction;
+          face.age = p.age;
+          face.gender = p.gender === faceapi.Gender.FEMALE ? 'female' : 'male';
+          face.genderProbability = p.genderProbability;
+        }
+        if (chip && options.expressions) {
+          const net = await this.net('expressions');
+          const e = (await net.predictExpressions(chip)) as FaceApiTypes.FaceExpressions;
+          face.expressions = Object.fromEntries(e.asSortedArray().map((x) => [x.expression, x.probability]));
+        }
+        if (options.crop) {
+          const mx = k.box.width * options.cropMargin;
+          const my = k.box.height * options.cropMargin;
+          const r = clipRect(
+            { x: k.box.x - mx, y: k.box.y - my, width: k.box.width + 2 * mx, height: k.box.height + 2 * my },
+            width,
+            height,
+          );
+          face.rawCrop = extractRgb(frame.data, width, frame.channels, r);
+        }
+        faces.push(face);
+      }
+      return faces;
+    } finally {
+      for (const t of owned) t.dispose();
+    }
+  }
+
+  /** The frame as an int32 RGB tensor (grey repeated, alpha dropped). */
+  private toTensor(frame: Frame): Tensor3D {
+    const { tf } = this;
+    const { data, width, height, channels } = frame;
+    return tf.tidy(() => {
+      const t = tf.tensor3d(data, [height, width, channels], 'int32');
+      if (channels === 3) return t;
+      if (channels === 4) return tf.slice(t, [0, 0, 0], [height, width, 3]);
+      return tf.tile(t, [1, 1, 3]);
+    });
+  }
+}

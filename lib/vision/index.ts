@@ -1,0 +1,12 @@
+/** The vision engine: face detection, landmarks, descriptors and quality, off the main thread. */
+export { FaceEngine, resolveDetectOptions } from './engine';
+export type { EngineConfig, DetectCallOptions, EngineStats } from './engine';
+export { ImageError, FrameDroppedError, EngineError } from './errors';
+export type { ImageErrorCode, EngineErrorCode } from './errors';
+export { acquireEngine, engines, EngineRegistry, DEFAULT_ENGINE_KEY } from './registry';
+export type { EngineLease } from './registry';
+export { encodeJpeg, decodeImage, rawFrame, sniffFormat, DEFAULT_MAX_PIXELS } from './image';
+export type { Frame, ImageFormat } from './image';
+export { recognitionModelId, defaultModelPath, MODEL_MANIFESTS } from './models';
+export { resolveBackendChoice, backendCandidates, BACKEND_ORDER } from './backend';
+export type { Isolation } from './backend';
