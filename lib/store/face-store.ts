@@ -1142,6 +1142,12 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
     });
   }
 
+  /** Appends an entry to the audit log (used by bulk imports and the CLI); never pass descriptors. */
+  async recordAudit(action: AuditAction, details: Record<string, unknown>, actor?: string): Promise<void> {
+    this.log(action, actor, {}, details);
+    await this.audit.flush();
+  }
+
   /** Waits for pending changes, stops the search worker and releases the lock. */
   async close(): Promise<void> {
     if (this.closed) return;

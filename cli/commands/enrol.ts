@@ -1,0 +1,120 @@
+/**
+ * `facewatch enrol`: enrols one person from one or more photos (the first enrols, the others add
+ * samples), with the same checks as the face-register node. One JSON line per photo.
+ */
+import { readFile } from 'node:fs/promises';
+import {
+  EXIT,
+  numberOption,
+  openCliStore,
+  parse,
+  printJson,
+  runCommand,
+  startEngine,
+  UsageError,
+} from '../../lib/store/cli-support';
+import { Enroller } from '../../lib/store/enrol';
+
+export const usage =
+  'enrol --store FILE --name NAME [--id ID] [--metadata JSON] [--largest] [--on-duplicate refuse|add-sample|allow] ' +
+  '[--on-existing add-sample|update|refuse] [--min-face-size PX] [--backend B] PHOTO...   enrol a person';
+
+const HELP = `usage: facewatch ${usage}
+
+  --store FILE          the face store datafile (e.g. <userDir>/facewatch/faces.db)
+  --name NAME           the person's name (needed for a new person)
+  --id ID               the person's id; generated (PERSON_0001, ...) when absent
+  --metadata JSON       a JSON object stored with the person ({"role": "staff"})
+  --largest             use the largest face when a photo shows several (default: refuse)
+  --on-duplicate P      a face that matches an enrolled person under 0.5: refuse (default), add-sample, allow
+  --on-existing P       the id exists: add-sample (default), update (replace samples), refuse
+  --min-face-size PX    smallest accepted face (default 80)
+  --backend B           auto (default), tfjs-node, wasm or cpu
+Prints one JSON line per photo: {"file", "status", "id", "name", "sampleId"} or {"file", "error", "code"}.
+Exit code: 0 all photos enrolled, 1 some refused, 2 usage, 3 the store is in use (e.g. by Node-RED).`;
+
+export function run(args: string[]): Promise<number> {
+  return runCommand('enrol', HELP, async () => {
+    const { values, positionals } = parse(args, {
+      store: { type: 'string' },
+      name: { type: 'string' },
+      id: { type: 'string' },
+      metadata: { type: 'string' },
+      largest: { type: 'boolean' },
+      'on-duplicate': { type: 'string' },
+      'on-existing': { type: 'string' },
+      'min-face-size': { type: 'string' },
+      backend: { type: 'string' },
+    });
+    if (values.help) {
+      process.stdout.write(HELP + '\n');
+      return EXIT.ok;
+    }
+    if (!values.store) throw new UsageError('--store is required');
+    if (!positionals.length) throw new UsageError('give at least one PHOTO');
+    let metadata: Record<string, unknown> | undefined;
+    if (values.metadata !== undefined) {
+      try {
+        metadata = JSON.parse(values.metadata) as Record<string, unknown>;
+      } catch {
+        throw new UsageError('--metadata must be a JSON object');
+      }
+    }
+    const dup = values['on-duplicate'] ?? 'refuse';
+    const existing = values['on-existing'] ?? 'add-sample';
+    if (!['refuse', 'add-sample', 'allow'].includes(dup))
+      throw new UsageError(`--on-duplicate must be refuse, add-sample or allow`);
+    if (!['add-sample', 'update', 'refuse'].includes(existing))
+      throw new UsageError(`--on-existing must be add-sample, update or refuse`);
+    const store = await openCliStore(values.store, 'enrol');
+    let failed = 0;
+    try {
+      const engine = await startEngine({ backend: values.backend, poolSize: 1 });
+      try {
+        const enroller = new Enroller(store, engine, {
+          faces: values.largest ? 'largest' : 'single',
+          duplicatePolicy: dup as 'refuse',
+          existing: existing as 'add-sample',
+          minFaceSize: numberOption(values['min-face-size'], 'min-face-size', 80),
+        });
+        let id = values.id;
+        for (const [i, file] of positionals.entries()) {
+          try {
+            const image = await readFile(file).catch(() => {
+              throw Object.assign(new Error(`photo ${file} not found or unreadable`), { code: 'ENOFILE' });
+            });
+            // Later photos add samples to the person the first one enrolled.
+            const r = await enroller.enrol(
+              {
+                image,
+                fileName: file,
+                name: i === 0 || !id ? values.name : undefined,
+                id,
+                metadata: i === 0 ? metadata : undefined,
+              },
+              i > 0 && id ? { existing: 'add-sample' } : {},
+            );
+            id = r.person.id;
+            printJson({
+              file,
+              status: r.status,
+              id: r.person.id,
+              name: r.person.name,
+              sampleId: r.sampleId,
+              ...(r.duplicateOf ? { duplicateOf: r.duplicateOf } : {}),
+            });
+          } catch (err) {
+            failed++;
+            const e = err as Error & { code?: string };
+            printJson({ file, error: e.message, code: e.code ?? 'ERROR' });
+          }
+        }
+      } finally {
+        await engine.close();
+      }
+    } finally {
+      await store.close();
+    }
+    return failed ? EXIT.failed : EXIT.ok;
+  });
+}

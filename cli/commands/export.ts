@@ -1,0 +1,42 @@
+/**
+ * `facewatch export`: writes the whole store as JSON (people, descriptors, model id and, unless
+ * --no-images, the face crops), to move it to another installation with `facewatch import`.
+ */
+import { writeFile } from 'node:fs/promises';
+import { EXIT, openCliStore, parse, runCommand, UsageError } from '../../lib/store/cli-support';
+
+export const usage = 'export --store FILE [--out FILE] [--no-images]   export the store as JSON';
+
+const HELP = `usage: facewatch ${usage}
+
+  --store FILE   the face store datafile
+  --out FILE     write here (mode 600) instead of standard output
+  --no-images    leave the face crops out (then \`facewatch reembed\` cannot run on the imported store)
+The export holds biometric data: keep it as safe as the store itself.`;
+
+export function run(args: string[]): Promise<number> {
+  return runCommand('export', HELP, async () => {
+    const { values } = parse(args, {
+      store: { type: 'string' },
+      out: { type: 'string' },
+      'no-images': { type: 'boolean' },
+    });
+    if (values.help) {
+      process.stdout.write(HELP + '\n');
+      return EXIT.ok;
+    }
+    if (!values.store) throw new UsageError('--store is required');
+    const store = await openCliStore(values.store, 'export');
+    try {
+      const data = await store.exportJson({ images: !values['no-images'] });
+      const text = JSON.stringify(data) + '\n';
+      if (values.out) {
+        await writeFile(values.out, text, { mode: 0o600 });
+        process.stderr.write(`exported ${data.people.length} people to ${values.out}\n`);
+      } else process.stdout.write(text);
+    } finally {
+      await store.close();
+    }
+    return EXIT.ok;
+  });
+}

@@ -1,0 +1,92 @@
+/**
+ * `facewatch import`: bulk enrolment from a folder (a sub-folder per person), a CSV/JSON manifest
+ * (id,name,metadata,photo), the original system's registered_faces folder, or a FaceWatch export.
+ * One JSON line per row, then a summary line.
+ */
+import {
+  EXIT,
+  numberOption,
+  openCliStore,
+  parse,
+  printJson,
+  runCommand,
+  startEngine,
+  UsageError,
+} from '../../lib/store/cli-support';
+import { detectKind, importSource } from '../../lib/store/import';
+
+export const usage =
+  'import --store FILE [--on-duplicate refuse|add-sample|allow] [--on-existing refuse|add-sample|update] [--largest] SOURCE   bulk enrolment';
+
+const HELP = `usage: facewatch ${usage}
+
+SOURCE is one of:
+  a folder with a sub-folder per person (the folder name is the name; every photo enrols or adds a sample)
+  a .csv or .json manifest with columns id,name,metadata,photo (photo paths relative to the manifest;
+    metadata: a JSON object, key=value;key=value, or free text kept as {"note": ...})
+  the original system's data folder (face_recognition_data/registered_faces/<PERSON_ID>_<name>.jpg):
+    photos are embedded again, ids and names are kept
+  a FaceWatch export (facewatch export)
+Options:
+  --store FILE          the face store datafile
+  --on-duplicate P      a face matching an enrolled person under 0.5: refuse (default), add-sample, allow
+  --on-existing P       an id that exists: refuse (default: reported as duplicate), add-sample, update
+  --largest             use the largest face of photos showing several
+  --min-face-size PX    smallest accepted face (default 80)
+Prints one JSON line per row {"row", "status": "enrolled"|"duplicate"|"refused", "id", "name", "reason"}
+and a last line {"summary": {...}}. Exit code: 0 nothing refused, 1 some rows refused, 2 usage, 3 store in use.`;
+
+export function run(args: string[]): Promise<number> {
+  return runCommand('import', HELP, async () => {
+    const { values, positionals } = parse(args, {
+      store: { type: 'string' },
+      'on-duplicate': { type: 'string' },
+      'on-existing': { type: 'string' },
+      largest: { type: 'boolean' },
+      'min-face-size': { type: 'string' },
+      backend: { type: 'string' },
+    });
+    if (values.help) {
+      process.stdout.write(HELP + '\n');
+      return EXIT.ok;
+    }
+    if (!values.store) throw new UsageError('--store is required');
+    if (positionals.length !== 1) throw new UsageError('give exactly one SOURCE');
+    const dup = values['on-duplicate'] ?? 'refuse';
+    const existing = values['on-existing'] ?? 'refuse';
+    if (!['refuse', 'add-sample', 'allow'].includes(dup))
+      throw new UsageError(`--on-duplicate must be refuse, add-sample or allow`);
+    if (!['add-sample', 'update', 'refuse'].includes(existing))
+      throw new UsageError(`--on-existing must be refuse, add-sample or update`);
+    const source = positionals[0];
+    const kind = await detectKind(source);
+    const store = await openCliStore(values.store, 'import');
+    try {
+      const engine = kind === 'export' ? null : await startEngine({ backend: values.backend });
+      try {
+        const report = await importSource(store, engine, source, {
+          enrol: {
+            duplicatePolicy: dup as 'refuse',
+            existing: existing as 'refuse',
+            faces: values.largest ? 'largest' : 'single',
+            minFaceSize: numberOption(values['min-face-size'], 'min-face-size', 80),
+          },
+          onRow: (row) => printJson(row),
+        });
+        printJson({
+          summary: {
+            kind: report.kind,
+            enrolled: report.enrolled,
+            duplicate: report.duplicate,
+            refused: report.refused,
+          },
+        });
+        return report.refused ? EXIT.failed : EXIT.ok;
+      } finally {
+        await engine?.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+}
