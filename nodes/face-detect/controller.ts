@@ -97,7 +97,7 @@ export class FaceDetectController {
       else msg.image = msg.frame?.jpeg ?? (await encodeJpeg(input));
     }
     if (msg.frame) {
-      const { data: _data, jpeg: _jpeg, ...meta } = msg.frame;
+      const { data, jpeg, ...meta } = msg.frame;
       msg.frame = meta as DetectMessage['frame'];
     }
   }

@@ -57,8 +57,10 @@ describe('the Node-RED editor with FaceWatch (real browser)', () => {
     // The example flow's face-detect node is drawn; double-clicking it opens its form.
     const detectId = await page.evaluate((): string => {
       let id = '';
-      RED.nodes.eachNode((n: { type: string; id: string }) => {
-        if (n.type === 'face-detect' && !id) id = n.id;
+      RED.nodes.eachNode((n) => {
+        const node = n as { type: string; id: string };
+        if (node.type === 'face-detect' && !id) id = node.id;
+        return true;
       });
       return id;
     });

@@ -1,0 +1,156 @@
+import { Enroller, type EnrolOptions } from '../../lib/store/enrol';
+import type { FaceStore, Person } from '../../lib/store/face-store';
+import { importSource } from '../../lib/store/import';
+import type { EngineLease } from '../../lib/vision/registry';
+import type { NodeMessageInFlow, Send } from '../shared/red';
+import type { Status } from '../shared/status';
+import type { StoreLease } from '../shared/store';
+
+/** The commands face-register understands, by msg.topic. */
+export const COMMANDS = ['register', 'add-sample', 'update', 'delete', 'remove-sample', 'get', 'list', 'import'] as const;
+export type Command = (typeof COMMANDS)[number];
+
+export interface RegisterMessage extends NodeMessageInFlow {
+  topic?: string;
+  payload: unknown;
+  person?: { id?: unknown; name?: unknown; metadata?: unknown };
+  id?: unknown;
+  name?: unknown;
+  metadata?: unknown;
+  sampleId?: unknown;
+  filename?: unknown;
+  /** Who made the change, for the audit log. */
+  actor?: unknown;
+}
+
+/** The person fields of a message: msg.person, or msg.id / msg.name / msg.metadata. */
+function personFields(msg: RegisterMessage): { id?: string; name?: string; metadata?: Record<string, unknown> } {
+  const src = msg.person && typeof msg.person === 'object' ? msg.person : msg;
+  const str = (v: unknown): string | undefined =>
+    v === undefined || v === null || v === '' ? undefined : typeof v === 'string' ? v : JSON.stringify(v);
+  const metadata = src.metadata;
+  if (metadata !== undefined && (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata))) {
+    throw new Error('metadata must be an object, e.g. {"role": "visitor"}');
+  }
+  return { id: str(src.id), name: str(src.name), metadata: metadata as Record<string, unknown> | undefined };
+}
+
+function requireId(msg: RegisterMessage, command: string): string {
+  const { id } = personFields(msg);
+  if (!id) throw new Error(`"${command}" needs the person's id in msg.person.id (or msg.id)`);
+  return id;
+}
+
+function requireImage(msg: RegisterMessage, command: string): Buffer {
+  if (!Buffer.isBuffer(msg.payload)) {
+    throw new Error(`"${command}" needs the photo as a Buffer in msg.payload (PNG, JPEG or WebP)`);
+  }
+  return msg.payload;
+}
+
+/** Runs face-register's commands against a store, with an engine for the photos. */
+export class FaceRegisterController {
+  constructor(
+    private readonly nodeId: string,
+    private readonly status: Status,
+    private readonly store: Promise<StoreLease>,
+    /** Leases the engine on first use. */
+    private readonly engine: () => Promise<EngineLease>,
+    private readonly options: Partial<EnrolOptions>,
+  ) {}
+
+  private actor(msg: RegisterMessage): string {
+    return typeof msg.actor === 'string' && msg.actor ? msg.actor : `node-red:${this.nodeId}`;
+  }
+
+  async handle(msg: RegisterMessage, send: Send): Promise<void> {
+    const command = (msg.topic ?? 'register') as Command;
+    if (!COMMANDS.includes(command)) {
+      throw new Error(`unknown command "${String(msg.topic)}" in msg.topic; use one of ${COMMANDS.join(', ')}`);
+    }
+    const { store } = await this.store;
+    const actor = this.actor(msg);
+    let person: Person | undefined;
+    switch (command) {
+      case 'register':
+      case 'add-sample': {
+        const fields = personFields(msg);
+        if (command === 'add-sample') requireId(msg, command);
+        const { engine } = await this.engine();
+        const enroller = new Enroller(store, engine, this.options);
+        const result = await enroller.enrol(
+          {
+            image: requireImage(msg, command),
+            fileName: typeof msg.filename === 'string' ? msg.filename : undefined,
+            ...fields,
+            actor,
+          },
+          command === 'add-sample' ? { existing: 'add-sample' } : {},
+        );
+        if (command === 'add-sample' && result.status === 'enrolled') {
+          // Unreachable: add-sample requires an existing id; Enroller refuses a nameless new person.
+          throw new Error(`no person with id ${fields.id}`);
+        }
+        person = result.person;
+        msg.payload = result;
+        this.status.set('ok', 'status.enrolled', { name: person.name, size: store.size() });
+        break;
+      }
+      case 'update': {
+        const { id, name, metadata } = personFields(msg);
+        if (!id) throw new Error('"update" needs the person\'s id in msg.person.id (or msg.id)');
+        person = await store.updatePerson(id, { name, metadata }, actor);
+        msg.payload = person;
+        break;
+      }
+      case 'delete': {
+        const id = requireId(msg, command);
+        const existed = store.getPerson(id);
+        if (!existed || !(await store.deletePerson(id, actor))) throw new Error(`no person with id ${id}`);
+        msg.payload = { deleted: true, id, name: existed.name };
+        this.status.set('ok', 'status.deleted', { id, size: store.size() });
+        break;
+      }
+      case 'remove-sample': {
+        const id = requireId(msg, command);
+        if (typeof msg.sampleId !== 'string' || !msg.sampleId) throw new Error('"remove-sample" needs msg.sampleId');
+        person = await store.removeSample(id, msg.sampleId, actor);
+        msg.payload = person;
+        break;
+      }
+      case 'get': {
+        const id = requireId(msg, command);
+        person = store.getPerson(id);
+        if (!person) throw new Error(`no person with id ${id}`);
+        msg.payload = person;
+        break;
+      }
+      case 'list':
+        msg.payload = store.listPeople();
+        break;
+      case 'import': {
+        if (typeof msg.payload !== 'string' || !msg.payload.trim()) {
+          throw new Error('"import" needs the path of a folder, a CSV/JSON manifest or an export file in msg.payload');
+        }
+        const { engine } = await this.engine();
+        const report = await importSource(store, engine, msg.payload.trim(), { enrol: this.options, actor });
+        msg.payload = report;
+        this.status.set(report.refused ? 'warn' : 'ok', 'status.imported', {
+          enrolled: report.enrolled,
+          duplicate: report.duplicate,
+          refused: report.refused,
+        });
+        break;
+      }
+    }
+    if (person) msg.person = { id: person.id, name: person.name, metadata: person.metadata };
+    this.showSize(store, command);
+    send(msg);
+  }
+
+  private showSize(store: FaceStore, command: Command): void {
+    if (command === 'list' || command === 'get' || command === 'update' || command === 'remove-sample') {
+      this.status.set('idle', 'status.size', { size: store.size() });
+    }
+  }
+}

@@ -1,0 +1,68 @@
+import type { EnrolOptions } from '../../lib/store/enrol';
+import type { EngineLease } from '../../lib/vision/registry';
+import { onClose } from '../shared/close';
+import { leaseEngine } from '../shared/engine';
+import { translator } from '../shared/i18n';
+import { onInput } from '../shared/input';
+import type { Node, NodeAPI, NodeDef } from '../shared/red';
+import { Status } from '../shared/status';
+import { storeProvider, type StoreLease } from '../shared/store';
+import { FaceRegisterController, type RegisterMessage } from './controller';
+
+interface FaceRegisterDef extends NodeDef {
+  store: string;
+  engine: string;
+  faces: EnrolOptions['faces'];
+  existing: EnrolOptions['existing'];
+  duplicatePolicy: EnrolOptions['duplicatePolicy'];
+  duplicateThreshold: number | string;
+  minFaceSize: number | string;
+  minSharpness: number | string;
+  maxYaw: number | string;
+  maxMegabytes: number | string;
+}
+
+/** The enrolment options the user set; the rest keep lib/store's defaults. */
+function enrolOptions(def: FaceRegisterDef): Partial<EnrolOptions> {
+  const opts: Partial<EnrolOptions> = {};
+  if (def.faces) opts.faces = def.faces;
+  if (def.existing) opts.existing = def.existing;
+  if (def.duplicatePolicy) opts.duplicatePolicy = def.duplicatePolicy;
+  const num = (v: number | string | undefined): number | undefined =>
+    v === '' || v === undefined || !Number.isFinite(Number(v)) ? undefined : Number(v);
+  const set = <K extends 'duplicateThreshold' | 'minFaceSize' | 'minSharpness' | 'maxYaw'>(k: K): void => {
+    const v = num(def[k]);
+    if (v !== undefined) opts[k] = v;
+  };
+  set('duplicateThreshold');
+  set('minFaceSize');
+  set('minSharpness');
+  set('maxYaw');
+  const mb = num(def.maxMegabytes);
+  if (mb !== undefined) opts.maxBytes = Math.round(mb * 1024 * 1024);
+  return opts;
+}
+
+/** face-register: enrols, updates, lists, deletes and imports people, by msg.topic. */
+export = function register(RED: NodeAPI): void {
+  function FaceRegisterNode(this: Node, def: FaceRegisterDef): void {
+    RED.nodes.createNode(this, def);
+    const status = new Status(this, translator(RED, 'face-register'));
+    const store: Promise<StoreLease> = Promise.resolve().then(() => storeProvider(RED, def.store).acquire());
+    // The engine starts on the first photo: list, get, update and delete need none.
+    let engine: Promise<EngineLease> | undefined;
+    const getEngine = (): Promise<EngineLease> => (engine ??= leaseEngine(RED, def.engine || undefined));
+    store.then(
+      ({ store: s }) => status.set('idle', 'status.size', { size: s.size() }),
+      (err: unknown) => status.error(err),
+    );
+    const controller = new FaceRegisterController(this.id, status, store, getEngine, enrolOptions(def));
+    onInput<RegisterMessage>(this, status, ({ msg, send }) => controller.handle(msg, send));
+    onClose(this, async () => {
+      const heldStore = await store.catch(() => undefined);
+      const heldEngine = engine ? await engine.catch(() => undefined) : undefined;
+      await Promise.all([heldStore?.release(), heldEngine?.release()]);
+    });
+  }
+  RED.nodes.registerType('face-register', FaceRegisterNode);
+};

@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, afterEach, before, describe, it } from 'node:test';
+import type { DetectedFace } from '../../lib/types';
+import { dataPath, dataSkip, faceApiSample } from '../helpers/env';
+import { builtNode, helper, nextMessage, startServer, stopServer } from '../helpers/red';
+
+interface Out {
+  payload: number;
+  faces: DetectedFace[];
+  timing: { queue: number; inference: number; total: number };
+  image?: Buffer;
+  frame?: Record<string, unknown>;
+  width: number;
+  height: number;
+}
+
+const nodes = [builtNode('face-engine'), builtNode('face-detect')];
+const flow = (extra: Record<string, unknown> = {}): object[] => [
+  { id: 'eng', type: 'face-engine', backend: 'wasm', poolSize: 1, detector: 'ssd' },
+  { id: 'fd', type: 'face-detect', engine: 'eng', descriptors: true, keepImage: 'faces', wires: [['out']], ...extra },
+  { id: 'out', type: 'helper' },
+  { id: 'c1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+  { id: 'caught', type: 'helper' },
+];
+
+describe('face-detect in a flow', dataSkip(), () => {
+  before(startServer);
+  after(stopServer);
+  afterEach(() => helper.unload());
+
+  it('finds the face of a real photo, with a descriptor, timing and the JPEG passed through', async () => {
+    await helper.load(nodes, flow());
+    const photo = readFileSync(dataPath('face_recognition', 'examples', 'obama.jpg'));
+    const out = nextMessage<Out>(helper.getNode('out'), 120000);
+    helper.getNode('fd').receive({ payload: photo, topic: 'obama' });
+    const msg = await out;
+    assert.equal(msg.payload, 1);
+    assert.equal(msg.faces.length, 1);
+    const [face] = msg.faces;
+    assert.equal(face.descriptor?.length, 128);
+    assert.match(face.modelId, /\S/);
+    assert.ok(face.box.width > 100 && face.box.x >= 0 && face.box.x + face.box.width <= msg.width);
+    assert.ok(msg.timing.total >= msg.timing.inference);
+    assert.equal(msg.image, photo, 'a JPEG input is kept as msg.image without re-encoding');
+  });
+
+  it('takes a raw frame in msg.frame, strips its pixels and encodes msg.image once', async () => {
+    await helper.load(nodes, flow());
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const sharp = require('sharp') as typeof import('sharp');
+    const { data, info } = await sharp(faceApiSample(2)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const out = nextMessage<Out>(helper.getNode('out'), 120000);
+    helper
+      .getNode('fd')
+      .receive({ frame: { data, width: info.width, height: info.height, channels: 3, camera: 'door' } });
+    const msg = await out;
+    assert.ok(msg.faces.length >= 1);
+    assert.deepEqual(Object.keys(msg.frame ?? {}).sort(), ['camera', 'channels', 'height', 'width']);
+    assert.ok(msg.image && msg.image[0] === 0xff && msg.image[1] === 0xd8, 'msg.image is a JPEG');
+  });
+
+  it('reports bad input to Catch and keeps working', async () => {
+    await helper.load(nodes, flow());
+    const caught = nextMessage<{ error: { message: string } }>(helper.getNode('caught'), 60000);
+    helper.getNode('fd').receive({ payload: Buffer.from('this is not an image') });
+    assert.match((await caught).error.message, /image/i);
+    const caught2 = nextMessage<{ error: { message: string } }>(helper.getNode('caught'), 60000);
+    helper.getNode('fd').receive({ payload: 42 });
+    assert.match((await caught2).error.message, /expected msg\.payload to be an image Buffer/);
+    const out = nextMessage<Out>(helper.getNode('out'), 120000);
+    helper.getNode('fd').receive({ payload: readFileSync(dataPath('face_recognition', 'examples', 'biden.jpg')) });
+    assert.equal((await out).faces.length, 1);
+  });
+
+  it('drops the image when no face was found', async () => {
+    await helper.load(nodes, flow());
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const sharp = require('sharp') as typeof import('sharp');
+    const blank = await sharp({ create: { width: 320, height: 240, channels: 3, background: '#808080' } })
+      .png()
+      .toBuffer();
+    const out = nextMessage<Out>(helper.getNode('out'), 120000);
+    helper.getNode('fd').receive({ payload: blank });
+    const msg = await out;
+    assert.equal(msg.payload, 0);
+    assert.deepEqual(msg.faces, []);
+    assert.equal(msg.image, undefined);
+  });
+});
