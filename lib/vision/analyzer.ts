@@ -71,6 +71,9 @@ export class FaceAnalyzer {
   static async create(backend: BackendName, modelPath: string, preload: ModelSet): Promise<FaceAnalyzer> {
     const faceapi = loadFaceApi(backend);
     const tf = faceapi.tf as unknown as Tf;
+    // Production mode: no debug checks, and no console banner urging tfjs-node on every cpu worker
+    // (the engine reports the backend in use instead).
+    tf.env().set('PROD', true);
     // setBackend answers false (it does not throw) when the backend cannot initialise.
     const ok = await tf.setBackend(tfBackendName(backend));
     await tf.ready();

@@ -34,4 +34,3 @@ export function hugePng(width = 100_000, height = 100_000): Buffer {
     pngChunk('IEND', Buffer.alloc(0)),
   ]);
 }
-

@@ -73,7 +73,11 @@ describe('decodeImage', () => {
     await rejectsWith(decodeImage(Buffer.alloc(0)), 'IMAGE_EMPTY', /empty/);
     await rejectsWith(decodeImage(Buffer.from('just some text\n')), 'IMAGE_UNSUPPORTED', /not an image/);
     await rejectsWith(decodeImage(Buffer.from('GIF89a\x01\x00\x01\x00')), 'IMAGE_UNSUPPORTED', /GIF/);
-    await rejectsWith(decodeImage(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>')), 'IMAGE_UNSUPPORTED', /SVG/);
+    await rejectsWith(
+      decodeImage(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>')),
+      'IMAGE_UNSUPPORTED',
+      /SVG/,
+    );
     await rejectsWith(decodeImage(jpeg.subarray(0, jpeg.length >> 1)), 'IMAGE_CORRUPT', /corrupt JPEG/);
     await rejectsWith(
       decodeImage(Buffer.concat([jpeg.subarray(0, 16), Buffer.alloc(4096, 0x55)])),
@@ -97,15 +101,24 @@ describe('rawFrame', () => {
     assert.equal(moved.data.buffer, data.buffer);
     // A view into a larger buffer is never handed over whole: it is copied to its exact size.
     const view = new Uint8Array(new ArrayBuffer(100), 10, 36);
-    assert.equal(rawFrame({ data: view, width: 4, height: 3, channels: 3 }, undefined, true).data.buffer.byteLength, 36);
+    assert.equal(
+      rawFrame({ data: view, width: 4, height: 3, channels: 3 }, undefined, true).data.buffer.byteLength,
+      36,
+    );
 
-    assert.throws(() => rawFrame({ data: new Uint8Array(0), width: 4, height: 3, channels: 3 }), { code: 'IMAGE_EMPTY' });
+    assert.throws(() => rawFrame({ data: new Uint8Array(0), width: 4, height: 3, channels: 3 }), {
+      code: 'IMAGE_EMPTY',
+    });
     assert.throws(() => rawFrame({ data, width: 5, height: 3, channels: 3 }), {
       code: 'IMAGE_CORRUPT',
       message: /expected 45/,
     });
-    assert.throws(() => rawFrame({ data, width: 4, height: 3, channels: 2 as 3 }), { code: 'IMAGE_UNSUPPORTED' });
-    assert.throws(() => rawFrame({ data, width: 4, height: 3, channels: 3 }, 10), { code: 'IMAGE_TOO_LARGE' });
+    assert.throws(() => rawFrame({ data, width: 4, height: 3, channels: 2 as 3 }), {
+      code: 'IMAGE_UNSUPPORTED',
+    });
+    assert.throws(() => rawFrame({ data, width: 4, height: 3, channels: 3 }, 10), {
+      code: 'IMAGE_TOO_LARGE',
+    });
   });
 });
 
@@ -119,7 +132,9 @@ describe('encodeJpeg', () => {
     assert.equal(sniffFormat(jpeg), 'jpeg');
     const back = await decodeImage(jpeg);
     assert.deepEqual([back.width, back.height], [width, height]);
-    assert.ok(Math.abs(back.data[0] - 200) < 8 && Math.abs(back.data[1] - 40) < 8 && Math.abs(back.data[2] - 90) < 8);
+    assert.ok(
+      Math.abs(back.data[0] - 200) < 8 && Math.abs(back.data[1] - 40) < 8 && Math.abs(back.data[2] - 90) < 8,
+    );
   });
 });
 
@@ -150,7 +165,12 @@ describe('quality', () => {
   });
 
   it('clips rectangles to the image and extracts RGB from grey or RGBA', () => {
-    assert.deepEqual(clipRect({ x: -5, y: 2.5, width: 20, height: 100 }, 10, 10), { x0: 0, y0: 2, x1: 10, y1: 10 });
+    assert.deepEqual(clipRect({ x: -5, y: 2.5, width: 20, height: 100 }, 10, 10), {
+      x0: 0,
+      y0: 2,
+      x1: 10,
+      y1: 10,
+    });
     const grey = new Uint8Array([1, 2, 3, 4]);
     assert.deepEqual([...extractRgb(grey, 2, 1, { x0: 1, y0: 0, x1: 2, y1: 2 }).data], [2, 2, 2, 4, 4, 4]);
     const rgba = new Uint8Array([1, 2, 3, 255, 4, 5, 6, 255]);
@@ -160,7 +180,11 @@ describe('quality', () => {
 
 describe('options and backend', () => {
   it('merges detection options and names a bad value', () => {
-    const o = resolveDetectOptions(DEFAULT_DETECT_OPTIONS, { detector: 'tiny', inputSize: 320, maxFaces: undefined });
+    const o = resolveDetectOptions(DEFAULT_DETECT_OPTIONS, {
+      detector: 'tiny',
+      inputSize: 320,
+      maxFaces: undefined,
+    });
     assert.equal(o.detector, 'tiny');
     assert.equal(o.inputSize, 320);
     assert.equal(o.maxFaces, DEFAULT_DETECT_OPTIONS.maxFaces);
@@ -176,7 +200,9 @@ describe('options and backend', () => {
     assert.equal(resolveBackendChoice('cpu', { FACEWATCH_BACKEND: 'wasm' }), 'cpu');
     assert.equal(resolveBackendChoice('auto', { FACEWATCH_BACKEND: 'wasm' }), 'wasm');
     assert.equal(resolveBackendChoice(undefined, {}), 'auto');
-    assert.throws(() => resolveBackendChoice(undefined, { FACEWATCH_BACKEND: 'gpu' }), { code: 'INVALID_CONFIG' });
+    assert.throws(() => resolveBackendChoice(undefined, { FACEWATCH_BACKEND: 'gpu' }), {
+      code: 'INVALID_CONFIG',
+    });
     assert.deepEqual(backendCandidates('cpu'), ['cpu']);
     const auto = backendCandidates('auto');
     assert.deepEqual(auto.slice(-2), ['wasm', 'cpu']);
