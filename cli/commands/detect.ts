@@ -48,7 +48,6 @@ function toNumber(name: string, value: string | undefined): number | undefined {
 
 /** A face as printed: everything but binary crops. */
 function printable(face: DetectedFace): Omit<DetectedFace, 'crop'> {
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
   const { crop, ...rest } = face;
   return rest;
 }
