@@ -387,7 +387,7 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
     };
     if (full.imagesDir === file)
       throw new StoreError('EINVALID_ID', 'the images folder cannot be the datafile itself');
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     const lock =
       opts.lock === false
         ? null
@@ -400,7 +400,9 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
         filename: file,
         autoload: false,
         corruptAlertThreshold: 0,
-      }) as unknown as DatastoreLike;
+        // Biometric data: readable by the owner only.
+        modes: { fileMode: 0o600, dirMode: 0o700 },
+      } as Parameters<typeof Datastore.create>[0]) as unknown as DatastoreLike;
       const store = new FaceStore(full, db, lock);
       await store.load();
       return store;
@@ -749,7 +751,7 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
   private async writeImage(rec: SampleRecord, crop: Buffer | undefined): Promise<void> {
     if (!crop || !rec.image) return;
     const file = path.join(this.imagesDir, rec.image);
-    await mkdir(path.dirname(file), { recursive: true });
+    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     const tmp = `${file}.tmp`;
     await writeFile(tmp, crop, { mode: 0o600 });
     await rename(tmp, file);

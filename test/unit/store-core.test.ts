@@ -473,6 +473,19 @@ describe('FaceStore', () => {
     await reopened.close();
   });
 
+  it('keeps its files private to the owner (biometric data)', async () => {
+    const dir = freshDir();
+    const store = await FaceStore.open({ file: path.join(dir, 'faces.db') });
+    await store.addPerson({ name: 'A' }, { descriptor: unit(1), modelId: MODEL, crop: jpegish('a') });
+    await store.addPerson({ name: 'B' });
+    await store.close();
+    const mode = (f: string): string => (statSync(path.join(dir, f)).mode & 0o777).toString(8);
+    assert.deepEqual(
+      ['faces.db', 'faces.db.bak.1', 'faces.audit.jsonl', 'faces', 'faces/PERSON_0001', '.'].map(mode),
+      ['600', '600', '600', '700', '700', '700'],
+    );
+  });
+
   it('keeps at most N rolling backups, newest first', async () => {
     const dir = freshDir();
     const file = path.join(dir, 'faces.db');
