@@ -209,6 +209,45 @@ describe('face store with real photos', dataSkip(), () => {
     await store.close();
   });
 
+  it('registers an existing id as a new sample, an update or a refusal, as configured', async () => {
+    const store = await FaceStore.open({ file: path.join(fresh(), 'faces.db') });
+    const enroller = new Enroller(store, engine);
+    const first = await enroller.enrol({
+      id: 'bo',
+      image: readFileSync(OBAMA),
+      fileName: OBAMA,
+      name: 'B. Obama',
+    });
+    const added = await enroller.enrol({ id: 'bo', image: readFileSync(OBAMA2), fileName: OBAMA2 });
+    assert.deepEqual(
+      [added.status, added.person.samples.length, added.person.name],
+      ['sample-added', 2, 'B. Obama'],
+    );
+    await assert.rejects(
+      enroller.enrol({ id: 'bo', image: readFileSync(OBAMA3), fileName: OBAMA3 }, { existing: 'refuse' }),
+      (err) => isStoreError(err, 'EEXISTS'),
+    );
+    const updated = await enroller.enrol(
+      {
+        id: 'bo',
+        image: readFileSync(OBAMA3),
+        fileName: OBAMA3,
+        name: 'Barack Obama',
+        metadata: { role: 'guest' },
+      },
+      { existing: 'update' },
+    );
+    assert.equal(updated.status, 'updated');
+    assert.deepEqual(
+      updated.person.samples.map((x) => x.id),
+      [updated.sampleId],
+      'the old samples are replaced',
+    );
+    assert.deepEqual([updated.person.name, updated.person.metadata], ['Barack Obama', { role: 'guest' }]);
+    assert.notEqual(updated.sampleId, first.sampleId);
+    await store.close();
+  });
+
   it('never re-uses an id after delete-then-register', async () => {
     const file = path.join(fresh(), 'faces.db');
     let store = await FaceStore.open({ file });
