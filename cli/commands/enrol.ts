@@ -16,8 +16,7 @@ import {
 import { Enroller } from '../../lib/store/enrol';
 
 export const usage =
-  'enrol --store FILE --name NAME [--id ID] [--metadata JSON] [--largest] [--on-duplicate refuse|add-sample|allow] ' +
-  '[--on-existing add-sample|update|refuse] [--min-face-size PX] [--backend B] PHOTO...   enrol a person';
+  'enrol --store FILE --name NAME [--id ID] [options] PHOTO...   enrol a person from photos';
 
 const HELP = `usage: facewatch ${usage}
 

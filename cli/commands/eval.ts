@@ -15,7 +15,7 @@ import { evaluate, readLabels } from '../../lib/store/evaluate';
 import { parseCsv } from '../../lib/store/import';
 
 export const usage =
-  'eval --root DIR --enrol LABELS.csv [--impostors LABELS.csv] [--threshold T] [--exclude DUPS.csv]   measure recognition';
+  'eval --root DIR --enrol LABELS.csv [--impostors LABELS.csv] [--threshold T]   measure recognition';
 
 const HELP = `usage: facewatch ${usage}
 

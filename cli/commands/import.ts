@@ -16,7 +16,7 @@ import {
 import { detectKind, importSource } from '../../lib/store/import';
 
 export const usage =
-  'import --store FILE [--on-duplicate refuse|add-sample|allow] [--on-existing refuse|add-sample|update] [--largest] SOURCE   bulk enrolment';
+  'import --store FILE [options] SOURCE   bulk enrolment: folders, manifest, old system, export';
 
 const HELP = `usage: facewatch ${usage}
 
@@ -33,6 +33,7 @@ Options:
   --on-existing P       an id that exists: refuse (default: reported as duplicate), add-sample, update
   --largest             use the largest face of photos showing several
   --min-face-size PX    smallest accepted face (default 80)
+  --backend B           auto (default), tfjs-node, wasm or cpu
 Prints one JSON line per row {"row", "status": "enrolled"|"duplicate"|"refused", "id", "name", "reason"}
 and a last line {"summary": {...}}. Exit code: 0 nothing refused, 1 some rows refused, 2 usage, 3 store in use.`;
 
