@@ -2,9 +2,7 @@
  * The browser harness: playwright-core driving Debian's Chromium (no browser download).
  * CHROMIUM_PATH overrides the executable.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
 import { IN_CI } from './env';
@@ -24,9 +22,11 @@ export interface BrowserHandle {
   close(): Promise<void>;
 }
 
-/** Headless Chromium with everything that would reach outside the machine turned off. */
+/**
+ * Headless Chromium with everything that would reach outside the machine turned off.
+ * Playwright gives each launch a fresh temporary profile and removes it on close.
+ */
 export async function launchBrowser(): Promise<BrowserHandle> {
-  const profile = mkdtempSync(path.join(os.tmpdir(), 'fw-chromium-'));
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -38,14 +38,10 @@ export async function launchBrowser(): Promise<BrowserHandle> {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
-      `--user-data-dir=${profile}`,
     ],
   });
   return {
     browser,
-    async close() {
-      await browser.close();
-      rmSync(profile, { recursive: true, force: true });
-    },
+    close: () => browser.close(),
   };
 }

@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, afterEach, before, describe, it } from 'node:test';
+import type { DetectedFace } from '../../lib/types';
+import { dataPath, dataSkip } from '../helpers/env';
+import { builtNode, helper, nextMessage, startServer, stopServer } from '../helpers/red';
+
+interface Out {
+  topic?: string;
+  payload: Record<string, unknown> & { known?: string[]; unknown?: number };
+  faces: DetectedFace[];
+  person?: { id: string; name: string };
+}
+interface Caught {
+  error: { message: string };
+}
+
+const nodes = ['face-engine', 'face-detect', 'face-store', 'face-match', 'face-register'].map(builtNode);
+const photo = (...p: string[]): Buffer => readFileSync(dataPath('face_recognition', ...p));
+
+describe('face-register and face-match in a flow', dataSkip(), () => {
+  let dir: string;
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'fw-flow-store-'));
+    await startServer();
+  });
+  after(async () => {
+    await stopServer();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  afterEach(() => helper.unload());
+
+  const flow = (outputs = 1): object[] => [
+    { id: 'eng', type: 'face-engine', backend: 'wasm', poolSize: 1, detector: 'ssd' },
+    { id: 'st', type: 'face-store', file: path.join(dir, `faces-${outputs}.db`), backups: 2 },
+    { id: 'reg', type: 'face-register', store: 'st', engine: 'eng', wires: [['regOut']] },
+    { id: 'regOut', type: 'helper' },
+    { id: 'fd', type: 'face-detect', engine: 'eng', descriptors: true, wires: [['fm']] },
+    {
+      id: 'fm',
+      type: 'face-match',
+      store: 'st',
+      threshold: 0.6,
+      margin: 0.05,
+      candidates: 3,
+      outputs,
+      wires: outputs === 2 ? [['known'], ['unknown']] : [['known']],
+    },
+    { id: 'known', type: 'helper' },
+    { id: 'unknown', type: 'helper' },
+    { id: 'c1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+    { id: 'caught', type: 'helper' },
+  ];
+
+  it('a registration is recognised on the next frame, without a restart; deletion forgets it', async () => {
+    await helper.load(nodes, flow());
+    const fd = helper.getNode('fd');
+    const reg = helper.getNode('reg');
+
+    let out = nextMessage<Out>(helper.getNode('known'), 120000);
+    fd.receive({ payload: photo('examples', 'obama.jpg') });
+    let msg = await out;
+    assert.deepEqual(msg.payload, { known: [], unknown: 1, ambiguous: 0 });
+    assert.equal(msg.faces[0].match?.known, false);
+    assert.equal(msg.faces[0].match?.distance, null, 'empty store: no distance');
+
+    const registered = nextMessage<Out>(helper.getNode('regOut'), 120000);
+    reg.receive({
+      topic: 'register',
+      payload: photo('examples', 'obama.jpg'),
+      filename: 'obama.jpg',
+      person: { name: 'Barack Obama', metadata: { role: 'visitor' } },
+    });
+    const r = await registered;
+    assert.equal(r.payload.status, 'enrolled');
+    assert.deepEqual(r.person, { id: 'PERSON_0001', name: 'Barack Obama', metadata: { role: 'visitor' } });
+
+    out = nextMessage<Out>(helper.getNode('known'), 120000);
+    fd.receive({ payload: photo('examples', 'knn_examples', 'train', 'obama', 'obama2.jpg') });
+    msg = await out;
+    assert.deepEqual(msg.payload.known, ['Barack Obama']);
+    const m = msg.faces[0].match;
+    assert.ok(m?.known && m.person?.id === 'PERSON_0001' && (m.distance ?? 1) < 0.6, JSON.stringify(m));
+    assert.ok(m.confidence > 0.5 && m.confidence <= 1);
+
+    out = nextMessage<Out>(helper.getNode('known'), 120000);
+    fd.receive({ payload: photo('examples', 'biden.jpg') });
+    msg = await out;
+    assert.equal(msg.faces[0].match?.known, false, 'biden is not obama');
+
+    const deleted = nextMessage<Out>(helper.getNode('regOut'));
+    reg.receive({ topic: 'delete', person: { id: 'PERSON_0001' } });
+    assert.deepEqual((await deleted).payload, { deleted: true, id: 'PERSON_0001', name: 'Barack Obama' });
+    out = nextMessage<Out>(helper.getNode('known'), 120000);
+    fd.receive({ payload: photo('examples', 'knn_examples', 'train', 'obama', 'obama2.jpg') });
+    assert.equal((await out).faces[0].match?.known, false, 'deleted person no longer recognised');
+  });
+
+  it('refuses bad commands and photos with clear errors, then still works', async () => {
+    await helper.load(nodes, flow());
+    const reg = helper.getNode('reg');
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ topic: 'dance' }, /unknown command "dance"/],
+      [{ topic: 'register', payload: 'not a buffer', person: { name: 'x' } }, /needs the photo as a Buffer/],
+      [{ topic: 'get', person: { id: 'PERSON_0404' } }, /no person with id PERSON_0404/],
+      [
+        { topic: 'register', payload: Buffer.from('GIF89a....'), person: { name: 'x' } },
+        /type|format|image/i,
+      ],
+      [{ topic: 'delete' }, /needs the person's id/],
+    ];
+    for (const [input, pattern] of cases) {
+      const caught = nextMessage<Caught>(helper.getNode('caught'), 60000);
+      reg.receive(input);
+      assert.match((await caught).error.message, pattern);
+    }
+    const listed = nextMessage<Out>(helper.getNode('regOut'));
+    reg.receive({ topic: 'list' });
+    assert.ok(Array.isArray((await listed).payload));
+  });
+
+  it('with two outputs, known faces go first and unknown second, each with its own faces', async () => {
+    await helper.load(nodes, flow(2));
+    const reg = helper.getNode('reg');
+    const registered = nextMessage<Out>(helper.getNode('regOut'), 120000);
+    reg.receive({ payload: photo('examples', 'obama.jpg'), person: { name: 'Obama' } });
+    await registered;
+    const known = nextMessage<Out>(helper.getNode('known'), 120000);
+    const unknown = nextMessage<Out>(helper.getNode('unknown'), 120000);
+    helper.getNode('fd').receive({ payload: photo('examples', 'two_people.jpg') });
+    const [k, u] = await Promise.all([known, unknown]);
+    assert.deepEqual(
+      k.faces.map((f) => f.match?.person?.name),
+      ['Obama'],
+    );
+    assert.ok(u.faces.length >= 1 && u.faces.every((f) => !f.match?.known));
+    assert.notEqual(k.faces, u.faces);
+  });
+});
