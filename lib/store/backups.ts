@@ -71,11 +71,18 @@ export class BackupSet {
    * Applies `rewrite` to every document line of every backup. A backup is rewritten only when a
    * line changed; a backup with a line that cannot be parsed cannot be checked, so it is removed
    * rather than left holding data that should be gone. Returns what happened per file.
+   *
+   * `mentions`, when given, is text that every line `rewrite` could change contains (the
+   * serialised `"_id":"<id>"`); other lines are copied without parsing, which makes scrubbing a
+   * large store's backups several times faster.
    */
-  async rewriteAll(rewrite: DocRewrite): Promise<{ rewritten: string[]; removed: string[] }> {
+  async rewriteAll(
+    rewrite: DocRewrite,
+    mentions?: string,
+  ): Promise<{ rewritten: string[]; removed: string[] }> {
     const result = { rewritten: [] as string[], removed: [] as string[] };
     for (const b of await this.list()) {
-      const outcome = await this.rewriteOne(b.file, rewrite);
+      const outcome = await this.rewriteOne(b.file, rewrite, mentions);
       if (outcome === 'rewritten') result.rewritten.push(b.file);
       if (outcome === 'removed') result.removed.push(b.file);
     }
@@ -85,6 +92,7 @@ export class BackupSet {
   private async rewriteOne(
     file: string,
     rewrite: DocRewrite,
+    mentions?: string,
   ): Promise<'unchanged' | 'rewritten' | 'removed'> {
     const tmp = file + '.tmp';
     const input = createReadStream(file, { encoding: 'utf8' });
@@ -94,6 +102,10 @@ export class BackupSet {
     try {
       for await (const line of readline.createInterface({ input, crlfDelay: Infinity })) {
         if (line === '') continue;
+        if (mentions !== undefined && !line.includes(mentions)) {
+          if (!output.write(line + '\n')) await once(output, 'drain');
+          continue;
+        }
         let doc: RawDoc;
         try {
           doc = JSON.parse(line) as RawDoc;

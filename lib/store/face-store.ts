@@ -893,11 +893,14 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
     await this.replace(next);
     this.index?.removeSample(s.id);
     await this.compact();
-    await this.backups.rewriteAll((doc) => {
-      if (doc._id !== id || !Array.isArray(doc.samples)) return doc;
-      const kept = (doc.samples as SampleDoc[]).filter((x) => x.id !== sampleId);
-      return kept.length === doc.samples.length ? doc : { ...doc, samples: kept };
-    });
+    await this.backups.rewriteAll(
+      (doc) => {
+        if (doc._id !== id || !Array.isArray(doc.samples)) return doc;
+        const kept = (doc.samples as SampleDoc[]).filter((x) => x.id !== sampleId);
+        return kept.length === doc.samples.length ? doc : { ...doc, samples: kept };
+      },
+      `"_id":${JSON.stringify(id)}`,
+    );
     await this.dropImage(s);
     const person = publicPerson(next);
     this.log('remove-sample', actor, next, { samples: next.samples.length });
@@ -917,7 +920,7 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
       this.index?.removePerson(id);
     }
     await this.compact();
-    await this.backups.rewriteAll((doc) => (doc._id === id ? null : doc));
+    await this.backups.rewriteAll((doc) => (doc._id === id ? null : doc), `"_id":${JSON.stringify(id)}`);
     await rm(path.join(this.imagesDir, id), { recursive: true, force: true });
     if (!p) return false;
     const person = publicPerson(p);
