@@ -24,11 +24,13 @@ const asFaceTensor = (t: Tensor3D): FaceTensor => t as unknown as FaceTensor;
 type FaceDetection = FaceApiTypes.FaceDetection;
 
 /**
- * Images whose shorter side is under this many pixels are padded before detection. Both detectors
- * miss faces that fill the whole frame (tight 150x150 face crops): measured on the 94 crops of the
- * shared face-api.js and dlib sets, SSD found 25 without padding and all 94 with it.
+ * Images whose shorter side is under this many pixels are padded (by their own size on every side)
+ * before detection. Both detectors miss faces that fill the whole frame, as in tight 150x150 face
+ * crops: measured on the 94 crops of the shared face-api.js and dlib sets, SSD found 25 without
+ * padding and all 94 with it (tiny: 6 and 93). Frames of cameras, even 240p ones, are larger and
+ * are left alone, since padding shrinks their already small faces in the detector's input.
  */
-export const SMALL_IMAGE_SIDE = 256;
+export const SMALL_IMAGE_SIDE = 200;
 
 /** Neural networks of one worker, created only when first needed. */
 interface Nets {

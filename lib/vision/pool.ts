@@ -349,9 +349,22 @@ export class InferencePool {
       timer.unref();
       slot.state = 'busy';
       slot.running = { id, job, queueMs, timer };
-      slot.handle.post({ type: 'detect', id, frame: job.frame, options: job.options }, [
-        job.frame.data.buffer as ArrayBuffer,
-      ]);
+      try {
+        slot.handle.post({ type: 'detect', id, frame: job.frame, options: job.options }, [
+          job.frame.data.buffer as ArrayBuffer,
+        ]);
+      } catch (err) {
+        // A frame that cannot be posted (its buffer detached meanwhile, say) fails alone.
+        clearTimeout(timer);
+        slot.running = undefined;
+        slot.state = 'idle';
+        job.reject(
+          new EngineError(
+            'INFERENCE_FAILED',
+            `frame not sent to a worker: ${err instanceof Error ? err.message : String(err)}`,
+          ),
+        );
+      }
     }
   }
 
