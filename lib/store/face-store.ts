@@ -753,8 +753,15 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
     const file = path.join(this.imagesDir, rec.image);
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     const tmp = `${file}.tmp`;
-    await writeFile(tmp, crop, { mode: 0o600 });
-    await rename(tmp, file);
+    try {
+      await writeFile(tmp, crop, { mode: 0o600 });
+      await rename(tmp, file);
+    } catch (err) {
+      // A full disk must not leave half a crop (or an empty person folder) behind.
+      await rm(tmp, { force: true });
+      await rmdir(path.dirname(file)).catch(() => undefined);
+      throw err;
+    }
   }
 
   private async dropImage(rec: SampleRecord): Promise<void> {
