@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -441,6 +441,18 @@ describe('FaceStore', () => {
     assert.equal(createHash('sha256').update(readFileSync(file)).digest('hex'), hash);
     assert.equal(statSync(file).mtimeMs, mtime);
     assert.equal(existsSync(`${file}.lock`), false, 'a failed open releases the lock');
+  });
+
+  it('reports an unreadable datafile clearly', async () => {
+    const dir = freshDir();
+    const file = path.join(dir, 'faces.db');
+    mkdirSync(file, { recursive: true });
+    await assert.rejects(FaceStore.open({ file }), (err) => {
+      assert.ok(isStoreError(err, 'ESTORE_UNREADABLE'));
+      assert.match(err.message, /faces\.db is not a file/);
+      return true;
+    });
+    assert.equal(existsSync(`${file}.lock`), false);
   });
 
   it('serialises concurrent registrations', async () => {
