@@ -7,7 +7,16 @@ import type { Status } from '../shared/status';
 import type { StoreLease } from '../shared/store';
 
 /** The commands face-register understands, by msg.topic. */
-export const COMMANDS = ['register', 'add-sample', 'update', 'delete', 'remove-sample', 'get', 'list', 'import'] as const;
+export const COMMANDS = [
+  'register',
+  'add-sample',
+  'update',
+  'delete',
+  'remove-sample',
+  'get',
+  'list',
+  'import',
+] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface RegisterMessage extends NodeMessageInFlow {
@@ -24,12 +33,19 @@ export interface RegisterMessage extends NodeMessageInFlow {
 }
 
 /** The person fields of a message: msg.person, or msg.id / msg.name / msg.metadata. */
-function personFields(msg: RegisterMessage): { id?: string; name?: string; metadata?: Record<string, unknown> } {
+function personFields(msg: RegisterMessage): {
+  id?: string;
+  name?: string;
+  metadata?: Record<string, unknown>;
+} {
   const src = msg.person && typeof msg.person === 'object' ? msg.person : msg;
   const str = (v: unknown): string | undefined =>
     v === undefined || v === null || v === '' ? undefined : typeof v === 'string' ? v : JSON.stringify(v);
   const metadata = src.metadata;
-  if (metadata !== undefined && (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata))) {
+  if (
+    metadata !== undefined &&
+    (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata))
+  ) {
     throw new Error('metadata must be an object, e.g. {"role": "visitor"}');
   }
   return { id: str(src.id), name: str(src.name), metadata: metadata as Record<string, unknown> | undefined };
@@ -66,7 +82,9 @@ export class FaceRegisterController {
   async handle(msg: RegisterMessage, send: Send): Promise<void> {
     const command = (msg.topic ?? 'register') as Command;
     if (!COMMANDS.includes(command)) {
-      throw new Error(`unknown command "${String(msg.topic)}" in msg.topic; use one of ${COMMANDS.join(', ')}`);
+      throw new Error(
+        `unknown command "${String(msg.topic)}" in msg.topic; use one of ${COMMANDS.join(', ')}`,
+      );
     }
     const { store } = await this.store;
     const actor = this.actor(msg);
@@ -113,7 +131,8 @@ export class FaceRegisterController {
       }
       case 'remove-sample': {
         const id = requireId(msg, command);
-        if (typeof msg.sampleId !== 'string' || !msg.sampleId) throw new Error('"remove-sample" needs msg.sampleId');
+        if (typeof msg.sampleId !== 'string' || !msg.sampleId)
+          throw new Error('"remove-sample" needs msg.sampleId');
         person = await store.removeSample(id, msg.sampleId, actor);
         msg.payload = person;
         break;
@@ -130,10 +149,15 @@ export class FaceRegisterController {
         break;
       case 'import': {
         if (typeof msg.payload !== 'string' || !msg.payload.trim()) {
-          throw new Error('"import" needs the path of a folder, a CSV/JSON manifest or an export file in msg.payload');
+          throw new Error(
+            '"import" needs the path of a folder, a CSV/JSON manifest or an export file in msg.payload',
+          );
         }
         const { engine } = await this.engine();
-        const report = await importSource(store, engine, msg.payload.trim(), { enrol: this.options, actor });
+        // An import reports ids that already exist as duplicates (so it can be re-run safely),
+        // whatever this node does with an existing id on "register".
+        const { existing: _existing, ...enrol } = this.options;
+        const report = await importSource(store, engine, msg.payload.trim(), { enrol, actor });
         msg.payload = report;
         this.status.set(report.refused ? 'warn' : 'ok', 'status.imported', {
           enrolled: report.enrolled,

@@ -18,7 +18,15 @@ interface Out {
 const nodes = [builtNode('face-engine'), builtNode('face-detect')];
 const flow = (extra: Record<string, unknown> = {}): object[] => [
   { id: 'eng', type: 'face-engine', backend: 'wasm', poolSize: 1, detector: 'ssd' },
-  { id: 'fd', type: 'face-detect', engine: 'eng', descriptors: true, keepImage: 'faces', wires: [['out']], ...extra },
+  {
+    id: 'fd',
+    type: 'face-detect',
+    engine: 'eng',
+    descriptors: true,
+    keepImage: 'faces',
+    wires: [['out']],
+    ...extra,
+  },
   { id: 'out', type: 'helper' },
   { id: 'c1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
   { id: 'caught', type: 'helper' },
@@ -49,7 +57,10 @@ describe('face-detect in a flow', dataSkip(), () => {
     await helper.load(nodes, flow());
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const sharp = require('sharp') as typeof import('sharp');
-    const { data, info } = await sharp(faceApiSample(2)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(faceApiSample(2))
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     const out = nextMessage<Out>(helper.getNode('out'), 120000);
     helper
       .getNode('fd')
@@ -69,7 +80,9 @@ describe('face-detect in a flow', dataSkip(), () => {
     helper.getNode('fd').receive({ payload: 42 });
     assert.match((await caught2).error.message, /expected msg\.payload to be an image Buffer/);
     const out = nextMessage<Out>(helper.getNode('out'), 120000);
-    helper.getNode('fd').receive({ payload: readFileSync(dataPath('face_recognition', 'examples', 'biden.jpg')) });
+    helper
+      .getNode('fd')
+      .receive({ payload: readFileSync(dataPath('face_recognition', 'examples', 'biden.jpg')) });
     assert.equal((await out).faces.length, 1);
   });
 
