@@ -6,13 +6,15 @@
  * for both detectors. Measures frames per second, per-frame latency (p50/p95, call to result) and the
  * main thread's event-loop delay p99 (perf_hooks.monitorEventLoopDelay) while each runs.
  * Targets: pool throughput >= 1.8x the baseline's, main-thread p99 under 20 ms.
- * Writes bench/results/detect.json. BENCH_FRAMES sets the number of frames (default 60).
+ * Writes bench/results/detect.json. BENCH_FRAMES sets the number of frames (default 60), BENCH_ROUNDS
+ * the rounds per side (default 2, best kept; the event-loop target holds for every pool round).
  */
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
 import type * as FaceApiTypes from '@vladmandic/face-api';
 import type * as TfTypes from '@tensorflow/tfjs';
 import type { DetectOptions, DetectorName, RawImage } from '../lib/types';
@@ -115,6 +117,24 @@ async function monitored(work: () => Promise<void>): Promise<Monitored> {
   };
 }
 
+/**
+ * How many cores `threads` busy threads get for one second right now. On a shared machine other load
+ * can leave fewer than the machine has; the report records it beside the results.
+ */
+async function coresAvailable(threads: number): Promise<number> {
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  const spin = 'const end = Date.now() + 1000; let x = 0; while (Date.now() < end) x += Math.sqrt(x + 1);';
+  await Promise.all(
+    Array.from(
+      { length: threads },
+      () => new Promise((resolve) => new Worker(spin, { eval: true }).once('exit', resolve)),
+    ),
+  );
+  const used = process.cpuUsage(cpu);
+  return Math.round(((used.user + used.system) / 1e3 / (performance.now() - start)) * 100) / 100;
+}
+
 /** face-api on the main thread, the way its Node demo uses it. */
 class Baseline {
   private constructor(
@@ -212,34 +232,48 @@ export async function run(): Promise<unknown> {
   const count = Number(process.env.BENCH_FRAMES ?? 60);
   const frames = await extractFrames(count);
   const loadBefore = os.loadavg();
+  const coresBefore = await coresAvailable(os.cpus().length);
   const baseline = await Baseline.create();
   const engine = await FaceEngine.create();
+  const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 2));
   const results: Array<{
     detector: DetectorName;
     baseline: Side;
     pool: Side;
     speedup: number;
     pass: boolean;
+    rounds: { baseline: Side[]; pool: Side[] };
   }> = [];
   try {
     for (const detector of ['ssd', 'tiny'] as const) {
-      const base = await runBaseline(baseline, frames, detector);
-      const pool = await runPool(engine, frames, detector);
+      // Rounds alternate the two sides, and each side keeps its best round: other load on a shared
+      // machine only ever slows a run down, and it then hits both sides alike.
+      const bases: Side[] = [];
+      const pools: Side[] = [];
+      for (let round = 0; round < rounds; round++) {
+        bases.push(await runBaseline(baseline, frames, detector));
+        pools.push(await runPool(engine, frames, detector));
+      }
+      const best = (sides: Side[]) => sides.reduce((a, b) => (b.fps > a.fps ? b : a));
+      const base = best(bases);
+      const pool = best(pools);
       const speedup = Math.round((pool.fps / base.fps) * 100) / 100;
       results.push({
         detector,
         baseline: base,
         pool,
         speedup,
-        pass: speedup >= TARGET_SPEEDUP && pool.loopP99 < TARGET_LOOP_P99_MS,
+        pass: speedup >= TARGET_SPEEDUP && Math.max(...pools.map((p) => p.loopP99)) < TARGET_LOOP_P99_MS,
+        rounds: { baseline: bases, pool: pools },
       });
     }
   } finally {
     await engine.close();
   }
+  const coresAfter = await coresAvailable(os.cpus().length);
 
   const lines = [
-    `${frames.length} frames ${WIDTH}x${HEIGHT} of ${path.basename(CLIP)}; backend ${engine.backend}, pool ${engine.poolSize} workers, ${os.cpus().length} CPUs, load before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`,
+    `${frames.length} frames ${WIDTH}x${HEIGHT} of ${path.basename(CLIP)}; backend ${engine.backend}, pool ${engine.poolSize} workers, ${os.cpus().length} CPUs (${coresBefore} free before, ${coresAfter} after), best of ${rounds} rounds, load before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`,
     '',
     '| detector | run | frames/s | latency p50 ms | latency p95 ms | event loop p99 ms | cores used | faces |',
     '|---|---|---|---|---|---|---|---|',
@@ -250,7 +284,7 @@ export async function run(): Promise<unknown> {
       ['FaceWatch pool', r.pool],
     ] as const) {
       lines.push(
-        `| ${r.detector} | ${name} | ${s.fps} | ${s.latencyP50} | ${s.latencyP95} | ${s.loopP99} | ${s.faces} |`,
+        `| ${r.detector} | ${name} | ${s.fps} | ${s.latencyP50} | ${s.latencyP95} | ${s.loopP99} | ${s.coresUsed} | ${s.faces} |`,
       );
     }
     lines.push(
@@ -270,6 +304,8 @@ export async function run(): Promise<unknown> {
     cpus: os.cpus().length,
     loadAverageBefore: loadBefore,
     loadAverageAfter: os.loadavg(),
+    coresFreeBefore: coresBefore,
+    coresFreeAfter: coresAfter,
     targets: { speedup: TARGET_SPEEDUP, loopP99Ms: TARGET_LOOP_P99_MS },
     results,
   };
