@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -32,9 +32,9 @@ describe('face-register and face-match in a flow', dataSkip(), () => {
   });
   afterEach(() => helper.unload());
 
-  const flow = (outputs = 1): object[] => [
+  const flow = (outputs = 1, db = `faces-${outputs}.db`): object[] => [
     { id: 'eng', type: 'face-engine', backend: 'wasm', poolSize: 1, detector: 'ssd' },
-    { id: 'st', type: 'face-store', file: path.join(dir, `faces-${outputs}.db`), backups: 2 },
+    { id: 'st', type: 'face-store', file: path.join(dir, db), backups: 2 },
     { id: 'reg', type: 'face-register', store: 'st', engine: 'eng', wires: [['regOut']] },
     { id: 'regOut', type: 'helper' },
     { id: 'fd', type: 'face-detect', engine: 'eng', descriptors: true, wires: [['fm']] },
@@ -119,6 +119,37 @@ describe('face-register and face-match in a flow', dataSkip(), () => {
     const listed = nextMessage<Out>(helper.getNode('regOut'));
     reg.receive({ topic: 'list' });
     assert.ok(Array.isArray((await listed).payload));
+  });
+
+  it('imports a folder with a sub-folder per person and reports every photo', async () => {
+    const src = path.join(dir, 'people');
+    for (const [who, files] of Object.entries({
+      obama: ['examples/obama.jpg', 'examples/knn_examples/train/obama/obama2.jpg'],
+      biden: ['examples/biden.jpg'],
+    })) {
+      mkdirSync(path.join(src, who), { recursive: true });
+      files.forEach((f, i) => copyFileSync(dataPath('face_recognition', f), path.join(src, who, `${i}.jpg`)));
+    }
+    await helper.load(nodes, flow(1, 'import.db'));
+    const reg = helper.getNode('reg');
+    const imported = nextMessage<Out>(helper.getNode('regOut'), 120000);
+    reg.receive({ topic: 'import', payload: src });
+    const report = (await imported).payload as unknown as {
+      kind: string;
+      enrolled: number;
+      refused: number;
+      rows: { status: string }[];
+    };
+    assert.equal(report.kind, 'folders');
+    assert.equal(report.refused, 0, JSON.stringify(report.rows));
+    assert.equal(report.rows.length, 3);
+    const listed = nextMessage<Out>(helper.getNode('regOut'));
+    reg.receive({ topic: 'list' });
+    const people = (await listed).payload as unknown as { name: string; samples: unknown[] }[];
+    assert.deepEqual(people.map((p) => [p.name, p.samples.length]).sort(), [
+      ['biden', 1],
+      ['obama', 2],
+    ]);
   });
 
   it('with two outputs, known faces go first and unknown second, each with its own faces', async () => {
