@@ -32,6 +32,9 @@ type FaceDetection = FaceApiTypes.FaceDetection;
  */
 export const SMALL_IMAGE_SIDE = 200;
 
+/** The SSD detector's fixed square input, in pixels. */
+const SSD_INPUT_SIZE = 512;
+
 /** Neural networks of one worker, created only when first needed. */
 interface Nets {
   ssd?: FaceApiTypes.SsdMobilenetv1;
@@ -140,11 +143,12 @@ export class FaceAnalyzer {
       owned.push(image);
 
       // Work image: the frame, padded when small (landmarks and descriptors also run on it, so a face
-      // cut by the frame's edge is still aligned on the whole box). Detection image: the work image,
-      // down-scaled when maxDimension asks; only the detector runs on it.
+      // cut by the frame's edge is still aligned on the whole box).
       const small = Math.min(width, height) < SMALL_IMAGE_SIDE;
       const padX = small ? width : 0;
       const padY = small ? height : 0;
+      const workW = width + 2 * padX;
+      const workH = height + 2 * padY;
       const work: Tensor3D = small
         ? tf.pad(image, [
             [padY, padY],
@@ -153,26 +157,43 @@ export class FaceAnalyzer {
           ])
         : image;
       if (work !== image) owned.push(work);
-      const workW = width + 2 * padX;
-      const workH = height + 2 * padY;
+
+      // Detection image: the work image scaled straight to the detector's square input, zero-padded
+      // at the right and bottom, which is the input face-api itself builds. Built from the frame
+      // alone, it skips face-api's float copy of the whole frame padded to a square (a 640x360 frame
+      // becomes 640x640) and saves about an eighth of the tiny detector's time per frame.
+      const size = options.detector === 'tiny' ? options.inputSize : SSD_INPUT_SIZE;
+      const scale = size / Math.max(workW, workH);
+      const rw = Math.max(1, Math.min(size, Math.round(width * scale)));
+      const rh = Math.max(1, Math.min(size, Math.round(height * scale)));
+      const left = Math.min(size - rw, Math.round(padX * scale));
+      const top = Math.min(size - rh, Math.round(padY * scale));
       const longer = Math.max(workW, workH);
-      const scale =
-        options.maxDimension > 0 && longer > options.maxDimension ? options.maxDimension / longer : 1;
-      let detInput: Tensor3D = work;
-      if (scale < 1) {
-        detInput = tf.image.resizeBilinear(work, [Math.round(workH * scale), Math.round(workW * scale)]);
-        owned.push(detInput);
-      }
+      const detInput = tf.tidy(() => {
+        let x: Tensor3D = image;
+        // maxDimension below the detector's size: detect on the frame as seen at that resolution.
+        if (options.maxDimension > 0 && options.maxDimension < Math.min(size, longer)) {
+          const s = options.maxDimension / longer;
+          x = tf.image.resizeBilinear(x, [
+            Math.max(1, Math.round(height * s)),
+            Math.max(1, Math.round(width * s)),
+          ]);
+        }
+        x = tf.image.resizeBilinear(x, [rh, rw]);
+        return tf.pad(x, [
+          [top, size - top - rh],
+          [left, size - left - rw],
+          [0, 0],
+        ]);
+      });
+      owned.push(detInput);
 
       let detections: FaceDetection[];
       if (options.detector === 'tiny') {
         const net = await this.net('tiny');
         detections = await net.locateFaces(
           asFaceTensor(detInput),
-          new faceapi.TinyFaceDetectorOptions({
-            inputSize: options.inputSize,
-            scoreThreshold: options.minConfidence,
-          }),
+          new faceapi.TinyFaceDetectorOptions({ inputSize: size, scoreThreshold: options.minConfidence }),
         );
       } else {
         const net = await this.net('ssd');
@@ -182,13 +203,30 @@ export class FaceAnalyzer {
         );
       }
 
-      const toFrame = (b: { x: number; y: number; width: number; height: number }) => {
-        const r = clipRect({ x: b.x - padX, y: b.y - padY, width: b.width, height: b.height }, width, height);
-        return { rect: r, box: { x: r.x0, y: r.y0, width: r.x1 - r.x0, height: r.y1 - r.y0 } };
-      };
+      // From the detector's square to the work image (for landmarks) and to the frame (reported).
+      const sx = width / rw;
+      const sy = height / rh;
       let kept = detections
-        .map((d) => d.forSize(workW, workH))
-        .map((d) => ({ detection: d, ...toFrame(d.box) }))
+        .map((d) => {
+          const b = d.forSize(size, size).box;
+          const inWork = {
+            x: (b.x - left) * sx + padX,
+            y: (b.y - top) * sy + padY,
+            width: b.width * sx,
+            height: b.height * sy,
+          };
+          const detection = new faceapi.FaceDetection(
+            d.score,
+            new faceapi.Rect(inWork.x / workW, inWork.y / workH, inWork.width / workW, inWork.height / workH),
+            { width: workW, height: workH },
+          );
+          const rect = clipRect({ ...inWork, x: inWork.x - padX, y: inWork.y - padY }, width, height);
+          return {
+            detection,
+            rect,
+            box: { x: rect.x0, y: rect.y0, width: rect.x1 - rect.x0, height: rect.y1 - rect.y0 },
+          };
+        })
         .filter((d) => Math.min(d.box.width, d.box.height) >= options.minFaceSize)
         .sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
       if (options.maxFaces > 0) kept = kept.slice(0, options.maxFaces);
@@ -197,7 +235,8 @@ export class FaceAnalyzer {
       const needLandmarks =
         options.landmarks || options.descriptors || options.ageGender || options.expressions;
       let landmarks: Point[][] | undefined;
-      let chips: FaceTensor[] | undefined;
+      let descriptorChips: FaceTensor[] | undefined;
+      let attributeChips: FaceTensor[] | undefined;
       if (needLandmarks) {
         const landmarkNet = await this.net('landmarks');
         const faceTensors = await faceapi.extractFaceTensors(
@@ -214,13 +253,21 @@ export class FaceAnalyzer {
         landmarks = withLandmarks.map((w) =>
           w.landmarks.positions.map((p) => ({ x: p.x - padX, y: p.y - padY })),
         );
-        if (options.descriptors || options.ageGender || options.expressions) {
-          // Aligned chips, as face-api's own tasks use for recognition, age/gender and expressions.
-          chips = await faceapi.extractFaceTensors(
+        // The chips face-api's own tasks use: the recognition net gets dlib's alignment (eyes and
+        // mouth at fixed places), age/gender and expressions the box around the landmarks.
+        if (options.descriptors) {
+          descriptorChips = await faceapi.extractFaceTensors(
+            asFaceTensor(work),
+            withLandmarks.map((w) => w.landmarks.align(null, { useDlibAlignment: true })),
+          );
+          owned.push(...descriptorChips);
+        }
+        if (options.ageGender || options.expressions) {
+          attributeChips = await faceapi.extractFaceTensors(
             asFaceTensor(work),
             withLandmarks.map((w) => w.alignedRect),
           );
-          owned.push(...chips);
+          owned.push(...attributeChips);
         }
       }
 
@@ -237,11 +284,12 @@ export class FaceAnalyzer {
           },
         };
         if (options.landmarks && landmarks) face.landmarks = landmarks[i];
-        const chip = chips?.[i];
-        if (chip && options.descriptors) {
+        const descriptorChip = descriptorChips?.[i];
+        if (descriptorChip) {
           const net = await this.net('recognition');
-          face.descriptor = Array.from((await net.computeFaceDescriptor(chip)) as Float32Array);
+          face.descriptor = Array.from((await net.computeFaceDescriptor(descriptorChip)) as Float32Array);
         }
+        const chip = attributeChips?.[i];
         if (chip && options.ageGender) {
           const net = await this.net('ageGender');
           const p = (await net.predictAgeAndGender(chip)) as FaceApiTypes.AgeAndGenderPrediction;

@@ -13,10 +13,11 @@ import { hugePng } from './vision-fixtures';
 
 /**
  * Largest share of single-face photos that may yield no face or several, per detector. Measured
- * here (wasm backend) on the 110 photos of the three sets: SSD 0 misses, tiny 2 (johnsnow_test1.jpg,
- * stuart5.png: 1.8%). Both bounds leave room for one or two photos more, for the small numeric
- * differences between backends (wasm, cpu, tfjs-node), without hiding a real regression: without
- * the padding of small images SSD misses 69 of the 110 (63%) and tiny 89 (81%).
+ * here (wasm backend) on the 110 photos of the three sets: SSD 0 misses, tiny 1 (dlib's
+ * John_Simm/000306_00470222.jpg: 0.9%). The bounds allow one photo more for SSD and three more for
+ * tiny, whose scores sit closer to its threshold, for the small numeric differences between backends
+ * (wasm, cpu, tfjs-node), while still catching a real regression: without the padding of small
+ * images SSD misses 69 of the 110 (63%) and tiny 88 (80%).
  */
 const MAX_MISS_RATE = { ssd: 0.02, tiny: 0.04 } as const;
 
@@ -99,7 +100,7 @@ describe('FaceEngine on real photos', dataSkip(), () => {
     });
   }
 
-  it('puts photos of the same person closer than 0.6 and of different people farther', (t) => {
+  it('puts photos of the same person closer than 0.6 and of different people farther', () => {
     const set = [...faces].filter(([p]) => p.set === 'face_recognition');
     const obama = set.filter(([p]) => p.identity === 'obama');
     const biden = set.filter(([p]) => p.identity === 'biden');
@@ -111,20 +112,16 @@ describe('FaceEngine on real photos', dataSkip(), () => {
           d: distance(fa.descriptor!, fb.descriptor!),
         })),
       );
-    for (const { name, d } of [...pairs(obama, obama), ...pairs(biden, biden)]) {
-      assert.ok(d < SAME_PERSON, `same person at ${d.toFixed(3)}: ${name}`);
-    }
-    for (const { name, d } of pairs(obama, biden)) {
-      assert.ok(d > SAME_PERSON, `obama and biden at ${d.toFixed(3)}: ${name}`);
-    }
-    // Every pair of different people of the set (6 identities) is farther than the threshold too.
+    for (const { name, d } of pairs(obama, obama))
+      assert.ok(d < SAME_PERSON, `obama at ${d.toFixed(3)}: ${name}`);
+    for (const { name, d } of pairs(obama, biden))
+      assert.ok(d > SAME_PERSON, `obama, biden at ${d.toFixed(3)}: ${name}`);
+    // And every pair of the set's 6 people (measured: same person at most 0.55, others at least 0.69).
     for (const [i, [pa, fa]] of set.entries()) {
       for (const [pb, fb] of set.slice(i + 1)) {
         const d = distance(fa.descriptor!, fb.descriptor!);
-        if (pa.identity !== pb.identity)
-          assert.ok(d > SAME_PERSON, `${pa.rel} ~ ${pb.rel} at ${d.toFixed(3)}`);
-        else if (d >= SAME_PERSON)
-          t.diagnostic(`same person farther than 0.6: ${pa.rel} ~ ${pb.rel} ${d.toFixed(3)}`);
+        const same = pa.identity === pb.identity;
+        assert.ok(same ? d < SAME_PERSON : d > SAME_PERSON, `${pa.rel} ~ ${pb.rel} at ${d.toFixed(3)}`);
       }
     }
     for (const [, f] of set) {
