@@ -98,7 +98,7 @@ interface Monitored {
  * as fewer cores than the run could use).
  */
 async function monitored(work: () => Promise<void>): Promise<Monitored> {
-  const h = monitorEventLoopDelay({ resolution: 5 });
+  const h = monitorEventLoopDelay({ resolution: 10 });
   const cpu = process.cpuUsage();
   const start = performance.now();
   h.enable();
