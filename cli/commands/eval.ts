@@ -22,7 +22,7 @@ const HELP = `usage: facewatch ${usage}
   --root DIR            folder the label paths are relative to
   --enrol LABELS.csv    path,identity rows: each identity's first photo (by path) with a face is
                         enrolled, its other photos are probes that must be recognised
-  --impostors LABELS    path,identity rows of people not enrolled: each must come back unknown
+  --impostors LABELS    path,identity rows of people not enrolled: each must come back unknown (repeatable)
                         (paths not found under --root are tried beside the labels file)
   --threshold T         match threshold (default 0.6); --margin M ambiguity margin (default 0.05)
   --exclude FILE        a CSV whose first column lists paths to leave out (e.g. duplicates.csv); repeatable
@@ -36,7 +36,7 @@ export function run(args: string[]): Promise<number> {
     const { values } = parse(args, {
       root: { type: 'string' },
       enrol: { type: 'string' },
-      impostors: { type: 'string' },
+      impostors: { type: 'string', multiple: true },
       threshold: { type: 'string' },
       margin: { type: 'string' },
       exclude: { type: 'string', multiple: true },
@@ -55,7 +55,8 @@ export function run(args: string[]): Promise<number> {
         if (fields[0]) exclude.add(fields[0].trim());
     }
     const enrol = await readLabels(values.enrol, values.root, exclude);
-    const impostors = values.impostors ? await readLabels(values.impostors, values.root, exclude) : [];
+    const impostors = [];
+    for (const file of values.impostors ?? []) impostors.push(...(await readLabels(file, values.root, exclude)));
     const engine = await startEngine({ backend: values.backend });
     try {
       const { result, details } = await evaluate(engine, enrol, impostors, {
