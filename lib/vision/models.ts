@@ -7,8 +7,14 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EngineError } from './errors';
 
-/** The folder of the weights shipped with @vladmandic/face-api. */
+/**
+ * The folder weights are loaded from when none is configured: FACEWATCH_MODEL_PATH when set (for the
+ * CLI, the default engine and face-engines without a model folder), else the weights shipped inside
+ * @vladmandic/face-api. Nothing is ever downloaded.
+ */
 export function defaultModelPath(): string {
+  const fromEnv = process.env.FACEWATCH_MODEL_PATH?.trim();
+  if (fromEnv) return path.resolve(fromEnv);
   return path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
 }
 

@@ -17,7 +17,6 @@ export function defaultEngineConfig(): EngineConfig {
   const pool = Number(process.env.FACEWATCH_POOL_SIZE);
   return {
     poolSize: Number.isInteger(pool) && pool > 0 ? pool : undefined,
-    modelPath: process.env.FACEWATCH_MODEL_PATH || undefined,
   };
 }
 

@@ -3,6 +3,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ROOT, dataPath, dataSkip, faceApiSample } from '../helpers/env';
@@ -14,11 +16,15 @@ interface Run {
 }
 
 function facewatch(...args: string[]): Promise<Run> {
+  return facewatchWith({}, ...args);
+}
+
+function facewatchWith(env: Record<string, string>, ...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       ['--import', 'tsx', path.join(ROOT, 'cli', 'facewatch.ts'), ...args],
-      { cwd: ROOT, timeout: 120_000, env: { ...process.env, FACEWATCH_BACKEND: '' } },
+      { cwd: ROOT, timeout: 120_000, env: { ...process.env, FACEWATCH_BACKEND: '', ...env } },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
         resolve({ code, stdout, stderr });
@@ -78,5 +84,23 @@ describe('facewatch detect', dataSkip(), () => {
     const help = await facewatch('detect', '--help');
     assert.equal(help.code, 0);
     assert.match(help.stdout, /usage: facewatch detect/);
+  });
+
+  it('loads the weights from FACEWATCH_MODEL_PATH when set, and names a folder without them', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'fw-models-'));
+    try {
+      const missing = await facewatchWith({ FACEWATCH_MODEL_PATH: dir }, 'detect', faceApiSample(1));
+      // A configuration that cannot work is a usage error (exit code 2), like a bad option.
+      assert.equal(missing.code, 2);
+      assert.match(missing.stderr, new RegExp(`model file not found: ${dir.replace(/[.]/g, '\\.')}/`));
+      cpSync(path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model'), dir, {
+        recursive: true,
+      });
+      const found = await facewatchWith({ FACEWATCH_MODEL_PATH: dir }, 'detect', faceApiSample(1));
+      assert.equal(found.code, 0, found.stderr);
+      assert.ok((JSON.parse(found.stdout) as { faces: unknown[] }).faces.length >= 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
