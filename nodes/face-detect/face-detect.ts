@@ -3,6 +3,7 @@ import { onClose } from '../shared/close';
 import { leaseEngine } from '../shared/engine';
 import { translator } from '../shared/i18n';
 import { onInput } from '../shared/input';
+import { optionalNumber } from '../shared/settings';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { Status } from '../shared/status';
 import { FaceDetectController, type DetectMessage, type KeepImage } from './controller';
@@ -32,7 +33,8 @@ function detectOptions(def: FaceDetectDef): Partial<DetectOptions> {
   };
   if (def.detector) opts.detector = def.detector;
   const set = (key: 'minConfidence' | 'minFaceSize' | 'maxFaces', v: number | string): void => {
-    if (v !== '' && v !== undefined && Number.isFinite(Number(v))) opts[key] = Number(v);
+    const n = optionalNumber(v);
+    if (n !== undefined) opts[key] = n;
   };
   set('minConfidence', def.minConfidence);
   set('minFaceSize', def.minFaceSize);

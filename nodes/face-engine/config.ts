@@ -1,6 +1,7 @@
-import type { BackendChoice, DetectorName } from '../../lib/types';
+import { DEFAULT_DETECT_OPTIONS as D, type BackendChoice, type DetectorName } from '../../lib/types';
 import type { EngineConfig } from '../../lib/vision/registry';
 import type { NodeDef } from '../shared/red';
+import { numberOr } from '../shared/settings';
 
 export interface FaceEngineDef extends NodeDef {
   backend: BackendChoice;
@@ -13,24 +14,19 @@ export interface FaceEngineDef extends NodeDef {
   maxDimension: number | string;
 }
 
-function num(v: number | string | undefined, fallback: number): number {
-  const n = Number(v);
-  return v === '' || v === undefined || !Number.isFinite(n) ? fallback : n;
-}
-
 /** Turns the editor's settings into the engine's configuration. */
 export function engineConfig(def: Partial<FaceEngineDef>): EngineConfig {
-  const poolSize = num(def.poolSize, 0);
+  const poolSize = numberOr(def.poolSize, 0);
   return {
     backend: def.backend ?? 'auto',
     poolSize: poolSize > 0 ? poolSize : undefined,
     modelPath: def.modelPath?.trim() || undefined,
     defaults: {
-      detector: def.detector ?? 'ssd',
-      inputSize: num(def.inputSize, 416),
-      minConfidence: num(def.minConfidence, 0.5),
-      minFaceSize: num(def.minFaceSize, 50),
-      maxDimension: num(def.maxDimension, 0),
+      detector: def.detector ?? D.detector,
+      inputSize: numberOr(def.inputSize, D.inputSize),
+      minConfidence: numberOr(def.minConfidence, D.minConfidence),
+      minFaceSize: numberOr(def.minFaceSize, D.minFaceSize),
+      maxDimension: numberOr(def.maxDimension, D.maxDimension),
     },
   };
 }

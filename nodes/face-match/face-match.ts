@@ -1,6 +1,7 @@
 import { onClose } from '../shared/close';
 import { translator } from '../shared/i18n';
 import { onInput } from '../shared/input';
+import { numberOr } from '../shared/settings';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { Status } from '../shared/status';
 import { storeProvider, type StoreLease } from '../shared/store';
@@ -14,11 +15,6 @@ interface FaceMatchDef extends NodeDef {
   outputs: number;
 }
 
-function num(v: number | string, fallback: number): number {
-  const n = Number(v);
-  return v === '' || !Number.isFinite(n) ? fallback : n;
-}
-
 /** face-match: names each face in msg.faces against a face store. */
 export = function register(RED: NodeAPI): void {
   function FaceMatchNode(this: Node, def: FaceMatchDef): void {
@@ -26,9 +22,9 @@ export = function register(RED: NodeAPI): void {
     const status = new Status(this, translator(RED, 'face-match'));
     const lease: Promise<StoreLease> = Promise.resolve().then(() => storeProvider(RED, def.store).acquire());
     const controller = new FaceMatchController(status, lease, {
-      threshold: num(def.threshold, 0.6),
-      margin: num(def.margin, 0.05),
-      candidates: Math.max(1, Math.round(num(def.candidates, 3))),
+      threshold: numberOr(def.threshold, 0.6),
+      margin: numberOr(def.margin, 0.05),
+      candidates: Math.max(1, Math.round(numberOr(def.candidates, 3))),
       split: Number(def.outputs) === 2,
     });
     const onStoreChange = (): void => {

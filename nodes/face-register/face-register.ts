@@ -4,6 +4,7 @@ import { onClose } from '../shared/close';
 import { leaseEngine } from '../shared/engine';
 import { translator } from '../shared/i18n';
 import { onInput } from '../shared/input';
+import { optionalNumber } from '../shared/settings';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { Status } from '../shared/status';
 import { storeProvider, type StoreLease } from '../shared/store';
@@ -28,17 +29,15 @@ function enrolOptions(def: FaceRegisterDef): Partial<EnrolOptions> {
   if (def.faces) opts.faces = def.faces;
   if (def.existing) opts.existing = def.existing;
   if (def.duplicatePolicy) opts.duplicatePolicy = def.duplicatePolicy;
-  const num = (v: number | string | undefined): number | undefined =>
-    v === '' || v === undefined || !Number.isFinite(Number(v)) ? undefined : Number(v);
   const set = <K extends 'duplicateThreshold' | 'minFaceSize' | 'minSharpness' | 'maxYaw'>(k: K): void => {
-    const v = num(def[k]);
+    const v = optionalNumber(def[k]);
     if (v !== undefined) opts[k] = v;
   };
   set('duplicateThreshold');
   set('minFaceSize');
   set('minSharpness');
   set('maxYaw');
-  const mb = num(def.maxMegabytes);
+  const mb = optionalNumber(def.maxMegabytes);
   if (mb !== undefined) opts.maxBytes = Math.round(mb * 1024 * 1024);
   return opts;
 }

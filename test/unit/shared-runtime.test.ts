@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { DEFAULT_DETECT_OPTIONS } from '../../lib/types';
+import { engineConfig } from '../../nodes/face-engine/config';
 import { translator } from '../../nodes/shared/i18n';
 import type { Node, NodeAPI } from '../../nodes/shared/red';
+import { numberOr, optionalNumber } from '../../nodes/shared/settings';
 import { Status, errorText } from '../../nodes/shared/status';
 
 /** Records what a node shows, as the editor would receive it. */
@@ -61,5 +64,32 @@ describe('translator', () => {
     assert.equal(t('status.ready', { backend: 'cpu' }), 'ready (cpu)');
     assert.equal(t('status.missing'), 'status.missing');
     assert.equal(t('status.missing', { n: 3 }), 'status.missing n=3');
+  });
+});
+
+describe('node settings', () => {
+  it('reads numbers from the editor, empty inputs as absent', () => {
+    assert.equal(optionalNumber(''), undefined);
+    assert.equal(optionalNumber('0.45'), 0.45);
+    assert.equal(optionalNumber(7), 7);
+    assert.equal(optionalNumber('seven'), undefined);
+    assert.equal(optionalNumber(true), undefined);
+    assert.equal(numberOr(undefined, 3), 3);
+  });
+
+  it('turns face-engine settings into an engine configuration with the library defaults', () => {
+    assert.deepEqual(engineConfig({ backend: 'wasm', poolSize: '', modelPath: ' ', minConfidence: '0.7' }), {
+      backend: 'wasm',
+      poolSize: undefined,
+      modelPath: undefined,
+      defaults: {
+        detector: DEFAULT_DETECT_OPTIONS.detector,
+        inputSize: DEFAULT_DETECT_OPTIONS.inputSize,
+        minConfidence: 0.7,
+        minFaceSize: DEFAULT_DETECT_OPTIONS.minFaceSize,
+        maxDimension: DEFAULT_DETECT_OPTIONS.maxDimension,
+      },
+    });
+    assert.equal(engineConfig({ poolSize: 2 }).poolSize, 2);
   });
 });
