@@ -56,7 +56,8 @@ export function run(args: string[]): Promise<number> {
     }
     const enrol = await readLabels(values.enrol, values.root, exclude);
     const impostors = [];
-    for (const file of values.impostors ?? []) impostors.push(...(await readLabels(file, values.root, exclude)));
+    for (const file of values.impostors ?? [])
+      impostors.push(...(await readLabels(file, values.root, exclude)));
     const engine = await startEngine({ backend: values.backend });
     try {
       const { result, details } = await evaluate(engine, enrol, impostors, {
