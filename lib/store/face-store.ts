@@ -604,7 +604,9 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
    * imports) without another registration slipping in between.
    */
   batch<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    this.assertOpen();
+    // A closed store rejects, like every other failure of a change: callers only handle the promise.
+    if (this.closed)
+      return Promise.reject(new StoreError('ESTORE_CLOSED', `face store ${this.file} is closed`));
     const run = async (): Promise<T> => {
       this.assertOpen();
       let backedUp = false;

@@ -25,12 +25,16 @@ interface Entry {
  * file keeps other processes out, this table keeps one process from opening a file twice.
  */
 const open = new Map<string, Entry>();
+/** Stores whose last user left and that are still finishing their writes: a redeploy waits for them. */
+const closing = new Map<string, Promise<void>>();
 
 export function acquireStore(opts: StoreOptions): Promise<StoreLease> {
   const file = path.resolve(opts.file);
   let entry = open.get(file);
   if (!entry) {
-    entry = { users: 0, opening: FaceStore.open({ ...opts, file }) };
+    // A failed close was reported to its releaser; this open tries afresh.
+    const previous = (closing.get(file) ?? Promise.resolve()).catch(() => undefined);
+    entry = { users: 0, opening: previous.then(() => FaceStore.open({ ...opts, file })) };
     open.set(file, entry);
     entry.opening.catch(() => open.delete(file));
   }
@@ -45,7 +49,11 @@ export function acquireStore(opts: StoreOptions): Promise<StoreLease> {
         released = true;
         if (--held.users === 0) {
           open.delete(file);
-          await store.close();
+          const done = store.close().finally(() => {
+            if (closing.get(file) === done) closing.delete(file);
+          });
+          closing.set(file, done);
+          await done;
         }
       },
     }),
