@@ -28,6 +28,7 @@ export interface DetectNodeSettings {
 }
 
 const JPEG_MAGIC = [0xff, 0xd8, 0xff];
+const STATUS_INTERVAL_MS = 500;
 
 function isJpeg(buf: Buffer): boolean {
   return buf.length > 3 && JPEG_MAGIC.every((b, i) => buf[i] === b);
@@ -36,6 +37,8 @@ function isJpeg(buf: Buffer): boolean {
 /** Runs detection for one face-detect node: input normalisation, backpressure, output shaping, status. */
 export class FaceDetectController {
   private lastStatus = 0;
+  private pendingStatus: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(
     private readonly node: Node,
@@ -47,6 +50,13 @@ export class FaceDetectController {
   /** Backpressure is per camera: frames of one camera never hold up another's. */
   private sourceOf(msg: DetectMessage): string {
     return msg.frame?.camera ? `camera:${msg.frame.camera}` : `node:${this.node.id}`;
+  }
+
+  /** Cancels a status update still to come (on close). */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.pendingStatus);
+    this.pendingStatus = undefined;
   }
 
   async handle(msg: DetectMessage, send: Send): Promise<void> {
@@ -102,11 +112,21 @@ export class FaceDetectController {
     }
   }
 
-  /** At most two status updates a second: the editor needn't redraw per frame. */
+  /**
+   * At most two status updates a second (the editor needn't redraw per frame); an update that comes
+   * too early is shown at the end of the interval, so the last counts always reach the editor.
+   */
   private showStatus(engine: FaceEngine, source: string): void {
-    const now = Date.now();
-    if (now - this.lastStatus < 500) return;
-    this.lastStatus = now;
+    if (this.stopped) return;
+    const wait = this.lastStatus + STATUS_INTERVAL_MS - Date.now();
+    if (wait > 0) {
+      this.pendingStatus ??= setTimeout(() => {
+        this.pendingStatus = undefined;
+        this.showStatus(engine, source);
+      }, wait);
+      return;
+    }
+    this.lastStatus = Date.now();
     const s = engine.stats(source);
     this.status.set(s.dropped > 0 ? 'warn' : 'ok', 'status.running', {
       backend: engine.backend,

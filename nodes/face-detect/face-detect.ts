@@ -59,6 +59,7 @@ export = function register(RED: NodeAPI): void {
     });
     onInput<DetectMessage>(this, status, ({ msg, send }) => controller.handle(msg, send));
     onClose(this, async () => {
+      controller.stop();
       const held = await lease.catch(() => undefined);
       await held?.release();
     });

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { DetectedFace } from '../../lib/types';
 import { dataPath, dataSkip, faceApiSample } from '../helpers/env';
-import { builtNode, helper, nextMessage, startServer, stopServer } from '../helpers/red';
+import { builtNode, collect, helper, nextMessage, startServer, stopServer } from '../helpers/red';
 
 interface Out {
   payload: number;
@@ -99,5 +99,54 @@ describe('face-detect in a flow', dataSkip(), () => {
     assert.equal(msg.payload, 0);
     assert.deepEqual(msg.faces, []);
     assert.equal(msg.image, undefined);
+  });
+});
+
+describe('face-detect backpressure in a flow', dataSkip(), () => {
+  before(startServer);
+  after(stopServer);
+  afterEach(() => helper.unload());
+
+  it('keeps one frame in flight and the newest waiting per camera, drops the rest and shows the count', async () => {
+    await helper.load(nodes, [
+      ...flow(),
+      { id: 's1', type: 'status', scope: ['fd'], wires: [['statuses']] },
+      { id: 'statuses', type: 'helper' },
+    ]);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const sharp = require('sharp') as typeof import('sharp');
+    const { data, info } = await sharp(faceApiSample(6))
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const caught: unknown[] = [];
+    helper.getNode('caught').on('input', (m: unknown) => caught.push(m));
+    const statuses: { text: string; fill: string }[] = [];
+    helper
+      .getNode('statuses')
+      .on('input', (m: { status: { text: string; fill: string } }) => statuses.push(m.status));
+    const outs = collect<Out>(helper.getNode('out'), 2, 120000);
+    const fd = helper.getNode('fd');
+    for (let i = 0; i < 5; i++) {
+      fd.receive({
+        frame: { data, width: info.width, height: info.height, channels: 3, camera: 'gate' },
+        seq: i,
+      });
+    }
+    const got = await outs;
+    assert.deepEqual(
+      got.map((m) => (m as unknown as { seq: number }).seq),
+      [0, 4],
+      'the first frame and the newest were processed',
+    );
+    const end = Date.now() + 5000;
+    while (!statuses.some((s) => /dropped=3|3 dropped/.test(s.text)) && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const last = statuses[statuses.length - 1];
+    assert.match(last.text, /wasm/);
+    assert.match(last.text, /dropped=3|3 dropped/);
+    assert.equal(last.fill, 'yellow');
+    assert.deepEqual(caught, [], 'dropped frames end quietly, without an error');
   });
 });
