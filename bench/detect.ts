@@ -246,7 +246,7 @@ export async function run(): Promise<unknown> {
   const loadBefore = os.loadavg();
   const scalingBefore = await parallelScaling(os.cpus().length);
   const baseline = await Baseline.create();
-  const engine = await FaceEngine.create();
+  const engine = await FaceEngine.create({ poolSize: Number(process.env.BENCH_POOL) || undefined });
   const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 2));
   const results: Array<{
     detector: DetectorName;
