@@ -81,6 +81,43 @@ describe('the Node-RED editor with FaceWatch (real browser)', () => {
       /raw pixels never travel past face-detect/.test(document.body.innerText),
     );
     await page.screenshot({ path: path.join(nr.userDir, 'editor.png') });
+    await page.click('#node-dialog-cancel');
+
+    // face-match's "two outputs" box sets the node's outputs when the dialog is closed with Done.
+    await page.dblclick('[id="fw.match"] .red-ui-flow-node');
+    await page.waitForSelector('#node-input-split', { state: 'visible' });
+    assert.equal(await page.isChecked('#node-input-split'), false);
+    await page.check('#node-input-split');
+    await page.click('#node-dialog-ok');
+    await page.waitForFunction(
+      () => (RED.nodes.node('fw.match') as { outputs?: number } | null)?.outputs === 2,
+    );
+
+    // Every other FaceWatch dialog, config nodes included, opens with its translated form.
+    for (const [id, field] of [
+      ['fw.register', '#node-input-duplicatePolicy'],
+      ['fw.engine', '#node-config-input-backend'],
+      ['fw.store', '#node-config-input-file'],
+    ]) {
+      await page.evaluate((nodeId) => {
+        const n = RED.nodes.node(nodeId) as { type: string; _def?: { category?: string } } | null;
+        if (!n) throw new Error(`no node ${nodeId}`);
+        if (n._def?.category === 'config') RED.editor.editConfig('', n.type, nodeId, 'node-input');
+        else RED.editor.edit(n);
+      }, id);
+      await page.waitForSelector(field, { state: 'visible' });
+      const labels = await page.$$eval('.red-ui-tray label', (els) =>
+        els.map((e) => e.textContent?.trim() ?? ''),
+      );
+      assert.ok(
+        labels.every((l) => !/^face-(register|engine|store)\./.test(l)),
+        `untranslated label in ${id}: ${labels.join(' | ')}`,
+      );
+      await page.click(
+        '.red-ui-tray:last-of-type #node-dialog-cancel, .red-ui-tray:last-of-type #node-config-dialog-cancel',
+      );
+      await page.waitForSelector(field, { state: 'detached' });
+    }
     assert.deepEqual(pageErrors, []);
   });
 });
