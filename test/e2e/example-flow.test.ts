@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -83,5 +84,16 @@ describe('examples/flows.json works on import', dataSkip(), () => {
     const deleted = (await click('fw.in.delete', 'fw.dbg.register')) as { deleted: boolean };
     assert.equal(deleted.deleted, true);
     assert.doesNotMatch(nr.log(), /\[error\]/);
+  });
+
+  it('owns its face store: the command line refuses it while Node-RED runs, saying who holds it', () => {
+    const store = path.join(nr.userDir, 'facewatch', 'faces.db');
+    const run = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', path.join(ROOT, 'cli', 'facewatch.ts'), 'delete', '--store', store, 'PERSON_0001'],
+      { cwd: ROOT, encoding: 'utf8', timeout: 60000 },
+    );
+    assert.equal(run.status, 3, run.stderr);
+    assert.match(run.stderr, /in use by Node-RED \(pid \d+/);
   });
 });
