@@ -39,6 +39,8 @@ export class FaceDetectController {
   private lastStatus = 0;
   private pendingStatus: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** The cameras (backpressure sources) this node has seen: its status adds them up. */
+  private readonly sources = new Set<string>();
 
   constructor(
     private readonly node: Node,
@@ -62,13 +64,14 @@ export class FaceDetectController {
   async handle(msg: DetectMessage, send: Send): Promise<void> {
     const { engine } = await this.lease;
     const source = this.sourceOf(msg);
+    this.sources.add(source);
     const input = this.inputOf(msg);
     let result: DetectResult;
     try {
       result = await engine.detect(input, this.settings.options, { source });
     } catch (err) {
       if (err instanceof FrameDroppedError) {
-        this.showStatus(engine, source);
+        this.showStatus(engine);
         return;
       }
       throw err;
@@ -79,7 +82,7 @@ export class FaceDetectController {
     msg.height = result.height;
     await this.shapeImage(msg, input, result.faces.length > 0);
     msg.payload = result.faces.length;
-    this.showStatus(engine, source);
+    this.showStatus(engine);
     send(msg);
   }
 
@@ -116,22 +119,28 @@ export class FaceDetectController {
    * At most two status updates a second (the editor needn't redraw per frame); an update that comes
    * too early is shown at the end of the interval, so the last counts always reach the editor.
    */
-  private showStatus(engine: FaceEngine, source: string): void {
+  private showStatus(engine: FaceEngine): void {
     if (this.stopped) return;
     const wait = this.lastStatus + STATUS_INTERVAL_MS - Date.now();
     if (wait > 0) {
       this.pendingStatus ??= setTimeout(() => {
         this.pendingStatus = undefined;
-        this.showStatus(engine, source);
+        this.showStatus(engine);
       }, wait);
       return;
     }
     this.lastStatus = Date.now();
-    const s = engine.stats(source);
-    this.status.set(s.dropped > 0 ? 'warn' : 'ok', 'status.running', {
+    let fps = 0;
+    let dropped = 0;
+    for (const source of this.sources) {
+      const s = engine.stats(source);
+      fps += s.fps;
+      dropped += s.dropped;
+    }
+    this.status.set(dropped > 0 ? 'warn' : 'ok', 'status.running', {
       backend: engine.backend,
-      fps: s.fps.toFixed(1),
-      dropped: s.dropped,
+      fps: fps.toFixed(1),
+      dropped,
     });
   }
 }
