@@ -16,10 +16,6 @@ Exit code: 0 all deleted, 1 some id not found, 2 usage, 3 the store is in use (e
 export function run(args: string[]): Promise<number> {
   return runCommand('delete', HELP, async () => {
     const { values, positionals } = parse(args, { store: { type: 'string' } });
-    if (values.help) {
-      process.stdout.write(HELP + '\n');
-      return EXIT.ok;
-    }
     if (!values.store) throw new UsageError('--store is required');
     if (!positionals.length) throw new UsageError('give at least one person ID');
     const store = await openCliStore(values.store, 'delete');

@@ -4,14 +4,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import {
-  EXIT,
+  eachFile,
+  enrolPolicies,
   numberOption,
-  openCliStore,
   parse,
   printJson,
   runCommand,
-  startEngine,
   UsageError,
+  withEngine,
+  withStore,
 } from '../../lib/store/cli-support';
 import { Enroller } from '../../lib/store/enrol';
 
@@ -45,10 +46,6 @@ export function run(args: string[]): Promise<number> {
       'min-face-size': { type: 'string' },
       backend: { type: 'string' },
     });
-    if (values.help) {
-      process.stdout.write(HELP + '\n');
-      return EXIT.ok;
-    }
     if (!values.store) throw new UsageError('--store is required');
     if (!positionals.length) throw new UsageError('give at least one PHOTO');
     let metadata: Record<string, unknown> | undefined;
@@ -59,61 +56,42 @@ export function run(args: string[]): Promise<number> {
         throw new UsageError('--metadata must be a JSON object');
       }
     }
-    const dup = values['on-duplicate'] ?? 'refuse';
-    const existing = values['on-existing'] ?? 'add-sample';
-    if (!['refuse', 'add-sample', 'allow'].includes(dup))
-      throw new UsageError(`--on-duplicate must be refuse, add-sample or allow`);
-    if (!['add-sample', 'update', 'refuse'].includes(existing))
-      throw new UsageError(`--on-existing must be add-sample, update or refuse`);
-    const store = await openCliStore(values.store, 'enrol');
-    let failed = 0;
-    try {
-      const engine = await startEngine({ backend: values.backend, poolSize: 1 });
-      try {
+    const policies = enrolPolicies(values, 'add-sample');
+    const minFaceSize = numberOption(values['min-face-size'], 'min-face-size', 80);
+    return withStore(values.store, 'enrol', (store) =>
+      withEngine({ backend: values.backend, poolSize: 1 }, (engine) => {
         const enroller = new Enroller(store, engine, {
           faces: values.largest ? 'largest' : 'single',
-          duplicatePolicy: dup as 'refuse',
-          existing: existing as 'add-sample',
-          minFaceSize: numberOption(values['min-face-size'], 'min-face-size', 80),
+          minFaceSize,
+          ...policies,
         });
         let id = values.id;
-        for (const [i, file] of positionals.entries()) {
-          try {
-            const image = await readFile(file).catch(() => {
-              throw Object.assign(new Error(`photo ${file} not found or unreadable`), { code: 'ENOFILE' });
-            });
-            // Later photos add samples to the person the first one enrolled.
-            const r = await enroller.enrol(
-              {
-                image,
-                fileName: file,
-                name: i === 0 || !id ? values.name : undefined,
-                id,
-                metadata: i === 0 ? metadata : undefined,
-              },
-              i > 0 && id ? { existing: 'add-sample' } : {},
-            );
-            id = r.person.id;
-            printJson({
-              file,
-              status: r.status,
-              id: r.person.id,
-              name: r.person.name,
-              sampleId: r.sampleId,
-              ...(r.duplicateOf ? { duplicateOf: r.duplicateOf } : {}),
-            });
-          } catch (err) {
-            failed++;
-            const e = err as Error & { code?: string };
-            printJson({ file, error: e.message, code: e.code ?? 'ERROR' });
-          }
-        }
-      } finally {
-        await engine.close();
-      }
-    } finally {
-      await store.close();
-    }
-    return failed ? EXIT.failed : EXIT.ok;
+        return eachFile(positionals, async (file, i) => {
+          const image = await readFile(file).catch(() => {
+            throw Object.assign(new Error(`photo ${file} not found or unreadable`), { code: 'ENOFILE' });
+          });
+          // Later photos add samples to the person the first one enrolled.
+          const r = await enroller.enrol(
+            {
+              image,
+              fileName: file,
+              name: i === 0 || !id ? values.name : undefined,
+              id,
+              metadata: i === 0 ? metadata : undefined,
+            },
+            i > 0 && id ? { existing: 'add-sample' } : {},
+          );
+          id = r.person.id;
+          printJson({
+            file,
+            status: r.status,
+            id: r.person.id,
+            name: r.person.name,
+            sampleId: r.sampleId,
+            ...(r.duplicateOf ? { duplicateOf: r.duplicateOf } : {}),
+          });
+        });
+      }),
+    );
   });
 }

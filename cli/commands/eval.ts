@@ -44,10 +44,6 @@ export function run(args: string[]): Promise<number> {
       verbose: { type: 'boolean' },
       backend: { type: 'string' },
     });
-    if (values.help) {
-      process.stdout.write(HELP + '\n');
-      return EXIT.ok;
-    }
     if (!values.root || !values.enrol) throw new UsageError('--root and --enrol are required');
     const exclude = new Set<string>();
     for (const f of values.exclude ?? []) {

@@ -21,10 +21,6 @@ export function run(args: string[]): Promise<number> {
       out: { type: 'string' },
       'no-images': { type: 'boolean' },
     });
-    if (values.help) {
-      process.stdout.write(HELP + '\n');
-      return EXIT.ok;
-    }
     if (!values.store) throw new UsageError('--store is required');
     const store = await openCliStore(values.store, 'export');
     try {

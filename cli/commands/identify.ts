@@ -4,14 +4,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import {
-  EXIT,
+  eachFile,
   numberOption,
-  openCliStore,
   parse,
   printJson,
   runCommand,
-  startEngine,
   UsageError,
+  withEngine,
+  withStore,
 } from '../../lib/store/cli-support';
 
 export const usage =
@@ -37,10 +37,6 @@ export function run(args: string[]): Promise<number> {
       candidates: { type: 'string' },
       backend: { type: 'string' },
     });
-    if (values.help) {
-      process.stdout.write(HELP + '\n');
-      return EXIT.ok;
-    }
     if (!values.store) throw new UsageError('--store is required');
     if (!positionals.length) throw new UsageError('give at least one PHOTO');
     const opts = {
@@ -48,33 +44,19 @@ export function run(args: string[]): Promise<number> {
       margin: numberOption(values.margin, 'margin', 0.05),
       k: Math.max(1, Math.round(numberOption(values.candidates, 'candidates', 3))),
     };
-    const store = await openCliStore(values.store, 'identify');
-    let failed = 0;
-    try {
-      const engine = await startEngine({ backend: values.backend, poolSize: 1 });
-      try {
-        for (const file of positionals) {
-          try {
-            const r = await engine.detect(await readFile(file), { descriptors: true });
-            if (!r.faces.length) printJson({ file, faces: 0 });
-            for (const [i, face] of r.faces.entries()) {
-              const match = face.descriptor
-                ? await store.matchAsync(face.descriptor, face.modelId, opts)
-                : null;
-              printJson({ file, face: i, box: face.box, score: face.score, match });
-            }
-          } catch (err) {
-            failed++;
-            const e = err as Error & { code?: string };
-            printJson({ file, error: e.message, code: e.code ?? 'ERROR' });
+    return withStore(values.store, 'identify', (store) =>
+      withEngine({ backend: values.backend, poolSize: 1 }, (engine) =>
+        eachFile(positionals, async (file) => {
+          const r = await engine.detect(await readFile(file), { descriptors: true });
+          if (!r.faces.length) printJson({ file, faces: 0 });
+          for (const [i, face] of r.faces.entries()) {
+            const match = face.descriptor
+              ? await store.matchAsync(face.descriptor, face.modelId, opts)
+              : null;
+            printJson({ file, face: i, box: face.box, score: face.score, match });
           }
-        }
-      } finally {
-        await engine.close();
-      }
-    } finally {
-      await store.close();
-    }
-    return failed ? EXIT.failed : EXIT.ok;
+        }),
+      ),
+    );
   });
 }

@@ -4,14 +4,16 @@
  * One JSON line per row, then a summary line.
  */
 import {
+  enrolPolicies,
   EXIT,
   numberOption,
-  openCliStore,
   parse,
   printJson,
   runCommand,
-  startEngine,
   UsageError,
+  withEngine,
+  withStore,
+  type CliEngine,
 } from '../../lib/store/cli-support';
 import { detectKind, importSource } from '../../lib/store/import';
 
@@ -47,47 +49,24 @@ export function run(args: string[]): Promise<number> {
       'min-face-size': { type: 'string' },
       backend: { type: 'string' },
     });
-    if (values.help) {
-      process.stdout.write(HELP + '\n');
-      return EXIT.ok;
-    }
     if (!values.store) throw new UsageError('--store is required');
     if (positionals.length !== 1) throw new UsageError('give exactly one SOURCE');
-    const dup = values['on-duplicate'] ?? 'refuse';
-    const existing = values['on-existing'] ?? 'refuse';
-    if (!['refuse', 'add-sample', 'allow'].includes(dup))
-      throw new UsageError(`--on-duplicate must be refuse, add-sample or allow`);
-    if (!['add-sample', 'update', 'refuse'].includes(existing))
-      throw new UsageError(`--on-existing must be refuse, add-sample or update`);
+    const enrol = {
+      ...enrolPolicies(values, 'refuse'),
+      faces: values.largest ? ('largest' as const) : ('single' as const),
+      minFaceSize: numberOption(values['min-face-size'], 'min-face-size', 80),
+    };
     const source = positionals[0];
     const kind = await detectKind(source);
-    const store = await openCliStore(values.store, 'import');
-    try {
-      const engine = kind === 'export' ? null : await startEngine({ backend: values.backend });
-      try {
-        const report = await importSource(store, engine, source, {
-          enrol: {
-            duplicatePolicy: dup as 'refuse',
-            existing: existing as 'refuse',
-            faces: values.largest ? 'largest' : 'single',
-            minFaceSize: numberOption(values['min-face-size'], 'min-face-size', 80),
-          },
-          onRow: (row) => printJson(row),
-        });
-        printJson({
-          summary: {
-            kind: report.kind,
-            enrolled: report.enrolled,
-            duplicate: report.duplicate,
-            refused: report.refused,
-          },
-        });
-        return report.refused ? EXIT.failed : EXIT.ok;
-      } finally {
-        await engine?.close();
-      }
-    } finally {
-      await store.close();
-    }
+    return withStore(values.store, 'import', async (store) => {
+      const importWith = async (engine: CliEngine | null): Promise<number> => {
+        const report = await importSource(store, engine, source, { enrol, onRow: (row) => printJson(row) });
+        const { enrolled, duplicate, refused } = report;
+        printJson({ summary: { kind: report.kind, enrolled, duplicate, refused } });
+        return refused ? EXIT.failed : EXIT.ok;
+      };
+      // A FaceWatch export carries its descriptors: no engine needed.
+      return kind === 'export' ? importWith(null) : withEngine({ backend: values.backend }, importWith);
+    });
   });
 }

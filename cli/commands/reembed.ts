@@ -4,12 +4,12 @@
  */
 import {
   EXIT,
-  openCliStore,
   parse,
   printJson,
   runCommand,
-  startEngine,
   UsageError,
+  withEngine,
+  withStore,
 } from '../../lib/store/cli-support';
 
 export const usage =
@@ -30,15 +30,9 @@ export function run(args: string[]): Promise<number> {
       'drop-failed': { type: 'boolean' },
       backend: { type: 'string' },
     });
-    if (values.help) {
-      process.stdout.write(HELP + '\n');
-      return EXIT.ok;
-    }
     if (!values.store) throw new UsageError('--store is required');
-    const store = await openCliStore(values.store, 'reembed');
-    try {
-      const engine = await startEngine({ backend: values.backend });
-      try {
+    return withStore(values.store, 'reembed', (store) =>
+      withEngine({ backend: values.backend }, async (engine) => {
         const from = store.modelId;
         const result = await store.reembed(
           async (crop) => {
@@ -53,11 +47,7 @@ export function run(args: string[]): Promise<number> {
         );
         printJson({ from, to: result.modelId, samples: result.samples, failed: result.failed });
         return result.failed.length && !values['drop-failed'] ? EXIT.failed : EXIT.ok;
-      } finally {
-        await engine.close();
-      }
-    } finally {
-      await store.close();
-    }
+      }),
+    );
   });
 }
