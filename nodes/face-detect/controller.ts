@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import type { DetectOptions, DetectResult, RawImage } from '../../lib/types';
+import type { KeepImage } from '../../lib/types/node-settings';
 import { FrameDroppedError, type FaceEngine } from '../../lib/vision/engine';
 import { encodeJpeg } from '../../lib/vision/image';
 import type { EngineLease } from '../../lib/vision/registry';
@@ -18,9 +19,6 @@ export interface DetectMessage extends NodeMessageInFlow {
   width?: number;
   height?: number;
 }
-
-/** When face-detect keeps the frame (as msg.image) after detection. */
-export type KeepImage = 'faces' | 'always' | 'never';
 
 export interface DetectNodeSettings {
   options: Partial<DetectOptions>;

@@ -1,4 +1,5 @@
-import type { DetectOptions, DetectorName } from '../../lib/types';
+import type { DetectOptions } from '../../lib/types';
+import type { FaceDetectSettings } from '../../lib/types/node-settings';
 import { onClose } from '../shared/close';
 import { leaseEngine } from '../shared/engine';
 import { translator } from '../shared/i18n';
@@ -6,21 +7,9 @@ import { onInput } from '../shared/input';
 import { optionalNumber } from '../shared/settings';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { Status } from '../shared/status';
-import { FaceDetectController, type DetectMessage, type KeepImage } from './controller';
+import { FaceDetectController, type DetectMessage } from './controller';
 
-interface FaceDetectDef extends NodeDef {
-  engine: string;
-  detector: '' | DetectorName;
-  minConfidence: number | string;
-  minFaceSize: number | string;
-  maxFaces: number | string;
-  landmarks: boolean;
-  descriptors: boolean;
-  ageGender: boolean;
-  expressions: boolean;
-  crops: boolean;
-  keepImage: KeepImage;
-}
+interface FaceDetectDef extends NodeDef, FaceDetectSettings {}
 
 /** Only the options the user set override the engine's defaults. */
 function detectOptions(def: FaceDetectDef): Partial<DetectOptions> {

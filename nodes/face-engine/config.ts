@@ -1,18 +1,10 @@
-import { DEFAULT_DETECT_OPTIONS as D, type BackendChoice, type DetectorName } from '../../lib/types';
+import { DEFAULT_DETECT_OPTIONS as D } from '../../lib/types';
+import type { FaceEngineSettings } from '../../lib/types/node-settings';
 import type { EngineConfig } from '../../lib/vision/registry';
 import type { NodeDef } from '../shared/red';
 import { numberOr } from '../shared/settings';
 
-export interface FaceEngineDef extends NodeDef {
-  backend: BackendChoice;
-  poolSize: number | string;
-  modelPath: string;
-  detector: DetectorName;
-  inputSize: number | string;
-  minConfidence: number | string;
-  minFaceSize: number | string;
-  maxDimension: number | string;
-}
+export interface FaceEngineDef extends NodeDef, FaceEngineSettings {}
 
 /** Turns the editor's settings into the engine's configuration. */
 export function engineConfig(def: Partial<FaceEngineDef>): EngineConfig {

@@ -1,3 +1,4 @@
+import type { FaceMatchSettings } from '../../lib/types/node-settings';
 import { onClose } from '../shared/close';
 import { translator } from '../shared/i18n';
 import { onInput } from '../shared/input';
@@ -7,13 +8,7 @@ import { Status } from '../shared/status';
 import { storeProvider, type StoreLease } from '../shared/store';
 import { FaceMatchController, type MatchMessage } from './controller';
 
-interface FaceMatchDef extends NodeDef {
-  store: string;
-  threshold: number | string;
-  margin: number | string;
-  candidates: number | string;
-  outputs: number;
-}
+interface FaceMatchDef extends NodeDef, FaceMatchSettings {}
 
 /** face-match: names each face in msg.faces against a face store. */
 export = function register(RED: NodeAPI): void {

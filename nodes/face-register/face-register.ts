@@ -1,3 +1,4 @@
+import type { FaceRegisterSettings } from '../../lib/types/node-settings';
 import type { EnrolOptions } from '../../lib/store/enrol';
 import type { EngineLease } from '../../lib/vision/registry';
 import { onClose } from '../shared/close';
@@ -10,18 +11,7 @@ import { Status } from '../shared/status';
 import { storeProvider, type StoreLease } from '../shared/store';
 import { FaceRegisterController, type RegisterMessage } from './controller';
 
-interface FaceRegisterDef extends NodeDef {
-  store: string;
-  engine: string;
-  faces: EnrolOptions['faces'];
-  existing: EnrolOptions['existing'];
-  duplicatePolicy: EnrolOptions['duplicatePolicy'];
-  duplicateThreshold: number | string;
-  minFaceSize: number | string;
-  minSharpness: number | string;
-  maxYaw: number | string;
-  maxMegabytes: number | string;
-}
+interface FaceRegisterDef extends NodeDef, FaceRegisterSettings {}
 
 /** The enrolment options the user set; the rest keep lib/store's defaults. */
 function enrolOptions(def: FaceRegisterDef): Partial<EnrolOptions> {

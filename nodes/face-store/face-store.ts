@@ -1,11 +1,9 @@
+import type { FaceStoreSettings } from '../../lib/types/node-settings';
 import path from 'node:path';
 import type { NodeAPI, NodeDef } from '../shared/red';
 import { acquireStore, defaultStoreFile, type StoreLease, type StoreProvider } from '../shared/store';
 
-interface FaceStoreDef extends NodeDef {
-  file: string;
-  backups: number | string;
-}
+interface FaceStoreDef extends NodeDef, FaceStoreSettings {}
 
 /**
  * face-store: a config node naming one face database. The store is opened by its first user

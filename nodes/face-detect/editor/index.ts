@@ -1,18 +1,7 @@
+import type { FaceDetectSettings } from '../../../lib/types/node-settings';
 import { CATEGORY, COLOR, labelOf, numberIn } from '../../shared/editor/common';
 
-interface FaceDetectProps extends EditorNodeProperties {
-  engine: string;
-  detector: string;
-  minConfidence: number | string;
-  minFaceSize: number | string;
-  maxFaces: number | string;
-  landmarks: boolean;
-  descriptors: boolean;
-  ageGender: boolean;
-  expressions: boolean;
-  crops: boolean;
-  keepImage: string;
-}
+interface FaceDetectProps extends EditorNodeProperties, FaceDetectSettings {}
 
 const optional = (min: number, max: number) => (v: unknown) => v === '' || numberIn(min, max)(v);
 

@@ -1,15 +1,7 @@
+import type { FaceEngineSettings } from '../../../lib/types/node-settings';
 import { labelOf, numberIn } from '../../shared/editor/common';
 
-interface FaceEngineProps extends EditorNodeProperties {
-  backend: string;
-  poolSize: number;
-  modelPath: string;
-  detector: string;
-  inputSize: number;
-  minConfidence: number;
-  minFaceSize: number;
-  maxDimension: number;
-}
+interface FaceEngineProps extends EditorNodeProperties, FaceEngineSettings {}
 
 RED.nodes.registerType<FaceEngineProps>('face-engine', {
   category: 'config',

@@ -1,12 +1,7 @@
+import type { FaceMatchSettings } from '../../../lib/types/node-settings';
 import { CATEGORY, COLOR, labelOf, numberIn } from '../../shared/editor/common';
 
-interface FaceMatchProps extends EditorNodeProperties {
-  store: string;
-  threshold: number;
-  margin: number;
-  candidates: number;
-  outputs: number;
-}
+interface FaceMatchProps extends EditorNodeProperties, FaceMatchSettings {}
 
 RED.nodes.registerType<FaceMatchProps>('face-match', {
   category: CATEGORY,

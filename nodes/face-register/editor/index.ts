@@ -1,17 +1,7 @@
+import type { FaceRegisterSettings } from '../../../lib/types/node-settings';
 import { CATEGORY, COLOR, labelOf, numberIn } from '../../shared/editor/common';
 
-interface FaceRegisterProps extends EditorNodeProperties {
-  store: string;
-  engine: string;
-  faces: string;
-  existing: string;
-  duplicatePolicy: string;
-  duplicateThreshold: number;
-  minFaceSize: number;
-  minSharpness: number;
-  maxYaw: number;
-  maxMegabytes: number;
-}
+interface FaceRegisterProps extends EditorNodeProperties, FaceRegisterSettings {}
 
 RED.nodes.registerType<FaceRegisterProps>('face-register', {
   category: CATEGORY,

@@ -1,9 +1,7 @@
+import type { FaceStoreSettings } from '../../../lib/types/node-settings';
 import { labelOf, numberIn } from '../../shared/editor/common';
 
-interface FaceStoreProps extends EditorNodeProperties {
-  file: string;
-  backups: number;
-}
+interface FaceStoreProps extends EditorNodeProperties, FaceStoreSettings {}
 
 RED.nodes.registerType<FaceStoreProps>('face-store', {
   category: 'config',
