@@ -2,7 +2,8 @@
 // one file at a time (the machine has 2 cores and several suites start inference workers).
 // Extra arguments narrow the run: `node scripts/test.mjs test/unit/foo.test.ts`.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,9 +32,30 @@ if (files.length === 0) {
   console.error('test: no test files found');
   process.exit(1);
 }
+// The spec report goes to the terminal; a TAP copy gives the counts for the closing summary line.
+const tap = path.join(mkdtempSync(path.join(os.tmpdir(), 'fw-test-')), 'report.tap');
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-concurrency=1',
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=tap',
+    `--test-reporter-destination=${tap}`,
+    ...files,
+  ],
   { cwd: root, stdio: 'inherit', env: { ...process.env, FORCE_COLOR: '0' } },
 );
+let report = '';
+try {
+  report = readFileSync(tap, 'utf8');
+} catch {
+  // No report: the runner itself failed; its exit code says so below.
+}
+rmSync(path.dirname(tap), { recursive: true, force: true });
+const count = (name) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(report)?.[1] ?? 0);
+console.log(`\ntests: ${count('pass')} passed, ${count('fail')} failed, ${count('skipped')} skipped`);
 process.exit(result.status ?? 1);
