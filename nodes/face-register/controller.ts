@@ -51,10 +51,9 @@ function personFields(msg: RegisterMessage): {
   return { id: str(src.id), name: str(src.name), metadata: metadata as Record<string, unknown> | undefined };
 }
 
-function requireId(msg: RegisterMessage, command: string): string {
-  const { id } = personFields(msg);
-  if (!id) throw new Error(`"${command}" needs the person's id in msg.person.id (or msg.id)`);
-  return id;
+function requireId(fields: { id?: string }, command: string): string {
+  if (!fields.id) throw new Error(`"${command}" needs the person's id in msg.person.id (or msg.id)`);
+  return fields.id;
 }
 
 function requireImage(msg: RegisterMessage, command: string): Buffer {
@@ -93,7 +92,10 @@ export class FaceRegisterController {
       case 'register':
       case 'add-sample': {
         const fields = personFields(msg);
-        if (command === 'add-sample') requireId(msg, command);
+        // Checked before anything is written: with a name, an unknown id would enrol a new person.
+        if (command === 'add-sample' && !store.getPerson(requireId(fields, command))) {
+          throw new Error(`no person with id ${fields.id}`);
+        }
         const { engine } = await this.engine();
         const enroller = new Enroller(store, engine, this.options);
         const result = await enroller.enrol(
@@ -105,24 +107,19 @@ export class FaceRegisterController {
           },
           command === 'add-sample' ? { existing: 'add-sample' } : {},
         );
-        if (command === 'add-sample' && result.status === 'enrolled') {
-          // Unreachable: add-sample requires an existing id; Enroller refuses a nameless new person.
-          throw new Error(`no person with id ${fields.id}`);
-        }
         person = result.person;
         msg.payload = result;
         this.status.set('ok', 'status.enrolled', { name: person.name, size: store.size() });
         break;
       }
       case 'update': {
-        const { id, name, metadata } = personFields(msg);
-        if (!id) throw new Error('"update" needs the person\'s id in msg.person.id (or msg.id)');
-        person = await store.updatePerson(id, { name, metadata }, actor);
+        const { name, metadata, ...fields } = personFields(msg);
+        person = await store.updatePerson(requireId(fields, command), { name, metadata }, actor);
         msg.payload = person;
         break;
       }
       case 'delete': {
-        const id = requireId(msg, command);
+        const id = requireId(personFields(msg), command);
         const existed = store.getPerson(id);
         if (!existed || !(await store.deletePerson(id, actor))) throw new Error(`no person with id ${id}`);
         msg.payload = { deleted: true, id, name: existed.name };
@@ -130,7 +127,7 @@ export class FaceRegisterController {
         break;
       }
       case 'remove-sample': {
-        const id = requireId(msg, command);
+        const id = requireId(personFields(msg), command);
         if (typeof msg.sampleId !== 'string' || !msg.sampleId)
           throw new Error('"remove-sample" needs msg.sampleId');
         person = await store.removeSample(id, msg.sampleId, actor);
@@ -138,7 +135,7 @@ export class FaceRegisterController {
         break;
       }
       case 'get': {
-        const id = requireId(msg, command);
+        const id = requireId(personFields(msg), command);
         person = store.getPerson(id);
         if (!person) throw new Error(`no person with id ${id}`);
         msg.payload = person;

@@ -110,6 +110,15 @@ describe('face-register and face-match in a flow', dataSkip(), () => {
         /type|format|image/i,
       ],
       [{ topic: 'delete' }, /needs the person's id/],
+      [{ topic: 'update', person: { name: 'x' } }, /"update" needs the person's id/],
+      [
+        {
+          topic: 'add-sample',
+          payload: photo('examples', 'obama.jpg'),
+          person: { id: 'PERSON_0777', name: 'Nobody yet' },
+        },
+        /no person with id PERSON_0777/,
+      ],
     ];
     for (const [input, pattern] of cases) {
       const caught = nextMessage<Caught>(helper.getNode('caught'), 60000);
@@ -118,7 +127,7 @@ describe('face-register and face-match in a flow', dataSkip(), () => {
     }
     const listed = nextMessage<Out>(helper.getNode('regOut'));
     reg.receive({ topic: 'list' });
-    assert.ok(Array.isArray((await listed).payload));
+    assert.deepEqual((await listed).payload, [], 'a refused command leaves nobody behind');
   });
 
   it('imports a folder with a sub-folder per person and reports every photo', async () => {
