@@ -1,7 +1,7 @@
 import type { FaceStoreSettings } from '../../lib/types/node-settings';
-import path from 'node:path';
 import type { NodeAPI, NodeDef } from '../shared/red';
-import { acquireStore, defaultStoreFile, type StoreLease, type StoreProvider } from '../shared/store';
+import { optionalNumber } from '../shared/settings';
+import { acquireStore, storeFile, type StoreLease, type StoreProvider } from '../shared/store';
 
 interface FaceStoreDef extends NodeDef, FaceStoreSettings {}
 
@@ -12,12 +12,11 @@ interface FaceStoreDef extends NodeDef, FaceStoreSettings {}
 export = function register(RED: NodeAPI): void {
   function FaceStoreNode(this: StoreProvider, def: FaceStoreDef): void {
     RED.nodes.createNode(this, def);
-    const userDir = (RED.settings as { userDir?: string }).userDir ?? process.cwd();
-    this.file = def.file?.trim() ? path.resolve(userDir, def.file.trim()) : defaultStoreFile(RED);
-    const backups = Number(def.backups);
+    this.file = storeFile(RED, def.file);
+    const backups = optionalNumber(def.backups);
     const opts = {
       file: this.file,
-      backups: Number.isInteger(backups) && backups >= 0 ? backups : 3,
+      backups: backups !== undefined && Number.isInteger(backups) && backups >= 0 ? backups : 3,
       owner: `Node-RED (pid ${process.pid})`,
       actor: 'node-red',
     };

@@ -5,6 +5,7 @@ import {
   type EngineLease,
 } from '../../lib/vision/registry';
 import type { Node, NodeAPI } from './red';
+import { optionalNumber } from './settings';
 
 /** The runtime face of a face-engine config node, as the nodes that use it see it. */
 export interface EngineProvider extends Node {
@@ -14,10 +15,8 @@ export interface EngineProvider extends Node {
 
 /** Engine settings for nodes that name no face-engine: all defaults, tunable by environment. */
 export function defaultEngineConfig(): EngineConfig {
-  const pool = Number(process.env.FACEWATCH_POOL_SIZE);
-  return {
-    poolSize: Number.isInteger(pool) && pool > 0 ? pool : undefined,
-  };
+  const pool = optionalNumber(process.env.FACEWATCH_POOL_SIZE);
+  return { poolSize: pool !== undefined && Number.isInteger(pool) && pool > 0 ? pool : undefined };
 }
 
 /**

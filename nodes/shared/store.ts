@@ -64,10 +64,13 @@ export function acquireStore(opts: StoreOptions): Promise<StoreLease> {
   );
 }
 
-/** The default datafile: `<userDir>/facewatch/faces.db`. */
-export function defaultStoreFile(RED: NodeAPI): string {
+/**
+ * The datafile a face-store names: relative to Node-RED's user directory, and
+ * `<userDir>/facewatch/faces.db` when none is set.
+ */
+export function storeFile(RED: NodeAPI, file: string | undefined): string {
   const userDir = (RED.settings as { userDir?: string }).userDir ?? process.cwd();
-  return path.join(userDir, 'facewatch', 'faces.db');
+  return path.resolve(userDir, file?.trim() || path.join('facewatch', 'faces.db'));
 }
 
 /** The face store a node is configured with, or an error naming what is missing. */

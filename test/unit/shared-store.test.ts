@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { acquireStore } from '../../nodes/shared/store';
+import type { NodeAPI } from '../../nodes/shared/red';
+import { acquireStore, storeFile } from '../../nodes/shared/store';
 
 describe('acquireStore (one open store per datafile in a process)', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fw-acquire-'));
@@ -35,5 +36,15 @@ describe('acquireStore (one open store per datafile in a process)', () => {
       ['Ada', 'Grace'],
     );
     await second.release();
+  });
+});
+
+describe('storeFile', () => {
+  const RED = { settings: { userDir: '/srv/node-red' } } as unknown as NodeAPI;
+  it('defaults to facewatch/faces.db in the user directory, resolves relative paths there', () => {
+    assert.equal(storeFile(RED, ''), '/srv/node-red/facewatch/faces.db');
+    assert.equal(storeFile(RED, ' '), '/srv/node-red/facewatch/faces.db');
+    assert.equal(storeFile(RED, 'office/staff.db'), '/srv/node-red/office/staff.db');
+    assert.equal(storeFile(RED, '/data/faces.db'), '/data/faces.db');
   });
 });
