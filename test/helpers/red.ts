@@ -49,17 +49,12 @@ export function builtNode(type: string): unknown {
 }
 
 /** Waits for the next `input` message a helper node receives. */
-export function nextMessage<T = Record<string, unknown>>(node: TestNode, timeoutMs = 30000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`no message at ${node.id} within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    node.once('input', (msg: T) => {
-      clearTimeout(timer);
-      resolve(msg);
-    });
-  });
+export async function nextMessage<T = Record<string, unknown>>(
+  node: TestNode,
+  timeoutMs = 30000,
+): Promise<T> {
+  const [msg] = await collect<T>(node, 1, timeoutMs);
+  return msg;
 }
 
 /** Collects messages a helper node receives until `count` arrived. */
