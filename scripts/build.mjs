@@ -1,6 +1,6 @@
 // Builds the package into dist/: tsc for the runtime (lib, nodes, cli), a type check of the editor
 // scripts, one esbuild bundle per node's editor script, and the editor html Node-RED loads beside each
-// node's js (script + form template), with the node's locales copied next to it.
+// node's js (script + form template), with the node's locales and the package's icons copied next to it.
 // A type error anywhere fails the build.
 import { execFileSync } from 'node:child_process';
 import {
@@ -68,6 +68,9 @@ for (const type of types) {
   writeFileSync(path.join(out, `${type}.html`), html);
   const locales = path.join(src, 'locales');
   if (existsSync(locales)) cpSync(locales, path.join(out, 'locales'), { recursive: true });
+  // Node-RED looks for a module's icons only beside each node's js file: the top-level icons/
+  // folder is copied next to every node.
+  cpSync(path.join(root, 'icons'), path.join(out, 'icons'), { recursive: true });
 }
 
 const cli = path.join(dist, 'cli', 'facewatch.js');
