@@ -6,7 +6,6 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import sharp from 'sharp';
 import { DEFAULT_DETECT_OPTIONS } from '../types';
 import type {
   BackendChoice,
@@ -18,7 +17,7 @@ import type {
 } from '../types';
 import { backendCandidates, defaultIsolation, resolveBackendChoice, type Isolation } from './backend';
 import { EngineError, FrameDroppedError, ImageError } from './errors';
-import { DEFAULT_MAX_PIXELS, decodeImage, rawFrame, type Frame } from './image';
+import { DEFAULT_MAX_PIXELS, decodeImage, encodeJpeg, rawFrame, type Frame } from './image';
 import { MODEL_MANIFESTS, defaultModelPath } from './models';
 import { InferencePool } from './pool';
 import type { ModelSet } from './protocol';
@@ -336,11 +335,7 @@ export class FaceEngine {
         r.faces.map(async ({ rawCrop, ...face }): Promise<DetectedFace> => {
           const out: DetectedFace = { ...face, modelId };
           if (rawCrop && rawCrop.width > 0 && rawCrop.height > 0) {
-            out.crop = await sharp(rawCrop.data, {
-              raw: { width: rawCrop.width, height: rawCrop.height, channels: 3 },
-            })
-              .jpeg({ quality: 90 })
-              .toBuffer();
+            out.crop = await encodeJpeg({ ...rawCrop, channels: 3 }, 90);
           }
           return out;
         }),

@@ -149,6 +149,28 @@ export async function encodeJpeg(image: RawImage, quality = 80): Promise<Buffer>
     .toBuffer();
 }
 
+/**
+ * The one JPEG of an image, for messages, snapshots and crops: a JPEG is passed through untouched
+ * (no re-encoding, no quality loss), a PNG or WebP is turned upright by its EXIF orientation and
+ * encoded, a raw frame is encoded. Throws ImageError as decodeImage and encodeJpeg do.
+ * @param quality 1..100 for what is encoded here, default 80.
+ */
+export async function asJpeg(image: Buffer | RawImage, quality = 80): Promise<Buffer> {
+  if (!Buffer.isBuffer(image)) return encodeJpeg(image, quality);
+  if (image.length === 0) throw new ImageError('IMAGE_EMPTY', 'image is empty (0 bytes)');
+  const format = sniffFormat(image);
+  if (!format) throw unsupported(image);
+  if (format === 'jpeg') return image;
+  try {
+    return await sharp(image, { limitInputPixels: DEFAULT_MAX_PIXELS, failOn: 'error' })
+      .rotate()
+      .jpeg({ quality: Math.max(1, Math.min(100, Math.round(quality))) })
+      .toBuffer();
+  } catch (err) {
+    throw new ImageError('IMAGE_CORRUPT', `corrupt ${format.toUpperCase()} image: ${message(err)}`);
+  }
+}
+
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

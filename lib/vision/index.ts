@@ -5,7 +5,7 @@ export { ImageError, FrameDroppedError, EngineError } from './errors';
 export type { ImageErrorCode, EngineErrorCode } from './errors';
 export { acquireEngine, engines, EngineRegistry, DEFAULT_ENGINE_KEY } from './registry';
 export type { EngineLease } from './registry';
-export { encodeJpeg, decodeImage, rawFrame, sniffFormat, DEFAULT_MAX_PIXELS } from './image';
+export { asJpeg, encodeJpeg, decodeImage, rawFrame, sniffFormat, DEFAULT_MAX_PIXELS } from './image';
 export type { Frame, ImageFormat } from './image';
 export { recognitionModelId, defaultModelPath, MODEL_MANIFESTS } from './models';
 export { resolveBackendChoice, backendCandidates, BACKEND_ORDER } from './backend';
