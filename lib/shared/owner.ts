@@ -218,6 +218,11 @@ export class ResourceOwner<R> {
     return this.closing.has(key) ? 'closing' : 'closed';
   }
 
+  /** The open resource of `key`, if there is one (also while it lingers). */
+  resource(key: string): R | undefined {
+    return this.entries.get(key)?.resource;
+  }
+
   /** Resolves once no close of `key` is running (a lingering resource is still open). */
   async settled(key: string): Promise<void> {
     for (let c = this.closing.get(key); c; c = this.closing.get(key)) await c.catch(() => undefined);

@@ -1,9 +1,10 @@
 import type { DetectOptions } from '../../lib/types';
 import type { FaceDetectSettings } from '../../lib/types/node-settings';
 import { onClose } from '../shared/close';
-import { leaseEngine } from '../shared/engine';
+import { engineProvider, leaseEngine } from '../shared/engine';
 import { translator } from '../shared/i18n';
 import { onInput } from '../shared/input';
+import { follow } from '../shared/provider';
 import { optionalNumber } from '../shared/settings';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { Status } from '../shared/status';
@@ -37,7 +38,17 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const status = new Status(this, translator(RED, 'face-detect'));
     status.set('idle', 'status.starting');
-    const lease = leaseEngine(RED, def.engine || undefined);
+    const lease = leaseEngine(RED, def.engine || undefined, this);
+    follow(
+      this,
+      () => engineProvider(RED, def.engine || undefined),
+      ({ state, resource, error }) => {
+        if (state === 'error') status.error(error);
+        else if (state === 'closed') status.set('off', 'status.closed');
+        else if (state === 'open' && resource)
+          status.set('idle', 'status.ready', { backend: resource.backend });
+      },
+    );
     lease.then(
       ({ engine }) => status.set('idle', 'status.ready', { backend: engine.backend }),
       (err: unknown) => status.error(err),

@@ -1,19 +1,24 @@
-import { acquireEngine, type EngineLease } from '../../lib/vision/registry';
+import { engines, type EngineLease } from '../../lib/vision/registry';
 import { engineConfig, type FaceEngineDef } from './config';
 import type { EngineProvider } from '../shared/engine';
+import { provide } from '../shared/provider';
 import type { NodeAPI } from '../shared/red';
 
 /**
  * face-engine: a config node that owns one inference pool, shared and reference-counted by every
  * face-detect and face-register node (and admin route) that names it. The pool starts with its
- * first user and stops with its last.
+ * first user and stops with its last; its state (starting, open, failed, closed) is pushed to every
+ * node registered with it.
  */
 export = function register(RED: NodeAPI): void {
   function FaceEngineNode(this: EngineProvider, def: FaceEngineDef): void {
     RED.nodes.createNode(this, def);
     const config = engineConfig(def);
     const key = `face-engine:${this.id}`;
-    this.acquire = (): Promise<EngineLease> => acquireEngine(key, config);
+    const users = provide(this, engines.owner, key);
+    this.register = (user, onState) => users.register(user, onState);
+    this.deregister = (user, done) => users.deregister(user, done);
+    this.acquire = (user?: string): Promise<EngineLease> => engines.acquire(key, config, user);
   }
   RED.nodes.registerType('face-engine', FaceEngineNode);
 };

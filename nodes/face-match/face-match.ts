@@ -2,6 +2,7 @@ import type { FaceMatchSettings } from '../../lib/types/node-settings';
 import { onClose } from '../shared/close';
 import { translator } from '../shared/i18n';
 import { onInput } from '../shared/input';
+import { follow } from '../shared/provider';
 import { numberOr } from '../shared/settings';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { Status } from '../shared/status';
@@ -15,7 +16,9 @@ export = function register(RED: NodeAPI): void {
   function FaceMatchNode(this: Node, def: FaceMatchDef): void {
     RED.nodes.createNode(this, def);
     const status = new Status(this, translator(RED, 'face-match'));
-    const lease: Promise<StoreLease> = Promise.resolve().then(() => storeProvider(RED, def.store).acquire());
+    const lease: Promise<StoreLease> = Promise.resolve().then(() =>
+      storeProvider(RED, def.store).acquire(this.id),
+    );
     const controller = new FaceMatchController(status, lease, {
       threshold: numberOr(def.threshold, 0.6),
       margin: numberOr(def.margin, 0.05),
@@ -25,6 +28,15 @@ export = function register(RED: NodeAPI): void {
     const onStoreChange = (): void => {
       void lease.then(({ store }) => controller.showStatus(store));
     };
+    follow(
+      this,
+      () => storeProvider(RED, def.store),
+      ({ state, resource, error }) => {
+        if (state === 'error') status.error(error);
+        else if (state === 'closed') status.set('off', 'status.closed');
+        else if (state === 'open' && resource) controller.showStatus(resource);
+      },
+    );
     lease.then(
       ({ store }) => {
         controller.showStatus(store);

@@ -2,9 +2,10 @@ import type { FaceRegisterSettings } from '../../lib/types/node-settings';
 import type { EnrolOptions } from '../../lib/store/enrol';
 import type { EngineLease } from '../../lib/vision/registry';
 import { onClose } from '../shared/close';
-import { leaseEngine } from '../shared/engine';
+import { engineProvider, leaseEngine } from '../shared/engine';
 import { translator } from '../shared/i18n';
 import { onInput } from '../shared/input';
+import { follow, type StateListener } from '../shared/provider';
 import { optionalNumber } from '../shared/settings';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { Status } from '../shared/status';
@@ -37,10 +38,20 @@ export = function register(RED: NodeAPI): void {
   function FaceRegisterNode(this: Node, def: FaceRegisterDef): void {
     RED.nodes.createNode(this, def);
     const status = new Status(this, translator(RED, 'face-register'));
-    const store: Promise<StoreLease> = Promise.resolve().then(() => storeProvider(RED, def.store).acquire());
+    const store: Promise<StoreLease> = Promise.resolve().then(() =>
+      storeProvider(RED, def.store).acquire(this.id),
+    );
     // The engine starts on the first photo: list, get, update and delete need none.
     let engine: Promise<EngineLease> | undefined;
-    const getEngine = (): Promise<EngineLease> => (engine ??= leaseEngine(RED, def.engine || undefined));
+    const getEngine = (): Promise<EngineLease> =>
+      (engine ??= leaseEngine(RED, def.engine || undefined, this));
+    // Failures of the store or the engine, and their closing, reach this node's status.
+    const onState: StateListener = ({ state, error }) => {
+      if (state === 'error') status.error(error);
+      else if (state === 'closed') status.set('off', 'status.closed');
+    };
+    follow(this, () => storeProvider(RED, def.store), onState);
+    follow(this, () => engineProvider(RED, def.engine || undefined), onState);
     store.then(
       ({ store: s }) => status.set('idle', 'status.size', { size: s.size() }),
       (err: unknown) => status.error(err),

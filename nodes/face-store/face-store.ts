@@ -1,13 +1,22 @@
 import type { FaceStoreSettings } from '../../lib/types/node-settings';
 import type { NodeAPI, NodeDef } from '../shared/red';
 import { optionalNumber } from '../shared/settings';
-import { acquireStore, storeFile, type StoreLease, type StoreProvider } from '../shared/store';
+import { provide } from '../shared/provider';
+import {
+  acquireStore,
+  storeFile,
+  storeKey,
+  stores,
+  type StoreLease,
+  type StoreProvider,
+} from '../shared/store';
 
 interface FaceStoreDef extends NodeDef, FaceStoreSettings {}
 
 /**
  * face-store: a config node naming one face database. The store is opened by its first user
- * (face-match, face-register, the admin routes) and closed by its last.
+ * (face-match, face-register, the admin routes) and closed by its last; its state (open, failed,
+ * closed) is pushed to every node registered with it.
  */
 export = function register(RED: NodeAPI): void {
   function FaceStoreNode(this: StoreProvider, def: FaceStoreDef): void {
@@ -20,7 +29,10 @@ export = function register(RED: NodeAPI): void {
       owner: `Node-RED (pid ${process.pid})`,
       actor: 'node-red',
     };
-    this.acquire = (): Promise<StoreLease> => acquireStore(opts);
+    const users = provide(this, stores, storeKey(this.file));
+    this.register = (user, onState) => users.register(user, onState);
+    this.deregister = (user, done) => users.deregister(user, done);
+    this.acquire = (user?: string): Promise<StoreLease> => acquireStore(opts, user);
   }
   RED.nodes.registerType('face-store', FaceStoreNode);
 };

@@ -1,67 +1,42 @@
 import path from 'node:path';
 import { FaceStore, type StoreOptions } from '../../lib/store/face-store';
+import { ResourceOwner } from '../../lib/shared/owner';
+import type { Provider } from './provider';
 import type { Node, NodeAPI } from './red';
 
 /** A lease on an open face store; the last release closes it (and frees its lock). */
 export interface StoreLease {
   store: FaceStore;
+  /** Who holds it (a node id, a route). */
+  user: string;
   release(): Promise<void>;
 }
 
 /** The runtime face of a face-store config node, as the nodes that use it see it. */
-export interface StoreProvider extends Node {
+export interface StoreProvider extends Node, Provider<FaceStore> {
   /** Absolute path of the datafile. */
   file: string;
-  acquire(): Promise<StoreLease>;
-}
-
-interface Entry {
-  users: number;
-  opening: Promise<FaceStore>;
+  /** Leases the store for `user` (a node id, a route). */
+  acquire(user?: string): Promise<StoreLease>;
 }
 
 /**
  * One open FaceStore per datafile in this process, shared by every node using it: the store's lock
- * file keeps other processes out, this table keeps one process from opening a file twice.
+ * file keeps other processes out, this owner keeps one process from opening a file twice. A
+ * redeploy's open waits for the previous store to finish its writes and close.
  */
-const open = new Map<string, Entry>();
-/** Stores whose last user left and that are still finishing their writes: a redeploy waits for them. */
-const closing = new Map<string, Promise<void>>();
+export const stores = new ResourceOwner<FaceStore>({ close: (store) => store.close() });
 
-export function acquireStore(opts: StoreOptions): Promise<StoreLease> {
-  const file = path.resolve(opts.file);
-  let entry = open.get(file);
-  if (!entry) {
-    // A failed close was reported to its releaser; this open tries afresh.
-    const previous = (closing.get(file) ?? Promise.resolve()).catch(() => undefined);
-    entry = { users: 0, opening: previous.then(() => FaceStore.open({ ...opts, file })) };
-    open.set(file, entry);
-    entry.opening.catch(() => open.delete(file));
-  }
-  const held = entry;
-  held.users++;
-  let released = false;
-  return held.opening.then(
-    (store) => ({
-      store,
-      async release() {
-        if (released) return;
-        released = true;
-        if (--held.users === 0) {
-          open.delete(file);
-          const done = store.close().finally(() => {
-            if (closing.get(file) === done) closing.delete(file);
-          });
-          closing.set(file, done);
-          await done;
-        }
-      },
-    }),
-    (err: unknown) => {
-      held.users--;
-      throw err;
-    },
-  );
+/** The key of a datafile in {@link stores}. */
+export function storeKey(file: string): string {
+  return path.resolve(file);
+}
+
+/** Leases the store of `opts.file` for `user`, opening it if nobody in this process holds it. */
+export async function acquireStore(opts: StoreOptions, user = 'anonymous'): Promise<StoreLease> {
+  const file = storeKey(opts.file);
+  const lease = await stores.acquire(file, user, () => FaceStore.open({ ...opts, file }));
+  return { store: lease.resource, user, release: () => lease.release() };
 }
 
 /**
