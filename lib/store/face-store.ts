@@ -9,18 +9,15 @@
  * datafile is backed up before the first write of a batch, and erasures compact the datafile and
  * scrub the backups before the batch ends.
  */
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { existsSync, statSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import Datastore from 'nedb-promises';
 import type { FaceMatch } from '../types';
 import { AuditLog, type AuditAction } from './audit';
 import { BackupSet, type RawDoc } from './backups';
 import {
-  decodeDescriptor,
-  encodeDescriptor,
   formatGeneratedId,
   generatedIdNumber,
   sanitiseId,
@@ -28,11 +25,35 @@ import {
   sanitiseName,
   toDescriptor,
 } from './codec';
+import { CropFolder } from './crops';
 import { DescriptorIndex, type IndexHit } from './descriptor-index';
+import {
+  corruptLines,
+  eventSample,
+  mentionsPerson,
+  META_ID,
+  newMeta,
+  newSampleId,
+  publicPerson,
+  readDocuments,
+  toDoc,
+  withoutPerson,
+  withoutSample,
+  type MetaDoc,
+  type PersonRecord,
+  type SampleRecord,
+} from './documents';
 import { StoreError } from './errors';
+import type { ImportReport } from './import';
+import type { StoreInternals } from './internals';
 import { StoreLock } from './lock';
 import { decideMatch, DEFAULT_MATCH_OPTIONS, type MatchOptions } from './match';
+import { reembedStore, type ReembedCompute, type ReembedResult } from './reembed';
 import { SearchWorker } from './search-worker';
+import { exportStore, importStore, type StoreExport } from './transfer';
+
+export type { StoreExport } from './transfer';
+export type { ReembedCompute, ReembedFailure, ReembedResult } from './reembed';
 
 /** How to open a store. Only `file` is required. */
 export interface StoreOptions {
@@ -107,55 +128,6 @@ export interface PersonInput {
   metadata?: Record<string, unknown>;
 }
 
-/** Per row outcome of an import. */
-export interface ImportRow {
-  /** What the row is: a file path, `line 3`, `person PERSON_0002`. */
-  row: string;
-  status: 'enrolled' | 'duplicate' | 'refused';
-  /** The person the row enrolled into (or duplicated). */
-  id?: string;
-  name?: string;
-  /** Why a row was refused or is a duplicate. */
-  reason?: string;
-  /** The error code behind a refusal. */
-  code?: string;
-  /** For duplicates by face: the person matched and the distance. */
-  duplicateOf?: { id: string; name: string; distance: number };
-}
-
-/** Outcome of an import. */
-export interface ImportReport {
-  rows: ImportRow[];
-  enrolled: number;
-  duplicate: number;
-  refused: number;
-}
-
-/** The whole store as JSON, for moving between installations. */
-export interface StoreExport {
-  format: 'facewatch-store';
-  version: 1;
-  exportedAt: string;
-  modelId: string | null;
-  nextId: number;
-  people: Array<{
-    id: string;
-    name: string;
-    metadata: Record<string, unknown>;
-    createdAt: string;
-    updatedAt: string;
-    samples: Array<{
-      id: string;
-      modelId: string;
-      descriptor: number[];
-      source: string;
-      time: string;
-      /** Base64 JPEG crop, when exported with images. */
-      image?: string;
-    }>;
-  }>;
-}
-
 /**
  * Events a store emits (all synchronous, after the change is on disk):
  * - `person-added` (person: Person): a new person, samples included.
@@ -175,131 +147,6 @@ export interface FaceStoreEvents {
   'model-changed': [{ from: string | null; to: string }];
 }
 
-type SampleRecord = Sample;
-interface PersonRecord extends Omit<Person, 'samples'> {
-  samples: SampleRecord[];
-}
-
-interface SampleDoc {
-  id: string;
-  /** Base64 float32 descriptor. */
-  d: string;
-  m: string;
-  image: string | null;
-  source: string;
-  time: string;
-}
-interface PersonDoc {
-  _id: string;
-  kind: 'person';
-  name: string;
-  /** JSON text: NeDB refuses keys with dots or a leading `$`, which user metadata may have. */
-  metadata: string;
-  samples: SampleDoc[];
-  createdAt: string;
-  updatedAt: string;
-}
-interface MetaDoc {
-  _id: typeof META_ID;
-  kind: 'meta';
-  version: 1;
-  nextId: number;
-  modelId: string | null;
-  dim: number | null;
-  createdAt: string;
-}
-
-/** The meta document's id contains `#`, which person ids cannot. */
-const META_ID = '#meta';
-
-interface DatastoreLike {
-  load(): Promise<void>;
-  find(q: object): Promise<RawDoc[]>;
-  insert(doc: object): Promise<unknown>;
-  update(q: object, doc: object, opts?: object): Promise<unknown>;
-  remove(q: object, opts?: object): Promise<number>;
-  compactDatafileAsync(): Promise<void>;
-}
-
-function toDoc(p: PersonRecord): PersonDoc {
-  return {
-    _id: p.id,
-    kind: 'person',
-    name: p.name,
-    metadata: JSON.stringify(p.metadata),
-    samples: p.samples.map((s) => ({
-      id: s.id,
-      d: encodeDescriptor(s.descriptor),
-      m: s.modelId,
-      image: s.image,
-      source: s.source,
-      time: s.time,
-    })),
-    createdAt: p.createdAt,
-    updatedAt: p.updatedAt,
-  };
-}
-
-function fromDoc(doc: RawDoc): PersonRecord {
-  const d = doc as unknown as PersonDoc;
-  if (typeof d._id !== 'string' || typeof d.name !== 'string' || !Array.isArray(d.samples)) {
-    throw new Error(`document ${String(doc._id)} is not a person`);
-  }
-  return {
-    id: d._id,
-    name: d.name,
-    metadata: (d.metadata ? JSON.parse(d.metadata) : {}) as Record<string, unknown>,
-    samples: d.samples.map((s) => ({
-      id: s.id,
-      descriptor: decodeDescriptor(s.d),
-      modelId: s.m,
-      image: s.image ?? null,
-      source: s.source ?? '',
-      time: s.time,
-    })),
-    createdAt: d.createdAt,
-    updatedAt: d.updatedAt,
-  };
-}
-
-function publicSample(s: SampleRecord): SampleInfo {
-  return { id: s.id, modelId: s.modelId, image: s.image, source: s.source, time: s.time };
-}
-
-function publicPerson(p: PersonRecord): Person {
-  return {
-    id: p.id,
-    name: p.name,
-    metadata: structuredClone(p.metadata),
-    samples: p.samples.map(publicSample),
-    createdAt: p.createdAt,
-    updatedAt: p.updatedAt,
-  };
-}
-
-function eventSample(s: SampleRecord): Sample {
-  return { ...publicSample(s), descriptor: s.descriptor.slice() };
-}
-
-function newSampleId(): string {
-  return randomBytes(8).toString('hex');
-}
-
-/** Finds the unreadable lines of a datafile, for the corruption message. */
-function corruptLines(file: string): number[] {
-  const bad: number[] = [];
-  const lines = readFileSync(file, 'utf8').split('\n');
-  lines.forEach((line, i) => {
-    if (line === '') return;
-    try {
-      JSON.parse(line);
-    } catch {
-      bad.push(i + 1);
-    }
-  });
-  return bad;
-}
-
 /**
  * The changes one batch may make. Obtained from {@link FaceStore.batch}; only valid until the
  * batch's function resolves. Each method has the same meaning as the FaceStore method of the
@@ -317,6 +164,16 @@ export interface StoreTx {
   deletePerson(id: string, actor?: string): Promise<boolean>;
 }
 
+/** The part of nedb-promises' Datastore the store uses. */
+interface DatastoreLike {
+  load(): Promise<void>;
+  find(q: object): Promise<RawDoc[]>;
+  insert(doc: object): Promise<unknown>;
+  update(q: object, doc: object, opts?: object): Promise<unknown>;
+  remove(q: object, opts?: object): Promise<number>;
+  compactDatafileAsync(): Promise<void>;
+}
+
 /** The face store. Open with {@link FaceStore.open}; close with {@link FaceStore.close}. */
 export class FaceStore extends EventEmitter<FaceStoreEvents> {
   /** The datafile. */
@@ -327,11 +184,12 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
   readonly defaults: MatchOptions;
 
   private readonly db: DatastoreLike;
+  private readonly crops: CropFolder;
   private readonly backups: BackupSet;
   private readonly audit: AuditLog;
   private readonly actor: string;
   private readonly people = new Map<string, PersonRecord>();
-  private meta: MetaDoc;
+  private meta: MetaDoc = newMeta();
   private index: DescriptorIndex | null = null;
   private lock: StoreLock | null;
   private queue: Promise<unknown> = Promise.resolve();
@@ -339,6 +197,23 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
   private readonly offloadRows: number;
   private worker: SearchWorker | null = null;
   private readonly onExit = (): void => this.lock?.release();
+  /** Handed to the modules that work on the whole store (transfer, reembed). */
+  private readonly internals: StoreInternals = {
+    people: this.people,
+    meta: () => this.meta,
+    assertOpen: () => this.assertOpen(),
+    batch: (fn) => this.batch(fn),
+    imagePath: (sample) => this.imagePath(sample),
+    saveMeta: (next) => this.saveMeta(next),
+    replace: (next) => this.replace(next),
+    useIndex: (index) => {
+      this.index = index;
+    },
+    compact: () => this.compact(),
+    log: (action, actor, p, details) => this.log(action, actor, p, details),
+    flushAudit: () => this.audit.flush(),
+    emit: (event, ...args) => this.emitSafe(event, ...args),
+  };
 
   private constructor(
     opts: Required<Pick<StoreOptions, 'file' | 'imagesDir' | 'auditFile'>> & StoreOptions,
@@ -348,6 +223,7 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
     super();
     this.file = opts.file;
     this.imagesDir = opts.imagesDir;
+    this.crops = new CropFolder(opts.imagesDir);
     this.auditFile = opts.auditFile;
     this.lockFile = `${opts.file}.lock`;
     this.backups = new BackupSet(opts.file, opts.backups ?? 3);
@@ -357,15 +233,6 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
     this.offloadRows = opts.offloadRows ?? 100000;
     this.db = db;
     this.lock = lock;
-    this.meta = {
-      _id: META_ID,
-      kind: 'meta',
-      version: 1,
-      nextId: 1,
-      modelId: null,
-      dim: null,
-      createdAt: new Date().toISOString(),
-    };
     if (lock) process.on('exit', this.onExit);
   }
 
@@ -419,30 +286,15 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
       throw await this.loadError(err as Error & { corruptItems?: number; dataLength?: number });
     }
     const docs = await this.db.find({});
-    const records: PersonRecord[] = [];
-    for (const doc of docs) {
-      if (doc._id === META_ID) {
-        this.meta = doc as unknown as MetaDoc;
-        continue;
-      }
-      try {
-        records.push(fromDoc(doc));
-      } catch (err) {
-        throw await this.loadError(new Error(`document ${String(doc._id)}: ${(err as Error).message}`));
-      }
+    let records: PersonRecord[];
+    try {
+      const loaded = readDocuments(docs);
+      if (loaded.meta) this.meta = loaded.meta;
+      records = loaded.people;
+    } catch (err) {
+      throw await this.loadError(err as Error);
     }
-    for (const p of records) {
-      this.people.set(p.id, p);
-      for (const s of p.samples) {
-        if (this.meta.modelId && s.modelId !== this.meta.modelId) {
-          throw await this.loadError(
-            new Error(
-              `sample ${s.id} of ${p.id} was made by model ${s.modelId}, the store holds ${this.meta.modelId}`,
-            ),
-          );
-        }
-      }
-    }
+    for (const p of records) this.people.set(p.id, p);
     if (this.meta.dim) {
       const index = new DescriptorIndex(this.meta.dim);
       index.reserve(records.reduce((n, p) => n + p.samples.length, 0));
@@ -525,7 +377,7 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
 
   /** Absolute path of a sample's crop, or null. */
   imagePath(sample: Pick<SampleInfo, 'image'>): string | null {
-    return sample.image ? path.join(this.imagesDir, sample.image) : null;
+    return sample.image ? this.crops.resolve(sample.image) : null;
   }
 
   /** Newest first. */
@@ -743,35 +595,23 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
       id,
       descriptor,
       modelId: input.modelId,
-      image: input.crop ? `${personId}/${id}.jpg` : null,
+      image: input.crop ? this.crops.relative(personId, `${id}.jpg`) : null,
       source: typeof input.source === 'string' ? input.source.slice(0, 500) : '',
       time: input.time ?? new Date().toISOString(),
     };
     return { rec, adoptModel: !this.meta.modelId };
   }
 
+  /** Writes a new sample's crop, when it has one. */
   private async writeImage(rec: SampleRecord, crop: Buffer | undefined): Promise<void> {
-    if (!crop || !rec.image) return;
-    const file = path.join(this.imagesDir, rec.image);
-    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    const tmp = `${file}.tmp`;
-    try {
-      await writeFile(tmp, crop, { mode: 0o600 });
-      await rename(tmp, file);
-    } catch (err) {
-      // A full disk must not leave half a crop (or an empty person folder) behind.
-      await rm(tmp, { force: true });
-      await rmdir(path.dirname(file)).catch(() => undefined);
-      throw err;
-    }
+    const ref = rec.image && this.crops.parse(rec.image);
+    if (crop && ref) await this.crops.write(ref.key, ref.name, crop);
   }
 
+  /** Deletes a sample's crop, and the person's folder when no other crop is left in it. */
   private async dropImage(rec: SampleRecord): Promise<void> {
-    if (!rec.image) return;
-    const file = path.join(this.imagesDir, rec.image);
-    await rm(file, { force: true });
-    // Leave no empty person folder behind (ENOTEMPTY when other samples remain).
-    await rmdir(path.dirname(file)).catch(() => undefined);
+    const ref = rec.image && this.crops.parse(rec.image);
+    if (ref) await this.crops.remove(ref.key, ref.name);
   }
 
   private async adopt(rec: SampleRecord): Promise<void> {
@@ -902,14 +742,7 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
     await this.replace(next);
     this.index?.removeSample(s.id);
     await this.compact();
-    await this.backups.rewriteAll(
-      (doc) => {
-        if (doc._id !== id || !Array.isArray(doc.samples)) return doc;
-        const kept = (doc.samples as SampleDoc[]).filter((x) => x.id !== sampleId);
-        return kept.length === doc.samples.length ? doc : { ...doc, samples: kept };
-      },
-      `"_id":${JSON.stringify(id)}`,
-    );
+    await this.backups.rewriteAll(withoutSample(id, sampleId), mentionsPerson(id));
     await this.dropImage(s);
     const person = publicPerson(next);
     this.log('remove-sample', actor, next, { samples: next.samples.length });
@@ -929,8 +762,8 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
       this.index?.removePerson(id);
     }
     await this.compact();
-    await this.backups.rewriteAll((doc) => (doc._id === id ? null : doc), `"_id":${JSON.stringify(id)}`);
-    await rm(path.join(this.imagesDir, id), { recursive: true, force: true });
+    await this.backups.rewriteAll(withoutPerson(id), mentionsPerson(id));
+    await this.crops.removeKey(id);
     if (!p) return false;
     const person = publicPerson(p);
     this.log('delete', actor, p, { samples: p.samples.length });
@@ -943,48 +776,8 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
   // ---------------------------------------------------------------- export, import, reembed
 
   /** The whole store as JSON (descriptors and model id included; crops as base64 unless `images: false`). */
-  async exportJson(opts: { images?: boolean; actor?: string } = {}): Promise<StoreExport> {
-    this.assertOpen();
-    const people: StoreExport['people'] = [];
-    for (const p of this.people.values()) {
-      const samples: StoreExport['people'][number]['samples'] = [];
-      for (const s of p.samples) {
-        const out: StoreExport['people'][number]['samples'][number] = {
-          id: s.id,
-          modelId: s.modelId,
-          descriptor: Array.from(s.descriptor),
-          source: s.source,
-          time: s.time,
-        };
-        const file = this.imagePath(s);
-        if (opts.images !== false && file) {
-          try {
-            out.image = (await readFile(file)).toString('base64');
-          } catch {
-            // A crop lost on disk: export the descriptor anyway; reembed will report the sample.
-          }
-        }
-        samples.push(out);
-      }
-      people.push({
-        id: p.id,
-        name: p.name,
-        metadata: structuredClone(p.metadata),
-        createdAt: p.createdAt,
-        updatedAt: p.updatedAt,
-        samples,
-      });
-    }
-    this.log('export', opts.actor, {}, { people: people.length, images: opts.images !== false });
-    await this.audit.flush();
-    return {
-      format: 'facewatch-store',
-      version: 1,
-      exportedAt: new Date().toISOString(),
-      modelId: this.meta.modelId,
-      nextId: this.meta.nextId,
-      people,
-    };
+  exportJson(opts: { images?: boolean; actor?: string } = {}): Promise<StoreExport> {
+    return exportStore(this.internals, opts);
   }
 
   /**
@@ -992,79 +785,8 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
    * duplicate and left as it is; a sample of another model refuses its person (nothing of that
    * person is written). One batch, one backup.
    */
-  async importJson(data: unknown, actor?: string): Promise<ImportReport> {
-    this.assertOpen();
-    const d = data as Partial<StoreExport> | null;
-    if (!d || d.format !== 'facewatch-store' || !Array.isArray(d.people)) {
-      throw new StoreError(
-        'EIMPORT_FORMAT',
-        'not a FaceWatch store export (expected {"format": "facewatch-store", "people": [...]})',
-      );
-    }
-    const people = d.people;
-    return this.batch(async (tx) => {
-      const rows: ImportRow[] = [];
-      for (const [i, p] of people.entries()) {
-        const row = `person ${typeof p?.id === 'string' ? p.id : `#${i + 1}`}`;
-        try {
-          const id = sanitiseId(p.id);
-          if (this.people.has(id)) {
-            rows.push({
-              row,
-              status: 'duplicate',
-              id,
-              name: p.name,
-              reason: `id ${id} already exists (${this.people.get(id)?.name})`,
-            });
-            continue;
-          }
-          const samples = Array.isArray(p.samples) ? p.samples : [];
-          for (const s of samples) {
-            const storeModel = this.meta.modelId ?? samples[0]?.modelId;
-            if (s.modelId !== storeModel) {
-              throw new StoreError(
-                'EMODEL_MISMATCH',
-                `sample ${s.id} was made by model ${s.modelId}, the store holds ${storeModel}`,
-              );
-            }
-            toDescriptor(s.descriptor, this.meta.dim ?? samples[0]?.descriptor?.length);
-          }
-          const toInput = (s: StoreExport['people'][number]['samples'][number]): SampleInput => ({
-            descriptor: s.descriptor,
-            modelId: s.modelId,
-            crop: typeof s.image === 'string' ? Buffer.from(s.image, 'base64') : undefined,
-            source: s.source,
-            time: s.time,
-          });
-          await tx.addPerson(
-            { id, name: p.name, metadata: p.metadata },
-            samples[0] ? toInput(samples[0]) : undefined,
-            actor,
-          );
-          for (const s of samples.slice(1)) await tx.addSample(id, toInput(s), actor);
-          rows.push({ row, status: 'enrolled', id, name: this.people.get(id)?.name });
-        } catch (err) {
-          rows.push({
-            row,
-            status: 'refused',
-            id: typeof p?.id === 'string' ? p.id : undefined,
-            name: p?.name,
-            reason: (err as Error).message,
-            code: (err as StoreError).code,
-          });
-        }
-      }
-      if (typeof d.nextId === 'number' && d.nextId > this.meta.nextId)
-        await this.saveMeta({ ...this.meta, nextId: d.nextId });
-      const report = summarise(rows);
-      this.log(
-        'import',
-        actor,
-        {},
-        { source: 'json', enrolled: report.enrolled, duplicate: report.duplicate, refused: report.refused },
-      );
-      return report;
-    });
+  importJson(data: unknown, actor?: string): Promise<ImportReport> {
+    return importStore(this.internals, data, actor);
   }
 
   /**
@@ -1073,87 +795,11 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
    * `compute` finds no face, nothing changes and the failures are listed, unless `dropFailed`,
    * which removes those samples (erased like {@link removeSample}).
    */
-  async reembed(
-    compute: (
-      crop: Buffer,
-      sample: SampleInfo,
-    ) => Promise<{ descriptor: ArrayLike<number>; modelId: string } | null>,
+  reembed(
+    compute: ReembedCompute,
     opts: { dropFailed?: boolean; actor?: string } = {},
-  ): Promise<{
-    modelId: string | null;
-    samples: number;
-    failed: Array<{ id: string; sampleId: string; reason: string }>;
-  }> {
-    return this.batch(async (tx) => {
-      const updates = new Map<string, { descriptor: Float32Array; modelId: string }>();
-      const failed: Array<{ id: string; sampleId: string; reason: string }> = [];
-      let modelId: string | null = null;
-      let dim: number | null = null;
-      for (const p of this.people.values()) {
-        for (const s of p.samples) {
-          const file = this.imagePath(s);
-          let reason = '';
-          if (!file) reason = 'no crop stored';
-          else {
-            let crop: Buffer | null = null;
-            try {
-              crop = await readFile(file);
-            } catch {
-              reason = `crop ${file} cannot be read`;
-            }
-            if (crop) {
-              const r = await compute(crop, publicSample(s)).catch((err: Error) => {
-                reason = err.message;
-                return null;
-              });
-              if (r) {
-                if (modelId && r.modelId !== modelId)
-                  throw new StoreError(
-                    'EMODEL_MISMATCH',
-                    `reembed produced two model ids (${modelId}, ${r.modelId})`,
-                  );
-                modelId = r.modelId;
-                const desc = toDescriptor(r.descriptor, dim);
-                dim = desc.length;
-                updates.set(s.id, { descriptor: desc, modelId: r.modelId });
-              } else reason ||= 'no face found in the crop';
-            }
-          }
-          if (reason) failed.push({ id: p.id, sampleId: s.id, reason });
-        }
-      }
-      if (failed.length && !opts.dropFailed) return { modelId: this.meta.modelId, samples: 0, failed };
-      for (const f of failed) await tx.removeSample(f.id, f.sampleId, opts.actor);
-      if (!modelId || !dim) return { modelId: this.meta.modelId, samples: 0, failed };
-      const from = this.meta.modelId;
-      const index = new DescriptorIndex(dim);
-      const changed: PersonRecord[] = [];
-      for (const p of this.people.values()) {
-        const next: PersonRecord = {
-          ...p,
-          samples: p.samples.map((s) => {
-            const u = updates.get(s.id);
-            return u ? { ...s, descriptor: u.descriptor, modelId: u.modelId } : s;
-          }),
-          updatedAt: new Date().toISOString(),
-        };
-        await this.replace(next);
-        for (const s of next.samples) index.add(next.id, s.id, s.descriptor);
-        changed.push(next);
-      }
-      await this.saveMeta({ ...this.meta, modelId, dim });
-      this.index = index;
-      await this.compact();
-      this.log(
-        'reembed',
-        opts.actor,
-        {},
-        { from, to: modelId, samples: updates.size, dropped: failed.length },
-      );
-      for (const p of changed) this.emitSafe('person-updated', publicPerson(p));
-      this.emitSafe('model-changed', { from, to: modelId });
-      return { modelId, samples: updates.size, failed };
-    });
+  ): Promise<ReembedResult> {
+    return reembedStore(this.internals, compute, opts);
   }
 
   /** Appends an entry to the audit log (used by bulk imports and the CLI); never pass descriptors. */
@@ -1174,24 +820,5 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
     this.lock = null;
     process.removeListener('exit', this.onExit);
     this.index?.clear();
-  }
-}
-
-/** Counts the rows of a report. */
-export function summarise(rows: ImportRow[]): ImportReport {
-  return {
-    rows,
-    enrolled: rows.filter((r) => r.status === 'enrolled').length,
-    duplicate: rows.filter((r) => r.status === 'duplicate').length,
-    refused: rows.filter((r) => r.status === 'refused').length,
-  };
-}
-
-/** Whether a file exists and is readable as a store datafile (for the CLI's messages). */
-export async function storeExists(file: string): Promise<boolean> {
-  try {
-    return (await stat(file)).isFile();
-  } catch {
-    return false;
   }
 }

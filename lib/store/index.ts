@@ -6,6 +6,7 @@ export * from './errors';
 export * from './face-store';
 export { DEFAULT_MATCH_OPTIONS, confidenceOf, decideMatch, type MatchOptions } from './match';
 export { DescriptorIndex, type IndexHit } from './descriptor-index';
+export { CropFolder, type CropEntry, type CropFolderModes } from './crops';
 export * from './enrol';
 export * from './import';
 export * from './evaluate';
