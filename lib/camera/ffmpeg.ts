@@ -1,0 +1,195 @@
+/**
+ * The ffmpeg command of a camera, and what its output means. fluent-ffmpeg builds and probes the
+ * command (its repository is archived, so it stays behind this one module: a plain argument list
+ * could replace it); the process itself is run by the process supervisor.
+ */
+import { execFile } from 'node:child_process';
+import ffmpeg from 'fluent-ffmpeg';
+
+/** The ffmpeg to run: FFMPEG_PATH, or `ffmpeg` on the PATH. */
+export function ffmpegPath(): string {
+  return process.env.FFMPEG_PATH?.trim() || 'ffmpeg';
+}
+
+/** The ffprobe beside it: FFPROBE_PATH, or `ffprobe` next to FFMPEG_PATH, or on the PATH. */
+export function ffprobePath(): string {
+  if (process.env.FFPROBE_PATH?.trim()) return process.env.FFPROBE_PATH.trim();
+  const f = process.env.FFMPEG_PATH?.trim();
+  return f ? f.replace(/ffmpeg(\.exe)?$/i, (m) => m.replace(/ffmpeg/i, 'ffprobe')) : 'ffprobe';
+}
+
+/** Resolves with ffmpeg's version line, or rejects with an operator's message when it is missing. */
+export function checkFfmpeg(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(ffmpegPath(), ['-hide_banner', '-version'], { timeout: 10000 }, (err, stdout) => {
+      if (err)
+        reject(
+          new Error(
+            `ffmpeg not found (${ffmpegPath()}): install it (Debian/Ubuntu: apt-get install ffmpeg) or set FFMPEG_PATH`,
+          ),
+        );
+      else resolve(stdout.split('\n')[0]);
+    });
+  });
+}
+
+/** Where a camera's frames come from, by its address. */
+export type SourceKind = 'rtsp' | 'http' | 'file' | 'v4l2';
+
+/** The kind of a camera address, or an error naming what is wrong with it. */
+export function sourceKind(url: string): SourceKind {
+  const u = url.trim();
+  if (!u) throw new Error('no camera address: set the URL');
+  if (/^\/dev\/video\d+$/.test(u)) return 'v4l2';
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(u)?.[1]?.toLowerCase();
+  if (!scheme || /^[a-z]$/i.test(scheme)) return 'file';
+  if (scheme === 'rtsp' || scheme === 'rtsps') return 'rtsp';
+  if (scheme === 'http' || scheme === 'https') return 'http';
+  if (scheme === 'file') return 'file';
+  throw new Error(
+    `unsupported camera address scheme "${scheme}:": use rtsp://, rtsps://, http(s)://, a file or /dev/videoN`,
+  );
+}
+
+/** What the camera's ffmpeg is told to produce. */
+export interface StreamArgs {
+  /** The address with credentials in it (never logged: see redactor). */
+  url: string;
+  kind: SourceKind;
+  transport: 'tcp' | 'udp';
+  /** Frames per second sent on (ffmpeg drops the others). */
+  fps: number;
+  /** Frames scaled to this width (the height keeps the aspect, even); 0 keeps the camera's. */
+  width: number;
+  /** Socket timeout inside ffmpeg (RTSP, HTTP), seconds. */
+  socketTimeout: number;
+}
+
+/**
+ * The arguments of ffmpeg reading one camera: raw RGB frames on stdout at the configured rate and
+ * width, stream information (and errors) on stderr, no statistics, no audio, no stdin.
+ */
+export function streamArguments(a: StreamArgs): string[] {
+  const input: string[] = [];
+  if (a.kind === 'rtsp')
+    input.push('-rtsp_transport', a.transport, '-timeout', String(Math.round(a.socketTimeout * 1e6)));
+  else if (a.kind === 'http') input.push('-rw_timeout', String(Math.round(a.socketTimeout * 1e6)));
+  else if (a.kind === 'file') input.push('-re', '-stream_loop', '-1');
+  else input.push('-f', 'v4l2');
+  const filters = [`fps=${a.fps}`];
+  if (a.width > 0) filters.push(`scale=${a.width}:-2`);
+  const source = a.kind === 'file' ? a.url.replace(/^file:\/\//i, '') : a.url;
+  const cmd = ffmpeg(source)
+    .inputOptions(input)
+    .noAudio()
+    .videoFilters(filters)
+    .outputOptions(['-pix_fmt', 'rgb24'])
+    .format('rawvideo')
+    .output('pipe:1');
+  const args = (cmd as unknown as { _getArguments(): string[] })._getArguments();
+  return ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', ...args];
+}
+
+/** What ffmpeg said about the stream before its first frame. */
+export interface StreamInfo {
+  /** Input codec, e.g. h264. */
+  codec?: string;
+  /** Input frame rate. */
+  fps?: number;
+  /** Input size. */
+  inputWidth?: number;
+  inputHeight?: number;
+  /** Output frame size (the frames on stdout). */
+  width?: number;
+  height?: number;
+}
+
+/**
+ * Reads ffmpeg's stderr, line by line, for the input and output stream lines. `done` is true once the
+ * output size is known (then frames can be cut).
+ */
+export class StreamInfoParser {
+  readonly info: StreamInfo = {};
+  private section: 'input' | 'output' | 'none' = 'none';
+
+  get done(): boolean {
+    return this.info.width !== undefined && this.info.height !== undefined;
+  }
+
+  line(text: string): void {
+    if (/^Input #0/.test(text)) this.section = 'input';
+    else if (/^Output #0/.test(text)) this.section = 'output';
+    const m = /Stream #\d+:\d+.*?: Video: (\w+)[^,]*,.*?(\d{2,5})x(\d{2,5})/.exec(text);
+    if (!m) return;
+    if (this.section === 'input' && this.info.codec === undefined) {
+      this.info.codec = m[1];
+      this.info.inputWidth = Number(m[2]);
+      this.info.inputHeight = Number(m[3]);
+      const fps = /([\d.]+) fps/.exec(text) ?? /([\d.]+) tbr/.exec(text);
+      if (fps) this.info.fps = Number(fps[1]);
+    } else if (this.section === 'output' && this.info.width === undefined) {
+      this.info.width = Number(m[2]);
+      this.info.height = Number(m[3]);
+    }
+  }
+}
+
+/** Reasons an operator understands, for what ffmpeg printed when a camera failed. */
+export type FailureKind =
+  | 'unauthorized'
+  | 'not-found'
+  | 'refused'
+  | 'timeout'
+  | 'unreachable'
+  | 'not-video'
+  | 'no-file'
+  | 'ended'
+  | 'error';
+
+/** A camera failure: its kind and the words for it. */
+export interface Failure {
+  kind: FailureKind;
+  reason: string;
+}
+
+const FAILURES: Array<[RegExp, FailureKind, string]> = [
+  [
+    /401 Unauthorized|authorization failed|\b401\b/i,
+    'unauthorized',
+    'wrong user or password (401 Unauthorized)',
+  ],
+  [/403 Forbidden/i, 'unauthorized', 'access denied by the camera (403 Forbidden)'],
+  [/404 Not Found|\b404\b/i, 'not-found', 'no such stream on the camera (404 Not Found): check the path'],
+  [
+    /Connection refused/i,
+    'refused',
+    'connection refused: nothing listens on that port (check the address and port)',
+  ],
+  [
+    /timed out|Connection timed out|timeout/i,
+    'timeout',
+    'timeout: the camera did not answer (check the address, the network and the firewall)',
+  ],
+  [
+    /No route to host|Network is unreachable|Name or service not known|Temporary failure in name resolution|Host is unreachable/i,
+    'unreachable',
+    'camera unreachable: no route to that address, or the name does not resolve',
+  ],
+  [/No such file or directory/i, 'no-file', 'no such file or device'],
+  [
+    /Invalid data found when processing input|does not contain any stream|Output file #0 does not contain|no video stream|matches no streams/i,
+    'not-video',
+    'not a video stream',
+  ],
+];
+
+/** Classifies what ffmpeg printed (already redacted) before it exited. */
+export function classifyFailure(stderr: string): Failure {
+  for (const [re, kind, reason] of FAILURES) if (re.test(stderr)) return { kind, reason };
+  const last = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .pop();
+  return { kind: 'error', reason: last ? `ffmpeg: ${last}` : 'ffmpeg exited' };
+}
