@@ -101,7 +101,7 @@ export function sanitiseMetadata(raw: unknown): Record<string, unknown> {
 }
 
 /** Prefix and width of generated ids: PERSON_0001, as the original system. */
-export const GENERATED_ID_RE = /^PERSON_(\d{1,9})$/;
+const GENERATED_ID_RE = /^PERSON_(\d{1,9})$/;
 
 export function formatGeneratedId(n: number): string {
   return `PERSON_${String(n).padStart(4, '0')}`;

@@ -86,7 +86,7 @@ export function toDoc(p: PersonRecord): PersonDoc {
   };
 }
 
-export function fromDoc(doc: RawDoc): PersonRecord {
+function fromDoc(doc: RawDoc): PersonRecord {
   const d = doc as unknown as PersonDoc;
   if (typeof d._id !== 'string' || typeof d.name !== 'string' || !Array.isArray(d.samples)) {
     throw new Error(`document ${String(doc._id)} is not a person`);

@@ -8,6 +8,9 @@
  * Every change runs inside a batch: batches are serialised (one at a time, in call order), the
  * datafile is backed up before the first write of a batch, and erasures compact the datafile and
  * scrub the backups before the batch ends.
+ *
+ * Beside this file: documents.ts (records in memory and their NeDB documents), crops.ts (the
+ * images folder), transfer.ts (the JSON export format) and reembed.ts (moving to a new model).
  */
 import { EventEmitter } from 'node:events';
 import { existsSync, statSync } from 'node:fs';
@@ -773,7 +776,7 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
     return true;
   }
 
-  // ---------------------------------------------------------------- export, import, reembed
+  // ---------------------------------------------------------------- whole store: transfer.ts, reembed.ts
 
   /** The whole store as JSON (descriptors and model id included; crops as base64 unless `images: false`). */
   exportJson(opts: { images?: boolean; actor?: string } = {}): Promise<StoreExport> {
