@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { dataSkip, faceApiSample, ROOT } from '../helpers/env';
+import { faceApiSample, ROOT } from '../helpers/env';
 import { startNodeRed, waitForLog, type RunningNodeRed } from '../helpers/nodered';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -19,7 +19,7 @@ interface DebugMsg {
  * The example flow, imported into a real Node-RED and driven as an operator would: click the inject
  * buttons (POST /inject/:id) and read the debug sidebar (the editor's websocket).
  */
-describe('examples/flows.json works on import', dataSkip(), () => {
+describe('examples/flows.json works on import', () => {
   let nr: RunningNodeRed;
   let ws: import('ws').WebSocket;
   const debug: DebugMsg[] = [];

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { DetectedFace } from '../../lib/types';
-import { dataPath, dataSkip, faceApiSample } from '../helpers/env';
+import { faceApiSample, fixturePath } from '../helpers/env';
 import { builtNode, collect, helper, nextMessage, startServer, stopServer } from '../helpers/red';
 
 interface Out {
@@ -32,14 +32,16 @@ const flow = (extra: Record<string, unknown> = {}): object[] => [
   { id: 'caught', type: 'helper' },
 ];
 
-describe('face-detect in a flow', dataSkip(), () => {
+describe('face-detect in a flow', () => {
   before(startServer);
   after(stopServer);
   afterEach(() => helper.unload());
 
   it('finds the face of a real photo, with a descriptor, timing and the JPEG passed through', async () => {
     await helper.load(nodes, flow());
-    const photo = readFileSync(dataPath('face_recognition', 'examples', 'obama.jpg'));
+    const photo = readFileSync(
+      fixturePath('face_recognition', 'examples', 'knn_examples', 'train', 'obama', 'obama.jpg'),
+    );
     const out = nextMessage<Out>(helper.getNode('out'), 120000);
     helper.getNode('fd').receive({ payload: photo, topic: 'obama' });
     const msg = await out;
@@ -82,7 +84,7 @@ describe('face-detect in a flow', dataSkip(), () => {
     const out = nextMessage<Out>(helper.getNode('out'), 120000);
     helper
       .getNode('fd')
-      .receive({ payload: readFileSync(dataPath('face_recognition', 'examples', 'biden.jpg')) });
+      .receive({ payload: readFileSync(fixturePath('face_recognition', 'examples', 'biden.jpg')) });
     assert.equal((await out).faces.length, 1);
   });
 
@@ -102,7 +104,7 @@ describe('face-detect in a flow', dataSkip(), () => {
   });
 });
 
-describe('face-detect backpressure in a flow', dataSkip(), () => {
+describe('face-detect backpressure in a flow', () => {
   before(startServer);
   after(stopServer);
   afterEach(() => helper.unload());

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { DetectedFace } from '../../lib/types';
-import { dataPath, dataSkip } from '../helpers/env';
+import { fixturePath } from '../helpers/env';
 import { builtNode, helper, nextMessage, startServer, stopServer } from '../helpers/red';
 
 interface Out {
@@ -18,9 +18,9 @@ interface Caught {
 }
 
 const nodes = ['face-engine', 'face-detect', 'face-store', 'face-match', 'face-register'].map(builtNode);
-const photo = (...p: string[]): Buffer => readFileSync(dataPath('face_recognition', ...p));
+const photo = (...p: string[]): Buffer => readFileSync(fixturePath('face_recognition', ...p));
 
-describe('face-register and face-match in a flow', dataSkip(), () => {
+describe('face-register and face-match in a flow', () => {
   let dir: string;
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'fw-flow-store-'));
@@ -60,7 +60,7 @@ describe('face-register and face-match in a flow', dataSkip(), () => {
     const reg = helper.getNode('reg');
 
     let out = nextMessage<Out>(helper.getNode('known'), 120000);
-    fd.receive({ payload: photo('examples', 'obama.jpg') });
+    fd.receive({ payload: photo('examples', 'knn_examples', 'train', 'obama', 'obama.jpg') });
     let msg = await out;
     assert.deepEqual(msg.payload, { known: [], unknown: 1, ambiguous: 0 });
     assert.equal(msg.faces[0].match?.known, false);
@@ -69,7 +69,7 @@ describe('face-register and face-match in a flow', dataSkip(), () => {
     const registered = nextMessage<Out>(helper.getNode('regOut'), 120000);
     reg.receive({
       topic: 'register',
-      payload: photo('examples', 'obama.jpg'),
+      payload: photo('examples', 'knn_examples', 'train', 'obama', 'obama.jpg'),
       filename: 'obama.jpg',
       person: { name: 'Barack Obama', metadata: { role: 'visitor' } },
     });
@@ -114,7 +114,7 @@ describe('face-register and face-match in a flow', dataSkip(), () => {
       [
         {
           topic: 'add-sample',
-          payload: photo('examples', 'obama.jpg'),
+          payload: photo('examples', 'knn_examples', 'train', 'obama', 'obama.jpg'),
           person: { id: 'PERSON_0777', name: 'Nobody yet' },
         },
         /no person with id PERSON_0777/,
@@ -133,11 +133,13 @@ describe('face-register and face-match in a flow', dataSkip(), () => {
   it('imports a folder with a sub-folder per person and reports every photo', async () => {
     const src = path.join(dir, 'people');
     for (const [who, files] of Object.entries({
-      obama: ['examples/obama.jpg', 'examples/knn_examples/train/obama/obama2.jpg'],
+      obama: ['examples/knn_examples/train/obama/obama.jpg', 'examples/knn_examples/train/obama/obama2.jpg'],
       biden: ['examples/biden.jpg'],
     })) {
       mkdirSync(path.join(src, who), { recursive: true });
-      files.forEach((f, i) => copyFileSync(dataPath('face_recognition', f), path.join(src, who, `${i}.jpg`)));
+      files.forEach((f, i) =>
+        copyFileSync(fixturePath('face_recognition', f), path.join(src, who, `${i}.jpg`)),
+      );
     }
     await helper.load(nodes, flow(1, 'import.db'));
     const reg = helper.getNode('reg');
@@ -165,7 +167,10 @@ describe('face-register and face-match in a flow', dataSkip(), () => {
     await helper.load(nodes, flow(2));
     const reg = helper.getNode('reg');
     const registered = nextMessage<Out>(helper.getNode('regOut'), 120000);
-    reg.receive({ payload: photo('examples', 'obama.jpg'), person: { name: 'Obama' } });
+    reg.receive({
+      payload: photo('examples', 'knn_examples', 'train', 'obama', 'obama.jpg'),
+      person: { name: 'Obama' },
+    });
     await registered;
     const known = nextMessage<Out>(helper.getNode('known'), 120000);
     const unknown = nextMessage<Out>(helper.getNode('unknown'), 120000);

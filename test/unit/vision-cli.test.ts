@@ -7,7 +7,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ROOT, dataPath, dataSkip, faceApiSample } from '../helpers/env';
+import { ROOT, faceApiSample, fixturePath } from '../helpers/env';
 
 interface Run {
   code: number;
@@ -33,11 +33,11 @@ function facewatchWith(env: Record<string, string>, ...args: string[]): Promise<
   });
 }
 
-describe('facewatch detect', dataSkip(), () => {
+describe('facewatch detect', () => {
   it('prints one JSON line per readable file and names each unreadable one, exit code 1', async () => {
     const missing = path.join(ROOT, 'no-such-photo.jpg');
-    const text = dataPath('face_recognition/LICENSE');
-    const noFace = dataPath('face-api.js/test/images/white.png');
+    const text = fixturePath('face_recognition/LICENSE');
+    const noFace = fixturePath('face-api.js/test/images/white.png');
     const run = await facewatch('detect', '--descriptors', faceApiSample(1), missing, text, noFace);
     assert.equal(run.code, 1, run.stderr);
     const lines = run.stdout

@@ -8,16 +8,25 @@ import sharp from 'sharp';
 import type { Box, DetectResult, DetectedFace, RawImage } from '../../lib/types';
 import { FaceEngine } from '../../lib/vision/engine';
 import { EngineError, FrameDroppedError, ImageError } from '../../lib/vision/errors';
-import { SETS, dataPath, dataSkip, faceApiSample, labelledPhotos, type LabelledPhoto } from '../helpers/env';
+import {
+  SETS,
+  faceApiSample,
+  fixturePath,
+  fullDataSkip,
+  labelledPhotos,
+  type FaceSet,
+  type LabelledPhoto,
+} from '../helpers/env';
 import { hugePng } from './vision-fixtures';
 
 /**
  * Largest share of single-face photos that may yield no face or several, per detector. Measured
- * here (wasm backend) on the 110 photos of the three sets: SSD 0 misses, tiny 1 (dlib's
- * John_Simm/000306_00470222.jpg: 0.9%). The bounds (2 and 4 of 110) leave two photos more for SSD
- * and three more for tiny, whose scores sit closer to its threshold, for the small numeric
- * differences between backends (wasm, cpu, tfjs-node), while still catching a real regression:
- * without the padding of small images SSD misses 69 of the 110 (63%) and tiny 88 (80%).
+ * here (wasm backend) on the 108 photos of the three fixture sets and on the 110 of the full sets:
+ * SSD 0 misses, tiny 1 (dlib's John_Simm/000306_00470222.jpg, in both: 0.9%). The bounds (2 and 4
+ * photos of either) leave two photos more for SSD and three more for tiny, whose scores sit closer
+ * to its threshold, for the small numeric differences between backends (wasm, cpu, tfjs-node),
+ * while still catching a real regression: without the padding of small images SSD misses 69 of the
+ * 110 (63%) and tiny 88 (80%).
  */
 const MAX_MISS_RATE = { ssd: 0.02, tiny: 0.04 } as const;
 
@@ -51,10 +60,27 @@ async function raw(file: string): Promise<RawImage> {
   return { data: new Uint8Array(data), width: info.width, height: info.height, channels: 3 };
 }
 
-describe('FaceEngine on real photos', dataSkip(), () => {
+describe('FaceEngine on real photos', () => {
   let engine: FaceEngine;
-  /** The SSD pass over the labelled photos, kept for the distance tests. */
-  const faces = new Map<LabelledPhoto, DetectedFace>();
+  /** One pass per set, detector and source, shared by the tests that need it (whichever runs first). */
+  const passes = new Map<string, Promise<Array<[LabelledPhoto, DetectResult]>>>();
+  function detectSet(set: FaceSet, detector: 'ssd' | 'tiny', full: boolean) {
+    const key = `${set} ${detector} ${full}`;
+    let pass = passes.get(key);
+    if (!pass) {
+      pass = Promise.all(
+        labelledPhotos(set, { full }).map(
+          async (p) =>
+            [
+              p,
+              await engine.detect(await readFile(p.path), { detector, descriptors: detector === 'ssd' }),
+            ] as [LabelledPhoto, DetectResult],
+        ),
+      );
+      passes.set(key, pass);
+    }
+    return pass;
+  }
 
   before(async () => {
     engine = await FaceEngine.create({ poolSize: 2 });
@@ -72,36 +98,40 @@ describe('FaceEngine on real photos', dataSkip(), () => {
     for (const n of tensors) assert.ok(n > 0);
   });
 
-  for (const detector of ['ssd', 'tiny'] as const) {
-    it(`finds exactly one face in each single-face labelled photo (${detector}), or reports a miss`, async (t) => {
-      const photos = SETS.flatMap((set) => labelledPhotos(set));
-      assert.ok(photos.length >= 100, `only ${photos.length} labelled photos found`);
-      const results = await Promise.all(
-        photos.map(async (p) =>
-          engine.detect(await readFile(p.path), { detector, descriptors: detector === 'ssd' }),
-        ),
+  for (const [source, full] of [
+    ['fixture sets', false],
+    ['full sets', true],
+  ] as const) {
+    for (const detector of ['ssd', 'tiny'] as const) {
+      it(
+        `finds exactly one face in each single-face labelled photo (${detector}, ${source}), or reports a miss`,
+        full ? fullDataSkip() : {},
+        async (t) => {
+          const results = (await Promise.all(SETS.map((set) => detectSet(set, detector, full)))).flat();
+          assert.ok(results.length >= 100, `only ${results.length} labelled photos found`);
+          const misses: string[] = [];
+          for (const [p, r] of results) {
+            if (r.faces.length !== 1) misses.push(`${p.set}/${p.rel}: ${r.faces.length} faces`);
+            for (const f of r.faces) assertInside(f.box, r.width, r.height, p.rel);
+          }
+          for (const m of misses) t.diagnostic(`miss (${detector}): ${m}`);
+          const rate = misses.length / results.length;
+          t.diagnostic(
+            `${detector}: ${misses.length} misses of ${results.length} photos (${(rate * 100).toFixed(1)}%)`,
+          );
+          assert.ok(
+            rate <= MAX_MISS_RATE[detector],
+            `miss rate ${rate} over ${MAX_MISS_RATE[detector]}: ${misses.join(', ')}`,
+          );
+        },
       );
-      const misses: string[] = [];
-      photos.forEach((p, i) => {
-        const r = results[i];
-        if (r.faces.length !== 1) misses.push(`${p.set}/${p.rel}: ${r.faces.length} faces`);
-        else if (detector === 'ssd') faces.set(p, r.faces[0]);
-        for (const f of r.faces) assertInside(f.box, r.width, r.height, p.rel);
-      });
-      for (const m of misses) t.diagnostic(`miss (${detector}): ${m}`);
-      const rate = misses.length / photos.length;
-      t.diagnostic(
-        `${detector}: ${misses.length} misses of ${photos.length} photos (${(rate * 100).toFixed(1)}%)`,
-      );
-      assert.ok(
-        rate <= MAX_MISS_RATE[detector],
-        `miss rate ${rate} over ${MAX_MISS_RATE[detector]}: ${misses.join(', ')}`,
-      );
-    });
+    }
   }
 
-  it('puts photos of the same person closer than 0.6 and of different people farther', () => {
-    const set = [...faces].filter(([p]) => p.set === 'face_recognition');
+  it('puts photos of the same person closer than 0.6 and of different people farther', async () => {
+    const set = (await detectSet('face_recognition', 'ssd', false)).flatMap(
+      ([p, r]): Array<[LabelledPhoto, DetectedFace]> => (r.faces.length === 1 ? [[p, r.faces[0]]] : []),
+    );
     const obama = set.filter(([p]) => p.identity === 'obama');
     const biden = set.filter(([p]) => p.identity === 'biden');
     assert.ok(obama.length >= 4 && biden.length >= 2, 'the obama and biden photos were not all found');
@@ -116,7 +146,8 @@ describe('FaceEngine on real photos', dataSkip(), () => {
       assert.ok(d < SAME_PERSON, `obama at ${d.toFixed(3)}: ${name}`);
     for (const { name, d } of pairs(obama, biden))
       assert.ok(d > SAME_PERSON, `obama, biden at ${d.toFixed(3)}: ${name}`);
-    // And every pair of the set's 6 people (measured: same person at most 0.55, others at least 0.69).
+    // And every pair of the fixture set's 6 people (measured on the full set's 16 photos: same person at
+    // most 0.55, others at least 0.69).
     for (const [i, [pa, fa]] of set.entries()) {
       for (const [pb, fb] of set.slice(i + 1)) {
         const d = distance(fa.descriptor!, fb.descriptor!);
@@ -153,19 +184,22 @@ describe('FaceEngine on real photos', dataSkip(), () => {
 
   it('finds both people in the labelled multi-face photos', async () => {
     for (const rel of ['examples/two_people.jpg', 'examples/knn_examples/test/obama_and_biden.jpg']) {
-      const r = await engine.detect(await readFile(dataPath('face_recognition', rel)));
+      const r = await engine.detect(await readFile(fixturePath('face_recognition', rel)));
       assert.equal(r.faces.length, 2, rel);
       // Largest first.
       assert.ok(r.faces[0].box.width * r.faces[0].box.height >= r.faces[1].box.width * r.faces[1].box.height);
     }
-    const capped = await engine.detect(await readFile(dataPath('face_recognition/examples/two_people.jpg')), {
-      maxFaces: 1,
-    });
+    const capped = await engine.detect(
+      await readFile(fixturePath('face_recognition/examples/two_people.jpg')),
+      {
+        maxFaces: 1,
+      },
+    );
     assert.equal(capped.faces.length, 1);
   });
 
   it('gives an empty list for an image without a face', async () => {
-    const r = await engine.detect(await readFile(dataPath('face-api.js/test/images/white.png')));
+    const r = await engine.detect(await readFile(fixturePath('face-api.js/test/images/white.png')));
     assert.deepEqual(r.faces, []);
     assert.deepEqual([r.width, r.height], [150, 150]);
   });
@@ -187,7 +221,7 @@ describe('FaceEngine on real photos', dataSkip(), () => {
 
   it('rejects corrupt, empty, unsupported and oversized input, then works on', async () => {
     const jpeg = await readFile(faceApiSample(2));
-    const text = await readFile(dataPath('face_recognition/LICENSE'));
+    const text = await readFile(fixturePath('face_recognition/LICENSE'));
     const cases: Array<[Buffer | RawImage, string]> = [
       [Buffer.concat([jpeg.subarray(0, 64), Buffer.alloc(2048, 0x3c)]), 'IMAGE_CORRUPT'],
       [jpeg.subarray(0, 5000), 'IMAGE_CORRUPT'],
@@ -209,9 +243,9 @@ describe('FaceEngine on real photos', dataSkip(), () => {
   });
 
   it('keeps the tensor count of each worker flat: the same after 200 frames as after 10', async () => {
-    const small = await readFile(dataPath('face-api.js/examples/images/amy/amy1.png'));
-    const photo = await readFile(dataPath('face_recognition/examples/obama_small.jpg'));
-    const empty = await readFile(dataPath('face-api.js/test/images/white.png'));
+    const small = await readFile(fixturePath('face-api.js/examples/images/amy/amy1.png'));
+    const photo = await readFile(fixturePath('face_recognition/examples/obama_small.jpg'));
+    const empty = await readFile(fixturePath('face-api.js/test/images/white.png'));
     // Every path of the pipeline: tiny on a padded crop with landmarks and crops, SSD down-scaled with
     // age/gender and expressions, a frame without faces.
     const variants: Array<[Buffer, Parameters<FaceEngine['detect']>[1]]> = [

@@ -15,7 +15,7 @@ import { ImageError } from '../../lib/vision/errors';
 import { decodeImage, encodeJpeg, rawFrame, sniffFormat } from '../../lib/vision/image';
 import { defaultModelPath, recognitionModelId } from '../../lib/vision/models';
 import { clipRect, extractRgb, laplacianVariance, yawFromLandmarks } from '../../lib/vision/quality';
-import { dataPath, dataSkip, faceApiSample } from '../helpers/env';
+import { faceApiSample, fixturePath } from '../helpers/env';
 import { hugePng } from './vision-fixtures';
 
 async function rejectsWith(p: Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
@@ -49,14 +49,22 @@ describe('decodeImage', () => {
     }
   });
 
-  it('turns grey and RGBA images into RGB', dataSkip(), async () => {
-    const grey = await decodeImage(await readFile(dataPath('face-api.js/examples/images/amy/amy1.png')));
+  it('turns grey and RGBA images into RGB', async () => {
+    const grey = await decodeImage(await readFile(fixturePath('face-api.js/examples/images/amy/amy1.png')));
     assert.deepEqual([grey.width, grey.height, grey.channels], [150, 150, 3]);
     // A grey image decodes to equal R, G and B.
     assert.equal(grey.data[300], grey.data[301]);
     assert.equal(grey.data[301], grey.data[302]);
-    const rgba = await decodeImage(await readFile(dataPath('face_recognition/tests/test_images/32bit.png')));
+    // An RGBA PNG of a photo, as face_recognition's tests/test_images/32bit.png is.
+    const png = await sharp(fixturePath('face_recognition/examples/knn_examples/train/obama/obama2.jpg'))
+      .ensureAlpha(0.5)
+      .png()
+      .toBuffer();
+    const meta = await sharp(png).metadata();
+    assert.deepEqual([meta.channels, meta.hasAlpha], [4, true]);
+    const rgba = await decodeImage(png);
     assert.equal(rgba.channels, 3);
+    assert.deepEqual([rgba.width, rgba.height], [meta.width, meta.height]);
     assert.equal(rgba.data.length, rgba.width * rgba.height * 3);
   });
 

@@ -7,9 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { FaceEngine } from '../../lib/vision/engine';
-import { dataPath, dataSkip, noTool } from '../helpers/env';
+import { fixturePath, noTool } from '../helpers/env';
 
-const CLIP = dataPath('face_recognition', 'examples', 'short_hamilton_clip.mp4');
+const CLIP = fixturePath('face_recognition', 'examples', 'short_hamilton_clip.mp4');
 const W = 640;
 const H = 360;
 
@@ -41,14 +41,14 @@ function distance(a: number[], b: number[]): number {
   return Math.sqrt(a.reduce((s, v, i) => s + (v - b[i]) ** 2, 0));
 }
 
-describe('the Hamilton clip through the engine', dataSkip(), () => {
+describe('the Hamilton clip through the engine', () => {
   let engine: FaceEngine;
   let reference: number[];
 
   before(async () => {
     engine = await FaceEngine.create({ poolSize: 1 });
     const ref = await engine.detect(
-      readFileSync(dataPath('face_recognition', 'examples', 'lin-manuel-miranda.png')),
+      readFileSync(fixturePath('face_recognition', 'examples', 'lin-manuel-miranda.png')),
     );
     assert.equal(ref.faces.length, 1);
     reference = ref.faces[0].descriptor ?? [];
