@@ -9,6 +9,30 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
+/**
+ * The skipped tests and suites of a TAP report, by reason: `ok N - name # SKIP reason`, a suite
+ * when its YAML block says `type: 'suite'`.
+ */
+function skipped(tap) {
+  const tests = new Map();
+  const suites = new Map();
+  const lines = tap.split('\n');
+  const unescape = (text) => text.replace(/\\([\\#])/g, '$1');
+  lines.forEach((line, i) => {
+    const m = /^\s*ok \d+ - (.*?) # SKIP(?: (.*))?$/.exec(line);
+    if (!m) return;
+    const reason = unescape(m[2]?.trim() || '(no reason given)');
+    let suite = false;
+    if (/^\s*---$/.test(lines[i + 1] ?? '')) {
+      for (let j = i + 2; j < lines.length && !/^\s*\.\.\.$/.test(lines[j]); j++)
+        if (/^\s*type: 'suite'$/.test(lines[j])) suite = true;
+    }
+    if (suite) suites.set(reason, [...(suites.get(reason) ?? []), unescape(m[1])]);
+    else tests.set(reason, (tests.get(reason) ?? 0) + 1);
+  });
+  return { tests, suites };
+}
+
 function find(dir) {
   const out = [];
   let entries = [];
@@ -57,5 +81,18 @@ try {
 }
 rmSync(path.dirname(tap), { recursive: true, force: true });
 const count = (name) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(report)?.[1] ?? 0);
-console.log(`\ntests: ${count('pass')} passed, ${count('fail')} failed, ${count('skipped')} skipped`);
+const skips = skipped(report);
+let skippedTests = 0;
+for (const [reason, n] of skips.tests) {
+  skippedTests += n;
+  console.log(`skipped: ${n} test${n === 1 ? '' : 's'}: ${reason}`);
+}
+// A skipped describe never runs its body, so nobody knows how many tests it holds: counted as one.
+for (const [reason, names] of skips.suites) {
+  skippedTests += names.length;
+  console.log(
+    `skipped: ${names.length} suite${names.length === 1 ? '' : 's'} (${names.join('; ')}), its tests uncounted: ${reason}`,
+  );
+}
+console.log(`\ntests: ${count('pass')} passed, ${count('fail')} failed, ${skippedTests} skipped`);
 process.exit(result.status ?? 1);
