@@ -8,6 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { BackendName, DetectOptions } from '../types';
+import { exitOf, stopChild } from '../process/supervisor';
 import type { Isolation } from './backend';
 import { EngineError } from './errors';
 import type { Frame } from './image';
@@ -90,46 +91,34 @@ function threadHandle(events: HandleEvents): WorkerHandle {
   };
 }
 
+/** Grace periods of a child-process worker's stop: the IPC channel closing, then SIGTERM. */
+const PROCESS_STOP = { graceMs: 2000, termGraceMs: 2000 };
+
 function processHandle(events: HandleEvents): WorkerHandle {
   const child: ChildProcess = fork(WORKER_FILE, [], {
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  let exited = false;
+  const exited = exitOf(child);
   let lastError = '';
-  const exitedPromise = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exited = true;
-      child.removeAllListeners();
-      events.exit(
-        `${signal ? `signal ${signal}` : `exit code ${String(code)}`}${lastError ? `: ${lastError}` : ''}`,
-      );
-      resolve();
-    });
+  void exited.then(({ code, signal, error }) => {
+    child.removeAllListeners();
+    const detail = lastError || error?.message;
+    events.exit(`${signal ? `signal ${signal}` : `exit code ${String(code)}`}${detail ? `: ${detail}` : ''}`);
   });
   child.on('message', (msg: FromWorker) => events.message(msg));
   child.on('error', (err) => {
     lastError = err.message;
   });
-  const waitExit = (ms: number) =>
-    Promise.race([
-      exitedPromise.then(() => true),
-      new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref()),
-    ]);
   return {
     id: child.pid ?? -1,
     post: (msg) => {
       if (child.connected) child.send(msg);
     },
-    // Escalation: close the IPC channel (the child exits on disconnect), then SIGTERM, then SIGKILL.
+    // The worker exits when its IPC channel closes; SIGTERM and SIGKILL are for one that hangs.
     stop: async () => {
-      if (exited) return exitedPromise;
-      if (child.connected) child.disconnect();
-      if (await waitExit(2000)) return;
-      child.kill('SIGTERM');
-      if (await waitExit(2000)) return;
-      child.kill('SIGKILL');
-      await exitedPromise;
+      await stopChild(child, PROCESS_STOP);
+      await exited;
     },
   };
 }
