@@ -1,20 +1,34 @@
 /**
- * What the store's CLI commands share: opening a store as the command line (lock owner, audit
- * actor), starting an engine only when a command needs one, parsing options, and turning errors
+ * What every CLI command shares: parsing options (defaults and limits from lib/types/defaults.ts,
+ * so --help texts and checks cannot drift from the nodes), opening a store as the command line
+ * (lock owner, audit actor), starting an engine only when a command needs one, and turning errors
  * into one clear line and an exit code.
  */
 import os from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { BackendChoice } from '../types';
-import type { EnrolEngine, EnrolOptions } from './enrol';
-import { isStoreError } from './errors';
-import { FaceStore } from './face-store';
+import type { BackendChoice, DetectOptions } from '../lib/types';
+import {
+  describeChoice,
+  describeLimit,
+  ENGINE,
+  ENROL,
+  inLimit,
+  isChoice,
+  type ChoiceLimit,
+  type NumberLimit,
+} from '../lib/types/defaults';
+import type { EnrolEngine, EnrolOptions } from '../lib/store/enrol';
+import { isStoreError } from '../lib/store/errors';
+import { FaceStore } from '../lib/store/face-store';
 
 /** Exit codes of the store commands. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, locked: 3 } as const;
 
 /** A usage error: printed with the command's usage, exit code 2. */
 export class UsageError extends Error {}
+
+/** A configuration that cannot work (no model files, no backend): printed alone, exit code 2. */
+export class ConfigError extends Error {}
 
 /** `--help` or `-h` was given: {@link runCommand} prints the command's help, exit code 0. */
 class HelpRequested extends Error {}
@@ -41,14 +55,34 @@ export interface CliEngine extends EnrolEngine {
   close(): Promise<void>;
 }
 
+/** How a command starts its engine. */
+export interface CliEngineOptions {
+  /** --backend as given (checked here); default auto. */
+  backend?: string;
+  poolSize?: number;
+  modelPath?: string;
+  /** Detection defaults of the engine. */
+  defaults?: Partial<DetectOptions>;
+}
+
+/** An engine that can also detect with options of its own (lib/vision's FaceEngine). */
+export type CliDetectEngine = CliEngine & import('../lib/vision/engine').FaceEngine;
+
 /** Starts lib/vision's engine (loaded only here, so commands without photos never load TensorFlow). */
-export async function startEngine(opts: { backend?: string; poolSize?: number } = {}): Promise<CliEngine> {
+export async function startEngine(opts: CliEngineOptions = {}): Promise<CliDetectEngine> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { FaceEngine } = require('../vision/engine') as typeof import('../vision/engine');
-  return FaceEngine.create({
-    backend: (opts.backend as BackendChoice | undefined) ?? 'auto',
-    poolSize: opts.poolSize ?? Math.min(2, os.availableParallelism?.() ?? os.cpus().length),
-  });
+  const { FaceEngine } = require('../lib/vision/engine') as typeof import('../lib/vision/engine');
+  const backend: BackendChoice = choiceOption(opts.backend, 'backend', ENGINE.backend);
+  try {
+    return await FaceEngine.create({
+      backend,
+      poolSize: opts.poolSize ?? Math.min(2, os.availableParallelism?.() ?? os.cpus().length),
+      modelPath: opts.modelPath,
+      defaults: opts.defaults,
+    });
+  } catch (err) {
+    throw new ConfigError(err instanceof Error ? err.message : String(err), { cause: err });
+  }
 }
 
 /**
@@ -88,8 +122,8 @@ export async function withStore<T>(
 
 /** Starts an engine, runs `body` with it, and stops it whatever happens. */
 export async function withEngine<T>(
-  opts: { backend?: string; poolSize?: number },
-  body: (engine: CliEngine) => Promise<T>,
+  opts: CliEngineOptions,
+  body: (engine: CliDetectEngine) => Promise<T>,
 ): Promise<T> {
   const engine = await startEngine(opts);
   try {
@@ -125,24 +159,77 @@ export function enrolPolicies(
   values: { 'on-duplicate'?: string; 'on-existing'?: string },
   existingDefault: EnrolOptions['existing'],
 ): Pick<EnrolOptions, 'duplicatePolicy' | 'existing'> {
-  const duplicatePolicy = values['on-duplicate'] ?? 'refuse';
-  const existing = values['on-existing'] ?? existingDefault;
-  if (!['refuse', 'add-sample', 'allow'].includes(duplicatePolicy))
-    throw new UsageError('--on-duplicate must be refuse, add-sample or allow');
-  if (!['add-sample', 'update', 'refuse'].includes(existing))
-    throw new UsageError('--on-existing must be add-sample, update or refuse');
   return {
-    duplicatePolicy: duplicatePolicy as EnrolOptions['duplicatePolicy'],
-    existing: existing as EnrolOptions['existing'],
+    duplicatePolicy: choiceOption(values['on-duplicate'], 'on-duplicate', ENROL.duplicatePolicy),
+    existing: choiceOption(values['on-existing'], 'on-existing', {
+      ...ENROL.existing,
+      default: existingDefault,
+    }),
   };
 }
 
-/** A number option, or the fallback; a non-number is a UsageError. */
-export function numberOption(v: string | undefined, name: string, fallback: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
+/**
+ * A number option: the limit's default (or `fallback`) when absent; not a number, or outside the
+ * limit, is a UsageError naming what is accepted.
+ */
+export function numberOption(
+  v: string | undefined,
+  name: string,
+  limit: NumberLimit,
+  fallback?: number,
+): number;
+/** A number option without limits, or the fallback; a non-number is a UsageError. */
+export function numberOption(v: string | undefined, name: string, fallback: number): number;
+export function numberOption(
+  v: string | undefined,
+  name: string,
+  limitOrFallback: NumberLimit | number,
+  fallback?: number,
+): number {
+  const limit = typeof limitOrFallback === 'number' ? undefined : limitOrFallback;
+  if (v === undefined)
+    return typeof limitOrFallback === 'number' ? limitOrFallback : (fallback ?? limitOrFallback.default);
+  const n = v.trim() === '' ? NaN : Number(v);
   if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, not "${v}"`);
+  if (limit && !inLimit(limit, n))
+    throw new UsageError(`--${name} must be ${describeLimit(limit)}, not ${v}`);
   return n;
+}
+
+/** A number option that may be absent (undefined then); checked against its limit. */
+export function optionalNumberOption(
+  v: string | undefined,
+  name: string,
+  limit: NumberLimit,
+): number | undefined {
+  return v === undefined ? undefined : numberOption(v, name, limit);
+}
+
+/** A choice option: the default when absent, else one of the allowed values (a UsageError otherwise). */
+export function choiceOption<T extends string>(
+  v: string | undefined,
+  name: string,
+  limit: ChoiceLimit<T>,
+): T {
+  if (v === undefined) return limit.default;
+  if (!isChoice(limit, v)) throw new UsageError(`--${name} must be ${describeChoice(limit)}, not "${v}"`);
+  return v;
+}
+
+/** "(default 0.5)" for a help text, from the limit, so that the text follows the defaults module. */
+export function defaultText(limit: NumberLimit | ChoiceLimit, off?: string): string {
+  const d = limit.default;
+  return off !== undefined && d === 0 ? `(default 0: ${off})` : `(default ${d})`;
+}
+
+/** "from 0.05 to 2" for a help text. */
+export function rangeText(limit: NumberLimit): string {
+  return describeLimit(limit).replace(/^(0 or )?a (whole )?number /, '$1');
+}
+
+/** "refuse (default), add-sample, allow" for a help text. */
+export function choicesText(limit: ChoiceLimit): string {
+  return limit.values.map((v) => (v === limit.default ? `${v} (default)` : v)).join(', ');
 }
 
 /** One JSON line on stdout. */
@@ -151,8 +238,9 @@ export function printJson(value: unknown): void {
 }
 
 /**
- * Runs a command body and maps failures to exit codes: usage errors print the usage (2), a locked
- * store says who holds it (3), everything else prints its message (1).
+ * Runs a command body and maps failures to exit codes: usage errors print the usage (2), an engine
+ * that cannot start says why (2), a locked store says who holds it (3), everything else prints its
+ * message (1).
  */
 export async function runCommand(name: string, usage: string, body: () => Promise<number>): Promise<number> {
   try {
@@ -164,6 +252,10 @@ export async function runCommand(name: string, usage: string, body: () => Promis
     }
     if (err instanceof UsageError) {
       process.stderr.write(`facewatch ${name}: ${err.message}\n${usage}\n`);
+      return EXIT.usage;
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`facewatch ${name}: ${err.message}\n`);
       return EXIT.usage;
     }
     const msg = err instanceof Error ? err.message : String(err);

@@ -2,7 +2,7 @@
  * `facewatch delete`: deletes people and erases their biometric data (datafile compacted,
  * backups rewritten, images deleted). One JSON line per id.
  */
-import { EXIT, openCliStore, parse, printJson, runCommand, UsageError } from '../../lib/store/cli-support';
+import { EXIT, openCliStore, parse, printJson, runCommand, UsageError } from '../support';
 
 export const usage = 'delete --store FILE ID...   delete people and erase their data';
 

@@ -3,7 +3,10 @@
  * samples), with the same checks as the face-register node. One JSON line per photo.
  */
 import { readFile } from 'node:fs/promises';
+import { ENGINE, ENROL } from '../../lib/types/defaults';
 import {
+  choicesText,
+  defaultText,
   eachFile,
   enrolPolicies,
   numberOption,
@@ -13,7 +16,7 @@ import {
   UsageError,
   withEngine,
   withStore,
-} from '../../lib/store/cli-support';
+} from '../support';
 import { Enroller } from '../../lib/store/enrol';
 
 export const usage =
@@ -26,10 +29,10 @@ const HELP = `usage: facewatch ${usage}
   --id ID               the person's id; generated (PERSON_0001, ...) when absent
   --metadata JSON       a JSON object stored with the person ({"role": "staff"})
   --largest             use the largest face when a photo shows several (default: refuse)
-  --on-duplicate P      a face that matches an enrolled person under 0.5: refuse (default), add-sample, allow
-  --on-existing P       the id exists: add-sample (default), update (replace samples), refuse
-  --min-face-size PX    smallest accepted face (default 80)
-  --backend B           auto (default), tfjs-node, wasm or cpu
+  --on-duplicate P      a face closer than ${ENROL.duplicateThreshold.default} to an enrolled person: ${choicesText(ENROL.duplicatePolicy)}
+  --on-existing P       the id exists: ${choicesText(ENROL.existing)} (update replaces the samples)
+  --min-face-size PX    smallest accepted face ${defaultText(ENROL.minFaceSize)}
+  --backend B           ${choicesText(ENGINE.backend)}
 Prints one JSON line per photo: {"file", "status", "id", "name", "sampleId"} or {"file", "error", "code"}.
 Exit code: 0 all photos enrolled, 1 some refused, 2 usage, 3 the store is in use (e.g. by Node-RED).`;
 
@@ -57,7 +60,7 @@ export function run(args: string[]): Promise<number> {
       }
     }
     const policies = enrolPolicies(values, 'add-sample');
-    const minFaceSize = numberOption(values['min-face-size'], 'min-face-size', 80);
+    const minFaceSize = numberOption(values['min-face-size'], 'min-face-size', ENROL.minFaceSize);
     return withStore(values.store, 'enrol', (store) =>
       withEngine({ backend: values.backend, poolSize: 1 }, (engine) => {
         const enroller = new Enroller(store, engine, {

@@ -1,8 +1,11 @@
 /**
- * `facewatch eval`: recognition accuracy on labelled photos (see lib/store/evaluate.ts).
+ * `facewatch eval`: recognition accuracy on labelled photos (see lib/eval/evaluate.ts).
  */
 import { readFile } from 'node:fs/promises';
+import { ENGINE, MATCH } from '../../lib/types/defaults';
 import {
+  choicesText,
+  defaultText,
   EXIT,
   numberOption,
   parse,
@@ -10,8 +13,8 @@ import {
   runCommand,
   startEngine,
   UsageError,
-} from '../../lib/store/cli-support';
-import { evaluate, readLabels } from '../../lib/store/evaluate';
+} from '../support';
+import { evaluate, readLabels } from '../../lib/eval/evaluate';
 import { parseCsv } from '../../lib/store/import';
 
 export const usage =
@@ -24,12 +27,16 @@ const HELP = `usage: facewatch ${usage}
                         enrolled, its other photos are probes that must be recognised
   --impostors LABELS    path,identity rows of people not enrolled: each must come back unknown (repeatable)
                         (paths not found under --root are tried beside the labels file)
-  --threshold T         match threshold (default 0.6); --margin M ambiguity margin (default 0.05)
+  --threshold T         match threshold ${defaultText(MATCH.threshold)}
+  --margin M            ambiguity margin ${defaultText(MATCH.margin, 'off')}
   --exclude FILE        a CSV whose first column lists paths to leave out (e.g. duplicates.csv); repeatable
   --store FILE          keep the evaluation store here instead of a temporary one
   --verbose             also print one JSON line per photo before the result
+  --backend B           ${choicesText(ENGINE.backend)}
 Prints one JSON object: {"enrolled", "probes", "correct", "wrong_person", "false_reject",
-"impostor_probes", "false_accept", "no_face", "threshold"}.`;
+"impostor_probes", "false_accept", "no_face", "closest_impostor", "closest_impostor_photo",
+"threshold", "margin"}. closest_impostor is the distance of the impostor nearest to an enrolled
+person: the safety margin when it is over the threshold.`;
 
 export function run(args: string[]): Promise<number> {
   return runCommand('eval', HELP, async () => {
@@ -57,8 +64,8 @@ export function run(args: string[]): Promise<number> {
     const engine = await startEngine({ backend: values.backend });
     try {
       const { result, details } = await evaluate(engine, enrol, impostors, {
-        threshold: numberOption(values.threshold, 'threshold', 0.6),
-        margin: numberOption(values.margin, 'margin', 0.05),
+        threshold: numberOption(values.threshold, 'threshold', MATCH.threshold),
+        margin: numberOption(values.margin, 'margin', MATCH.margin),
         storeFile: values.store,
       });
       if (values.verbose) for (const d of details) printJson(d);

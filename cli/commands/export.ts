@@ -3,7 +3,7 @@
  * --no-images, the face crops), to move it to another installation with `facewatch import`.
  */
 import { writeFile } from 'node:fs/promises';
-import { EXIT, openCliStore, parse, runCommand, UsageError } from '../../lib/store/cli-support';
+import { EXIT, openCliStore, parse, runCommand, UsageError } from '../support';
 
 export const usage = 'export --store FILE [--out FILE] [--no-images]   export the store as JSON';
 

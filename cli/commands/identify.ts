@@ -3,7 +3,10 @@
  * face-match node adds to msg.faces.
  */
 import { readFile } from 'node:fs/promises';
+import { ENGINE, MATCH } from '../../lib/types/defaults';
 import {
+  choicesText,
+  defaultText,
   eachFile,
   numberOption,
   parse,
@@ -12,7 +15,7 @@ import {
   UsageError,
   withEngine,
   withStore,
-} from '../../lib/store/cli-support';
+} from '../support';
 
 export const usage =
   'identify --store FILE [--threshold T] [--margin M] [--candidates K] PHOTO...   who is in these photos';
@@ -20,10 +23,10 @@ export const usage =
 const HELP = `usage: facewatch ${usage}
 
   --store FILE      the face store datafile
-  --threshold T     euclidean distance under which a face is a person (default 0.6)
-  --margin M        ambiguity margin between the two nearest people (default 0.05)
-  --candidates K    candidates listed per face (default 3)
-  --backend B       auto (default), tfjs-node, wasm or cpu
+  --threshold T     euclidean distance under which a face is a person ${defaultText(MATCH.threshold)}
+  --margin M        ambiguity margin between the two nearest people ${defaultText(MATCH.margin, 'off')}
+  --candidates K    candidates listed per face ${defaultText(MATCH.candidates)}
+  --backend B       ${choicesText(ENGINE.backend)}
 Prints one JSON line per face: {"file", "face", "box", "score", "match": {known, person, distance,
 confidence, ambiguous, candidates}}; a photo without faces prints {"file", "faces": 0}.
 Exit code: 0 done, 1 a photo could not be read, 2 usage, 3 the store is in use.`;
@@ -40,9 +43,9 @@ export function run(args: string[]): Promise<number> {
     if (!values.store) throw new UsageError('--store is required');
     if (!positionals.length) throw new UsageError('give at least one PHOTO');
     const opts = {
-      threshold: numberOption(values.threshold, 'threshold', 0.6),
-      margin: numberOption(values.margin, 'margin', 0.05),
-      k: Math.max(1, Math.round(numberOption(values.candidates, 'candidates', 3))),
+      threshold: numberOption(values.threshold, 'threshold', MATCH.threshold),
+      margin: numberOption(values.margin, 'margin', MATCH.margin),
+      k: numberOption(values.candidates, 'candidates', MATCH.candidates),
     };
     return withStore(values.store, 'identify', (store) =>
       withEngine({ backend: values.backend, poolSize: 1 }, (engine) =>

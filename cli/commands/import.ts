@@ -3,7 +3,10 @@
  * (id,name,metadata,photo), the original system's registered_faces folder, or a FaceWatch export.
  * One JSON line per row, then a summary line.
  */
+import { ENGINE, ENROL } from '../../lib/types/defaults';
 import {
+  choicesText,
+  defaultText,
   enrolPolicies,
   EXIT,
   numberOption,
@@ -14,7 +17,7 @@ import {
   withEngine,
   withStore,
   type CliEngine,
-} from '../../lib/store/cli-support';
+} from '../support';
 import { detectKind, importSource } from '../../lib/store/import';
 
 export const usage =
@@ -31,11 +34,11 @@ SOURCE is one of:
   a FaceWatch export (facewatch export)
 Options:
   --store FILE          the face store datafile
-  --on-duplicate P      a face matching an enrolled person under 0.5: refuse (default), add-sample, allow
+  --on-duplicate P      a face closer than ${ENROL.duplicateThreshold.default} to an enrolled person: ${choicesText(ENROL.duplicatePolicy)}
   --on-existing P       an id that exists: refuse (default: reported as duplicate), add-sample, update
   --largest             use the largest face of photos showing several
-  --min-face-size PX    smallest accepted face (default 80)
-  --backend B           auto (default), tfjs-node, wasm or cpu
+  --min-face-size PX    smallest accepted face ${defaultText(ENROL.minFaceSize)}
+  --backend B           ${choicesText(ENGINE.backend)}
 Prints one JSON line per row {"row", "status": "enrolled"|"duplicate"|"refused", "id", "name", "reason"}
 and a last line {"summary": {...}}. Exit code: 0 nothing refused, 1 some rows refused, 2 usage, 3 store in use.`;
 
@@ -54,7 +57,7 @@ export function run(args: string[]): Promise<number> {
     const enrol = {
       ...enrolPolicies(values, 'refuse'),
       faces: values.largest ? ('largest' as const) : ('single' as const),
-      minFaceSize: numberOption(values['min-face-size'], 'min-face-size', 80),
+      minFaceSize: numberOption(values['min-face-size'], 'min-face-size', ENROL.minFaceSize),
     };
     const source = positionals[0];
     const kind = await detectKind(source);

@@ -2,7 +2,9 @@
  * `facewatch reembed`: recomputes every sample's descriptor from its stored face crop with the
  * engine's current recognition model, and moves the store to that model. All or nothing.
  */
+import { ENGINE } from '../../lib/types/defaults';
 import {
+  choicesText,
   EXIT,
   parse,
   printJson,
@@ -10,7 +12,7 @@ import {
   UsageError,
   withEngine,
   withStore,
-} from '../../lib/store/cli-support';
+} from '../support';
 
 export const usage =
   'reembed --store FILE [--drop-failed] [--backend B]   recompute descriptors with the current model';
@@ -20,7 +22,7 @@ const HELP = `usage: facewatch ${usage}
   --store FILE     the face store datafile
   --drop-failed    remove (and erase) samples whose crop is missing or shows no face; without it,
                    nothing changes when any sample fails, and the failures are listed
-  --backend B      auto (default), tfjs-node, wasm or cpu
+  --backend B      ${choicesText(ENGINE.backend)}
 Prints {"from", "to", "samples", "failed": [...]}. Exit code: 0 done, 1 samples failed, 2 usage, 3 store in use.`;
 
 export function run(args: string[]): Promise<number> {

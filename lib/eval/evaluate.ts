@@ -1,16 +1,17 @@
 /**
  * Recognition accuracy on labelled photos: enrol one photo per identity, then identify the
  * others (probes) and, optionally, photos of people who are not enrolled (impostors).
- * Used by `facewatch eval` and the tests.
+ * Used by `facewatch eval` and the tests. Threshold and margin default to lib/types/defaults.ts.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { acceptFace, resolveEnrolOptions, type AcceptedFace, type EnrolEngine } from './enrol';
-import { StoreError } from './errors';
-import { FaceStore } from './face-store';
-import { parseCsv } from './import';
+import { acceptFace, resolveEnrolOptions, type AcceptedFace, type EnrolEngine } from '../store/enrol';
+import { StoreError } from '../store/errors';
+import { FaceStore } from '../store/face-store';
+import { parseCsv } from '../store/import';
+import { resolveMatchOptions } from '../store/match';
 
 /** A labelled photo. */
 export interface LabelledImage {
@@ -39,7 +40,15 @@ export interface EvalResult {
   false_accept: number;
   /** Photos (enrolment, probe or impostor) in which no face was found. */
   no_face: number;
+  /**
+   * Distance from the closest impostor to its nearest enrolled person (null without impostors):
+   * how far under or over the threshold the nearest stranger came, the safety margin.
+   */
+  closest_impostor: number | null;
+  /** The photo of that impostor (its path as written in the labels file). */
+  closest_impostor_photo: string | null;
   threshold: number;
+  margin: number;
 }
 
 /** Per-photo outcome, for tests and verbose output. */
@@ -112,13 +121,12 @@ export async function evaluate(
     cache?: Map<string, AcceptedFace | null>;
   } = {},
 ): Promise<{ result: EvalResult; details: EvalDetail[] }> {
-  const threshold = opts.threshold ?? 0.6;
-  const margin = opts.margin ?? 0.05;
+  const { threshold, margin } = resolveMatchOptions({ threshold: opts.threshold, margin: opts.margin });
   const relaxed = resolveEnrolOptions({
     faces: 'largest',
     minFaceSize: 0,
     minSharpness: 0,
-    maxYaw: 180,
+    maxYaw: 90,
     duplicatePolicy: 'allow',
   });
   const tmp = opts.storeFile ? null : await mkdtemp(path.join(os.tmpdir(), 'facewatch-eval-'));
@@ -136,7 +144,10 @@ export async function evaluate(
     impostor_probes: 0,
     false_accept: 0,
     no_face: 0,
+    closest_impostor: null,
+    closest_impostor_photo: null,
     threshold,
+    margin,
   };
   const details: EvalDetail[] = [];
   const faceOf = async (img: LabelledImage): Promise<AcceptedFace | null> => {
@@ -225,6 +236,13 @@ export async function evaluate(
         result.impostor_probes++;
         outcome = m.known ? 'false_accept' : 'rejected';
         if (m.known) result.false_accept++;
+        if (
+          m.distance !== null &&
+          (result.closest_impostor === null || m.distance < result.closest_impostor)
+        ) {
+          result.closest_impostor = m.distance;
+          result.closest_impostor_photo = img.rel;
+        }
       }
       details.push({ rel: img.rel, identity: img.identity, role, outcome, distance: m.distance, matched });
     };

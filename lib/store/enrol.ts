@@ -6,6 +6,20 @@
  */
 import path from 'node:path';
 import type { DetectOptions, DetectResult, DetectedFace } from '../types';
+import {
+  describeChoice,
+  describeLimit,
+  ENROL,
+  ENROL_FILE_TYPES,
+  inLimit,
+  isChoice,
+  type ChoiceLimit,
+  type DuplicatePolicy,
+  type EnrolFileType,
+  type ExistingPolicy,
+  type FacesPolicy,
+  type NumberLimit,
+} from '../types/defaults';
 import { sanitiseId, sanitiseMetadata, sanitiseName } from './codec';
 import { StoreError } from './errors';
 import type { FaceStore, Person } from './face-store';
@@ -16,7 +30,7 @@ export interface EnrolEngine {
 }
 
 /** Image types accepted for enrolment. */
-export type EnrolFileType = 'png' | 'jpg' | 'jpeg' | 'webp';
+export type { EnrolFileType };
 
 /** Enrolment settings; every field has a default (see {@link DEFAULT_ENROL_OPTIONS}). */
 export interface EnrolOptions {
@@ -25,7 +39,7 @@ export interface EnrolOptions {
   /** Accepted types, checked on the file name's extension (when known) and on the content. */
   fileTypes: EnrolFileType[];
   /** `single`: exactly one face or the photo is refused; `largest`: the largest face is used. */
-  faces: 'single' | 'largest';
+  faces: FacesPolicy;
   /** Shorter side of the face box in pixels (default 80). Smaller faces are ignored; none left: refused. */
   minFaceSize: number;
   /** Variance of the Laplacian over the face (default 10; blurred photos score lower). */
@@ -34,29 +48,31 @@ export interface EnrolOptions {
   maxYaw: number;
   /**
    * Euclidean distance under which a new face is taken for an already enrolled person (default
-   * 0.5, stricter than the 0.6 match threshold so that only clear look-alikes are held back).
+   * 0.5, the match threshold: a new face that face-match would name as somebody enrolled is
+   * caught; keep it at least as large as the threshold face-match uses).
    */
   duplicateThreshold: number;
   /** What to do with such a duplicate: refuse (default), add the photo as a sample of that person, or allow. */
-  duplicatePolicy: 'refuse' | 'add-sample' | 'allow';
+  duplicatePolicy: DuplicatePolicy;
   /** When the given id exists: add a sample (default), update (replace the samples, name and metadata), or refuse. */
-  existing: 'add-sample' | 'update' | 'refuse';
+  existing: ExistingPolicy;
   /** Detector options for enrolment photos (default ssd, the more accurate detector). */
   detect: Partial<DetectOptions>;
 }
 
-export const DEFAULT_ENROL_OPTIONS: EnrolOptions = {
-  maxBytes: 16 * 1024 * 1024,
-  fileTypes: ['png', 'jpg', 'jpeg', 'webp'],
-  faces: 'single',
-  minFaceSize: 80,
-  minSharpness: 10,
-  maxYaw: 45,
-  duplicateThreshold: 0.5,
-  duplicatePolicy: 'refuse',
-  existing: 'add-sample',
-  detect: { detector: 'ssd' },
-};
+/** The enrolment defaults of lib/types/defaults.ts (`ENROL`), as enrolment options. */
+export const DEFAULT_ENROL_OPTIONS: Readonly<EnrolOptions> = Object.freeze({
+  maxBytes: Math.round(ENROL.maxMegabytes.default * 1024 * 1024),
+  fileTypes: [...ENROL_FILE_TYPES],
+  faces: ENROL.faces.default,
+  minFaceSize: ENROL.minFaceSize.default,
+  minSharpness: ENROL.minSharpness.default,
+  maxYaw: ENROL.maxYaw.default,
+  duplicateThreshold: ENROL.duplicateThreshold.default,
+  duplicatePolicy: ENROL.duplicatePolicy.default,
+  existing: ENROL.existing.default,
+  detect: { detector: 'ssd' as const },
+});
 
 /** One enrolment. */
 export interface EnrolRequest {
@@ -209,23 +225,40 @@ export async function acceptFace(
   return { face: face as AcceptedFace['face'], found: faces.length, width: r.width, height: r.height };
 }
 
-/** Merges partial options over the defaults and checks them. */
+/**
+ * Merges partial options over the defaults and checks them against the limits of
+ * lib/types/defaults.ts (`ENROL`). Throws EINVALID_METADATA naming the bad option.
+ */
 export function resolveEnrolOptions(over: Partial<EnrolOptions> = {}): EnrolOptions {
-  const o: EnrolOptions = { ...DEFAULT_ENROL_OPTIONS };
+  const o: EnrolOptions = { ...DEFAULT_ENROL_OPTIONS, fileTypes: [...DEFAULT_ENROL_OPTIONS.fileTypes] };
   for (const [k, v] of Object.entries(over))
     if (v !== undefined) (o as unknown as Record<string, unknown>)[k] = v;
   const bad = (m: string): never => {
     throw new StoreError('EINVALID_METADATA', `enrolment option ${m}`);
   };
-  if (!(o.maxBytes > 0)) bad(`maxBytes must be positive, not ${String(o.maxBytes)}`);
-  if (!['single', 'largest'].includes(o.faces))
-    bad(`faces must be "single" or "largest", not ${String(o.faces)}`);
-  if (!(o.duplicateThreshold >= 0))
-    bad(`duplicateThreshold must be >= 0, not ${String(o.duplicateThreshold)}`);
-  if (!['refuse', 'add-sample', 'allow'].includes(o.duplicatePolicy))
-    bad(`duplicatePolicy must be refuse, add-sample or allow`);
-  if (!['add-sample', 'update', 'refuse'].includes(o.existing))
-    bad(`existing must be add-sample, update or refuse`);
+  const number = (name: keyof EnrolOptions, limit: NumberLimit): void => {
+    const v = o[name] as number;
+    if (!inLimit(limit, v)) bad(`${name} must be ${describeLimit(limit)}, not ${String(v)}`);
+  };
+  const oneOf = (name: keyof EnrolOptions, limit: ChoiceLimit): void => {
+    if (!isChoice(limit, o[name])) bad(`${name} must be ${describeChoice(limit)}, not ${JSON.stringify(o[name])}`);
+  };
+  const mb = ENROL.maxMegabytes;
+  if (!(o.maxBytes >= Math.round(mb.min * 2 ** 20) && o.maxBytes <= mb.max * 2 ** 20))
+    bad(`maxBytes must be from ${mb.min} MB to ${mb.max} MB, not ${String(o.maxBytes)} bytes`);
+  if (
+    !Array.isArray(o.fileTypes) ||
+    !o.fileTypes.length ||
+    !o.fileTypes.every((t) => ENROL_FILE_TYPES.includes(t))
+  )
+    bad(`fileTypes must be some of ${ENROL_FILE_TYPES.join(', ')}`);
+  oneOf('faces', ENROL.faces);
+  oneOf('duplicatePolicy', ENROL.duplicatePolicy);
+  oneOf('existing', ENROL.existing);
+  number('duplicateThreshold', ENROL.duplicateThreshold);
+  number('minFaceSize', ENROL.minFaceSize);
+  number('minSharpness', ENROL.minSharpness);
+  number('maxYaw', ENROL.maxYaw);
   return o;
 }
 

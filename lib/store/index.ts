@@ -1,6 +1,6 @@
 /**
  * The face store: people, samples and descriptors on NeDB, the matching index, enrolment, bulk
- * import, evaluation. See face-store.ts for the store itself.
+ * import. Evaluation lives in lib/eval. See face-store.ts for the store itself.
  */
 export * from './errors';
 export * from './face-store';
@@ -9,5 +9,4 @@ export { DescriptorIndex, type IndexHit } from './descriptor-index';
 export { CropFolder, type CropEntry, type CropFolderModes } from './crops';
 export * from './enrol';
 export * from './import';
-export * from './evaluate';
 export { sanitiseId, sanitiseName, sanitiseMetadata } from './codec';

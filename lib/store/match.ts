@@ -2,13 +2,14 @@
  * From the nearest people to a match decision: known, ambiguous or unknown, and a confidence.
  */
 import type { FaceMatch, MatchCandidate } from '../types';
+import { describeLimit, inLimit, MATCH } from '../types/defaults';
 import type { IndexHit } from './descriptor-index';
 
 /** Options of a 1:N match. */
 export interface MatchOptions {
   /**
-   * Euclidean distance below which a face is the person (default 0.6, the value face-api's
-   * recognition model was trained and evaluated with).
+   * Euclidean distance below which a face is the person (default `MATCH.threshold.default` of
+   * lib/types/defaults.ts, 0.5: no two different people of the shared photos are that close).
    */
   threshold: number;
   /**
@@ -20,7 +21,30 @@ export interface MatchOptions {
   k: number;
 }
 
-export const DEFAULT_MATCH_OPTIONS: MatchOptions = { threshold: 0.6, margin: 0.05, k: 3 };
+/** The defaults of lib/types/defaults.ts, as match options. */
+export const DEFAULT_MATCH_OPTIONS: Readonly<MatchOptions> = Object.freeze({
+  threshold: MATCH.threshold.default,
+  margin: MATCH.margin.default,
+  k: MATCH.candidates.default,
+});
+
+/**
+ * Merges partial match options over the defaults and checks them against the limits of
+ * lib/types/defaults.ts. Throws a RangeError naming the bad option.
+ */
+export function resolveMatchOptions(over: Partial<MatchOptions> = {}): MatchOptions {
+  const o: MatchOptions = { ...DEFAULT_MATCH_OPTIONS };
+  for (const [k, v] of Object.entries(over))
+    if (v !== undefined) (o as unknown as Record<string, unknown>)[k] = v;
+  const check = (name: string, limit: (typeof MATCH)[keyof typeof MATCH], v: number): void => {
+    if (!inLimit(limit, v))
+      throw new RangeError(`match option ${name} must be ${describeLimit(limit)}, not ${String(v)}`);
+  };
+  check('threshold', MATCH.threshold, o.threshold);
+  check('margin', MATCH.margin, o.margin);
+  check('k', MATCH.candidates, o.k);
+  return o;
+}
 
 /**
  * Confidence in 0..1 from a distance: `clamp(1 - distance / (2 * threshold), 0, 1)`.

@@ -46,20 +46,7 @@ export interface DetectOptions {
   cropMargin: number;
 }
 
-export const DEFAULT_DETECT_OPTIONS: DetectOptions = {
-  detector: 'ssd',
-  inputSize: 416,
-  minConfidence: 0.5,
-  minFaceSize: 50,
-  maxFaces: 0,
-  landmarks: false,
-  descriptors: true,
-  ageGender: false,
-  expressions: false,
-  maxDimension: 0,
-  crop: false,
-  cropMargin: 0.25,
-};
+export { DEFAULT_DETECT_OPTIONS } from './defaults';
 
 /** Quality figures used to accept or refuse a face for enrolment. */
 export interface FaceQuality {

@@ -3,12 +3,22 @@
  * reads them. Shared by both sides, so a renamed or retyped setting fails the build on both.
  * Numbers typed in text inputs arrive as strings, an empty input as ''.
  */
+import type { DuplicatePolicy, ExistingPolicy, FacesPolicy, KeepImagePolicy } from './defaults';
 import type { BackendChoice, DetectorName } from './index';
 
 /** A number setting: a number, its text, or '' for "not set". */
 export type NumberSetting = number | string;
 
-export interface FaceEngineSettings {
+/**
+ * Every node's settings carry the settings version they were saved with (SETTINGS_VERSION in
+ * defaults.ts; absent in flows saved before versions existed, which are version 0). The hidden
+ * input stores it as text.
+ */
+export interface VersionedSettings {
+  version?: NumberSetting;
+}
+
+export interface FaceEngineSettings extends VersionedSettings {
   backend: BackendChoice;
   poolSize: NumberSetting;
   modelPath: string;
@@ -20,9 +30,9 @@ export interface FaceEngineSettings {
 }
 
 /** When face-detect keeps the frame (as msg.image) after detection. */
-export type KeepImage = 'faces' | 'always' | 'never';
+export type KeepImage = KeepImagePolicy;
 
-export interface FaceDetectSettings {
+export interface FaceDetectSettings extends VersionedSettings {
   /** Id of a face-engine config node; '' = the shared default engine. */
   engine: string;
   /** '' = the engine's default. */
@@ -38,13 +48,13 @@ export interface FaceDetectSettings {
   keepImage: KeepImage;
 }
 
-export interface FaceStoreSettings {
+export interface FaceStoreSettings extends VersionedSettings {
   /** '' = facewatch/faces.db in the user directory. */
   file: string;
   backups: NumberSetting;
 }
 
-export interface FaceMatchSettings {
+export interface FaceMatchSettings extends VersionedSettings {
   store: string;
   threshold: NumberSetting;
   margin: NumberSetting;
@@ -53,12 +63,12 @@ export interface FaceMatchSettings {
   outputs: number;
 }
 
-export interface FaceRegisterSettings {
+export interface FaceRegisterSettings extends VersionedSettings {
   store: string;
   engine: string;
-  faces: 'single' | 'largest';
-  existing: 'add-sample' | 'update' | 'refuse';
-  duplicatePolicy: 'refuse' | 'add-sample' | 'allow';
+  faces: FacesPolicy;
+  existing: ExistingPolicy;
+  duplicatePolicy: DuplicatePolicy;
   duplicateThreshold: NumberSetting;
   minFaceSize: NumberSetting;
   minSharpness: NumberSetting;

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_DETECT_OPTIONS } from '../types';
+import { DETECT, describeChoice, describeLimit, inLimit, isChoice } from '../types/defaults';
 import type {
   BackendChoice,
   BackendName,
@@ -130,20 +131,19 @@ export function resolveDetectOptions(base: DetectOptions, over: Partial<DetectOp
   for (const [k, v] of Object.entries(over)) {
     if (v !== undefined) (o as unknown as Record<string, unknown>)[k] = v;
   }
-  if (o.detector !== 'ssd' && o.detector !== 'tiny')
-    throw invalid(`detector must be "ssd" or "tiny", not "${String(o.detector)}"`);
-  if (!Number.isInteger(o.inputSize) || o.inputSize % 32 !== 0 || o.inputSize < 128 || o.inputSize > 608)
-    throw invalid(`inputSize must be a multiple of 32 from 128 to 608, not ${String(o.inputSize)}`);
-  if (typeof o.minConfidence !== 'number' || !(o.minConfidence >= 0 && o.minConfidence <= 1))
-    throw invalid(`minConfidence must be between 0 and 1, not ${String(o.minConfidence)}`);
-  for (const k of ['minFaceSize', 'maxFaces', 'maxDimension'] as const) {
-    if (typeof o[k] !== 'number' || !(o[k] >= 0) || !Number.isFinite(o[k]))
-      throw invalid(`${k} must be a number >= 0, not ${String(o[k])}`);
+  if (!isChoice(DETECT.detector, o.detector))
+    throw invalid(`detector must be ${describeChoice(DETECT.detector)}, not "${String(o.detector)}"`);
+  for (const k of [
+    'inputSize',
+    'minConfidence',
+    'minFaceSize',
+    'maxFaces',
+    'maxDimension',
+    'cropMargin',
+  ] as const) {
+    if (!inLimit(DETECT[k], o[k]))
+      throw invalid(`${k} must be ${describeLimit(DETECT[k])}, not ${String(o[k])}`);
   }
-  if (o.maxDimension > 0 && o.maxDimension < 64)
-    throw invalid(`maxDimension must be 0 or at least 64, not ${o.maxDimension}`);
-  if (typeof o.cropMargin !== 'number' || !(o.cropMargin >= 0 && o.cropMargin <= 2))
-    throw invalid(`cropMargin must be between 0 and 2, not ${String(o.cropMargin)}`);
   for (const k of ['landmarks', 'descriptors', 'ageGender', 'expressions', 'crop'] as const) {
     if (typeof o[k] !== 'boolean') throw invalid(`${k} must be true or false, not ${String(o[k])}`);
   }

@@ -1,7 +1,18 @@
 /**
  * Reading node settings. The editor stores numbers as numbers or, from text inputs, as strings,
- * and an empty input as ''.
+ * and an empty input as ''. Defaults and limits come from lib/types/defaults.ts; a value out of
+ * range or not a number falls back to the default and is reported once, through node.warn, when
+ * the node starts.
  */
+import {
+  readChoice,
+  readNumber,
+  readOptionalNumber,
+  type ChoiceLimit,
+  type FaceWatchNodeType,
+  type NumberLimit,
+} from '../../lib/types/defaults';
+import { describeMigration, migrateSettings } from '../../lib/types/migrate';
 
 /** The setting as a number, or undefined when it is empty or not a number. */
 export function optionalNumber(v: unknown): number | undefined {
@@ -13,4 +24,47 @@ export function optionalNumber(v: unknown): number | undefined {
 /** The setting as a number, or `fallback` when it is empty or not a number. */
 export function numberOr(v: unknown, fallback: number): number {
   return optionalNumber(v) ?? fallback;
+}
+
+/** Where a settings parser reports a value it did not accept (node.warn at runtime). */
+export type Warn = (message: string) => void;
+
+/** Reads settings against their limits, reporting each refused value through `warn`. */
+export class SettingsReader {
+  constructor(private readonly warn: Warn = () => undefined) {}
+
+  /** A number setting: '' gives the default; a bad value the default, with a warning. */
+  number(name: string, limit: NumberLimit, v: unknown): number {
+    return this.report(readNumber(limit, v, `setting ${name}`));
+  }
+
+  /** A number setting that may stay empty ('' gives undefined: the engine's default). */
+  optionalNumber(name: string, limit: NumberLimit, v: unknown): number | undefined {
+    return this.report(readOptionalNumber(limit, v, `setting ${name}`));
+  }
+
+  /** A choice setting: '' gives the default; an unknown value the default, with a warning. */
+  choice<T extends string>(name: string, limit: ChoiceLimit<T>, v: unknown): T {
+    return this.report(readChoice(limit, v, `setting ${name}`));
+  }
+
+  private report<T>(r: { value: T; problem?: string }): T {
+    if (r.problem) this.warn(r.problem);
+    return r.value;
+  }
+}
+
+/**
+ * A node's settings upgraded to the current settings version (lib/types/migrate.ts), before they
+ * are read. What the upgrade changed is reported once through `warn`.
+ */
+export function upgradeSettings<T extends object>(
+  type: FaceWatchNodeType,
+  def: T,
+  warn: Warn,
+): T & { version: number } {
+  const m = migrateSettings(type, def);
+  const line = describeMigration(type, m);
+  if (line) warn(line);
+  return m.settings;
 }

@@ -15,7 +15,7 @@ import sharp from 'sharp';
 import { encodeDescriptor } from '../../lib/store/codec';
 import { Enroller, type AcceptedFace } from '../../lib/store/enrol';
 import { isStoreError } from '../../lib/store/errors';
-import { evaluate, type EvalResult, type LabelledImage } from '../../lib/store/evaluate';
+import { evaluate, type EvalResult, type LabelledImage } from '../../lib/eval/evaluate';
 import { FaceStore } from '../../lib/store/face-store';
 import { importSource } from '../../lib/store/import';
 import { FaceEngine } from '../../lib/vision/engine';

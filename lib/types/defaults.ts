@@ -1,0 +1,243 @@
+/**
+ * The one home of FaceWatch's defaults and limits: every setting's default, its range (and step,
+ * whole-number or multiple-of rule where it applies), and the allowed values of every choice.
+ * Used by the editor (validators, `defaults` values, input attributes), the node settings parsers,
+ * the library's option checks and the CLI (option defaults and --help texts), so none of them can
+ * drift from the others.
+ *
+ * Isomorphic: the editor bundles this file, so nothing here may import Node.js or Node-RED modules.
+ */
+import type { BackendChoice, DetectOptions, DetectorName } from './index';
+
+/** A number setting: its default and the values it accepts. */
+export interface NumberLimit {
+  readonly default: number;
+  /** Smallest accepted value (inclusive). */
+  readonly min: number;
+  /** Largest accepted value (inclusive). */
+  readonly max: number;
+  /** Step of the editor's number input. */
+  readonly step?: number;
+  /** Only whole numbers. */
+  readonly integer?: boolean;
+  /** Only multiples of this number. */
+  readonly multipleOf?: number;
+  /** 0 ("off") is accepted besides min..max. */
+  readonly zeroOff?: boolean;
+  /** Unit, for messages and help texts. */
+  readonly unit?: string;
+}
+
+/** A choice setting: its default and every allowed value. */
+export interface ChoiceLimit<T extends string = string> {
+  readonly default: T;
+  readonly values: readonly T[];
+}
+
+/** Either kind of limit. */
+export type Limit = NumberLimit | ChoiceLimit;
+
+const num = (l: NumberLimit): NumberLimit => Object.freeze(l);
+const choice = <T extends string>(values: readonly T[], def: T): ChoiceLimit<T> =>
+  Object.freeze({ default: def, values: Object.freeze([...values]) });
+
+/** Detector networks. */
+export const DETECTORS: readonly DetectorName[] = ['ssd', 'tiny'];
+/** TensorFlow.js backends a face-engine can ask for (`auto`: the fastest that loads). */
+export const BACKENDS: readonly BackendChoice[] = ['auto', 'tfjs-node', 'wasm', 'cpu'];
+/** Enrolment: how many faces a photo may show. */
+export const FACES_POLICIES = ['single', 'largest'] as const;
+/** Enrolment: what to do when the given id exists. */
+export const EXISTING_POLICIES = ['add-sample', 'update', 'refuse'] as const;
+/** Enrolment: what to do with a face that matches an enrolled person. */
+export const DUPLICATE_POLICIES = ['refuse', 'add-sample', 'allow'] as const;
+/** face-detect: when to keep the frame as msg.image. */
+export const KEEP_IMAGE_POLICIES = ['faces', 'always', 'never'] as const;
+/** Photo types accepted for enrolment. */
+export const ENROL_FILE_TYPES = ['png', 'jpg', 'jpeg', 'webp'] as const;
+
+export type FacesPolicy = (typeof FACES_POLICIES)[number];
+export type ExistingPolicy = (typeof EXISTING_POLICIES)[number];
+export type DuplicatePolicy = (typeof DUPLICATE_POLICIES)[number];
+export type KeepImagePolicy = (typeof KEEP_IMAGE_POLICIES)[number];
+export type EnrolFileType = (typeof ENROL_FILE_TYPES)[number];
+
+/**
+ * The match threshold: euclidean distance under which a face is named. 0.5, chosen for CCTV where
+ * a wrong name is worse than none: on the shared photos (363 same-person, 5632 different-person
+ * pairs) no two different people are closer than 0.595, a safety margin of 0.095, while 92.6 % of
+ * same-person pairs stay under it. See README "Recognition" for the measurements.
+ */
+const MATCH_THRESHOLD = 0.5;
+
+/** Detection (lib/vision, face-engine, face-detect, `facewatch detect`). */
+export const DETECT = Object.freeze({
+  detector: choice(DETECTORS, 'ssd'),
+  inputSize: num({ default: 416, min: 128, max: 608, step: 32, integer: true, multipleOf: 32, unit: 'px' }),
+  minConfidence: num({ default: 0.5, min: 0.05, max: 1, step: 0.05 }),
+  minFaceSize: num({ default: 50, min: 0, max: 10000, step: 1, unit: 'px' }),
+  maxFaces: num({ default: 0, min: 0, max: 1000, step: 1, integer: true }),
+  maxDimension: num({ default: 0, min: 64, max: 10000, step: 1, integer: true, zeroOff: true, unit: 'px' }),
+  cropMargin: num({ default: 0.25, min: 0, max: 2, step: 0.05 }),
+});
+
+/** The inference pool (face-engine, the CLI). */
+export const ENGINE = Object.freeze({
+  backend: choice(BACKENDS, 'auto'),
+  /** Inference workers; 0 = automatic. */
+  poolSize: num({ default: 0, min: 0, max: 64, step: 1, integer: true }),
+});
+
+/** Matching (face-match, `facewatch identify`, `facewatch eval`, lib/store). */
+export const MATCH = Object.freeze({
+  threshold: num({ default: MATCH_THRESHOLD, min: 0.05, max: 2, step: 0.01 }),
+  /** Ambiguity margin: the runner-up closer than this to the nearest person makes the face ambiguous; 0 = off. */
+  margin: num({ default: 0.05, min: 0, max: 1, step: 0.01 }),
+  /** Candidates reported per face. */
+  candidates: num({ default: 3, min: 1, max: 20, step: 1, integer: true }),
+});
+
+/** Enrolment (face-register, `facewatch enrol` and `import`, lib/store). */
+export const ENROL = Object.freeze({
+  faces: choice(FACES_POLICIES, 'single'),
+  existing: choice(EXISTING_POLICIES, 'add-sample'),
+  duplicatePolicy: choice(DUPLICATE_POLICIES, 'refuse'),
+  /**
+   * Equal to the match threshold: a new face that face-match would name as an enrolled person is
+   * caught as that person's duplicate (it must be at least the match threshold for that).
+   */
+  duplicateThreshold: num({ default: MATCH_THRESHOLD, min: 0.05, max: 2, step: 0.01 }),
+  minFaceSize: num({ default: 80, min: 0, max: 10000, step: 1, unit: 'px' }),
+  minSharpness: num({ default: 10, min: 0, max: 100000, step: 1 }),
+  maxYaw: num({ default: 45, min: 0, max: 90, step: 1, unit: '°' }),
+  maxMegabytes: num({ default: 16, min: 0.1, max: 1024, step: 0.1, unit: 'MB' }),
+});
+
+/** The face store (face-store). */
+export const STORE = Object.freeze({
+  backups: num({ default: 3, min: 0, max: 50, step: 1, integer: true }),
+});
+
+/** face-detect's own settings. */
+export const DETECT_NODE = Object.freeze({
+  keepImage: choice(KEEP_IMAGE_POLICIES, 'faces'),
+});
+
+/** Default detection options (lib/vision's engine uses these where neither engine nor call sets one). */
+export const DEFAULT_DETECT_OPTIONS: Readonly<DetectOptions> = Object.freeze({
+  detector: DETECT.detector.default,
+  inputSize: DETECT.inputSize.default,
+  minConfidence: DETECT.minConfidence.default,
+  minFaceSize: DETECT.minFaceSize.default,
+  maxFaces: DETECT.maxFaces.default,
+  landmarks: false,
+  descriptors: true,
+  ageGender: false,
+  expressions: false,
+  maxDimension: DETECT.maxDimension.default,
+  crop: false,
+  cropMargin: DETECT.cropMargin.default,
+});
+
+/** The FaceWatch node types that store settings in a flow file. */
+export type FaceWatchNodeType = 'face-engine' | 'face-detect' | 'face-store' | 'face-match' | 'face-register';
+
+/**
+ * The current settings version of each node type (a `version` setting in the flow file; absent
+ * means 0). Raise it together with a migration in migrate.ts when a default changes meaning.
+ */
+export const SETTINGS_VERSION: Readonly<Record<FaceWatchNodeType, number>> = Object.freeze({
+  'face-engine': 1,
+  'face-detect': 1,
+  'face-store': 1,
+  'face-match': 1,
+  'face-register': 1,
+});
+
+/** Whether `limit` is a number limit. */
+export function isNumberLimit(limit: Limit): limit is NumberLimit {
+  return typeof (limit as NumberLimit).min === 'number';
+}
+
+/** Whether `n` is a value `limit` accepts. */
+export function inLimit(limit: NumberLimit, n: number): boolean {
+  if (typeof n !== 'number' || !Number.isFinite(n)) return false;
+  if (limit.zeroOff && n === 0) return true;
+  if (n < limit.min || n > limit.max) return false;
+  if (limit.integer && !Number.isInteger(n)) return false;
+  if (limit.multipleOf && n % limit.multipleOf !== 0) return false;
+  return true;
+}
+
+/** What `limit` accepts, in words: "a number from 0.05 to 2", "a multiple of 32 from 128 to 608". */
+export function describeLimit(limit: NumberLimit): string {
+  const kind = limit.multipleOf
+    ? `a multiple of ${limit.multipleOf}`
+    : limit.integer
+      ? 'a whole number'
+      : 'a number';
+  return `${limit.zeroOff ? '0 or ' : ''}${kind} from ${limit.min} to ${limit.max}`;
+}
+
+/** Whether `v` is one of the choice's values. */
+export function isChoice<T extends string>(limit: ChoiceLimit<T>, v: unknown): v is T {
+  return typeof v === 'string' && (limit.values as readonly string[]).includes(v);
+}
+
+/** The choice's values in words: "refuse, add-sample or allow". */
+export function describeChoice(limit: ChoiceLimit): string {
+  const v = limit.values;
+  return v.length > 1 ? `${v.slice(0, -1).join(', ')} or ${v[v.length - 1]}` : v.join('');
+}
+
+/** A setting as read: its value, and what was wrong with the given one (the default is used then). */
+export interface ReadSetting<T> {
+  value: T;
+  /** Set when the given value was not accepted and the default was used instead. */
+  problem?: string;
+}
+
+/**
+ * Reads a number setting as the editor stores it (a number, its text, or '' for not set). Not set:
+ * the default. Not a number, or out of range: the default, with the problem described.
+ */
+export function readNumber(limit: NumberLimit, v: unknown, name = 'value'): ReadSetting<number> {
+  if (v === '' || v === undefined || v === null) return { value: limit.default };
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  if (inLimit(limit, n)) return { value: n };
+  return {
+    value: limit.default,
+    problem: `${name} ${JSON.stringify(v)} is not ${describeLimit(limit)}: using the default ${limit.default}`,
+  };
+}
+
+/**
+ * Reads a number setting that may be left empty ("use the engine's default"): '' gives undefined,
+ * a bad value undefined with the problem described.
+ */
+export function readOptionalNumber(
+  limit: NumberLimit,
+  v: unknown,
+  name = 'value',
+  unset = "using the engine's default",
+): ReadSetting<number | undefined> {
+  if (v === '' || v === undefined || v === null) return { value: undefined };
+  const r = readNumber(limit, v, name);
+  return r.problem
+    ? { value: undefined, problem: `${name} ${JSON.stringify(v)} is not ${describeLimit(limit)}: ${unset}` }
+    : r;
+}
+
+/** Reads a choice setting: not set gives the default; an unknown value the default, with the problem. */
+export function readChoice<T extends string>(
+  limit: ChoiceLimit<T>,
+  v: unknown,
+  name = 'value',
+): ReadSetting<T> {
+  if (v === '' || v === undefined || v === null) return { value: limit.default };
+  if (isChoice(limit, v)) return { value: v };
+  return {
+    value: limit.default,
+    problem: `${name} ${JSON.stringify(v)} is not ${describeChoice(limit)}: using the default ${limit.default}`,
+  };
+}

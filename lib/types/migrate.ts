@@ -1,0 +1,96 @@
+/**
+ * Upgrades a node's saved settings to the current settings version (see SETTINGS_VERSION in
+ * defaults.ts). The runtime applies it when a node loads, before reading the settings; the editor
+ * applies it when the edit dialog opens, so a node saved by an older version shows what it will run
+ * with. Settings saved without a `version` are version 0.
+ *
+ * Isomorphic: used by the editor bundles and the runtime.
+ */
+import { MATCH, SETTINGS_VERSION, type FaceWatchNodeType } from './defaults';
+
+/** One setting a migration changed. */
+export interface SettingChange {
+  setting: string;
+  from: unknown;
+  to: unknown;
+  /** Why, in a sentence a user can act on. */
+  reason: string;
+}
+
+/** The outcome of {@link migrateSettings}. */
+export interface Migrated<T> {
+  /** The settings at the current version (a copy; the input is not changed). */
+  settings: T & { version: number };
+  /** The version the settings were saved with. */
+  from: number;
+  /** The version they are at now. */
+  to: number;
+  /** Every setting whose value changed. */
+  changes: SettingChange[];
+}
+
+type Settings = Record<string, unknown>;
+/** A step from version i to i + 1: changes the settings in place and says what it changed. */
+type Step = (s: Settings) => SettingChange[];
+
+/** The threshold every face-match node got by default before settings version 1. */
+export const OLD_MATCH_THRESHOLD = 0.6;
+
+/** Steps per node type; index i upgrades version i to i + 1. */
+const STEPS: Record<FaceWatchNodeType, Step[]> = {
+  'face-engine': [() => []],
+  'face-detect': [() => []],
+  'face-store': [() => []],
+  'face-match': [
+    // 0 → 1: the default threshold went from 0.6 to 0.5 (README "Recognition"). A threshold of
+    // exactly 0.6 is the old default that the editor wrote into the flow; any other was chosen.
+    (s) => {
+      const t = s.threshold;
+      if ((typeof t === 'number' || typeof t === 'string') && t !== '' && Number(t) === OLD_MATCH_THRESHOLD) {
+        s.threshold = MATCH.threshold.default;
+        return [
+          {
+            setting: 'threshold',
+            from: t,
+            to: MATCH.threshold.default,
+            reason:
+              `threshold ${OLD_MATCH_THRESHOLD}, the old default, is now the new default ${MATCH.threshold.default}: ` +
+              'at 0.6 a stranger can be named (closest different-person pair of the shared photos: 0.595). ' +
+              `Set ${OLD_MATCH_THRESHOLD} again in the node to keep the old behaviour.`,
+          },
+        ];
+      }
+      return [];
+    },
+  ],
+  'face-register': [() => []],
+};
+
+/** The version a node's settings were saved with: 0 when absent or unreadable. */
+export function settingsVersion(settings: { version?: unknown }): number {
+  const v = settings.version;
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  return Number.isInteger(n) && n >= 0 ? n : 0;
+}
+
+/**
+ * Upgrades `settings` of a node of `type` to the current version. Settings from a newer version
+ * (a downgrade) are returned unchanged.
+ */
+export function migrateSettings<T extends object>(type: FaceWatchNodeType, settings: T): Migrated<T> {
+  const current = SETTINGS_VERSION[type];
+  const from = settingsVersion(settings);
+  const s = { ...settings } as unknown as Settings;
+  const changes: SettingChange[] = [];
+  if (from > current) return { settings: s as T & { version: number }, from, to: from, changes };
+  const steps = STEPS[type];
+  for (let v = from; v < current; v++) changes.push(...(steps[v]?.(s) ?? []));
+  s.version = current;
+  return { settings: s as T & { version: number }, from, to: current, changes };
+}
+
+/** One line saying what a migration changed, for a node's log. */
+export function describeMigration(type: FaceWatchNodeType, m: Migrated<unknown>): string | undefined {
+  if (!m.changes.length) return undefined;
+  return `${type} settings upgraded from version ${m.from} to ${m.to}: ${m.changes.map((c) => c.reason).join(' ')}`;
+}
