@@ -1,36 +1,16 @@
-import type { DetectOptions } from '../../lib/types';
 import type { FaceDetectSettings } from '../../lib/types/node-settings';
 import { onClose } from '../shared/close';
 import { engineProvider, leaseEngine } from '../shared/engine';
 import { translator } from '../shared/i18n';
 import { onInput } from '../shared/input';
 import { follow } from '../shared/provider';
-import { optionalNumber } from '../shared/settings';
+import { upgradeSettings } from '../shared/settings';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { Status } from '../shared/status';
+import { detectSettings } from './config';
 import { FaceDetectController, type DetectMessage } from './controller';
 
 interface FaceDetectDef extends NodeDef, FaceDetectSettings {}
-
-/** Only the options the user set override the engine's defaults. */
-function detectOptions(def: FaceDetectDef): Partial<DetectOptions> {
-  const opts: Partial<DetectOptions> = {
-    landmarks: !!def.landmarks,
-    descriptors: def.descriptors !== false,
-    ageGender: !!def.ageGender,
-    expressions: !!def.expressions,
-    crop: !!def.crops,
-  };
-  if (def.detector) opts.detector = def.detector;
-  const set = (key: 'minConfidence' | 'minFaceSize' | 'maxFaces', v: number | string): void => {
-    const n = optionalNumber(v);
-    if (n !== undefined) opts[key] = n;
-  };
-  set('minConfidence', def.minConfidence);
-  set('minFaceSize', def.minFaceSize);
-  set('maxFaces', def.maxFaces);
-  return opts;
-}
 
 /** face-detect: finds faces and their descriptors in an image or frame, in the engine's worker pool. */
 export = function register(RED: NodeAPI): void {
@@ -53,10 +33,13 @@ export = function register(RED: NodeAPI): void {
       ({ engine }) => status.set('idle', 'status.ready', { backend: engine.backend }),
       (err: unknown) => status.error(err),
     );
-    const controller = new FaceDetectController(this, status, lease, {
-      options: detectOptions(def),
-      keepImage: def.keepImage ?? 'faces',
-    });
+    const warn = (m: string): void => this.warn(m);
+    const controller = new FaceDetectController(
+      this,
+      status,
+      lease,
+      detectSettings(upgradeSettings('face-detect', def, warn), warn),
+    );
     onInput<DetectMessage>(this, status, ({ msg, send }) => controller.handle(msg, send));
     onClose(this, async () => {
       controller.stop();

@@ -3,6 +3,7 @@ import { engineConfig, type FaceEngineDef } from './config';
 import type { EngineProvider } from '../shared/engine';
 import { provide } from '../shared/provider';
 import type { NodeAPI } from '../shared/red';
+import { upgradeSettings } from '../shared/settings';
 
 /**
  * face-engine: a config node that owns one inference pool, shared and reference-counted by every
@@ -13,7 +14,8 @@ import type { NodeAPI } from '../shared/red';
 export = function register(RED: NodeAPI): void {
   function FaceEngineNode(this: EngineProvider, def: FaceEngineDef): void {
     RED.nodes.createNode(this, def);
-    const config = engineConfig(def);
+    const warn = (m: string): void => this.warn(m);
+    const config = engineConfig(upgradeSettings('face-engine', def, warn), warn);
     const key = `face-engine:${this.id}`;
     const users = provide(this, engines.owner, key);
     this.register = (user, onState) => users.register(user, onState);

@@ -3,10 +3,11 @@ import { onClose } from '../shared/close';
 import { translator } from '../shared/i18n';
 import { onInput } from '../shared/input';
 import { follow } from '../shared/provider';
-import { numberOr } from '../shared/settings';
+import { upgradeSettings } from '../shared/settings';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { Status } from '../shared/status';
 import { storeProvider, type StoreLease } from '../shared/store';
+import { matchSettings } from './config';
 import { FaceMatchController, type MatchMessage } from './controller';
 
 interface FaceMatchDef extends NodeDef, FaceMatchSettings {}
@@ -19,12 +20,12 @@ export = function register(RED: NodeAPI): void {
     const lease: Promise<StoreLease> = Promise.resolve().then(() =>
       storeProvider(RED, def.store).acquire(this.id),
     );
-    const controller = new FaceMatchController(status, lease, {
-      threshold: numberOr(def.threshold, 0.6),
-      margin: numberOr(def.margin, 0.05),
-      candidates: Math.max(1, Math.round(numberOr(def.candidates, 3))),
-      split: Number(def.outputs) === 2,
-    });
+    const warn = (m: string): void => this.warn(m);
+    const controller = new FaceMatchController(
+      status,
+      lease,
+      matchSettings(upgradeSettings('face-match', def, warn), warn),
+    );
     const onStoreChange = (): void => {
       void lease.then(({ store }) => controller.showStatus(store));
     };

@@ -1,37 +1,18 @@
 import type { FaceRegisterSettings } from '../../lib/types/node-settings';
-import type { EnrolOptions } from '../../lib/store/enrol';
 import type { EngineLease } from '../../lib/vision/registry';
 import { onClose } from '../shared/close';
 import { engineProvider, leaseEngine } from '../shared/engine';
 import { translator } from '../shared/i18n';
 import { onInput } from '../shared/input';
 import { follow, type StateListener } from '../shared/provider';
-import { optionalNumber } from '../shared/settings';
+import { upgradeSettings } from '../shared/settings';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { Status } from '../shared/status';
 import { storeProvider, type StoreLease } from '../shared/store';
+import { enrolSettings } from './config';
 import { FaceRegisterController, type RegisterMessage } from './controller';
 
 interface FaceRegisterDef extends NodeDef, FaceRegisterSettings {}
-
-/** The enrolment options the user set; the rest keep lib/store's defaults. */
-function enrolOptions(def: FaceRegisterDef): Partial<EnrolOptions> {
-  const opts: Partial<EnrolOptions> = {};
-  if (def.faces) opts.faces = def.faces;
-  if (def.existing) opts.existing = def.existing;
-  if (def.duplicatePolicy) opts.duplicatePolicy = def.duplicatePolicy;
-  const set = <K extends 'duplicateThreshold' | 'minFaceSize' | 'minSharpness' | 'maxYaw'>(k: K): void => {
-    const v = optionalNumber(def[k]);
-    if (v !== undefined) opts[k] = v;
-  };
-  set('duplicateThreshold');
-  set('minFaceSize');
-  set('minSharpness');
-  set('maxYaw');
-  const mb = optionalNumber(def.maxMegabytes);
-  if (mb !== undefined) opts.maxBytes = Math.round(mb * 1024 * 1024);
-  return opts;
-}
 
 /** face-register: enrols, updates, lists, deletes and imports people, by msg.topic. */
 export = function register(RED: NodeAPI): void {
@@ -56,7 +37,9 @@ export = function register(RED: NodeAPI): void {
       ({ store: s }) => status.set('idle', 'status.size', { size: s.size() }),
       (err: unknown) => status.error(err),
     );
-    const controller = new FaceRegisterController(this.id, status, store, getEngine, enrolOptions(def));
+    const warn = (m: string): void => this.warn(m);
+    const options = enrolSettings(upgradeSettings('face-register', def, warn), warn);
+    const controller = new FaceRegisterController(this.id, status, store, getEngine, options);
     onInput<RegisterMessage>(this, status, ({ msg, send }) => controller.handle(msg, send));
     onClose(this, async () => {
       const heldStore = await store.catch(() => undefined);

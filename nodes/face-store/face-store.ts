@@ -1,7 +1,8 @@
 import type { FaceStoreSettings } from '../../lib/types/node-settings';
 import type { NodeAPI, NodeDef } from '../shared/red';
-import { optionalNumber } from '../shared/settings';
+import { upgradeSettings } from '../shared/settings';
 import { provide } from '../shared/provider';
+import { storeSettings } from './config';
 import {
   acquireStore,
   storeFile,
@@ -22,10 +23,11 @@ export = function register(RED: NodeAPI): void {
   function FaceStoreNode(this: StoreProvider, def: FaceStoreDef): void {
     RED.nodes.createNode(this, def);
     this.file = storeFile(RED, def.file);
-    const backups = optionalNumber(def.backups);
+    const warn = (m: string): void => this.warn(m);
+    const { backups } = storeSettings(upgradeSettings('face-store', def, warn), warn);
     const opts = {
       file: this.file,
-      backups: backups !== undefined && Number.isInteger(backups) && backups >= 0 ? backups : 3,
+      backups,
       owner: `Node-RED (pid ${process.pid})`,
       actor: 'node-red',
     };
