@@ -36,7 +36,8 @@ function isJpeg(buf: Buffer): boolean {
 export class FaceDetectController {
   private lastStatus = 0;
   private pendingStatus: NodeJS.Timeout | undefined;
-  private stopped = false;
+  /** Set when the node closes: a message still in flight then ends without output or status. */
+  private closed = false;
   /** The cameras (backpressure sources) this node has seen: its status adds them up. */
   private readonly sources = new Set<string>();
 
@@ -52,15 +53,16 @@ export class FaceDetectController {
     return msg.frame?.camera ? `camera:${msg.frame.camera}` : `node:${this.node.id}`;
   }
 
-  /** Cancels a status update still to come (on close). */
+  /** On close: cancels a status update still to come; messages in flight end without output. */
   stop(): void {
-    this.stopped = true;
+    this.closed = true;
     clearTimeout(this.pendingStatus);
     this.pendingStatus = undefined;
   }
 
   async handle(msg: DetectMessage, send: Send): Promise<void> {
     const { engine } = await this.lease;
+    if (this.closed) return;
     const source = this.sourceOf(msg);
     this.sources.add(source);
     const input = this.inputOf(msg);
@@ -68,17 +70,21 @@ export class FaceDetectController {
     try {
       result = await engine.detect(input, this.settings.options, { source });
     } catch (err) {
+      // Closing the node closes the engine under its frames: that failure is nobody's to catch.
+      if (this.closed) return;
       if (err instanceof FrameDroppedError) {
         this.showStatus(engine);
         return;
       }
       throw err;
     }
+    if (this.closed) return;
     msg.faces = result.faces;
     msg.timing = result.timing;
     msg.width = result.width;
     msg.height = result.height;
     await this.shapeImage(msg, input, result.faces.length > 0);
+    if (this.closed) return;
     msg.payload = result.faces.length;
     this.showStatus(engine);
     send(msg);
@@ -118,7 +124,7 @@ export class FaceDetectController {
    * too early is shown at the end of the interval, so the last counts always reach the editor.
    */
   private showStatus(engine: FaceEngine): void {
-    if (this.stopped) return;
+    if (this.closed) return;
     const wait = this.lastStatus + STATUS_INTERVAL_MS - Date.now();
     if (wait > 0) {
       this.pendingStatus ??= setTimeout(() => {
