@@ -1,0 +1,295 @@
+/**
+ * One camera's stream: one ffmpeg, run by the process supervisor, turned into raw RGB frames and
+ * connection events. Reconnects with backoff (1 s growing to 60 s, unlimited by default), restarts a
+ * stream that stalls, and keeps every form of the password out of what it reports.
+ */
+import { EventEmitter } from 'node:events';
+import { Supervisor, type SupervisorExit } from '../process/supervisor';
+import {
+  classifyFailure,
+  ffmpegPath,
+  sourceKind,
+  streamArguments,
+  StreamInfoParser,
+  type SourceKind,
+} from './ffmpeg';
+import { FrameCutter } from './frames';
+import { redactor, withCredentials } from './url';
+
+/** A camera's settings, as the face-camera config node holds them. */
+export interface CameraConfig {
+  /** The camera's name in frames and events. */
+  name: string;
+  /** rtsp://, rtsps://, http(s)://, a local video file or /dev/videoN, without credentials. */
+  url: string;
+  username?: string;
+  password?: string;
+  /** RTSP transport (default tcp). */
+  transport?: 'tcp' | 'udp';
+  /** Frames per second sent on (default 2). */
+  fps?: number;
+  /** Frames scaled to this width (default 640; 0 keeps the camera's). */
+  width?: number;
+  /** Seconds without a frame before the stream is restarted (default 20). */
+  stallTimeout?: number;
+  /** Socket timeout inside ffmpeg, seconds (default 10). */
+  socketTimeout?: number;
+  /** First reconnect delay in ms (default 1000); it doubles up to `maxRetryDelayMs`. */
+  retryDelayMs?: number;
+  /** Longest reconnect delay in ms (default 60000). */
+  maxRetryDelayMs?: number;
+  /** Reconnect attempts in a row before giving up (default 0: never give up). */
+  maxAttempts?: number;
+  /** Grace periods of a stop (ms): after closing stdin, then after SIGTERM (default 1500 each). */
+  stopGraceMs?: number;
+}
+
+/** One frame as rtsp-source sends it on: packed RGB. */
+export interface CameraFrame {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: 3;
+  camera: string;
+  /** Frames of this stream so far, this one included (it keeps counting across reconnects). */
+  seq: number;
+  /** When the frame was read, ms since the epoch. */
+  ts: number;
+}
+
+export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'stopped';
+
+/** A connection event (rtsp-source's second output). */
+export interface ConnectionEvent {
+  state: ConnectionState;
+  camera: string;
+  reason?: string;
+  width?: number;
+  height?: number;
+  codec?: string;
+  fps?: number;
+  /** Reconnect attempts in a row so far. */
+  attempt?: number;
+  /** Seconds until the next attempt. */
+  retryIn?: number;
+}
+
+export interface CameraStreamEvents {
+  frame: [frame: CameraFrame];
+  state: [event: ConnectionEvent];
+  /** A line ffmpeg printed, redacted. */
+  log: [line: string];
+}
+
+/** Fills in the defaults and checks the address; throws a clear error for a bad one. */
+export function resolveCameraConfig(c: CameraConfig): Required<CameraConfig> & { kind: SourceKind } {
+  const kind = sourceKind(c.url);
+  if (kind !== 'file' && kind !== 'v4l2') {
+    let u: URL;
+    try {
+      u = new URL(c.url.trim());
+    } catch {
+      throw new Error(`invalid camera URL: ${redactor(c)(c.url)}`);
+    }
+    if (!u.hostname) throw new Error('invalid camera URL: no host');
+  }
+  const positive = (v: number | undefined, d: number, what: string): number => {
+    const n = v ?? d;
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`${what} must be a positive number`);
+    return n;
+  };
+  return {
+    name: c.name,
+    url: c.url.trim(),
+    username: c.username ?? '',
+    password: c.password ?? '',
+    transport: c.transport === 'udp' ? 'udp' : 'tcp',
+    fps: positive(c.fps, 2, 'fps'),
+    width: Math.max(0, Math.round(c.width ?? 640)),
+    stallTimeout: positive(c.stallTimeout, 20, 'stall timeout'),
+    socketTimeout: positive(c.socketTimeout, 10, 'socket timeout'),
+    retryDelayMs: positive(c.retryDelayMs, 1000, 'retry delay'),
+    maxRetryDelayMs: positive(c.maxRetryDelayMs, 60_000, 'maximum retry delay'),
+    maxAttempts: Math.max(0, Math.round(c.maxAttempts ?? 0)),
+    stopGraceMs: positive(c.stopGraceMs, 1500, 'stop grace'),
+    kind,
+  };
+}
+
+/**
+ * A camera's stream. `start()` runs ffmpeg (and keeps it running), `stop()` stops it for good and
+ * resolves once no ffmpeg of it remains. At most one ffmpeg runs per stream at any moment.
+ */
+export class CameraStream extends EventEmitter<CameraStreamEvents> {
+  readonly config: ReturnType<typeof resolveCameraConfig>;
+  /** Removes every form of the password from a text. */
+  readonly redact: (text: string) => string;
+  private supervisor?: Supervisor;
+  private seq = 0;
+  private last: ConnectionEvent;
+  private stopping?: Promise<void>;
+
+  constructor(config: CameraConfig) {
+    super();
+    this.config = resolveCameraConfig(config);
+    this.redact = redactor(this.config);
+    this.last = { state: 'stopped', camera: this.config.name };
+  }
+
+  /** The latest connection event. */
+  get state(): ConnectionEvent {
+    return this.last;
+  }
+
+  /** Whether ffmpeg runs or is about to (between reconnects). */
+  get running(): boolean {
+    return this.supervisor?.active ?? false;
+  }
+
+  /** The pid of the running ffmpeg, if any. */
+  get pid(): number | undefined {
+    return this.supervisor?.pid;
+  }
+
+  /** Starts reading (nothing when it already runs). */
+  start(): void {
+    if (this.supervisor?.active) return;
+    const c = this.config;
+    const url =
+      c.kind === 'rtsp' || c.kind === 'http' ? withCredentials(c.url, c.username, c.password) : c.url;
+    const supervisor = new Supervisor({
+      command: ffmpegPath(),
+      args: streamArguments({
+        url,
+        kind: c.kind,
+        transport: c.transport,
+        fps: c.fps,
+        width: c.width,
+        socketTimeout: c.socketTimeout,
+      }),
+      options: { stdio: ['pipe', 'pipe', 'pipe'] },
+      stallTimeoutMs: c.stallTimeout * 1000,
+      restart: {
+        initialDelayMs: c.retryDelayMs,
+        maxDelayMs: c.maxRetryDelayMs,
+        maxAttempts: c.maxAttempts > 0 ? c.maxAttempts : undefined,
+        healthyAfterMs: Math.max(10_000, c.stallTimeout * 1000),
+      },
+      stop: { graceMs: c.stopGraceMs, termGraceMs: c.stopGraceMs },
+      stderrTail: 30,
+    });
+    this.supervisor = supervisor;
+    let parser = new StreamInfoParser();
+    let cutter: FrameCutter | undefined;
+    let early: Buffer[] = [];
+    let connected = false;
+    let lastExit: SupervisorExit | undefined;
+    const describe = (exit: SupervisorExit): string => {
+      if (exit.reason === 'spawn-failed')
+        return `ffmpeg not found (${ffmpegPath()}): install it or set FFMPEG_PATH`;
+      if (exit.reason === 'stalled') return `no frame for ${c.stallTimeout} s: stream restarted`;
+      const failure = classifyFailure(exit.stderr.map(this.redact).join('\n'));
+      if (exit.reason === 'exited' && failure.kind === 'error') return 'the stream ended';
+      return failure.reason;
+    };
+
+    const feed = (into: FrameCutter, chunk: Buffer): void => {
+      const frames = into.push(chunk);
+      if (frames.length === 0) return;
+      if (!connected) {
+        connected = true;
+        const i = parser.info;
+        this.emitState({
+          state: 'connected',
+          camera: c.name,
+          width: i.width,
+          height: i.height,
+          codec: i.codec,
+          fps: i.fps,
+        });
+      }
+      for (const f of frames) {
+        supervisor.progress();
+        this.emit('frame', {
+          data: f.data,
+          width: into.width,
+          height: into.height,
+          channels: 3,
+          camera: c.name,
+          seq: ++this.seq,
+          ts: Date.now(),
+        });
+      }
+    };
+    supervisor.on('spawn', () => {
+      parser = new StreamInfoParser();
+      cutter = undefined;
+      early = [];
+      connected = false;
+      this.emitState({ state: 'connecting', camera: c.name, attempt: supervisor.attempt || undefined });
+    });
+    supervisor.on('stderr', (raw) => {
+      const line = this.redact(raw);
+      this.emit('log', line);
+      if (parser.done) return;
+      parser.line(line);
+      if (parser.done) {
+        cutter = new FrameCutter(parser.info.width!, parser.info.height!);
+        for (const chunk of early) feed(cutter, chunk);
+        early = [];
+      }
+    });
+    supervisor.on('stdout', (chunk) => {
+      if (cutter) feed(cutter, chunk);
+      else early.push(chunk);
+    });
+    supervisor.on('exit', (exit) => {
+      lastExit = exit;
+    });
+    supervisor.on('restarting', ({ attempt, delayMs }) => {
+      this.emitState({
+        state: 'disconnected',
+        camera: c.name,
+        reason: lastExit ? describe(lastExit) : 'the stream ended',
+        attempt,
+        retryIn: Math.round(delayMs / 100) / 10,
+      });
+    });
+    supervisor.on('gave-up', ({ attempts, last }) => {
+      this.emitState({ state: 'disconnected', camera: c.name, reason: describe(last), attempt: attempts });
+      this.emitState({ state: 'stopped', camera: c.name, reason: `gave up after ${attempts} attempts` });
+    });
+    supervisor.start();
+  }
+
+  /** Stops for good: no reconnect, ffmpeg stopped by escalation; resolves once it has exited. */
+  async stop(): Promise<void> {
+    const supervisor = this.supervisor;
+    if (!supervisor) return;
+    if (this.stopping) return this.stopping;
+    this.stopping = (async () => {
+      await supervisor.stop();
+      supervisor.removeAllListeners();
+      if (this.supervisor === supervisor) this.supervisor = undefined;
+      this.emitState({ state: 'stopped', camera: this.config.name });
+    })().finally(() => {
+      this.stopping = undefined;
+    });
+    return this.stopping;
+  }
+
+  /** Stops, then starts afresh (the backoff starts over). */
+  async restart(): Promise<void> {
+    await this.stop();
+    this.start();
+  }
+
+  private emitState(event: ConnectionEvent): void {
+    const clean = Object.fromEntries(
+      Object.entries(event).filter(([, v]) => v !== undefined),
+    ) as ConnectionEvent;
+    if (clean.reason) clean.reason = this.redact(clean.reason);
+    this.last = clean;
+    this.emit('state', clean);
+  }
+}
