@@ -1,27 +1,41 @@
+import { DETECT, DETECT_NODE, SETTINGS_VERSION } from '../../../lib/types/defaults';
 import type { FaceDetectSettings } from '../../../lib/types/node-settings';
-import { CATEGORY, COLOR, labelOf, numberIn } from '../../shared/editor/common';
+import {
+  CATEGORY,
+  choiceSetting,
+  choiceValidator,
+  COLOR,
+  labelOf,
+  migrateForm,
+  optionalValidator,
+} from '../../shared/editor/common';
 
 interface FaceDetectProps extends EditorNodeProperties, FaceDetectSettings {}
 
-const optional = (min: number, max: number) => (v: unknown) => v === '' || numberIn(min, max)(v);
+/**
+ * face-detect's editor defaults (exported for the test that compares them with lib/types/defaults.ts).
+ * Detector, confidence and face size are empty by default: the engine's settings apply.
+ */
+export const defaults = {
+  name: { value: '' },
+  engine: { value: '', type: 'face-engine', required: false },
+  detector: { value: '' as const, validate: choiceValidator(DETECT.detector, true) },
+  minConfidence: { value: '', validate: optionalValidator(DETECT.minConfidence) },
+  minFaceSize: { value: '', validate: optionalValidator(DETECT.minFaceSize) },
+  maxFaces: { value: '', validate: optionalValidator(DETECT.maxFaces) },
+  landmarks: { value: false },
+  descriptors: { value: true },
+  ageGender: { value: false },
+  expressions: { value: false },
+  crops: { value: false },
+  keepImage: choiceSetting(DETECT_NODE.keepImage),
+  version: { value: SETTINGS_VERSION['face-detect'] },
+};
 
 RED.nodes.registerType<FaceDetectProps>('face-detect', {
   category: CATEGORY,
   color: COLOR,
-  defaults: {
-    name: { value: '' },
-    engine: { value: '', type: 'face-engine', required: false },
-    detector: { value: '' },
-    minConfidence: { value: '', validate: optional(0.05, 1) },
-    minFaceSize: { value: '', validate: optional(0, 10000) },
-    maxFaces: { value: '', validate: optional(0, 1000) },
-    landmarks: { value: false },
-    descriptors: { value: true },
-    ageGender: { value: false },
-    expressions: { value: false },
-    crops: { value: false },
-    keepImage: { value: 'faces' },
-  },
+  defaults,
   inputs: 1,
   outputs: 1,
   icon: 'font-awesome/fa-user-circle-o',
@@ -31,4 +45,7 @@ RED.nodes.registerType<FaceDetectProps>('face-detect', {
   paletteLabel: 'face detect',
   inputLabels: 'image or frame',
   outputLabels: 'faces',
+  oneditprepare: function () {
+    migrateForm('face-detect', this, 'node-input');
+  },
 });

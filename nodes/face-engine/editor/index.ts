@@ -1,26 +1,40 @@
+import { DETECT, ENGINE, SETTINGS_VERSION } from '../../../lib/types/defaults';
 import type { FaceEngineSettings } from '../../../lib/types/node-settings';
-import { labelOf, numberIn } from '../../shared/editor/common';
+import { applyLimits, choiceSetting, labelOf, migrateForm, numberSetting } from '../../shared/editor/common';
 
 interface FaceEngineProps extends EditorNodeProperties, FaceEngineSettings {}
 
+/** face-engine's editor defaults (exported for the test that compares them with lib/types/defaults.ts). */
+export const defaults = {
+  name: { value: '' },
+  backend: choiceSetting(ENGINE.backend),
+  poolSize: numberSetting(ENGINE.poolSize),
+  modelPath: { value: '' },
+  detector: choiceSetting(DETECT.detector),
+  inputSize: numberSetting(DETECT.inputSize),
+  minConfidence: numberSetting(DETECT.minConfidence),
+  minFaceSize: numberSetting(DETECT.minFaceSize),
+  maxDimension: numberSetting(DETECT.maxDimension),
+  version: { value: SETTINGS_VERSION['face-engine'] },
+};
+
 RED.nodes.registerType<FaceEngineProps>('face-engine', {
   category: 'config',
-  defaults: {
-    name: { value: '' },
-    backend: { value: 'auto' },
-    poolSize: { value: 0, validate: numberIn(0, 64) },
-    modelPath: { value: '' },
-    detector: { value: 'ssd' },
-    inputSize: { value: 416, validate: (v: unknown) => numberIn(128, 608)(v) && Number(v) % 32 === 0 },
-    minConfidence: { value: 0.5, validate: numberIn(0.05, 1) },
-    minFaceSize: { value: 50, validate: numberIn(0, 10000) },
-    maxDimension: { value: 0, validate: numberIn(0, 10000) },
-  },
+  defaults,
   label: function () {
     return labelOf(this.name, `${this.detector} · ${this.backend}`);
   },
   paletteLabel: 'face engine',
   oneditprepare: function () {
+    const { inputSize, minConfidence, minFaceSize, maxDimension } = DETECT;
+    applyLimits('node-config-input', {
+      poolSize: ENGINE.poolSize,
+      inputSize,
+      minConfidence,
+      minFaceSize,
+      maxDimension,
+    });
+    migrateForm('face-engine', this, 'node-config-input');
     const toggle = (): void => {
       $('.fw-tiny-only').toggle($('#node-config-input-detector').val() === 'tiny');
     };

@@ -1,19 +1,31 @@
+import { MATCH, SETTINGS_VERSION } from '../../../lib/types/defaults';
 import type { FaceMatchSettings } from '../../../lib/types/node-settings';
-import { CATEGORY, COLOR, labelOf, numberIn } from '../../shared/editor/common';
+import {
+  applyLimits,
+  CATEGORY,
+  COLOR,
+  labelOf,
+  migrateForm,
+  numberSetting,
+} from '../../shared/editor/common';
 
 interface FaceMatchProps extends EditorNodeProperties, FaceMatchSettings {}
+
+/** face-match's editor defaults (exported for the test that compares them with lib/types/defaults.ts). */
+export const defaults = {
+  name: { value: '' },
+  store: { value: '', type: 'face-store', required: true },
+  threshold: numberSetting(MATCH.threshold),
+  margin: numberSetting(MATCH.margin),
+  candidates: numberSetting(MATCH.candidates),
+  outputs: { value: 1 },
+  version: { value: SETTINGS_VERSION['face-match'] },
+};
 
 RED.nodes.registerType<FaceMatchProps>('face-match', {
   category: CATEGORY,
   color: COLOR,
-  defaults: {
-    name: { value: '' },
-    store: { value: '', type: 'face-store', required: true },
-    threshold: { value: 0.6, validate: numberIn(0.05, 2) },
-    margin: { value: 0.05, validate: numberIn(0, 1) },
-    candidates: { value: 3, validate: numberIn(1, 20) },
-    outputs: { value: 1 },
-  },
+  defaults,
   inputs: 1,
   outputs: 1,
   icon: 'font-awesome/fa-id-badge',
@@ -27,6 +39,8 @@ RED.nodes.registerType<FaceMatchProps>('face-match', {
     return i === 0 ? 'known faces' : 'unknown faces';
   },
   oneditprepare: function () {
+    applyLimits('node-input', MATCH);
+    migrateForm('face-match', this, 'node-input');
     $('#node-input-split')
       .prop('checked', Number(this.outputs) === 2)
       .on('change', function () {

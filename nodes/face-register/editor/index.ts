@@ -1,24 +1,37 @@
+import { ENROL, SETTINGS_VERSION } from '../../../lib/types/defaults';
 import type { FaceRegisterSettings } from '../../../lib/types/node-settings';
-import { CATEGORY, COLOR, labelOf, numberIn } from '../../shared/editor/common';
+import {
+  applyLimits,
+  CATEGORY,
+  choiceSetting,
+  COLOR,
+  labelOf,
+  migrateForm,
+  numberSetting,
+} from '../../shared/editor/common';
 
 interface FaceRegisterProps extends EditorNodeProperties, FaceRegisterSettings {}
+
+/** face-register's editor defaults (exported for the test that compares them with lib/types/defaults.ts). */
+export const defaults = {
+  name: { value: '' },
+  store: { value: '', type: 'face-store', required: true },
+  engine: { value: '', type: 'face-engine', required: false },
+  faces: choiceSetting(ENROL.faces),
+  existing: choiceSetting(ENROL.existing),
+  duplicatePolicy: choiceSetting(ENROL.duplicatePolicy),
+  duplicateThreshold: numberSetting(ENROL.duplicateThreshold),
+  minFaceSize: numberSetting(ENROL.minFaceSize),
+  minSharpness: numberSetting(ENROL.minSharpness),
+  maxYaw: numberSetting(ENROL.maxYaw),
+  maxMegabytes: numberSetting(ENROL.maxMegabytes),
+  version: { value: SETTINGS_VERSION['face-register'] },
+};
 
 RED.nodes.registerType<FaceRegisterProps>('face-register', {
   category: CATEGORY,
   color: COLOR,
-  defaults: {
-    name: { value: '' },
-    store: { value: '', type: 'face-store', required: true },
-    engine: { value: '', type: 'face-engine', required: false },
-    faces: { value: 'single' },
-    existing: { value: 'add-sample' },
-    duplicatePolicy: { value: 'refuse' },
-    duplicateThreshold: { value: 0.5, validate: numberIn(0.05, 2) },
-    minFaceSize: { value: 80, validate: numberIn(0, 10000) },
-    minSharpness: { value: 10, validate: numberIn(0, 100000) },
-    maxYaw: { value: 45, validate: numberIn(0, 90) },
-    maxMegabytes: { value: 16, validate: numberIn(0.1, 1024) },
-  },
+  defaults,
   inputs: 1,
   outputs: 1,
   icon: 'font-awesome/fa-user-plus',
@@ -28,4 +41,9 @@ RED.nodes.registerType<FaceRegisterProps>('face-register', {
   paletteLabel: 'face register',
   inputLabels: 'command',
   outputLabels: 'result',
+  oneditprepare: function () {
+    const { duplicateThreshold, minFaceSize, minSharpness, maxYaw, maxMegabytes } = ENROL;
+    applyLimits('node-input', { duplicateThreshold, minFaceSize, minSharpness, maxYaw, maxMegabytes });
+    migrateForm('face-register', this, 'node-input');
+  },
 });
