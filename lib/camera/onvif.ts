@@ -287,8 +287,8 @@ function merge(found: Map<string, DiscoveredDevice>, device: DiscoveredDevice): 
     found.set(key, clean(device));
     return;
   }
-  known.model ??= device.model;
-  known.manufacturer ??= device.manufacturer;
+  if (device.model !== undefined) known.model ??= device.model;
+  if (device.manufacturer !== undefined) known.manufacturer ??= device.manufacturer;
   if (device.scopes) known.scopes = [...new Set([...(known.scopes ?? []), ...device.scopes])];
 }
 
