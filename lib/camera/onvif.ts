@@ -139,7 +139,8 @@ export interface CameraInfo {
 
 // ----- Network interfaces -----
 
-interface LocalInterface {
+/** A network interface discovery can probe on. */
+export interface LocalInterface {
   name: string;
   address: string;
 }
@@ -378,7 +379,9 @@ function parseAddress(input: string): { host: string; port: number; xaddr: strin
   const bad = (): OnvifError =>
     new OnvifError(
       'bad-address',
-      `"${shown}" is not a camera address: write host, host:port or an http:// URL`,
+      value.includes('@')
+        ? `"${shown}" is not a camera address: give the user and password on their own, not in the address`
+        : `"${shown}" is not a camera address: write host, host:port or an http:// URL`,
     );
   let url: URL;
   try {
@@ -386,7 +389,13 @@ function parseAddress(input: string): { host: string; port: number; xaddr: strin
   } catch {
     throw bad();
   }
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname || url.username) throw bad();
+  if (
+    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+    !url.hostname ||
+    url.username ||
+    url.password
+  )
+    throw bad();
   if (url.pathname === '/' && !url.search) url.pathname = DEVICE_SERVICE_PATH;
   return { host: hostOf(url), port: portOf(url), xaddr: url.toString() };
 }
@@ -454,6 +463,7 @@ async function identify(
   const redact = redactor({ username: options.username, password: options.password });
   const cam = newCam(target, options.username, options.password, timeoutMs);
   const found = { address: hostOf(url), port: portOf(url), xaddr: url.toString() };
+  const started = Date.now();
   try {
     await withDeadline(
       step<Date>('GetSystemDateAndTime', (cb) => cam.getSystemDateAndTime(cb)),
@@ -467,9 +477,11 @@ async function identify(
     throw error;
   }
   try {
+    // Within what is left of the one timeout, like the probe beside it.
+    const left = Math.max(1, started + timeoutMs - Date.now());
     const info = await withDeadline(
       step<unknown>('GetDeviceInformation', (cb) => cam.getDeviceInformation(cb)),
-      timeoutMs,
+      left,
       target,
     );
     const manufacturer = text(info.xml, 'Manufacturer') || undefined;
@@ -489,20 +501,28 @@ interface Target {
   path: string;
   /** `host:port`, for messages. */
   label: string;
+  /** HTTPS (the certificate is verified as usual). */
+  secure: boolean;
 }
 
 function targetOf(options: Pick<ReadCameraOptions, 'xaddr' | 'hostname' | 'port'>): Target {
   if (options.xaddr) {
     const { host, port, xaddr } = parseAddress(options.xaddr);
-    const path = new URL(xaddr).pathname;
-    return { hostname: host, port, path, label: `${host}:${port}` };
+    const url = new URL(xaddr);
+    return {
+      hostname: host,
+      port,
+      path: url.pathname + url.search,
+      label: `${host}:${port}`,
+      secure: url.protocol === 'https:',
+    };
   }
   const hostname = options.hostname?.trim();
   if (!hostname) throw new OnvifError('bad-address', 'no camera address: give its xaddr or its hostname');
   const port = options.port ?? 80;
   if (!Number.isInteger(port) || port < 1 || port > 65535)
     throw new OnvifError('bad-address', `${String(options.port)} is not a port number`);
-  return { hostname, port, path: DEVICE_SERVICE_PATH, label: `${hostname}:${port}` };
+  return { hostname, port, path: DEVICE_SERVICE_PATH, label: `${hostname}:${port}`, secure: false };
 }
 
 function newCam(
@@ -518,6 +538,7 @@ function newCam(
     username: username || undefined,
     password: password || undefined,
     timeout: timeoutMs,
+    useSecure: target.secure,
     autoconnect: false,
     // Cameras behind NAT or Docker announce service URLs with addresses only they can reach.
     preserveAddress: true,

@@ -5,7 +5,13 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { describe, it } from 'node:test';
 import { Cam } from 'onvif';
-import { OnvifError, discover, readCamera, type CameraInfo } from '../../lib/camera/onvif';
+import {
+  OnvifError,
+  discover,
+  discoveryInterfaces,
+  readCamera,
+  type CameraInfo,
+} from '../../lib/camera/onvif';
 import { encodeUserinfo } from '../../lib/camera/url';
 import { IN_CI } from '../helpers/env';
 import {
@@ -221,6 +227,7 @@ describe('ONVIF discovery (loopback only)', () => {
     const err = await rejection(discover({ timeoutMs: 500, interface: 'nope0' }));
     assert.equal(err.code, 'bad-interface');
     assert.match(err.message, /no network interface "nope0"/);
+    assert.ok(discoveryInterfaces().some((i) => i.address === LOOPBACK));
   });
 
   it('refuses a malformed address without repeating what precedes an @', async () => {
@@ -255,7 +262,7 @@ describe('readCamera', () => {
   ];
 
   it('reads the device and both profiles with stream and snapshot URIs, main stream first', async () => {
-    await withDevice({}, async (device) => {
+    await withDevice({ discoveryPort: null }, async (device) => {
       const info = await readCamera({
         xaddr: device.xaddr,
         username: USER,
