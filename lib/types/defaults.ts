@@ -53,6 +53,8 @@ export const EXISTING_POLICIES = ['add-sample', 'update', 'refuse'] as const;
 export const DUPLICATE_POLICIES = ['refuse', 'add-sample', 'allow'] as const;
 /** face-detect: when to keep the frame as msg.image. */
 export const KEEP_IMAGE_POLICIES = ['faces', 'always', 'never'] as const;
+/** RTSP transports a face-camera can ask for. */
+export const TRANSPORTS = ['tcp', 'udp'] as const;
 /** Photo types accepted for enrolment. */
 export const ENROL_FILE_TYPES = ['png', 'jpg', 'jpeg', 'webp'] as const;
 
@@ -61,6 +63,7 @@ export type ExistingPolicy = (typeof EXISTING_POLICIES)[number];
 export type DuplicatePolicy = (typeof DUPLICATE_POLICIES)[number];
 export type KeepImagePolicy = (typeof KEEP_IMAGE_POLICIES)[number];
 export type EnrolFileType = (typeof ENROL_FILE_TYPES)[number];
+export type Transport = (typeof TRANSPORTS)[number];
 
 /**
  * The match threshold: euclidean distance under which a face is named. 0.5, chosen for CCTV where
@@ -118,6 +121,24 @@ export const STORE = Object.freeze({
   backups: num({ default: 3, min: 0, max: 50, step: 1, integer: true }),
 });
 
+/** A camera (face-camera, lib/camera). */
+export const CAMERA = Object.freeze({
+  transport: choice(TRANSPORTS, 'tcp'),
+  /** Frames per second sent on; ffmpeg drops the others (the original system's frame skipping). */
+  fps: num({ default: 2, min: 0.1, max: 30, step: 0.1, unit: 'frames/s' }),
+  /** Frames scaled to this width; 0 keeps the camera's. */
+  width: num({ default: 640, min: 64, max: 7680, step: 2, integer: true, zeroOff: true, unit: 'px' }),
+  /** Seconds without a frame before the stream is restarted. */
+  stallTimeout: num({ default: 20, min: 2, max: 3600, step: 1, unit: 's' }),
+  /** Reconnect attempts in a row before giving up; 0 = never give up. */
+  maxAttempts: num({ default: 0, min: 1, max: 1000000, step: 1, integer: true, zeroOff: true }),
+  /** First reconnect delay; it doubles up to maxRetryDelay. */
+  retryDelay: num({ default: 1, min: 0.1, max: 3600, step: 0.1, unit: 's' }),
+  maxRetryDelay: num({ default: 60, min: 1, max: 3600, step: 1, unit: 's' }),
+  /** Socket timeout inside ffmpeg (RTSP, HTTP). */
+  socketTimeout: num({ default: 10, min: 1, max: 600, step: 1, unit: 's' }),
+});
+
 /** face-detect's own settings. */
 export const DETECT_NODE = Object.freeze({
   keepImage: choice(KEEP_IMAGE_POLICIES, 'faces'),
@@ -140,7 +161,14 @@ export const DEFAULT_DETECT_OPTIONS: Readonly<DetectOptions> = Object.freeze({
 });
 
 /** The FaceWatch node types that store settings in a flow file. */
-export type FaceWatchNodeType = 'face-engine' | 'face-detect' | 'face-store' | 'face-match' | 'face-register';
+export type FaceWatchNodeType =
+  | 'face-engine'
+  | 'face-detect'
+  | 'face-store'
+  | 'face-match'
+  | 'face-register'
+  | 'face-camera'
+  | 'rtsp-source';
 
 /**
  * The current settings version of each node type (a `version` setting in the flow file; absent
@@ -152,6 +180,8 @@ export const SETTINGS_VERSION: Readonly<Record<FaceWatchNodeType, number>> = Obj
   'face-store': 1,
   'face-match': 1,
   'face-register': 1,
+  'face-camera': 1,
+  'rtsp-source': 1,
 });
 
 /** Whether `limit` is a number limit. */

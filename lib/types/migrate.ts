@@ -64,6 +64,8 @@ const STEPS: Record<FaceWatchNodeType, Step[]> = {
     },
   ],
   'face-register': [() => []],
+  'face-camera': [() => []],
+  'rtsp-source': [() => []],
 };
 
 /** The version a node's settings were saved with: 0 when absent or unreadable. */
