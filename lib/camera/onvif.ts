@@ -431,7 +431,8 @@ export async function discover(options: DiscoverOptions): Promise<DiscoveredDevi
     const announced = probed[0];
     const device: DiscoveredDevice = {
       ...http.value,
-      name: http.value.name ?? announced?.name ?? target.host,
+      // The name an installer gave it (a scope) says more than its model does.
+      name: announced?.name ?? http.value.name ?? target.host,
       model: http.value.model ?? announced?.model,
       manufacturer: http.value.manufacturer ?? announced?.manufacturer,
       urn: announced?.urn,

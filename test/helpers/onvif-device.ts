@@ -39,11 +39,15 @@ export interface OnvifDeviceOptions {
   credentialsInUris?: boolean;
   /** Advertise the media service under GetCapabilities only (GetServices answers ActionNotSupported). */
   noGetServices?: boolean;
+  /** Also offer Media2 (ONVIF Profile T), which `onvif`'s Cam then prefers, as on most recent cameras. */
+  media2?: boolean;
 }
 
 /** A request the device received. */
 export interface SeenRequest {
   action: string;
+  /** Media2 requests are told apart by their namespace. */
+  media2: boolean;
   /** Whether it carried a valid token ('none' when it had none). */
   auth: 'none' | 'ok' | 'refused';
 }
@@ -98,7 +102,8 @@ function escapeXml(value: string): string {
 const NS =
   'xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:tt="http://www.onvif.org/ver10/schema"' +
   ' xmlns:tds="http://www.onvif.org/ver10/device/wsdl" xmlns:trt="http://www.onvif.org/ver10/media/wsdl"' +
-  ' xmlns:ter="http://www.onvif.org/ver10/error"';
+  ' xmlns:ter="http://www.onvif.org/ver10/error" xmlns:tr2="http://www.onvif.org/ver20/media/wsdl"';
+const MEDIA2_NS = 'http://www.onvif.org/ver20/media/wsdl';
 
 function envelope(body: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?><s:Envelope ${NS}><s:Body>${body}</s:Body></s:Envelope>`;
@@ -180,6 +185,7 @@ export async function startOnvifDevice(options: OnvifDeviceOptions = {}): Promis
       '<tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service>';
     const profileToken = inner(xml, 'ProfileToken');
     const profile = PROFILES.find((p) => p.token === profileToken);
+    if (options.media2 && xml.includes(MEDIA2_NS)) return answerMedia2(action, xml);
     switch (action) {
       case 'GetSystemDateAndTime': {
         const t = now();
@@ -200,6 +206,7 @@ export async function startOnvifDevice(options: OnvifDeviceOptions = {}): Promis
           '<tds:GetServicesResponse>' +
             service('http://www.onvif.org/ver10/device/wsdl', '/onvif/device_service') +
             service('http://www.onvif.org/ver10/media/wsdl', '/onvif/media_service') +
+            (options.media2 ? service(MEDIA2_NS, '/onvif/media2_service') : '') +
             '</tds:GetServicesResponse>',
         );
       case 'GetCapabilities':
@@ -285,6 +292,51 @@ export async function startOnvifDevice(options: OnvifDeviceOptions = {}): Promis
     return { status: 400, body: fault('ter:ActionNotSupported', `${action} is not supported`) };
   }
 
+  /** The Media2 service: the same profiles in Media2's shapes. */
+  function answerMedia2(action: string, xml: string): { status: number; body: string } {
+    const profile = PROFILES.find((p) => p.token === inner(xml, 'ProfileToken'));
+    switch (action) {
+      case 'GetProfiles':
+        return {
+          status: 200,
+          body: envelope(
+            '<tr2:GetProfilesResponse>' +
+              PROFILES.map(
+                (p) =>
+                  `<tr2:Profiles token="${p.token}" fixed="true"><tr2:Name>${p.name}</tr2:Name><tr2:Configurations>` +
+                  '<tr2:VideoSource token="vsc0"><tt:Name>VideoSource</tt:Name><tt:UseCount>2</tt:UseCount>' +
+                  '<tt:SourceToken>vs0</tt:SourceToken><tt:Bounds x="0" y="0" width="1920" height="1080"/>' +
+                  `</tr2:VideoSource><tr2:VideoEncoder token="enc-${p.token}" GovLength="50" Profile="Main">` +
+                  `<tt:Name>enc-${p.token}</tt:Name><tt:UseCount>1</tt:UseCount><tt:Encoding>H264</tt:Encoding>` +
+                  `<tt:Resolution><tt:Width>${p.width}</tt:Width><tt:Height>${p.height}</tt:Height></tt:Resolution>` +
+                  `<tt:RateControl ConstantBitRate="false"><tt:FrameRateLimit>${p.fps}</tt:FrameRateLimit>` +
+                  '<tt:BitrateLimit>2048</tt:BitrateLimit></tt:RateControl><tt:Quality>4</tt:Quality>' +
+                  '</tr2:VideoEncoder></tr2:Configurations></tr2:Profiles>',
+              ).join('') +
+              '</tr2:GetProfilesResponse>',
+          ),
+        };
+      case 'GetStreamUri':
+      case 'GetSnapshotUri': {
+        if (!profile) return { status: 400, body: fault('ter:InvalidArgVal', 'No such profile') };
+        const protocol = inner(xml, 'Protocol');
+        if (action === 'GetStreamUri' && protocol !== 'RTSP')
+          return { status: 400, body: fault('ter:InvalidArgVal', `Unsupported protocol ${protocol}`) };
+        const uri =
+          action === 'GetStreamUri'
+            ? `rtsp://${userinfo()}${LOOPBACK}:8554/Streaming/Channels/${profile.path}?transportmode=unicast&profile=${profile.token}`
+            : `http://${userinfo()}${LOOPBACK}:${device.port}/onvif/snapshot/${profile.token}.jpg`;
+        return {
+          status: 200,
+          body: envelope(
+            `<tr2:${action}Response><tr2:Uri>${escapeXml(uri)}</tr2:Uri></tr2:${action}Response>`,
+          ),
+        };
+      }
+    }
+    return { status: 400, body: fault('ter:ActionNotSupported', `Media2 ${action} is not supported`) };
+  }
+
   function scopes(): string[] {
     return [
       'onvif://www.onvif.org/type/video_encoder',
@@ -302,7 +354,7 @@ export async function startOnvifDevice(options: OnvifDeviceOptions = {}): Promis
       const xml = Buffer.concat(chunks).toString('utf8');
       const action = /<(?:[\w.-]+:)?Body[^>]*>\s*<(?:[\w.-]+:)?([\w.-]+)/.exec(xml)?.[1] ?? '(none)';
       const auth = authenticate(xml);
-      device.requests.push({ action, auth });
+      device.requests.push({ action, media2: xml.includes(MEDIA2_NS), auth });
       const reply =
         action === 'GetSystemDateAndTime' || (auth === 'none' && PRE_AUTH.has(action)) || auth === 'ok'
           ? answer(action, xml)

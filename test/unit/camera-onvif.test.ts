@@ -279,7 +279,7 @@ describe('readCamera', () => {
       } satisfies Record<keyof CameraInfo, unknown>);
       assert.ok(Math.abs(info.clockOffsetMs) < 2000);
       // The device's time first and without a login; everything after it with a valid token.
-      assert.deepEqual(device.requests[0], { action: 'GetSystemDateAndTime', auth: 'none' });
+      assert.deepEqual(device.requests[0], { action: 'GetSystemDateAndTime', media2: false, auth: 'none' });
       assert.ok(device.requests.slice(1).every((r) => r.auth === 'ok'));
       assert.deepEqual(
         device.requests.map((r) => r.action),
@@ -308,6 +308,20 @@ describe('readCamera', () => {
       });
       assert.deepEqual(info.profiles, expectedProfiles(device));
       assert.ok(device.requests.some((r) => r.action === 'GetCapabilities'));
+    });
+  });
+
+  it('reads a camera with Media2 (Profile T) the same way', async () => {
+    await withDevice({ discoveryPort: null, media2: true }, async (device) => {
+      const info = await readCamera({
+        xaddr: device.xaddr,
+        username: USER,
+        password: PASSWORD,
+        timeoutMs: 2000,
+      });
+      assert.deepEqual(info.profiles, expectedProfiles(device));
+      const media = device.requests.filter((r) => /Profiles|Uri/.test(r.action));
+      assert.ok(media.length === 5 && media.every((r) => r.media2 && r.auth === 'ok'));
     });
   });
 
