@@ -3,7 +3,7 @@
  * reads them. Shared by both sides, so a renamed or retyped setting fails the build on both.
  * Numbers typed in text inputs arrive as strings, an empty input as ''.
  */
-import type { DuplicatePolicy, ExistingPolicy, FacesPolicy, KeepImagePolicy } from './defaults';
+import type { DuplicatePolicy, ExistingPolicy, FacesPolicy, KeepImagePolicy, Transport } from './defaults';
 import type { BackendChoice, DetectorName } from './index';
 
 /** A number setting: a number, its text, or '' for "not set". */
@@ -74,4 +74,28 @@ export interface FaceRegisterSettings extends VersionedSettings {
   minSharpness: NumberSetting;
   maxYaw: NumberSetting;
   maxMegabytes: NumberSetting;
+}
+
+export interface FaceCameraSettings extends VersionedSettings {
+  /** rtsp://, rtsps://, http(s):// (MJPEG), a video file path or /dev/videoN; ${ENV_VAR} is substituted. */
+  url: string;
+  transport: Transport;
+  fps: NumberSetting;
+  /** 0 keeps the camera's width. */
+  width: NumberSetting;
+  stallTimeout: NumberSetting;
+  /** 0 (or '') never gives up. */
+  maxAttempts: NumberSetting;
+}
+
+/** face-camera's credentials (Node-RED credentials: kept in flows_cred.json, never in the flow). */
+export interface FaceCameraCredentials {
+  username: string;
+  password: string;
+}
+
+export interface RtspSourceSettings extends VersionedSettings {
+  /** Id of the face-camera config node. */
+  camera: string;
+  autoStart: boolean;
 }

@@ -1,0 +1,51 @@
+import { acquireCamera, cameras } from '../../lib/camera/registry';
+import { resolveCameraConfig, type CameraConfig } from '../../lib/camera/stream';
+import type { FaceCameraCredentials, FaceCameraSettings } from '../../lib/types/node-settings';
+import type { CameraProvider } from '../shared/camera';
+import { provide } from '../shared/provider';
+import type { Node, NodeAPI, NodeDef } from '../shared/red';
+import { upgradeSettings } from '../shared/settings';
+import { cameraSettings } from './config';
+import { registerCameraRoutes } from './routes';
+
+interface FaceCameraDef extends NodeDef, FaceCameraSettings {}
+
+/**
+ * face-camera: a config node holding one camera's address, credentials and rate. It owns the
+ * camera's one ffmpeg (through the shared owner), started by the first rtsp-source that wants frames
+ * and stopped by the last, and pushes the stream's state to every rtsp-source using it.
+ */
+export = function register(RED: NodeAPI): void {
+  function FaceCameraNode(this: CameraProvider, def: FaceCameraDef): void {
+    RED.nodes.createNode(this, def);
+    const warn = (m: string): void => this.warn(m);
+    this.cameraName = def.name?.trim() || this.id;
+    const credentials = (this as unknown as { credentials?: Partial<FaceCameraCredentials> }).credentials;
+    const config: CameraConfig = cameraSettings(
+      this.cameraName,
+      upgradeSettings('face-camera', def, warn),
+      credentials,
+      warn,
+    );
+    try {
+      resolveCameraConfig(config);
+    } catch (err) {
+      // Said at deploy, by this node and by every rtsp-source using it; never with the password.
+      this.problem = (err as Error).message;
+      this.error(`camera "${this.cameraName}": ${this.problem}`);
+    }
+    const users = provide(this, cameras, this.id);
+    this.register = (user, onState) => users.register(user, onState);
+    this.deregister = (user, done) => users.deregister(user, done);
+    this.acquire = (user: string) =>
+      this.problem ? Promise.reject(new Error(this.problem)) : acquireCamera(this.id, user, config);
+  }
+  RED.nodes.registerType(
+    'face-camera',
+    FaceCameraNode as unknown as (this: Node, def: FaceCameraDef) => void,
+    {
+      credentials: { username: { type: 'text' }, password: { type: 'password' } },
+    },
+  );
+  registerCameraRoutes(RED);
+};

@@ -1,0 +1,21 @@
+import type { Lease } from '../../lib/shared/owner';
+import type { CameraStream } from '../../lib/camera/stream';
+import type { Provider } from './provider';
+import type { Node, NodeAPI } from './red';
+
+/** The runtime face of a face-camera config node, as rtsp-source sees it. */
+export interface CameraProvider extends Node, Provider<CameraStream> {
+  /** The camera's name in frames and events: its name, or its id when it has none. */
+  cameraName: string;
+  /** What is wrong with its settings (a bad URL, an unsupported scheme), if anything. */
+  problem?: string;
+  /** Leases the camera's stream for `user`; the first lease starts ffmpeg, the last stops it. */
+  acquire(user: string): Promise<Lease<CameraStream>>;
+}
+
+/** The face-camera a node is configured with, or an error naming what is missing. */
+export function cameraProvider(RED: NodeAPI, id: string | undefined): CameraProvider {
+  const provider = id ? (RED.nodes.getNode(id) as CameraProvider | null) : null;
+  if (!provider) throw new Error('no face-camera configured: select one in the node');
+  return provider;
+}
