@@ -241,11 +241,13 @@ export function resolveEnrolOptions(over: Partial<EnrolOptions> = {}): EnrolOpti
     if (!inLimit(limit, v)) bad(`${name} must be ${describeLimit(limit)}, not ${String(v)}`);
   };
   const oneOf = (name: keyof EnrolOptions, limit: ChoiceLimit): void => {
-    if (!isChoice(limit, o[name])) bad(`${name} must be ${describeChoice(limit)}, not ${JSON.stringify(o[name])}`);
+    if (!isChoice(limit, o[name]))
+      bad(`${name} must be ${describeChoice(limit)}, not ${JSON.stringify(o[name])}`);
   };
   const mb = ENROL.maxMegabytes;
-  if (!(o.maxBytes >= Math.round(mb.min * 2 ** 20) && o.maxBytes <= mb.max * 2 ** 20))
-    bad(`maxBytes must be from ${mb.min} MB to ${mb.max} MB, not ${String(o.maxBytes)} bytes`);
+  // Any positive size up to the limit's max: the node's lower bound (maxMegabytes) is a form limit.
+  if (!(o.maxBytes > 0 && o.maxBytes <= mb.max * 2 ** 20))
+    bad(`maxBytes must be more than 0 and at most ${mb.max} MB, not ${String(o.maxBytes)} bytes`);
   if (
     !Array.isArray(o.fileTypes) ||
     !o.fileTypes.length ||

@@ -111,7 +111,8 @@ export const ENROL = Object.freeze({
    */
   duplicateThreshold: num({ default: MATCH_THRESHOLD, min: 0.05, max: 2, step: 0.01 }),
   minFaceSize: num({ default: 80, min: 0, max: 10000, step: 1, unit: 'px' }),
-  minSharpness: num({ default: 10, min: 0, max: 100000, step: 1 }),
+  // Variance of the Laplacian; over about 1e6 (the most an 8-bit image can reach) refuses every photo.
+  minSharpness: num({ default: 10, min: 0, max: 1e9, step: 1 }),
   maxYaw: num({ default: 45, min: 0, max: 90, step: 1, unit: '°' }),
   maxMegabytes: num({ default: 16, min: 0.1, max: 1024, step: 0.1, unit: 'MB' }),
 });

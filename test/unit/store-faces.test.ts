@@ -16,6 +16,7 @@ import { encodeDescriptor } from '../../lib/store/codec';
 import { Enroller, type AcceptedFace } from '../../lib/store/enrol';
 import { isStoreError } from '../../lib/store/errors';
 import { evaluate, type EvalResult, type LabelledImage } from '../../lib/eval/evaluate';
+import { MATCH } from '../../lib/types/defaults';
 import { FaceStore } from '../../lib/store/face-store';
 import { importSource } from '../../lib/store/import';
 import { FaceEngine } from '../../lib/vision/engine';
@@ -65,6 +66,28 @@ function filesWith(dir: string, needle: Buffer): string[] {
     else if (readFileSync(full).includes(needle)) out.push(full);
   }
   return out;
+}
+
+/** README "Accuracy on the shared photos": enrolled, probes, correct, wrong person, false reject, impostors, false accept. */
+const README_ACCURACY: Record<string, number[]> = {
+  face_recognition: [6, 10, 9, 0, 1, 94, 0],
+  'face-api.js': [8, 32, 26, 0, 6, 70, 0],
+  dlib: [5, 49, 48, 0, 1, 56, 0],
+};
+/** README: same-person and different-person pairs of the full sets (duplicates removed). */
+const README_PAIRS = [363, 5632];
+/** README's threshold table: threshold, same-person pairs under it, different-person pairs under it. */
+const README_THRESHOLDS = [
+  [0.45, 310, 0],
+  [0.5, 336, 0],
+  [0.55, 353, 0],
+  [0.6, 362, 1],
+];
+/** README: the closest pair of different people. */
+const README_CLOSEST_IMPOSTOR = 0.595;
+
+function euclidean(a: number[], b: number[]): number {
+  return Math.sqrt(a.reduce((s, v, i) => s + (v - b[i]) ** 2, 0));
 }
 
 describe('face store with real photos', () => {
@@ -120,11 +143,22 @@ describe('face store with real photos', () => {
           assert.equal(result.wrong_person, 0, `${set}: nobody taken for somebody else`);
           assert.ok(result.false_accept <= 1, `${set}: ${result.false_accept} impostors accepted`);
           assert.equal(result.impostor_probes, impostors.length);
-          // Measured at 0.6: 8/10, 30/32 and 49/49; the misses are probes at 0.61-0.63, just over 0.6.
-          assert.ok(
-            result.correct / result.probes >= 0.75,
-            `${set}: ${result.correct}/${result.probes} recognised`,
-          );
+          assert.equal(result.threshold, MATCH.threshold.default);
+          if (full) {
+            // README "Accuracy on the shared photos", at the default threshold 0.5 and margin 0.05.
+            const { enrolled, probes, correct, wrong_person, false_reject, impostor_probes, false_accept } =
+              result;
+            assert.deepEqual(
+              [enrolled, probes, correct, wrong_person, false_reject, impostor_probes, false_accept],
+              README_ACCURACY[set],
+              `${set}: the README's row`,
+            );
+          } else {
+            assert.ok(
+              result.correct / result.probes >= 0.75,
+              `${set}: ${result.correct}/${result.probes} recognised`,
+            );
+          }
         }
         const all = Object.values(figures);
         const correct = all.reduce((s, r) => s + r.correct, 0);
@@ -135,9 +169,26 @@ describe('face store with real photos', () => {
           `all sets: ${correct}/${probes} probes recognised, ${accepted}/${impostors} impostors accepted`,
         );
         assert.ok(correct / probes >= 0.9);
-        // Measured: 1 of 220 (a greyscale face-api.js crop at 0.598 from an enrolled face_recognition
-        // photo, just under the threshold); at 0.55 none, with 82 instead of 87 of 91 probes recognised.
-        assert.ok(accepted / impostors <= 0.01, `${accepted}/${impostors} impostors accepted`);
+        assert.equal(accepted, 0, `${accepted}/${impostors} impostors accepted`);
+        if (!full) return;
+        // README "Threshold, margin, confidence": every pair of photos of the three sets.
+        const faces = [...sets.values()].flat().map((p) => ({ p, f: cache.get(p.path) }));
+        const same: number[] = [];
+        const different: number[] = [];
+        for (let i = 0; i < faces.length; i++)
+          for (let j = i + 1; j < faces.length; j++) {
+            const [a, b] = [faces[i], faces[j]];
+            if (!a.f || !b.f) continue;
+            const d = euclidean(a.f.face.descriptor, b.f.face.descriptor);
+            (a.p.identity === b.p.identity ? same : different).push(d);
+          }
+        const under = (ds: number[], t: number): number => ds.filter((d) => d < t).length;
+        const table = README_THRESHOLDS.map(([t]) => [t, under(same, t), under(different, t)]);
+        t.diagnostic(`pairs under each threshold [t, same, different]: ${JSON.stringify(table)}`);
+        assert.deepEqual([same.length, different.length], README_PAIRS);
+        assert.deepEqual(table, README_THRESHOLDS);
+        assert.equal(Math.min(...different).toFixed(3), README_CLOSEST_IMPOSTOR.toFixed(3));
+        assert.ok(Math.min(...different) - MATCH.threshold.default >= 0.09, 'the safety margin');
       },
     );
   }
@@ -581,16 +632,21 @@ describe('face store with real photos', () => {
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout.trim()) as Record<string, number>;
     assert.deepEqual(Object.keys(out).sort(), [
+      'closest_impostor',
+      'closest_impostor_photo',
       'correct',
       'enrolled',
       'false_accept',
       'false_reject',
       'impostor_probes',
+      'margin',
       'no_face',
       'probes',
       'threshold',
       'wrong_person',
     ]);
+    assert.equal(out.margin, MATCH.margin.default);
+    assert.equal(out.closest_impostor, null, 'no impostors given');
     const photos = labelledPhotos('face-api.js');
     assert.equal(out.enrolled, new Set(photos.map((p) => p.identity)).size);
     assert.equal(out.probes + out.no_face, photos.length - 1 - out.enrolled);

@@ -80,7 +80,10 @@ describe('facewatch detect', () => {
     assert.match(none.stderr, /no image file given/);
     const bad = await facewatch('detect', '--min-confidence', 'high', faceApiSample(1));
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /--min-confidence needs a number/);
+    assert.match(bad.stderr, /--min-confidence must be a number, not "high"/);
+    const outside = await facewatch('detect', '--input-size', '300', faceApiSample(1));
+    assert.equal(outside.code, 2);
+    assert.match(outside.stderr, /--input-size must be a multiple of 32 from 128 to 608, not 300/);
     const help = await facewatch('detect', '--help');
     assert.equal(help.code, 0);
     assert.match(help.stdout, /usage: facewatch detect/);
