@@ -74,7 +74,7 @@ export interface StoreOptions {
   actor?: string;
   /** Who holds the lock, shown to a process that is refused; default `process <title>`. */
   owner?: string;
-  /** Default match options of this store (threshold 0.6, margin 0.05, k 3). */
+  /** Default match options of this store (DEFAULT_MATCH_OPTIONS: lib/types/defaults.ts MATCH). */
   match?: Partial<MatchOptions>;
   /**
    * Searches over at least this many samples run in a worker thread in {@link FaceStore.matchAsync},
