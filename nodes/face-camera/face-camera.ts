@@ -21,12 +21,16 @@ export = function register(RED: NodeAPI): void {
     const warn = (m: string): void => this.warn(m);
     this.cameraName = def.name?.trim() || this.id;
     const credentials = (this as unknown as { credentials?: Partial<FaceCameraCredentials> }).credentials;
-    const config: CameraConfig = cameraSettings(
-      this.cameraName,
-      upgradeSettings('face-camera', def, warn),
-      credentials,
-      warn,
+    const settings = upgradeSettings('face-camera', def, warn);
+    // Node-RED substitutes a whole-value ${VAR}; a variable inside the URL (rtsp://${CAM_HOST}/…) is ours.
+    settings.url = String(settings.url ?? '').replace(
+      /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g,
+      (whole, name: string) => {
+        const value: unknown = RED.util.getSetting(this, name);
+        return typeof value === 'string' || typeof value === 'number' ? String(value) : whole;
+      },
     );
+    const config: CameraConfig = cameraSettings(this.cameraName, settings, credentials, warn);
     try {
       resolveCameraConfig(config);
     } catch (err) {

@@ -29,6 +29,8 @@ export interface Helper {
   stopServer(cb: () => void): void;
   request(): SupertestLike;
   clearFlows(): Promise<void>;
+  /** The spy on Node-RED's log during the current flow: `.args` holds every call's arguments. */
+  log(): { args: unknown[][] };
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
