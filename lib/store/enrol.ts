@@ -21,6 +21,7 @@ import {
   type NumberLimit,
 } from '../types/defaults';
 import { sanitiseId, sanitiseMetadata, sanitiseName } from './codec';
+import { sniffFormat } from '../vision/image';
 import { StoreError } from './errors';
 import type { FaceStore, Person } from './face-store';
 
@@ -111,17 +112,6 @@ export interface EnrolResult {
   duplicateOf?: { id: string; name: string; distance: number };
 }
 
-type Sniffed = 'png' | 'jpeg' | 'webp' | null;
-
-/** The image type by its first bytes. */
-export function sniffImageType(b: Buffer): Sniffed {
-  if (b.length >= 8 && b.readUInt32BE(0) === 0x89504e47 && b.readUInt32BE(4) === 0x0d0a1a0a) return 'png';
-  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
-  if (b.length >= 12 && b.toString('latin1', 0, 4) === 'RIFF' && b.toString('latin1', 8, 12) === 'WEBP')
-    return 'webp';
-  return null;
-}
-
 /**
  * Checks size and type of a photo before decoding it. Throws ETOOLARGE or EFILETYPE.
  */
@@ -148,7 +138,7 @@ export function checkPhotoFile(
       );
     }
   }
-  const kind = sniffImageType(image);
+  const kind = sniffFormat(image) ?? null;
   const ok =
     kind === 'jpeg'
       ? allowed.includes('jpg') || allowed.includes('jpeg')

@@ -1,8 +1,7 @@
-import sharp from 'sharp';
 import type { DetectOptions, DetectResult, RawImage } from '../../lib/types';
 import type { KeepImage } from '../../lib/types/node-settings';
 import { FrameDroppedError, type FaceEngine } from '../../lib/vision/engine';
-import { encodeJpeg } from '../../lib/vision/image';
+import { asJpeg } from '../../lib/vision/image';
 import type { EngineLease } from '../../lib/vision/registry';
 import type { Node, NodeMessageInFlow, Send } from '../shared/red';
 import type { Status } from '../shared/status';
@@ -25,12 +24,7 @@ export interface DetectNodeSettings {
   keepImage: KeepImage;
 }
 
-const JPEG_MAGIC = [0xff, 0xd8, 0xff];
 const STATUS_INTERVAL_MS = 500;
-
-function isJpeg(buf: Buffer): boolean {
-  return buf.length > 3 && JPEG_MAGIC.every((b, i) => buf[i] === b);
-}
 
 /** Runs detection for one face-detect node: input normalisation, backpressure, output shaping, status. */
 export class FaceDetectController {
@@ -109,9 +103,7 @@ export class FaceDetectController {
   private async shapeImage(msg: DetectMessage, input: Buffer | RawImage, hasFaces: boolean): Promise<void> {
     const keep = this.settings.keepImage === 'always' || (this.settings.keepImage === 'faces' && hasFaces);
     if (keep) {
-      if (Buffer.isBuffer(input))
-        msg.image = isJpeg(input) ? input : await sharp(input).rotate().jpeg().toBuffer();
-      else msg.image = msg.frame?.jpeg ?? (await encodeJpeg(input));
+      msg.image = !Buffer.isBuffer(input) && msg.frame?.jpeg ? msg.frame.jpeg : await asJpeg(input);
     }
     if (msg.frame) {
       const { data, jpeg, ...meta } = msg.frame;

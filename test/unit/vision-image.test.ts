@@ -12,7 +12,7 @@ import { DEFAULT_DETECT_OPTIONS } from '../../lib/types';
 import { backendCandidates, resolveBackendChoice } from '../../lib/vision/backend';
 import { resolveDetectOptions } from '../../lib/vision/engine';
 import { ImageError } from '../../lib/vision/errors';
-import { decodeImage, encodeJpeg, rawFrame, sniffFormat } from '../../lib/vision/image';
+import { asJpeg, decodeImage, encodeJpeg, rawFrame, sniffFormat } from '../../lib/vision/image';
 import { defaultModelPath, recognitionModelId } from '../../lib/vision/models';
 import { clipRect, extractRgb, laplacianVariance, yawFromLandmarks } from '../../lib/vision/quality';
 import { faceApiSample, fixturePath } from '../helpers/env';
@@ -143,6 +143,32 @@ describe('encodeJpeg', () => {
     assert.ok(
       Math.abs(back.data[0] - 200) < 8 && Math.abs(back.data[1] - 40) < 8 && Math.abs(back.data[2] - 90) < 8,
     );
+  });
+});
+
+describe('asJpeg', () => {
+  it('passes a JPEG through untouched, encodes PNG and WebP upright, and a raw frame', async () => {
+    const jpeg = await readFile(faceApiSample(1));
+    assert.equal(await asJpeg(jpeg), jpeg, 'the same buffer: no re-encoding');
+    // A PNG whose EXIF orientation says "rotate 90°": the JPEG comes out upright (height and width swapped).
+    const turned = () =>
+      sharp({ create: { width: 40, height: 20, channels: 3, background: '#336699' } }).withMetadata({
+        orientation: 6,
+      });
+    const png = await turned().png().toBuffer();
+    const webp = await turned().webp().toBuffer();
+    for (const input of [png, webp]) {
+      const out = await asJpeg(input);
+      assert.equal(sniffFormat(out), 'jpeg');
+      const meta = await sharp(out).metadata();
+      assert.deepEqual([meta.width, meta.height], [20, 40]);
+    }
+    const raw = await asJpeg({ data: new Uint8Array(8 * 4 * 3).fill(90), width: 8, height: 4, channels: 3 });
+    assert.equal(sniffFormat(raw), 'jpeg');
+    await rejectsWith(asJpeg(Buffer.from('GIF89a....')), 'IMAGE_UNSUPPORTED', /GIF images are not supported/);
+    await rejectsWith(asJpeg(Buffer.alloc(0)), 'IMAGE_EMPTY', /empty/);
+    const broken = Buffer.concat([png.subarray(0, 40), Buffer.alloc(100)]);
+    await rejectsWith(asJpeg(broken), 'IMAGE_CORRUPT', /corrupt PNG/);
   });
 });
 

@@ -38,7 +38,7 @@ RED.nodes.registerType<FaceDetectProps>('face-detect', {
   defaults,
   inputs: 1,
   outputs: 1,
-  icon: 'font-awesome/fa-user-circle-o',
+  icon: 'face-detect.svg',
   label: function () {
     return labelOf(this.name, 'face detect');
   },

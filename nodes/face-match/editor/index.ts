@@ -28,7 +28,7 @@ RED.nodes.registerType<FaceMatchProps>('face-match', {
   defaults,
   inputs: 1,
   outputs: 1,
-  icon: 'font-awesome/fa-id-badge',
+  icon: 'face-match.svg',
   label: function () {
     return labelOf(this.name, 'face match');
   },

@@ -34,7 +34,7 @@ RED.nodes.registerType<FaceRegisterProps>('face-register', {
   defaults,
   inputs: 1,
   outputs: 1,
-  icon: 'font-awesome/fa-user-plus',
+  icon: 'face-register.svg',
   label: function () {
     return labelOf(this.name, 'face register');
   },
