@@ -16,6 +16,8 @@ export interface NodeRedOptions {
   settings?: Record<string, unknown>;
   nodesDir?: string;
   env?: Record<string, string>;
+  /** Credentials by node id, written to flows_cred.json unencrypted (Node-RED reads and then encrypts them). */
+  credentials?: Record<string, Record<string, string>>;
 }
 
 export interface RunningNodeRed {
@@ -91,6 +93,8 @@ export async function startNodeRed(opts: NodeRedOptions = {}): Promise<RunningNo
     `module.exports = ${JSON.stringify(settings, null, 2)};\n`,
   );
   writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(opts.flows ?? []));
+  if (opts.credentials)
+    writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify(opts.credentials));
   const red = path.join(path.dirname(require.resolve('node-red/package.json')), 'red.js');
   let log = '';
   const child = spawn(
