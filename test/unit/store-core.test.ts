@@ -17,6 +17,7 @@ import { encodeDescriptor } from '../../lib/store/codec';
 import { isStoreError } from '../../lib/store/errors';
 import { FaceStore, type Person, type Sample } from '../../lib/store/face-store';
 import { confidenceOf } from '../../lib/store/match';
+import { MATCH } from '../../lib/types/defaults';
 
 const MODEL = 'test-model-1';
 const DIM = 128;
@@ -230,7 +231,7 @@ describe('FaceStore', () => {
     assert.deepEqual(m.person?.metadata, { role: 'staff' });
     assert.ok(Math.abs((m.distance ?? 0) - dist(probe, ann2)) < 1e-5);
     assert.ok(m.distance! < dist(probe, ann));
-    assert.equal(m.confidence, confidenceOf(m.distance!, 0.6));
+    assert.equal(m.confidence, confidenceOf(m.distance!, MATCH.threshold.default));
     assert.deepEqual(
       m.candidates.map((c) => c.id),
       [a.id, b.id],
@@ -241,7 +242,7 @@ describe('FaceStore', () => {
     const stranger = store.match(unit(300), MODEL);
     assert.equal(stranger.known, false);
     assert.equal(stranger.person, null);
-    assert.ok(stranger.distance! > 0.6 && stranger.confidence < 0.5);
+    assert.ok(stranger.distance! > MATCH.threshold.default && stranger.confidence < 0.5);
     assert.equal(store.match(probe, MODEL, { threshold: 0.1 }).known, false);
 
     // Rename: the match shows the new name without a restart.
