@@ -154,7 +154,7 @@ describe('the face-camera dialog (real browser)', { skip: skipReason() }, () => 
     );
     assert.equal(profiles.length, 2);
     assert.match(profiles[0], /1920x1080/);
-    await page.screenshot({ path: path.join(nr.userDir, 'camera-dialog.png') });
+    await page.screenshot({ path: path.join(process.env.FW_SCREENSHOTS ?? nr.userDir, 'camera-dialog.png') });
     await page.click('#node-config-dialog-cancel');
     assert.deepEqual(pageErrors, []);
     assert.deepEqual(dialogs, []);

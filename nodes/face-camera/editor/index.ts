@@ -22,7 +22,10 @@ export const defaults = {
 };
 
 const P = 'node-config-input';
-const t = (key: string, subs?: Record<string, string | number>): string => RED._(`face-camera.${key}`, subs);
+/** This node type's texts: its catalog lives in the package's namespace, which the node's own `_` knows. */
+let translate: (key: string, subs?: Record<string, string | number>) => string = (key) => key;
+const t = (key: string, subs?: Record<string, string | number>): string =>
+  translate(`face-camera.${key}`, subs);
 
 interface ProbeAnswer {
   ok: boolean;
@@ -90,6 +93,8 @@ RED.nodes.registerType<FaceCameraProps, FaceCameraCreds>('face-camera', {
   },
   paletteLabel: 'face camera',
   oneditprepare: function () {
+    const own = (this as unknown as { _?: (key: string, subs?: object) => string })._;
+    if (own) translate = (key, subs) => own.call(this, key, subs);
     applyLimits(P, {
       fps: CAMERA.fps,
       width: CAMERA.width,
