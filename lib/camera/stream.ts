@@ -186,7 +186,7 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     let lastExit: SupervisorExit | undefined;
     const describe = (exit: SupervisorExit): string => {
       if (exit.reason === 'spawn-failed')
-        return `ffmpeg not found (${ffmpegPath()}): install it or set FFMPEG_PATH`;
+        return `ffmpeg not found: install it or set FFMPEG_PATH (tried ${ffmpegPath()})`;
       if (exit.reason === 'stalled') return `no frame for ${c.stallTimeout} s: stream restarted`;
       const failure = classifyFailure(exit.stderr.map(this.redact).join('\n'));
       if (exit.reason === 'exited' && failure.kind === 'error') return 'the stream ended';

@@ -113,18 +113,8 @@ export class RtspSourceController {
 
   /** Stops this node's use of the camera (the camera's ffmpeg stops if no other node uses it). */
   async stop(): Promise<void> {
-    this.generation++;
-    const lease = this.lease;
-    this.lease = undefined;
-    clearTimeout(this.statusTimer);
-    this.statusTimer = undefined;
-    const held = await lease;
-    this.detach();
-    await held?.release();
-    if (!this.closed && held) {
-      const event: ConnectionEvent = { state: 'stopped', camera: held.resource.config.name };
-      this.onState(event);
-    }
+    const held = await this.giveBack();
+    if (!this.closed && held) this.onState({ state: 'stopped', camera: held.resource.config.name });
   }
 
   /** Restarts the camera's connection (for every node using it): the backoff starts over. */
@@ -148,6 +138,12 @@ export class RtspSourceController {
   /** The node is closing: nothing is sent from now on, and the lease is given back. */
   async close(): Promise<void> {
     this.closed = true;
+    await this.giveBack();
+  }
+
+  /** Ends this node's hold on the camera (a start still connecting is dropped too); returns what it held. */
+  private async giveBack(): Promise<Lease<CameraStream> | undefined> {
+    this.generation++;
     const lease = this.lease;
     this.lease = undefined;
     clearTimeout(this.statusTimer);
@@ -155,6 +151,7 @@ export class RtspSourceController {
     const held = await lease;
     this.detach();
     await held?.release();
+    return held;
   }
 
   private detach(): void {

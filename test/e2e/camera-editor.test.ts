@@ -8,27 +8,14 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { EditorRED } from 'node-red';
 import { launchBrowser, noBrowser, type BrowserHandle } from '../helpers/browser';
-import { IN_CI, hasTool } from '../helpers/env';
+import { PASSWORD, USER, cameraSkip } from '../helpers/camera';
 import { startNodeRed, waitForLog, type RunningNodeRed } from '../helpers/nodered';
 import { startOnvifDevice, type OnvifDevice } from '../helpers/onvif-device';
-import { hasRtspServer, startRtspServer, type RtspServer } from '../helpers/rtsp';
+import { startRtspServer, type RtspServer } from '../helpers/rtsp';
 
 declare const RED: EditorRED;
 
-const USER = 'operator';
-const PASSWORD = 'S3cr%t:pw!';
-
-function skipReason(): string | undefined {
-  const why = !hasTool('ffprobe')
-    ? 'ffprobe not found on PATH'
-    : !hasRtspServer()
-      ? "GStreamer's RTSP server (python3-gi, gir1.2-gst-rtsp-server-1.0) not found"
-      : undefined;
-  if (why && IN_CI) throw new Error(`required under CI: ${why}`);
-  return why;
-}
-
-describe('the face-camera dialog (real browser)', { skip: skipReason() }, () => {
+describe('the face-camera dialog (real browser)', { skip: cameraSkip('ffprobe') }, () => {
   let rtsp: RtspServer;
   let onvif: OnvifDevice;
   let nr: RunningNodeRed;

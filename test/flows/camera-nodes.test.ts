@@ -4,14 +4,14 @@
  * Test connection through the admin route, and the clip recognised end to end.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { encodeUserinfo } from '../../lib/camera/url';
 import type { DetectedFace } from '../../lib/types';
-import { IN_CI, fixturePath, hasTool } from '../helpers/env';
+import { PASSWORD, USER, cameraSkip, passwordForms, pids } from '../helpers/camera';
+import { fixturePath } from '../helpers/env';
 import {
   builtNode,
   collect,
@@ -21,20 +21,7 @@ import {
   stopServer,
   type TestNode,
 } from '../helpers/red';
-import { hasRtspServer, startRtspServer, type RtspServer } from '../helpers/rtsp';
-
-const USER = 'operator';
-const PASSWORD = 'S3cr%t:pw!';
-
-function skipReason(): string | undefined {
-  const why = !hasTool('ffmpeg')
-    ? 'ffmpeg not found on PATH'
-    : !hasRtspServer()
-      ? "GStreamer's RTSP server (python3-gi, gir1.2-gst-rtsp-server-1.0) not found"
-      : undefined;
-  if (why && IN_CI) throw new Error(`required under CI: ${why}`);
-  return why;
-}
+import { startRtspServer, type RtspServer } from '../helpers/rtsp';
 
 const nodes = [
   'face-camera',
@@ -71,27 +58,6 @@ interface EventMsg {
   };
 }
 
-function secretForms(): string[] {
-  return [
-    PASSWORD,
-    encodeURIComponent(PASSWORD),
-    encodeUserinfo(PASSWORD),
-    encodeUserinfo(PASSWORD).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()),
-    Buffer.from(`${USER}:${PASSWORD}`).toString('base64').replace(/=+$/, ''),
-  ];
-}
-
-function pids(marker: string): number[] {
-  try {
-    return execFileSync('pgrep', ['-f', marker], { encoding: 'utf8' })
-      .split('\n')
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
-  }
-}
-
 function statuses(node: TestNode): Array<{ text?: string; fill?: string }> {
   const seen: Array<{ text?: string; fill?: string }> = [];
   node.on('call:status', (call: { args: Array<{ text?: string; fill?: string }> }) =>
@@ -108,7 +74,7 @@ async function until(what: string, check: () => boolean, ms = 30000): Promise<vo
   }
 }
 
-describe('face-camera and rtsp-source in a flow', { skip: skipReason() }, () => {
+describe('face-camera and rtsp-source in a flow', { skip: cameraSkip() }, () => {
   let server: RtspServer;
   let dir: string;
   before(async () => {
@@ -241,7 +207,11 @@ describe('face-camera and rtsp-source in a flow', { skip: skipReason() }, () => 
       seen.some((s) => /reconnecting.*attempt/.test(s.text ?? '') && s.fill === 'yellow'),
     );
     const everything = JSON.stringify([events, seen, helper.log().args]);
-    for (const form of [...secretForms(), `wrong-${PASSWORD}`, encodeUserinfo(`wrong-${PASSWORD}`)])
+    for (const form of [
+      ...passwordForms(USER, PASSWORD),
+      `wrong-${PASSWORD}`,
+      encodeUserinfo(`wrong-${PASSWORD}`),
+    ])
       assert.ok(!everything.includes(form), `${form} leaked`);
   });
 
@@ -265,6 +235,36 @@ describe('face-camera and rtsp-source in a flow', { skip: skipReason() }, () => 
       assert.equal(frame.frame.width, 320);
     } finally {
       delete process.env.FW_TEST_CAMERA_PORT;
+    }
+  });
+
+  it('says in its status that ffmpeg is missing, while the other nodes keep working', async () => {
+    const saved = process.env.FFMPEG_PATH;
+    process.env.FFMPEG_PATH = '/nonexistent/ffmpeg';
+    try {
+      await helper.load(
+        nodes,
+        [
+          camera(server.url),
+          source('s1', { autoStart: false }),
+          ...sinks('s1'),
+          { id: 'st', type: 'face-store', file: path.join(dir, 'no-ffmpeg.db'), backups: 0 },
+          { id: 'reg', type: 'face-register', store: 'st', wires: [['regOut']] },
+          { id: 'regOut', type: 'helper' },
+        ],
+        creds,
+      );
+      const seen = statuses(helper.getNode('s1'));
+      helper.getNode('s1').receive({ payload: 'start' });
+      await until('the status', () =>
+        seen.some((s) => /^ffmpeg not found: install it or set FFMPEG_PATH/.test(s.text ?? '')),
+      );
+      const listed = nextMessage<{ payload: unknown[] }>(helper.getNode('regOut'));
+      helper.getNode('reg').receive({ topic: 'list' });
+      assert.deepEqual((await listed).payload, []);
+    } finally {
+      if (saved === undefined) delete process.env.FFMPEG_PATH;
+      else process.env.FFMPEG_PATH = saved;
     }
   });
 
@@ -305,7 +305,7 @@ describe('face-camera and rtsp-source in a flow', { skip: skipReason() }, () => 
       .send({ url: server.url, username: USER, password: `x${PASSWORD}` });
     assert.equal(bad.status, 200);
     assert.match((bad.body as { reason: string }).reason, /wrong user or password/);
-    for (const form of secretForms()) assert.ok(!bad.text.includes(form), bad.text);
+    for (const form of passwordForms(USER, PASSWORD)) assert.ok(!bad.text.includes(form), bad.text);
     const missing = await helper.request().post('/facewatch/camera/test').send({});
     assert.equal(missing.status, 400);
   });

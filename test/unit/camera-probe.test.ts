@@ -1,36 +1,15 @@
 /** Test connection (probeCamera) against GStreamer's RTSP server on loopback, a file and a closed port. */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { probeCamera } from '../../lib/camera/probe';
 import { encodeUserinfo } from '../../lib/camera/url';
-import { IN_CI, ROOT, hasTool } from '../helpers/env';
-import { CLIP, hasRtspServer, startRtspServer, type RtspServer } from '../helpers/rtsp';
+import { PASSWORD, USER, cameraSkip, pids } from '../helpers/camera';
+import { ROOT } from '../helpers/env';
+import { CLIP, startRtspServer, type RtspServer } from '../helpers/rtsp';
 
-const USER = 'operator';
-const PASSWORD = 'S3cr%t:pw!';
-
-function skipReason(): string | undefined {
-  const why = !hasTool('ffprobe')
-    ? 'ffprobe not found on PATH'
-    : !hasRtspServer()
-      ? "GStreamer's RTSP server (python3-gi, gir1.2-gst-rtsp-server-1.0) not found"
-      : undefined;
-  if (why && IN_CI) throw new Error(`required under CI: ${why}`);
-  return why;
-}
-
-function probes(marker: string): number {
-  try {
-    return execFileSync('pgrep', ['-f', marker], { encoding: 'utf8' }).split('\n').filter(Boolean).length;
-  } catch {
-    return 0;
-  }
-}
-
-describe('Test connection', { skip: skipReason() }, () => {
+describe('Test connection', { skip: cameraSkip('ffprobe') }, () => {
   let server: RtspServer;
   before(async () => {
     server = await startRtspServer({ user: USER, password: PASSWORD });
@@ -101,7 +80,7 @@ describe('Test connection', { skip: skipReason() }, () => {
       assert.ok(!r.ok);
       assert.equal(r.kind, 'timeout');
       assert.ok(r.elapsedMs < 5000);
-      assert.equal(probes(marker), 0);
+      assert.deepEqual(pids(marker), []);
     } finally {
       await frozen.stop();
     }

@@ -13,38 +13,9 @@ import {
   type CameraFrame,
   type ConnectionEvent,
 } from '../../lib/camera/stream';
-import { encodeUserinfo } from '../../lib/camera/url';
-import { IN_CI, hasTool } from '../helpers/env';
-import { CLIP, alive, hasRtspServer, startRtspServer, type RtspServer } from '../helpers/rtsp';
-
-const USER = 'operator';
-const PASSWORD = 'S3cr%t:pw!';
-
-function skipReason(): string | undefined {
-  const why = !hasTool('ffmpeg')
-    ? 'ffmpeg not found on PATH'
-    : !hasRtspServer()
-      ? "GStreamer's RTSP server (python3-gi, gir1.2-gst-rtsp-server-1.0) not found"
-      : undefined;
-  if (why && IN_CI) throw new Error(`required under CI: ${why}`);
-  return why;
-}
-
-/** Every form of the password that must never show. */
-function secretForms(): string[] {
-  const bytes = [...Buffer.from(PASSWORD)];
-  const hex = (upper: boolean) =>
-    bytes.map((b) => '%' + b.toString(16).padStart(2, '0')[upper ? 'toUpperCase' : 'toLowerCase']()).join('');
-  return [
-    PASSWORD,
-    encodeURIComponent(PASSWORD),
-    encodeUserinfo(PASSWORD),
-    encodeUserinfo(PASSWORD).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()),
-    hex(true),
-    hex(false),
-    Buffer.from(`${USER}:${PASSWORD}`).toString('base64').replace(/=+$/, ''),
-  ];
-}
+import { PASSWORD, USER, cameraSkip, passwordForms, pids } from '../helpers/camera';
+import { hasTool } from '../helpers/env';
+import { CLIP, alive, startRtspServer, type RtspServer } from '../helpers/rtsp';
 
 /** Records everything a stream says. */
 function record(stream: CameraStream) {
@@ -79,19 +50,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-function ffmpegPids(marker: string): number[] {
-  try {
-    return execFileSync('pgrep', ['-f', marker], { encoding: 'utf8' })
-      .split('\n')
-      .filter(Boolean)
-      .map(Number)
-      .filter((pid) => pid !== process.pid);
-  } catch {
-    return [];
-  }
-}
-
-describe('CameraStream over RTSP', { skip: skipReason() }, () => {
+describe('CameraStream over RTSP', { skip: cameraSkip() }, () => {
   let open: RtspServer;
   let secured: RtspServer;
   const streams: CameraStream[] = [];
@@ -174,7 +133,7 @@ describe('CameraStream over RTSP', { skip: skipReason() }, () => {
       await until('giving up', () => r.events.find((e) => e.state === 'stopped'));
       await s.stop();
       const everything = JSON.stringify([r.events, r.logs]);
-      for (const form of secretForms())
+      for (const form of passwordForms(USER, PASSWORD))
         assert.ok(!everything.includes(form), `${form} leaked: ${everything}`);
       assert.equal(r.frames.length, 0);
     }
@@ -233,9 +192,9 @@ describe('CameraStream over RTSP', { skip: skipReason() }, () => {
     s.start();
     s.start();
     await until('frames', () => r.frames.length >= 2);
-    assert.equal(ffmpegPids(marker).length, 1);
+    assert.equal(pids(marker).length, 1);
     await s.stop();
-    assert.deepEqual(ffmpegPids(marker), []);
+    assert.deepEqual(pids(marker), []);
   });
 });
 

@@ -1,35 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  REDACTED,
-  displayUrl,
-  encodeUserinfo,
-  presetUrl,
-  redactor,
-  withCredentials,
-} from '../../lib/camera/url';
+import { REDACTED, displayUrl, presetUrl, redactor, withCredentials } from '../../lib/camera/url';
+import { passwordForms } from '../helpers/camera';
 
 const USER = 'admin';
 const PASSWORD = 'S3cr%t:pw!';
-
-/** Every way the password could leak, each of which must be gone after redaction. */
-function leakedForms(user: string, password: string): string[] {
-  const bytes = [...Buffer.from(password, 'utf8')];
-  const full = (upper: boolean) =>
-    bytes.map((b) => '%' + b.toString(16).padStart(2, '0')[upper ? 'toUpperCase' : 'toLowerCase']()).join('');
-  const partial = [...password].map((c, i) => (i % 2 ? encodeURIComponent(c) : c)).join('');
-  return [
-    password,
-    encodeURIComponent(password),
-    encodeUserinfo(password),
-    encodeUserinfo(password).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()),
-    full(true),
-    full(false),
-    partial,
-    Buffer.from(`${user}:${password}`).toString('base64'),
-    Buffer.from(`${user}:${password}`).toString('base64').replace(/=+$/, ''),
-  ];
-}
 
 describe('camera URLs', () => {
   it('builds vendor stream URLs', () => {
@@ -61,7 +36,7 @@ describe('camera URLs', () => {
 
   it('removes every form of the password from a text', () => {
     const redact = redactor({ username: USER, password: PASSWORD });
-    for (const form of leakedForms(USER, PASSWORD)) {
+    for (const form of passwordForms(USER, PASSWORD)) {
       const line = `[rtsp @ 0x55] method DESCRIBE failed: 401 Unauthorized (${form}) Authorization: Basic ${form}`;
       const out = redact(line);
       assert.ok(!out.includes(form), `${form} survived: ${out}`);
@@ -81,7 +56,7 @@ describe('camera URLs', () => {
   it('handles passwords with spaces and non-ASCII characters', () => {
     const password = 'pässwörd mit leer';
     const redact = redactor({ username: 'u', password });
-    for (const form of [...leakedForms('u', password), password.replace(/ /g, '+')])
+    for (const form of [...passwordForms('u', password), password.replace(/ /g, '+')])
       assert.ok(!redact(`x ${form} y`).includes(form), form);
   });
 });
