@@ -35,7 +35,20 @@ export function checkFfmpeg(): Promise<string> {
 }
 
 /** Where a camera's frames come from, by its address. */
-export type SourceKind = 'rtsp' | 'http' | 'file' | 'v4l2';
+export type SourceKind = 'rtsp' | 'http' | 'snapshot' | 'file' | 'v4l2';
+
+/**
+ * HTTP addresses that answer one picture per request (a camera's snapshot URL) rather than an MJPEG
+ * stream: an image file name, or the snapshot paths of the common brands (Hikvision `…/picture`,
+ * Dahua and Amcrest `snapshot.cgi`, Axis `jpg/image.cgi`, Reolink `cmd=Snap`, ONVIF GetSnapshotUri
+ * answers). They are polled at the camera's frame rate.
+ */
+export const SNAPSHOT_URL = /\.(jpe?g|png)([?#]|$)|snapshot|\/picture\b|image\.cgi|cmd=snap\b/i;
+
+/** Whether an address is fetched with credentials in it (RTSP and HTTP). */
+export function isNetworkSource(kind: SourceKind): boolean {
+  return kind === 'rtsp' || kind === 'http' || kind === 'snapshot';
+}
 
 /** The kind of a camera address, or an error naming what is wrong with it. */
 export function sourceKind(url: string): SourceKind {
@@ -45,7 +58,7 @@ export function sourceKind(url: string): SourceKind {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(u)?.[1]?.toLowerCase();
   if (!scheme || /^[a-z]$/i.test(scheme)) return 'file';
   if (scheme === 'rtsp' || scheme === 'rtsps') return 'rtsp';
-  if (scheme === 'http' || scheme === 'https') return 'http';
+  if (scheme === 'http' || scheme === 'https') return SNAPSHOT_URL.test(u) ? 'snapshot' : 'http';
   if (scheme === 'file') return 'file';
   throw new Error(
     `unsupported camera address scheme "${scheme}:": use rtsp://, rtsps://, http(s)://, a file or /dev/videoN`,
@@ -83,6 +96,10 @@ export function streamArguments(a: StreamArgs): string[] {
   if (a.kind === 'rtsp')
     input.push('-rtsp_transport', a.transport, '-timeout', String(Math.round(a.socketTimeout * 1e6)));
   else if (a.kind === 'http') input.push('-rw_timeout', String(Math.round(a.socketTimeout * 1e6)));
+  else if (a.kind === 'snapshot')
+    // One request per frame, at the frame rate (-re paces the reads). A server that stops answering
+    // is caught by the stall watchdog (image2 takes no socket timeout).
+    input.push('-re', '-f', 'image2', '-pattern_type', 'none', '-loop', '1', '-framerate', String(a.fps));
   else if (a.kind === 'file') input.push('-re', '-stream_loop', '-1');
   else input.push('-f', 'v4l2');
   // The rate first, so only the frames sent on are scaled and converted; `area` scaling is both the
@@ -178,7 +195,7 @@ const FAILURES: Array<[RegExp, FailureKind, string]> = [
     'connection refused: nothing listens on that port (check the address and port)',
   ],
   [
-    /timed out|Connection timed out|timeout/i,
+    /timed out/i,
     'timeout',
     'timeout: the camera did not answer (check the address, the network and the firewall)',
   ],

@@ -7,7 +7,7 @@
  * this one is killed at its deadline.
  */
 import { execFile } from 'node:child_process';
-import { classifyFailure, ffprobePath, type FailureKind } from './ffmpeg';
+import { classifyFailure, ffprobePath, isNetworkSource, type FailureKind } from './ffmpeg';
 import { resolveCameraConfig, type CameraConfig } from './stream';
 import { redactor, withCredentials } from './url';
 
@@ -47,9 +47,9 @@ export function probeCamera(camera: CameraConfig, timeoutMs = 15000): Promise<Pr
   const input: string[] = [];
   const socketUs = String(Math.round(Math.min(c.socketTimeout * 1000, timeoutMs) * 1000));
   if (c.kind === 'rtsp') input.push('-rtsp_transport', c.transport, '-timeout', socketUs);
-  else if (c.kind === 'http') input.push('-rw_timeout', socketUs);
+  else if (c.kind === 'http' || c.kind === 'snapshot') input.push('-rw_timeout', socketUs);
   else if (c.kind === 'v4l2') input.push('-f', 'v4l2');
-  const url = c.kind === 'rtsp' || c.kind === 'http' ? withCredentials(c.url, c.username, c.password) : c.url;
+  const url = isNetworkSource(c.kind) ? withCredentials(c.url, c.username, c.password) : c.url;
   const args = [
     '-v',
     'error',

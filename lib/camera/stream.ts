@@ -8,6 +8,7 @@ import { Supervisor, type SupervisorExit } from '../process/supervisor';
 import {
   classifyFailure,
   ffmpegPath,
+  isNetworkSource,
   sourceKind,
   streamArguments,
   StreamInfoParser,
@@ -155,8 +156,7 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   start(): void {
     if (this.supervisor?.active) return;
     const c = this.config;
-    const url =
-      c.kind === 'rtsp' || c.kind === 'http' ? withCredentials(c.url, c.username, c.password) : c.url;
+    const url = isNetworkSource(c.kind) ? withCredentials(c.url, c.username, c.password) : c.url;
     const supervisor = new Supervisor({
       command: ffmpegPath(),
       args: streamArguments({
@@ -229,10 +229,10 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
       this.emitState({ state: 'connecting', camera: c.name, attempt: supervisor.attempt || undefined });
     });
     supervisor.on('stderr', (raw) => {
-      const line = this.redact(raw);
-      this.emit('log', line);
+      // Parsed as ffmpeg printed it (only numbers and codec names are taken), passed on redacted.
+      this.emit('log', this.redact(raw));
       if (parser.done) return;
-      parser.line(line);
+      parser.line(raw);
       if (parser.done) {
         cutter = new FrameCutter(parser.info.width!, parser.info.height!);
         for (const chunk of early) feed(cutter, chunk);

@@ -263,6 +263,61 @@ describe(
       }
     });
 
+    it('polls a snapshot URL at the frame rate, with Basic authentication', async () => {
+      const jpeg = execFileSync('ffmpeg', [
+        '-v',
+        'error',
+        '-i',
+        CLIP,
+        '-frames:v',
+        '1',
+        '-f',
+        'mjpeg',
+        'pipe:1',
+      ]);
+      const expected = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
+      let requests = 0;
+      const server = http.createServer((req, res) => {
+        if (req.headers.authorization !== expected) {
+          res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="cam"' });
+          res.end();
+          return;
+        }
+        requests++;
+        res.writeHead(200, { 'Content-Type': 'image/jpeg', 'Content-Length': jpeg.length });
+        res.end(jpeg);
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const { port } = server.address() as net.AddressInfo;
+      const s = new CameraStream({
+        name: 'door',
+        url: `http://127.0.0.1:${port}/cgi-bin/snapshot.cgi?channel=1`,
+        username: USER,
+        password: PASSWORD,
+        fps: 2,
+        width: 320,
+        stopGraceMs: 500,
+      });
+      const r = record(s);
+      s.start();
+      try {
+        await until('5 frames', () => r.frames.length >= 5);
+        const first = r.frames[0];
+        const last = r.frames.at(-1)!;
+        assert.deepEqual([first.width, first.height], [320, 180]);
+        // At 2 frames per second, not as fast as the server answers.
+        assert.ok(last.ts - first.ts > 1500, `${last.ts - first.ts} ms for ${r.frames.length} frames`);
+        // ffmpeg reads a few pictures ahead while it probes the stream, then one per frame.
+        assert.ok(requests >= r.frames.length && requests <= 2 * r.frames.length + 6, `${requests} requests`);
+        const everything = JSON.stringify([r.events, r.logs]);
+        for (const form of passwordForms(USER, PASSWORD)) assert.ok(!everything.includes(form), form);
+      } finally {
+        await s.stop();
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+      }
+    });
+
     it('refuses an unsupported scheme and a bad URL at once', () => {
       assert.throws(
         () => new CameraStream({ name: 'x', url: 'ftp://cam/stream' }),
