@@ -1,0 +1,194 @@
+/**
+ * Detection events to MQTT topics, presence and Home Assistant entities: what one face-mqtt node
+ * does with the shared {@link MqttPublisher} of its broker.
+ */
+import type { DetectionEvent } from '../types/events';
+import { MQTT } from '../types/defaults';
+import { cameraConfigs, personConfigs, type DiscoveryContext } from './discovery';
+import type { MqttPublisher, OutMessage } from './publisher';
+
+/** A face-mqtt's own settings. */
+export interface FaceMqttOptions {
+  /** Publish `msg.snapshot` as `<base>/<camera>/snapshot` (retained JPEG). */
+  snapshots?: boolean;
+  /** Seconds after the last sighting before a person counts as gone (300). */
+  presenceTimeout?: number;
+}
+
+/** A person as the store knows them. */
+export interface PersonRef {
+  id: string;
+  name: string;
+}
+
+/** `<base>/person/<id>` (retained). */
+export interface PersonState {
+  id: string;
+  name: string;
+  /** The camera they were last seen at. */
+  camera: string | null;
+  /** ISO time of the last sighting. */
+  lastSeen: string | null;
+  /** Seen within the presence timeout. */
+  present: boolean;
+}
+
+/** `<base>/<camera>/person` (retained). */
+export interface CameraPresence {
+  camera: string;
+  /** Names of the known people seen within the presence timeout, sorted. */
+  names: string[];
+  count: number;
+  /** The last recognised name (kept when the view empties), or null. */
+  last: string | null;
+  /** ISO time of the last recognition, or null. */
+  lastSeen: string | null;
+}
+
+interface InView {
+  name: string;
+  timer: NodeJS.Timeout;
+}
+
+/** Publishes events, presence and discovery for one face-mqtt node. */
+export class FaceMqtt {
+  private readonly snapshots: boolean;
+  private readonly presenceMs: number;
+  private readonly ctx: DiscoveryContext;
+  private readonly people = new Map<string, PersonState>();
+  private readonly presenceTimers = new Map<string, NodeJS.Timeout>();
+  private readonly cameras = new Map<string, { state: CameraPresence; view: Map<string, InView> }>();
+  private closed = false;
+
+  constructor(
+    private readonly publisher: MqttPublisher,
+    options: FaceMqttOptions = {},
+  ) {
+    this.snapshots = options.snapshots === true;
+    const timeout = options.presenceTimeout ?? MQTT.presenceTimeout.default;
+    this.presenceMs = timeout * 1000;
+    this.ctx = { prefix: publisher.discoveryPrefix, topics: publisher.topics, presenceTimeout: timeout };
+  }
+
+  /** Publishes one event: on `<base>/events` and `<base>/<camera>/events`, then the state it changes. */
+  publish(event: DetectionEvent, snapshot?: Buffer): void {
+    if (this.closed) return;
+    const t = this.publisher.topics;
+    const camera = String(event.camera ?? '');
+    const json = JSON.stringify(event);
+    const messages: OutMessage[] = [
+      { topic: t.events, payload: json },
+      { topic: t.cameraEvents(camera), payload: json },
+    ];
+    this.publisher.publishEvent(messages);
+    if (this.snapshots && Buffer.isBuffer(snapshot))
+      this.publisher.setRetained(t.cameraSnapshot(camera), snapshot);
+    const cam = this.camera(camera);
+    if (event.known && event.person) this.seen(event.person, camera, event.time, cam);
+  }
+
+  private camera(camera: string): { state: CameraPresence; view: Map<string, InView> } {
+    let cam = this.cameras.get(camera);
+    if (!cam) {
+      cam = { state: { camera, names: [], count: 0, last: null, lastSeen: null }, view: new Map() };
+      this.cameras.set(camera, cam);
+      for (const c of cameraConfigs(this.ctx, camera)) this.publisher.setConfig(c.topic, c.payload);
+      this.publishCamera(cam);
+    }
+    return cam;
+  }
+
+  private seen(
+    person: PersonRef,
+    camera: string,
+    time: string,
+    cam: { state: CameraPresence; view: Map<string, InView> },
+  ): void {
+    this.announce(person);
+    const state: PersonState = { id: person.id, name: person.name, camera, lastSeen: time, present: true };
+    this.people.set(person.id, state);
+    this.publisher.setRetained(this.ctx.topics.person(person.id), JSON.stringify(state));
+    clearTimeout(this.presenceTimers.get(person.id));
+    const timer = setTimeout(() => this.gone(person.id), this.presenceMs);
+    timer.unref();
+    this.presenceTimers.set(person.id, timer);
+
+    const previous = cam.view.get(person.id);
+    clearTimeout(previous?.timer);
+    const viewTimer = setTimeout(() => this.leaves(camera, person.id), this.presenceMs);
+    viewTimer.unref();
+    cam.view.set(person.id, { name: person.name, timer: viewTimer });
+    cam.state.last = person.name;
+    cam.state.lastSeen = time;
+    this.publishCamera(cam);
+  }
+
+  private gone(id: string): void {
+    this.presenceTimers.delete(id);
+    const state = this.people.get(id);
+    if (!state || this.closed) return;
+    state.present = false;
+    this.publisher.setRetained(this.ctx.topics.person(id), JSON.stringify(state));
+  }
+
+  private leaves(camera: string, id: string): void {
+    const cam = this.cameras.get(camera);
+    if (!cam || this.closed) return;
+    cam.view.delete(id);
+    this.publishCamera(cam);
+  }
+
+  private publishCamera(cam: { state: CameraPresence; view: Map<string, InView> }): void {
+    const names = [...cam.view.values()].map((v) => v.name).sort((a, b) => a.localeCompare(b));
+    cam.state.names = names;
+    cam.state.count = names.length;
+    this.publisher.setRetained(this.ctx.topics.cameraPerson(cam.state.camera), JSON.stringify(cam.state));
+  }
+
+  /** Announces an enrolled person to Home Assistant (their two entities), and their state if new. */
+  announce(person: PersonRef): void {
+    if (this.closed) return;
+    for (const c of personConfigs(this.ctx, person)) this.publisher.setConfig(c.topic, c.payload);
+    const known = this.people.get(person.id);
+    if (known && known.name !== person.name) {
+      known.name = person.name;
+      this.publisher.setRetained(this.ctx.topics.person(person.id), JSON.stringify(known));
+    }
+  }
+
+  /** Announces every enrolled person (at start). */
+  announceAll(people: PersonRef[]): void {
+    for (const p of people) this.announce(p);
+  }
+
+  /**
+   * Erases a deleted person: their retained state and discovery configs are cleared (empty
+   * retained payloads), and they leave every camera's view.
+   */
+  forget(person: PersonRef): void {
+    clearTimeout(this.presenceTimers.get(person.id));
+    this.presenceTimers.delete(person.id);
+    this.people.delete(person.id);
+    this.publisher.clearRetained(this.ctx.topics.person(person.id));
+    for (const c of personConfigs(this.ctx, person)) this.publisher.clearConfig(c.topic);
+    for (const cam of this.cameras.values()) {
+      const v = cam.view.get(person.id);
+      if (!v && cam.state.last !== person.name) continue;
+      if (v) clearTimeout(v.timer);
+      cam.view.delete(person.id);
+      if (cam.state.last === person.name) {
+        cam.state.last = null;
+        cam.state.lastSeen = null;
+      }
+      this.publishCamera(cam);
+    }
+  }
+
+  /** Stops the presence timers; what is retained stays (Home Assistant's off_delay ends presence). */
+  close(): void {
+    this.closed = true;
+    for (const t of this.presenceTimers.values()) clearTimeout(t);
+    this.presenceTimers.clear();
+    for (const cam of this.cameras.values()) for (const v of cam.view.values()) clearTimeout(v.timer);
+  }
+}
