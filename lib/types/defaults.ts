@@ -147,9 +147,38 @@ export const CAMERA = Object.freeze({
   decodeThreads: num({ default: 1, min: 0, max: 64, step: 1, integer: true }),
 });
 
+/** MQTT (face-mqtt-broker, face-mqtt, lib/mqtt). */
+export const MQTT = Object.freeze({
+  /** QoS of events and retained state. */
+  qos: num({ default: 1, min: 0, max: 2, step: 1, integer: true }),
+  /** Events kept while the broker is away; the oldest go first when it overflows. */
+  queueLimit: num({ default: 1000, min: 1, max: 1000000, step: 1, integer: true }),
+  /** Seconds after the last sighting before a person counts as gone. */
+  presenceTimeout: num({ default: 300, min: 1, max: 86400, step: 1, unit: 's' }),
+  /** First reconnect delay; it doubles up to maxRetryDelay. */
+  retryDelay: num({ default: 1, min: 0.1, max: 3600, step: 0.1, unit: 's' }),
+  maxRetryDelay: num({ default: 30, min: 1, max: 3600, step: 1, unit: 's' }),
+  keepalive: num({ default: 30, min: 5, max: 3600, step: 1, integer: true, unit: 's' }),
+});
+/** MQTT text defaults: the topic every FaceWatch topic starts with, and Home Assistant's discovery prefix. */
+export const MQTT_TEXT = Object.freeze({
+  baseTopic: 'facewatch',
+  discoveryPrefix: 'homeassistant',
+});
+
 /** face-detect's own settings. */
 export const DETECT_NODE = Object.freeze({
   keepImage: choice(KEEP_IMAGE_POLICIES, 'faces'),
+});
+
+/** detection-log (lib/events): cooldown, retention and the disk cap of the detection events. */
+export const EVENTS = Object.freeze({
+  /** Seconds during which a (person, camera) pair gives no new event; the original system's 3 s. */
+  cooldown: num({ default: 3, min: 0, max: 86400, step: 1, unit: 's' }),
+  retainKnownDays: num({ default: 30, min: 1, max: 3650, step: 1, integer: true, unit: 'days' }),
+  retainUnknownDays: num({ default: 7, min: 1, max: 3650, step: 1, integer: true, unit: 'days' }),
+  /** Disk cap of the events (datafile, daily files, snapshots); 0 = no cap. */
+  maxDiskMB: num({ default: 0, min: 1, max: 10000000, step: 1, zeroOff: true, unit: 'MB' }),
 });
 
 /** Default detection options (lib/vision's engine uses these where neither engine nor call sets one). */
@@ -176,7 +205,10 @@ export type FaceWatchNodeType =
   | 'face-match'
   | 'face-register'
   | 'face-camera'
-  | 'rtsp-source';
+  | 'rtsp-source'
+  | 'detection-log'
+  | 'face-mqtt-broker'
+  | 'face-mqtt';
 
 /**
  * The current settings version of each node type (a `version` setting in the flow file; absent
@@ -190,6 +222,9 @@ export const SETTINGS_VERSION: Readonly<Record<FaceWatchNodeType, number>> = Obj
   'face-register': 1,
   'face-camera': 1,
   'rtsp-source': 1,
+  'detection-log': 1,
+  'face-mqtt-broker': 1,
+  'face-mqtt': 1,
 });
 
 /** Whether `limit` is a number limit. */

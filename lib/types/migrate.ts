@@ -66,6 +66,9 @@ const STEPS: Record<FaceWatchNodeType, Step[]> = {
   'face-register': [() => []],
   'face-camera': [() => []],
   'rtsp-source': [() => []],
+  'detection-log': [() => []],
+  'face-mqtt-broker': [() => []],
+  'face-mqtt': [() => []],
 };
 
 /** The version a node's settings were saved with: 0 when absent or unreadable. */

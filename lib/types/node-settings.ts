@@ -99,3 +99,55 @@ export interface RtspSourceSettings extends VersionedSettings {
   camera: string;
   autoStart: boolean;
 }
+
+export interface DetectionLogSettings extends VersionedSettings {
+  /** Id of the face-store config node; the events live beside its datafile. */
+  store: string;
+  /** Seconds. */
+  cooldown: NumberSetting;
+  snapshots: boolean;
+  retainKnownDays: NumberSetting;
+  retainUnknownDays: NumberSetting;
+  /** 0 (or '') = no cap. */
+  maxDiskMB: NumberSetting;
+  /** IANA time zone name; '' = the system's. */
+  timezone: string;
+  /** Also write facewatch/detections_YYYY-MM-DD.jsonl. */
+  dailyFiles: boolean;
+}
+
+export interface FaceMqttBrokerSettings extends VersionedSettings {
+  /** mqtt://, mqtts://, ws:// or wss://; ${ENV_VAR} is substituted. */
+  url: string;
+  /** Empty: one is generated. */
+  clientId: string;
+  /** Empty: `facewatch`. */
+  baseTopic: string;
+  discovery: boolean;
+  /** Empty: `homeassistant`. */
+  discoveryPrefix: string;
+  qos: NumberSetting;
+  queueLimit: NumberSetting;
+  /** Path of a CA certificate file (PEM); empty: the system's CAs. */
+  tlsCa: string;
+  /** Paths of a client certificate and its key (PEM); both or neither. */
+  tlsCert: string;
+  tlsKey: string;
+  /** Verify the broker's certificate (on unless turned off). */
+  tlsVerify: boolean;
+}
+
+/** face-mqtt-broker's credentials (Node-RED credentials). */
+export interface FaceMqttBrokerCredentials {
+  username: string;
+  password: string;
+}
+
+export interface FaceMqttSettings extends VersionedSettings {
+  /** Id of the face-mqtt-broker config node. */
+  broker: string;
+  /** Id of a face-store config node (optional): per-person discovery and erasure need it. */
+  store: string;
+  snapshots: boolean;
+  presenceTimeout: NumberSetting;
+}

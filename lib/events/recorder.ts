@@ -1,0 +1,107 @@
+/**
+ * From matched faces to recorded events: the tracker decides which faces make events, the
+ * recorder draws the snapshot, crops the face and records the event in the log.
+ */
+import type { DetectionEvent } from '../types/events';
+import type { EventLog } from './log';
+import { eventId } from './log';
+import { cropFace, drawSnapshot } from './snapshot';
+import { Tracker, type TrackFace } from './tracker';
+
+/** A face as the recorder takes it: a face from face-match, with its crop when face-detect made one. */
+export interface RecordFace extends TrackFace {
+  crop?: Buffer;
+}
+
+/** One frame (or photo) to record. */
+export interface RecordFrame {
+  /** The camera's name; absent for a photo (camera `photo`, each face its own one-frame track). */
+  camera?: string;
+  /** Capture time, epoch ms (the frame's), else when it arrived. */
+  ts: number;
+  faces: RecordFace[];
+  /** The frame as an encoded image, for the snapshot and crops; without it no pictures are kept. */
+  image?: Buffer;
+}
+
+/** A recorded event and its drawn frame. */
+export interface Recorded {
+  event: DetectionEvent;
+  /** The drawn frame (JPEG) when snapshots are on and the frame came with its image. */
+  snapshot: Buffer | null;
+}
+
+/** Recorder options. */
+export interface RecorderOptions {
+  /** Seconds. */
+  cooldown: number;
+  /** Keep the drawn frame and the face crop with each event. */
+  snapshots: boolean;
+}
+
+/** Feeds frames to a tracker and records the events it decides. */
+export class EventRecorder {
+  readonly tracker: Tracker;
+
+  constructor(
+    readonly log: EventLog,
+    private readonly opts: RecorderOptions,
+  ) {
+    this.tracker = new Tracker({ cooldownMs: opts.cooldown * 1000 });
+  }
+
+  /** Takes one frame; resolves to the events it produced, in face order. */
+  async frame(f: RecordFrame): Promise<Recorded[]> {
+    const camera = f.camera ?? null;
+    const decisions = this.tracker.observe(camera, f.ts, f.faces);
+    const making = decisions.filter((d) => d.reason);
+    if (!making.length) return [];
+    let snapshot: Buffer | null = null;
+    if (this.opts.snapshots && f.image) {
+      snapshot = await drawSnapshot(
+        f.image,
+        decisions.map((d) => ({
+          box: f.faces[d.face].box,
+          text: d.track.person?.name ?? 'unknown',
+          known: !!d.track.person,
+        })),
+      );
+    }
+    const out: Recorded[] = [];
+    const time = new Date(f.ts);
+    for (const d of making) {
+      const face = f.faces[d.face];
+      const t = d.track;
+      const event: DetectionEvent = {
+        id: eventId(time),
+        time: time.toISOString(),
+        camera: camera ?? 'photo',
+        known: !!t.person,
+        person: t.person ? { id: t.person.id, name: t.person.name } : null,
+        distance: t.distance,
+        confidence: t.confidence,
+        box: face.box,
+        quality: face.quality ?? {
+          faceSize: Math.min(face.box.width, face.box.height),
+          sharpness: 0,
+          yaw: null,
+        },
+        frames: t.frames,
+        trackId: t.id,
+        reason: d.reason ?? 'track-start',
+        snapshot: null,
+        crop: null,
+      };
+      let crop: Buffer | null = null;
+      if (this.opts.snapshots && f.image) crop = face.crop ?? (await cropFace(f.image, face.box));
+      out.push({ event: await this.log.record(event, { snapshot, crop }), snapshot });
+    }
+    return out;
+  }
+
+  /** Erases a person: the log's events and the tracker's memory of them. */
+  async forgetPerson(id: string): Promise<number> {
+    this.tracker.forgetPerson(id);
+    return this.log.erasePerson(id);
+  }
+}
