@@ -1,0 +1,98 @@
+/**
+ * A private Mosquitto on a free port of 127.0.0.1, for tests that stop and restart their broker
+ * (the machine's own Mosquitto at 1883 is never touched). Persistence is off unless asked for, so
+ * a restart loses retained messages as a real broker without persistence does.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export const MOSQUITTO = '/usr/sbin/mosquitto';
+
+export interface Mosquitto {
+  port: number;
+  url: string;
+  /** Starts it (again, on the same port); resolves once it accepts connections. */
+  start(): Promise<void>;
+  /** Stops it (SIGTERM, then SIGKILL); resolves once it exited. */
+  stop(): Promise<void>;
+  /** Stops it and removes its folder. */
+  dispose(): Promise<void>;
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** Starts a private broker. `persistence`: keep sessions and retained messages across a clean restart. */
+export async function startMosquitto(opts: { persistence?: boolean } = {}): Promise<Mosquitto> {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fw-mosquitto-'));
+  const conf = path.join(dir, 'mosquitto.conf');
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      opts.persistence ? 'persistence true' : 'persistence false',
+      `persistence_location ${dir}/`,
+      'log_dest none',
+      '',
+    ].join('\n'),
+  );
+  let child: ChildProcess | undefined;
+  const broker: Mosquitto = {
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    async start() {
+      if (child) return;
+      const proc = spawn(MOSQUITTO, ['-c', conf], { stdio: 'ignore' });
+      child = proc;
+      proc.once('exit', () => {
+        if (child === proc) child = undefined;
+      });
+      const until = Date.now() + 10000;
+      while (!(await accepts(port))) {
+        if (Date.now() > until || !child) throw new Error(`mosquitto did not listen on ${port}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async stop() {
+      const proc = child;
+      if (!proc || proc.exitCode !== null) return;
+      const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+      child = undefined;
+    },
+    async dispose() {
+      await broker.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await broker.start();
+  return broker;
+}

@@ -1,0 +1,449 @@
+/**
+ * lib/mqtt against real brokers: the machine's Mosquitto at 127.0.0.1:1883 (each run under its own
+ * base topic and discovery prefix, its retained topics cleared afterwards) and a private Mosquitto
+ * that the tests stop and restart. A real client subscribes and checks topics, payloads, retained
+ * flags and QoS.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import mqtt, { type MqttClient } from 'mqtt';
+import {
+  baseTopic,
+  FaceMqtt,
+  MqttPublisher,
+  objectId,
+  publishBurst,
+  topicSegment,
+  Topics,
+  type PublisherOptions,
+} from '../../lib/mqtt';
+import { sampleEvent } from '../../lib/mqtt/bench';
+import type { DetectionEvent } from '../../lib/types/events';
+import { startMosquitto, type Mosquitto } from '../helpers/mosquitto';
+
+const LOCAL = 'mqtt://127.0.0.1:1883';
+const run = `${process.pid}-${randomBytes(3).toString('hex')}`;
+
+interface Got {
+  topic: string;
+  payload: Buffer;
+  retain: boolean;
+  qos: number;
+}
+
+/** A subscriber that records what it receives (MQTT 5, retain-as-published, so live retained messages keep their flag). */
+async function subscriber(
+  url: string,
+  topics: string[],
+  opts: mqtt.IClientOptions = {},
+): Promise<{ client: MqttClient; got: Got[] }> {
+  const client = await mqtt.connectAsync(url, { protocolVersion: 5, reconnectPeriod: 100, ...opts });
+  const got: Got[] = [];
+  client.on('message', (topic, payload, packet) =>
+    got.push({ topic, payload, retain: packet.retain, qos: packet.qos }),
+  );
+  await client.subscribeAsync(topics, { qos: 1, rap: true });
+  return { client, got };
+}
+
+async function until(what: string, check: () => boolean, ms = 15000): Promise<void> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+/** The fields the tests read from FaceWatch's JSON payloads. */
+interface Payload {
+  [k: string]: unknown;
+  trackId: string;
+  present?: boolean;
+  last?: string | null;
+  name?: string;
+  names: string[];
+  count: number;
+}
+function json(text: string): Payload {
+  return JSON.parse(text) as Payload;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function event(n: number, camera: string, person: { id: string; name: string } | null): DetectionEvent {
+  return { ...sampleEvent(n, camera), known: person !== null, person };
+}
+
+/** Clears every retained topic under the given filters on a broker. */
+async function clearRetained(url: string, filters: string[]): Promise<void> {
+  const client = await mqtt.connectAsync(url);
+  const topics = new Set<string>();
+  client.on('message', (topic, payload, packet) => {
+    if (packet.retain && payload.length) topics.add(topic);
+  });
+  await client.subscribeAsync(filters);
+  await sleep(300);
+  for (const t of topics) await client.publishAsync(t, '', { retain: true, qos: 1 });
+  await client.endAsync();
+}
+
+/** Retained messages under a filter, as a fresh subscriber sees them. */
+async function retainedNow(url: string, filter: string): Promise<Map<string, string>> {
+  const client = await mqtt.connectAsync(url);
+  const seen = new Map<string, string>();
+  client.on('message', (topic, payload, packet) => {
+    if (packet.retain) seen.set(topic, payload.toString());
+  });
+  await client.subscribeAsync(filter, { qos: 1 });
+  await sleep(400);
+  await client.endAsync();
+  return seen;
+}
+
+describe('topics', () => {
+  it('sanitise every level from a name: no +, #, / or control characters', () => {
+    assert.equal(topicSegment('front/door+#'), 'front_door__');
+    assert.equal(topicSegment('a\u0000b\nc\u007fd\u009f'), 'a_b_c_d_');
+    assert.equal(topicSegment(''), '_');
+    assert.equal(topicSegment('  '), '_');
+    assert.equal(topicSegment('Zoë garden'), 'Zoë garden');
+    const t = new Topics('fw');
+    assert.equal(t.cameraEvents('gate/#1'), 'fw/gate__1/events');
+    assert.equal(t.person('id+/x'), 'fw/person/id__x');
+    assert.equal(baseTopic('$SYS/+/x/', 'facewatch'), 'SYS/_/x');
+    assert.equal(baseTopic('', 'facewatch'), 'facewatch');
+    assert.equal(objectId('front door/1'), 'front_door_1');
+  });
+
+  it('refuse a broker URL of another protocol, without showing its password', () => {
+    assert.throws(
+      () => new MqttPublisher({ url: 'http://u:s3cret@host' }),
+      (err: Error) => {
+        assert.match(err.message, /mqtt:\/\/, mqtts:\/\/, ws:\/\/ or wss:\/\//);
+        assert.doesNotMatch(err.message, /s3cret/);
+        return true;
+      },
+    );
+  });
+});
+
+describe('the publisher on the machine Mosquitto', () => {
+  const base = `fwtest/${run}`;
+  const prefix = `fwha-${run}`;
+  const options = (extra: Partial<PublisherOptions> = {}): PublisherOptions => ({
+    url: LOCAL,
+    baseTopic: base,
+    discoveryPrefix: prefix,
+    retryDelayMs: 200,
+    maxRetryDelayMs: 1000,
+    ...extra,
+  });
+  let publisher: MqttPublisher;
+  let faces: FaceMqtt;
+
+  before(async () => {
+    publisher = new MqttPublisher(options());
+    publisher.start();
+    faces = new FaceMqtt(publisher, { snapshots: true, presenceTimeout: 1 });
+    await until('connected', () => publisher.state().connected);
+  });
+  after(async () => {
+    faces.close();
+    await publisher.stop();
+    await clearRetained(LOCAL, [`${base}/#`, `${prefix}/#`]);
+  });
+
+  it('publishes events, person state, presence and snapshots with their retained flags and QoS', async () => {
+    const { client, got } = await subscriber(LOCAL, [`${base}/#`]);
+    const alice = { id: 'p-alice', name: 'Alice' };
+    const e = event(1, 'front/door#', alice);
+    faces.publish(e, Buffer.from([0xff, 0xd8, 0xff, 0xd9]));
+    const cam = 'front_door_';
+    await until('event', () => got.some((g) => g.topic === `${base}/${cam}/events`));
+    const all = got.find((g) => g.topic === `${base}/events`);
+    assert.ok(all);
+    assert.deepEqual(json(all.payload.toString()), e);
+    assert.equal(all.retain, false);
+    assert.equal(all.qos, 1);
+    await until('person state', () => got.some((g) => g.topic === `${base}/person/p-alice`));
+    const person = got.find((g) => g.topic === `${base}/person/p-alice`) as Got;
+    assert.equal(person.retain, true);
+    assert.equal(person.qos, 1);
+    assert.deepEqual(json(person.payload.toString()), {
+      id: 'p-alice',
+      name: 'Alice',
+      camera: 'front/door#',
+      lastSeen: e.time,
+      present: true,
+    });
+    await until('snapshot', () => got.some((g) => g.topic === `${base}/${cam}/snapshot`));
+    const snap = got.find((g) => g.topic === `${base}/${cam}/snapshot`) as Got;
+    assert.equal(snap.retain, true);
+    assert.deepEqual([...snap.payload], [0xff, 0xd8, 0xff, 0xd9]);
+    const views = (): Payload[] =>
+      got.filter((g) => g.topic === `${base}/${cam}/person`).map((g) => json(g.payload.toString()));
+    await until('in view', () => views().some((v) => v.names.includes('Alice')));
+    assert.ok(got.filter((g) => g.topic === `${base}/${cam}/person`).every((g) => g.retain));
+    // Cleared after the presence timeout (1 s): nobody in view, the last name kept.
+    await until(
+      'cleared',
+      () => {
+        const v = views().at(-1);
+        return v?.count === 0 && v.names.length === 0;
+      },
+      5000,
+    );
+    assert.equal(views().at(-1)?.last, 'Alice');
+    await until(
+      'absent',
+      () => {
+        const p = got.filter((g) => g.topic === `${base}/person/p-alice`).at(-1);
+        return p ? json(p.payload.toString()).present === false : false;
+      },
+      5000,
+    );
+    await client.endAsync();
+  });
+
+  it('announces people and cameras to Home Assistant with the fields it requires, again on its online', async () => {
+    const bob = { id: 'p/bob', name: 'Bob' };
+    faces.announce(bob);
+    faces.publish(event(2, 'garden', null));
+    const { client, got } = await subscriber(LOCAL, [`${prefix}/#`]);
+    const configs = (): Map<string, Record<string, unknown>> =>
+      new Map(
+        got
+          .filter((g) => g.payload.length && g.topic.endsWith('/config'))
+          .map((g) => [g.topic, json(g.payload.toString())]),
+      );
+    await until('configs', () => configs().size >= 4 + 2);
+    const node = `facewatch_${objectId(base)}`;
+    const presence = configs().get(`${prefix}/binary_sensor/${node}/person_p_bob_presence/config`);
+    assert.ok(presence, [...configs().keys()].join(', '));
+    assert.equal(presence.device_class, 'occupancy');
+    assert.equal(presence.state_topic, `${base}/person/p_bob`);
+    assert.equal(presence.off_delay, 1);
+    assert.match(String(presence.value_template), /value_json\.present/);
+    for (const [topic, c] of configs()) {
+      for (const f of [
+        'name',
+        'unique_id',
+        'state_topic',
+        'availability_topic',
+        'payload_available',
+        'payload_not_available',
+        'value_template',
+      ])
+        assert.ok(c[f] !== undefined, `${topic}: ${f}`);
+      assert.equal(c.availability_topic, `${base}/available`);
+      assert.ok(
+        Array.isArray((c.device as { identifiers: unknown }).identifiers),
+        `${topic}: device identifiers`,
+      );
+    }
+    const uniques = [...configs().values()].map((c) => c.unique_id);
+    assert.equal(new Set(uniques).size, uniques.length);
+    const camera = configs().get(`${prefix}/sensor/${node}/camera_garden_known_faces/config`);
+    assert.equal(camera?.state_topic, `${base}/garden/person`);
+    assert.ok(got.every((g) => g.retain));
+    // Home Assistant restarts: it says online on <prefix>/status and gets every config again.
+    const before = got.length;
+    await client.publishAsync(`${prefix}/status`, 'online');
+    await until(
+      're-published',
+      () => got.slice(before).filter((g) => g.topic.endsWith('/config')).length >= configs().size,
+    );
+    await client.endAsync();
+  });
+
+  it('clears a deleted person: nothing of them stays retained', async () => {
+    const carol = { id: 'p-carol', name: 'Carol' };
+    faces.announce(carol);
+    faces.publish(event(3, 'hall', carol));
+    await sleep(300);
+    let left = await retainedNow(LOCAL, `${base}/person/p-carol`);
+    assert.equal(left.size, 1);
+    faces.forget(carol);
+    await sleep(300);
+    left = await retainedNow(LOCAL, `${base}/person/p-carol`);
+    assert.equal(left.size, 0);
+    const configs = await retainedNow(LOCAL, `${prefix}/+/+/+/config`);
+    assert.ok(
+      ![...configs.keys()].some((t) => t.includes('p-carol') || t.includes('p_carol')),
+      [...configs.keys()].join(),
+    );
+    const hall = await retainedNow(LOCAL, `${base}/hall/person`);
+    assert.equal(json(hall.get(`${base}/hall/person`) ?? '{}').last, null);
+  });
+
+  it('says online, offline by its Last Will when the socket is cut, online again, and offline on a clean stop', async () => {
+    const own = new MqttPublisher(options({ baseTopic: `${base}/will` }));
+    own.start();
+    const { client, got } = await subscriber(LOCAL, [`${base}/will/available`]);
+    await until('online', () => got.some((g) => g.payload.toString() === 'online' && g.retain));
+    const from = got.length;
+    own.mqttClient?.stream.destroy();
+    await until(
+      'offline by the will',
+      () => got.slice(from).some((g) => g.payload.toString() === 'offline'),
+      10000,
+    );
+    assert.ok(got.slice(from).find((g) => g.payload.toString() === 'offline')?.retain);
+    await until('online again', () => got.slice(from).some((g) => g.payload.toString() === 'online'), 10000);
+    assert.ok(own.state().connects >= 2);
+    const end = got.length;
+    await own.stop();
+    await until('offline on stop', () =>
+      got.slice(end).some((g) => g.payload.toString() === 'offline' && g.retain),
+    );
+    await client.endAsync();
+  });
+
+  it(`publishes at least 1000 events per second`, async () => {
+    const r = await publishBurst(publisher, 3000, 'bench');
+    assert.ok(r.eventsPerSecond >= 1000, `${Math.round(r.eventsPerSecond)} events/s`);
+  });
+});
+
+describe('the publisher when its broker goes away', () => {
+  let broker: Mosquitto;
+  before(async () => {
+    broker = await startMosquitto({ persistence: true });
+  });
+  after(async () => {
+    await broker.dispose();
+  });
+
+  it(
+    'keeps events in order while the broker is down for 10 s, and publishes them all when it returns',
+    { timeout: 60000 },
+    async () => {
+      const base = `fw-${run}-restart`;
+      const publisher = new MqttPublisher({
+        url: broker.url,
+        baseTopic: base,
+        discovery: false,
+        retryDelayMs: 200,
+        maxRetryDelayMs: 2000,
+      });
+      publisher.start();
+      await until('connected', () => publisher.state().connected);
+      // A persistent session: the broker keeps what arrives for it while it reconnects.
+      const sub = await subscriber(broker.url, [`${base}/events`], {
+        protocolVersion: 4,
+        clean: false,
+        clientId: `fw-sub-${run}`,
+      });
+      const faces = new FaceMqtt(publisher, { presenceTimeout: 60 });
+      let n = 0;
+      const timer = setInterval(() => faces.publish(event(n++, 'cam', null)), 50);
+      await sleep(1000);
+      await broker.stop();
+      await until('disconnected', () => !publisher.state().connected);
+      await sleep(10000);
+      const whileDown = publisher.state();
+      assert.ok(whileDown.queued > 100, `queued ${whileDown.queued}`);
+      await broker.start();
+      await sleep(2000);
+      clearInterval(timer);
+      const total = n;
+      await until(
+        `all ${total} events`,
+        () => new Set(sub.got.map((g) => g.payload.toString())).size >= total,
+        20000,
+      );
+      const order: number[] = [];
+      for (const g of sub.got) {
+        const k = Number(json(g.payload.toString()).trackId.slice(1));
+        if (!order.includes(k)) order.push(k);
+      }
+      assert.deepEqual(
+        order,
+        Array.from({ length: total }, (_, i) => i),
+      );
+      faces.close();
+      await publisher.stop();
+      await sub.client.endAsync();
+    },
+  );
+
+  it('drops the oldest events of a full queue and counts them', { timeout: 30000 }, async () => {
+    const base = `fw-${run}-overflow`;
+    const publisher = new MqttPublisher({
+      url: broker.url,
+      baseTopic: base,
+      discovery: false,
+      queueLimit: 5,
+      retryDelayMs: 200,
+      maxRetryDelayMs: 500,
+    });
+    publisher.start();
+    await until('connected', () => publisher.state().connected);
+    const sub = await subscriber(broker.url, [`${base}/events`], {
+      protocolVersion: 4,
+      clean: false,
+      clientId: `fw-sub2-${run}`,
+    });
+    const faces = new FaceMqtt(publisher, { presenceTimeout: 60 });
+    await broker.stop();
+    await until('disconnected', () => !publisher.state().connected);
+    for (let i = 0; i < 8; i++) faces.publish(event(i, 'cam', null));
+    assert.deepEqual(
+      { queued: publisher.state().queued, dropped: publisher.state().dropped },
+      { queued: 5, dropped: 3 },
+    );
+    await broker.start();
+    await until('five events', () => sub.got.length >= 5);
+    await sleep(300);
+    assert.deepEqual(
+      sub.got.map((g) => json(g.payload.toString()).trackId),
+      ['t3', 't4', 't5', 't6', 't7'],
+    );
+    faces.close();
+    await publisher.stop();
+    await sub.client.endAsync();
+  });
+
+  it(
+    'publishes online, discovery and the retained state again to a broker that lost them',
+    { timeout: 30000 },
+    async () => {
+      const forgetful = await startMosquitto();
+      try {
+        const base = `fw-${run}-lost`;
+        const prefix = `ha-${run}`;
+        const publisher = new MqttPublisher({
+          url: forgetful.url,
+          baseTopic: base,
+          discoveryPrefix: prefix,
+          retryDelayMs: 200,
+          maxRetryDelayMs: 500,
+        });
+        publisher.start();
+        const faces = new FaceMqtt(publisher, { presenceTimeout: 60 });
+        faces.publish(event(1, 'door', { id: 'p1', name: 'Dana' }));
+        await until('connected', () => publisher.state().connected);
+        await sleep(300);
+        await forgetful.stop();
+        await forgetful.start();
+        assert.equal(
+          (await retainedNow(forgetful.url, `${base}/#`)).size,
+          0,
+          'the broker lost its retained messages',
+        );
+        await until('reconnected', () => publisher.state().connected && publisher.state().connects >= 2);
+        await sleep(300);
+        const state = await retainedNow(forgetful.url, `${base}/#`);
+        assert.equal(state.get(`${base}/available`), 'online');
+        assert.equal(json(state.get(`${base}/person/p1`) ?? '{}').name, 'Dana');
+        assert.equal(json(state.get(`${base}/door/person`) ?? '{}').last, 'Dana');
+        const configs = await retainedNow(forgetful.url, `${prefix}/#`);
+        assert.equal(configs.size, 4);
+        faces.close();
+        await publisher.stop();
+      } finally {
+        await forgetful.dispose();
+      }
+    },
+  );
+});
