@@ -1,0 +1,237 @@
+/**
+ * The event log on real NeDB files: daily files in a fixed time zone, queries and statistics,
+ * retention and the disk cap, erasure of a person (checked with a grep of the folder), and the
+ * snapshot drawing on a real photo.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import sharp from 'sharp';
+import { EventLog, eventId } from '../../lib/events/log';
+import { cropFace, drawSnapshot, xmlEscape } from '../../lib/events/snapshot';
+import { ZonedClock } from '../../lib/events/time';
+import type { DetectionEvent } from '../../lib/types/events';
+import { fixturePath } from '../helpers/env';
+
+const ALICE = { id: 'PERSON_0001', name: 'Alice Aardvark' };
+const BOB = { id: 'PERSON_0002', name: 'Bob Bandicoot' };
+
+function event(time: string, person: { id: string; name: string } | null, camera = 'door'): DetectionEvent {
+  return {
+    id: eventId(new Date(time)),
+    time,
+    camera,
+    known: !!person,
+    person,
+    distance: person ? 0.4 : 0.7,
+    confidence: person ? 0.6 : 0.3,
+    box: { x: 10, y: 10, width: 100, height: 100 },
+    quality: { faceSize: 100, sharpness: 50, yaw: null },
+    frames: 1,
+    trackId: `T${Math.random().toString(36).slice(2)}`,
+    reason: 'track-start',
+    snapshot: null,
+    crop: null,
+  };
+}
+
+const JPEG = (): Promise<Buffer> =>
+  sharp({ create: { width: 64, height: 48, channels: 3, background: '#808080' } })
+    .jpeg()
+    .toBuffer();
+
+/** Files under `dir` whose bytes contain `text` (grep -rl). */
+function grep(dir: string, text: string): string[] {
+  try {
+    return execFileSync('grep', ['-rlF', text, dir], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+describe('event log', () => {
+  let dir: string;
+  let n = 0;
+  const fresh = (): string => path.join(dir, `log${++n}`, 'events.db');
+  before(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'fw-events-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('days follow the configured zone: 20:00 UTC is the next day in Asia/Bangkok', async () => {
+    const clock = new ZonedClock('Asia/Bangkok');
+    assert.equal(clock.day('2026-03-01T20:00:00Z'), '2026-03-02');
+    assert.equal(clock.hour('2026-03-01T20:00:00Z'), 3);
+    assert.equal(new ZonedClock('UTC').day('2026-03-01T20:00:00Z'), '2026-03-01');
+    assert.throws(() => new ZonedClock('Mars/Olympus'), /unknown time zone/);
+
+    const log = await EventLog.open({ file: fresh(), timezone: 'Asia/Bangkok', dailyFiles: true });
+    const e = await log.record(event('2026-03-01T20:00:00.000Z', ALICE));
+    const daily = log.dailyFile('2026-03-02');
+    assert.ok(existsSync(daily), 'in the next day file');
+    assert.ok(!existsSync(log.dailyFile('2026-03-01')));
+    const lines = readFileSync(daily, 'utf8').trim().split('\n');
+    assert.deepEqual(JSON.parse(lines[0]), e, 'the same object as sent');
+    assert.equal(statSync(daily).mode & 0o777, 0o600);
+    assert.equal(statSync(log.file).mode & 0o777, 0o600);
+    const stats = await log.stats(2, new Date('2026-03-02T01:00:00Z'));
+    assert.equal(stats.today, '2026-03-02');
+    assert.equal(stats.eventsToday, 1);
+    assert.equal(stats.todayByHour[3], 1);
+    await log.close();
+  });
+
+  it('queries by person, camera, time and kind, with limit and offset; stats of today', async () => {
+    const log = await EventLog.open({ file: fresh(), timezone: 'UTC' });
+    const day = '2026-05-10';
+    await log.record(event(`${day}T08:00:00.000Z`, ALICE, 'door'));
+    await log.record(event(`${day}T08:30:00.000Z`, ALICE, 'garden'));
+    await log.record(event(`${day}T09:15:00.000Z`, BOB, 'door'));
+    await log.record(event(`${day}T10:00:00.000Z`, null, 'door'));
+    await log.record(event('2026-05-09T23:00:00.000Z', BOB, 'garden'));
+
+    assert.equal((await log.query()).length, 5);
+    assert.deepEqual(
+      (await log.query({ person: ALICE.id })).map((e) => e.camera),
+      ['garden', 'door'],
+      'newest first',
+    );
+    assert.equal((await log.query({ person: 'Bob Bandicoot' })).length, 2, 'by name too');
+    assert.equal((await log.query({ camera: 'door' })).length, 3);
+    assert.equal((await log.query({ known: false })).length, 1);
+    assert.equal((await log.query({ from: `${day}T08:15:00Z`, to: `${day}T10:00:00Z` })).length, 2);
+    const page = await log.query({ limit: 2, offset: 1 });
+    assert.deepEqual(
+      page.map((e) => e.time),
+      [`${day}T09:15:00.000Z`, `${day}T08:30:00.000Z`],
+    );
+    await assert.rejects(log.query({ from: 'yesterday-ish' }), /not a time/);
+
+    const s = await log.stats(7, new Date(`${day}T12:00:00Z`));
+    assert.equal(s.people, 7);
+    assert.equal(s.eventsToday, 4);
+    assert.deepEqual(s.todayByPerson, { 'Alice Aardvark': 2, 'Bob Bandicoot': 1, unknown: 1 });
+    assert.deepEqual(s.todayByCamera, { door: 3, garden: 1 });
+    assert.equal(s.todayByHour[8], 2);
+    assert.equal(s.todayByHour[9], 1);
+    assert.equal(s.todayByHour[10], 1);
+    assert.equal(
+      s.todayByHour.reduce((a, b) => a + b, 0),
+      4,
+    );
+    assert.deepEqual(s.lastSeen[ALICE.id], {
+      name: ALICE.name,
+      time: `${day}T08:30:00.000Z`,
+      camera: 'garden',
+    });
+    assert.equal(s.lastSeen[BOB.id].time, `${day}T09:15:00.000Z`);
+    await log.close();
+  });
+
+  it('retention: old events and their files go, newer stay; the disk cap removes the oldest', async () => {
+    const log = await EventLog.open({
+      file: fresh(),
+      timezone: 'UTC',
+      dailyFiles: true,
+      retainKnownDays: 30,
+      retainUnknownDays: 7,
+    });
+    const now = Date.parse('2026-06-30T12:00:00Z');
+    const img = await JPEG();
+    const old = await log.record(event('2026-05-01T12:00:00.000Z', ALICE), { snapshot: img, crop: img });
+    const oldUnknown = await log.record(event('2026-06-20T12:00:00.000Z', null), { snapshot: img });
+    const recent = await log.record(event('2026-06-25T12:00:00.000Z', ALICE), { snapshot: img });
+    const recentUnknown = await log.record(event('2026-06-28T12:00:00.000Z', null), { snapshot: img });
+    assert.ok(existsSync(path.join(log.images.root, old.snapshot ?? '')));
+    assert.equal(statSync(path.join(log.images.root, old.id)).mode & 0o777, 0o700);
+
+    const report = await log.sweep(now);
+    assert.equal(report.expired, 2);
+    const left = (await log.query()).map((e) => e.id).sort();
+    assert.deepEqual(left, [recent.id, recentUnknown.id].sort());
+    assert.ok(!existsSync(path.join(log.images.root, old.id)), 'pictures of an expired event gone');
+    assert.ok(!existsSync(path.join(log.images.root, oldUnknown.id)));
+    assert.ok(existsSync(path.join(log.images.root, recent.id)));
+    assert.ok(!existsSync(log.dailyFile('2026-05-01')), 'a daily file left empty is removed');
+    assert.ok(!readFileSync(log.file, 'utf8').includes(old.id), 'compacted');
+    await log.close();
+
+    // The cap: a log over 1 MB loses its oldest events first.
+    const capped = await EventLog.open({ file: fresh(), timezone: 'UTC', maxDiskMB: 1 });
+    const big = await sharp({
+      create: { width: 700, height: 700, channels: 3, background: '#000' },
+    })
+      .jpeg({ quality: 100 })
+      .toBuffer();
+    const noise = Buffer.concat([big, Buffer.alloc(300 * 1024, 7)]);
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      ids.push((await capped.record(event(`2026-06-2${i}T12:00:00.000Z`, ALICE), { snapshot: noise })).id);
+    }
+    assert.ok((await capped.diskUsage()) > 1024 * 1024);
+    const r = await capped.sweep(now);
+    assert.ok(r.overCap >= 3, `removed ${r.overCap}`);
+    assert.ok((await capped.diskUsage()) <= 1024 * 1024);
+    const kept = (await capped.query()).map((e) => e.id);
+    assert.deepEqual(kept.sort(), ids.slice(r.overCap).sort(), 'the newest stay');
+    await capped.close();
+  });
+
+  it('erasure: no event, file or daily line of the person remains (grep)', async () => {
+    const file = fresh();
+    const log = await EventLog.open({ file, timezone: 'Asia/Bangkok', dailyFiles: true });
+    const img = await JPEG();
+    const mine: DetectionEvent[] = [];
+    for (const t of ['2026-07-01T10:00:00.000Z', '2026-07-01T20:00:00.000Z', '2026-07-03T05:00:00.000Z']) {
+      mine.push(await log.record(event(t, ALICE), { snapshot: img, crop: img }));
+    }
+    const bobs = await log.record(event('2026-07-01T11:00:00.000Z', BOB), { snapshot: img });
+    await log.record(event('2026-07-01T12:00:00.000Z', null));
+    const folder = path.dirname(file);
+    assert.ok(grep(folder, ALICE.id).length >= 2);
+
+    assert.equal(await log.erasePerson(ALICE.id), 3);
+    assert.deepEqual(grep(folder, ALICE.id), []);
+    assert.deepEqual(grep(folder, ALICE.name), []);
+    for (const e of mine) assert.ok(!existsSync(path.join(log.images.root, e.id)));
+    assert.equal((await log.query()).length, 2, "the others' events stay");
+    assert.ok(existsSync(path.join(log.images.root, bobs.snapshot ?? '')));
+    assert.ok(grep(folder, BOB.id).length >= 2);
+    assert.ok(
+      readdirSync(folder).some((f) => f.startsWith('detections_')),
+      'daily files of others remain',
+    );
+    await log.close();
+  });
+
+  it('draws boxes and names on the frame: a JPEG of its size; `<` and `&` do not break it', async () => {
+    const photo = readFileSync(fixturePath('face_recognition', 'examples', 'two_people.jpg'));
+    const meta = await sharp(photo).metadata();
+    const box = { x: 20, y: 30, width: 80, height: 90 };
+    const out = await drawSnapshot(photo, [
+      { box, text: 'Tom <script>&amp; "Jerry"', known: true },
+      { box: { x: (meta.width ?? 100) - 50, y: 5, width: 200, height: 200 }, text: 'unknown', known: false },
+    ]);
+    const m = await sharp(out).metadata();
+    assert.equal(m.format, 'jpeg');
+    assert.equal(m.width, meta.width);
+    assert.equal(m.height, meta.height);
+    // The box's green edge is drawn: a pixel on it differs from the photo.
+    const px = async (img: Buffer): Promise<number[]> => [
+      ...(await sharp(img).extract({ left: 60, top: 30, width: 1, height: 1 }).raw().toBuffer()),
+    ];
+    const drawn = await px(out);
+    assert.ok(
+      drawn[1] > drawn[0] + 60 && drawn[1] > drawn[2] + 60,
+      `green at the box edge: ${drawn.join(',')}`,
+    );
+    assert.equal(xmlEscape('a<b&c"d\'e\u0001'), 'a&#60;b&#38;c&#34;d&#39;e');
+    const crop = await cropFace(photo, box);
+    const c = await sharp(crop).metadata();
+    assert.equal(c.format, 'jpeg');
+    assert.equal(c.width, 120);
+  });
+});
