@@ -18,6 +18,7 @@ import {
   describeLimit,
   ENGINE,
   ENROL,
+  EVENTS,
   inLimit,
   isNumberLimit,
   MATCH,
@@ -74,9 +75,26 @@ const EDITOR_LIMITS: Partial<Record<FaceWatchNodeType, Record<string, Limit>>> =
     maxAttempts: CAMERA.maxAttempts,
   },
   'rtsp-source': {},
+  'detection-log': {
+    cooldown: EVENTS.cooldown,
+    retainKnownDays: EVENTS.retainKnownDays,
+    retainUnknownDays: EVENTS.retainUnknownDays,
+    maxDiskMB: EVENTS.maxDiskMB,
+  },
 };
 /** Editor settings that carry no limit (names, references, booleans, the outputs switch). */
-const FREE = new Set(['name', 'store', 'engine', 'file', 'modelPath', 'outputs', 'version', 'url', 'camera']);
+const FREE = new Set([
+  'name',
+  'store',
+  'engine',
+  'file',
+  'modelPath',
+  'outputs',
+  'version',
+  'url',
+  'camera',
+  'timezone',
+]);
 
 interface EditorDefault {
   value: unknown;
