@@ -1,0 +1,189 @@
+/**
+ * detection-log in a flow: face-detect → face-match → detection-log on fixture photos, with a
+ * face store enrolled through face-register; events, queries, stats and erasure by a delete.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, afterEach, before, describe, it } from 'node:test';
+import sharp from 'sharp';
+import type { EventStats } from '../../lib/events/log';
+import type { DetectionEvent } from '../../lib/types/events';
+import { fixturePath } from '../helpers/env';
+import { builtNode, helper, nextMessage, startServer, stopServer } from '../helpers/red';
+
+interface EventMsg {
+  topic: string;
+  event: DetectionEvent;
+  payload: DetectionEvent;
+  snapshot?: Buffer;
+}
+
+const nodes = [
+  'face-engine',
+  'face-detect',
+  'face-store',
+  'face-match',
+  'face-register',
+  'detection-log',
+].map(builtNode);
+const photo = (...p: string[]): Buffer => readFileSync(fixturePath('face_recognition', ...p));
+const OBAMA = ['examples', 'knn_examples', 'train', 'obama', 'obama.jpg'];
+const OBAMA2 = ['examples', 'knn_examples', 'train', 'obama', 'obama2.jpg'];
+
+/** Files under `dir` containing `needle` (grep -r -l -F -a). */
+function grep(dir: string, needle: string): string[] {
+  try {
+    return execFileSync('grep', ['-r', '-l', '-F', '-a', '--', needle, dir], { encoding: 'utf8' })
+      .trim()
+      .split('\n');
+  } catch (err) {
+    if ((err as { status?: number }).status === 1) return [];
+    throw err;
+  }
+}
+
+describe('detection-log in a flow', () => {
+  let dir: string;
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'fw-flow-events-'));
+    await startServer();
+  });
+  after(async () => {
+    await stopServer();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  afterEach(() => helper.unload());
+
+  const flow = (): object[] => [
+    { id: 'eng', type: 'face-engine', backend: 'wasm', poolSize: 1, detector: 'ssd' },
+    { id: 'st', type: 'face-store', file: path.join(dir, 'facewatch', 'faces.db'), backups: 1 },
+    { id: 'reg', type: 'face-register', store: 'st', engine: 'eng', wires: [['regOut']] },
+    { id: 'regOut', type: 'helper' },
+    { id: 'fd', type: 'face-detect', engine: 'eng', descriptors: true, crops: true, wires: [['fm']] },
+    { id: 'fm', type: 'face-match', store: 'st', wires: [['log']] },
+    {
+      id: 'log',
+      type: 'detection-log',
+      store: 'st',
+      cooldown: 3,
+      snapshots: true,
+      timezone: 'Asia/Bangkok',
+      dailyFiles: true,
+      wires: [['out']],
+    },
+    { id: 'out', type: 'helper' },
+    { id: 'c1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+    { id: 'caught', type: 'helper' },
+  ];
+
+  it('sends events with snapshots, answers queries and stats, erases a deleted person', async () => {
+    await helper.load(nodes, flow());
+    const fd = helper.getNode('fd');
+    const reg = helper.getNode('reg');
+    const log = helper.getNode('log');
+    const out = helper.getNode('out');
+
+    const registered = nextMessage<{ payload: { status: string } }>(helper.getNode('regOut'), 120000);
+    reg.receive({
+      topic: 'register',
+      payload: photo(...OBAMA),
+      filename: 'obama.jpg',
+      person: { name: 'Barack Obama' },
+    });
+    assert.equal((await registered).payload.status, 'enrolled');
+
+    // A photo: its own one-frame track, camera "photo".
+    let next = nextMessage<EventMsg>(out, 120000);
+    fd.receive({ payload: photo(...OBAMA2) });
+    const known = await next;
+    assert.equal(known.topic, 'photo');
+    assert.equal(known.event, known.payload);
+    const e = known.event;
+    assert.equal(e.known, true);
+    assert.deepEqual(e.person, { id: 'PERSON_0001', name: 'Barack Obama' });
+    assert.ok(e.distance !== null && e.distance < 0.5 && e.confidence > 0.5, JSON.stringify(e));
+    assert.equal(e.frames, 1);
+    assert.equal(e.reason, 'track-start');
+    assert.match(e.id, /^\d{8}T\d{6}\.\d{3}Z-[a-z0-9]{6}$/);
+    assert.ok(Math.abs(Date.parse(e.time) - Date.now()) < 120000, 'a photo is timed when it arrived');
+    assert.ok(Buffer.isBuffer(known.snapshot));
+    const src = await sharp(photo(...OBAMA2)).metadata();
+    const snap = await sharp(known.snapshot).metadata();
+    assert.equal(snap.format, 'jpeg');
+    assert.deepEqual([snap.width, snap.height], [src.width, src.height]);
+    const folder = path.join(dir, 'facewatch');
+    assert.ok(existsSync(path.join(folder, 'events', e.snapshot ?? '')));
+    assert.ok(existsSync(path.join(folder, 'events', e.crop ?? '')));
+
+    // A camera frame: time from msg.frame.ts, topic the camera.
+    next = nextMessage<EventMsg>(out, 120000);
+    const ts = Date.parse('2026-02-01T20:00:00.000Z');
+    fd.receive({
+      payload: photo('examples', 'biden.jpg'),
+      frame: { camera: 'porch', seq: 1, ts, width: 0, height: 0 },
+    });
+    const stranger = await next;
+    assert.equal(stranger.topic, 'porch');
+    assert.equal(stranger.event.known, false);
+    assert.equal(stranger.event.person, null);
+    assert.equal(stranger.event.time, '2026-02-01T20:00:00.000Z');
+    // 20:00 UTC is the next day in Bangkok.
+    const daily = path.join(folder, 'detections_2026-02-02.jsonl');
+    assert.deepEqual(JSON.parse(readFileSync(daily, 'utf8').trim()), stranger.event);
+
+    let answer = nextMessage<{ payload: DetectionEvent[] }>(out);
+    log.receive({ topic: 'query', payload: { person: 'PERSON_0001' } });
+    assert.deepEqual(
+      (await answer).payload.map((x) => x.id),
+      [e.id],
+    );
+    answer = nextMessage<{ payload: DetectionEvent[] }>(out);
+    log.receive({ topic: 'query', payload: { camera: 'porch', known: false } });
+    assert.deepEqual(
+      (await answer).payload.map((x) => x.id),
+      [stranger.event.id],
+    );
+    const stats = nextMessage<{ payload: EventStats }>(out);
+    log.receive({ topic: 'stats' });
+    const s = (await stats).payload;
+    assert.equal(s.people, 1);
+    assert.equal(s.timezone, 'Asia/Bangkok');
+    assert.equal(s.todayByPerson['Barack Obama'], 1);
+    assert.equal(s.todayByCamera.photo, 1);
+    assert.equal(s.lastSeen.PERSON_0001.time, e.time);
+
+    assert.ok(grep(folder, 'Barack Obama').some((f) => f.includes('events')));
+    const deleted = nextMessage<{ payload: { deleted: boolean } }>(helper.getNode('regOut'));
+    reg.receive({ topic: 'delete', person: { id: 'PERSON_0001' } });
+    assert.equal((await deleted).payload.deleted, true);
+    // The next message waits for the erasure.
+    answer = nextMessage<{ payload: DetectionEvent[] }>(out);
+    log.receive({ topic: 'query' });
+    assert.deepEqual(
+      (await answer).payload.map((x) => x.id),
+      [stranger.event.id],
+    );
+    // Only the store's audit log, which records deletions by design, still names the person.
+    const audit = /faces\.audit\.jsonl$/;
+    assert.deepEqual(
+      grep(folder, 'PERSON_0001').filter((f) => !audit.test(f)),
+      [],
+    );
+    assert.deepEqual(
+      grep(folder, 'Barack Obama').filter((f) => !audit.test(f)),
+      [],
+    );
+    assert.ok(!existsSync(path.join(folder, 'events', e.id)), 'pictures gone');
+    assert.ok(existsSync(path.join(folder, 'events', stranger.event.snapshot ?? '')));
+  });
+
+  it('refuses a message without faces', async () => {
+    await helper.load(nodes, flow());
+    const caught = nextMessage<{ error: { message: string } }>(helper.getNode('caught'), 60000);
+    helper.getNode('log').receive({ payload: 'hello' });
+    assert.match((await caught).error.message, /expected msg\.faces from face-match/);
+  });
+});
