@@ -6,3 +6,4 @@ export * from './discovery';
 export * from './publisher';
 export * from './faces';
 export { publishBurst, type BurstResult } from './bench';
+export { acquireBroker, brokers } from './registry';

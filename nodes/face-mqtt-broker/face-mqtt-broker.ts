@@ -1,0 +1,73 @@
+import { displayUrl } from '../../lib/camera/url';
+import { checkBrokerUrl } from '../../lib/mqtt/publisher';
+import { acquireBroker, brokers } from '../../lib/mqtt/registry';
+import type { FaceMqttBrokerCredentials, FaceMqttBrokerSettings } from '../../lib/types/node-settings';
+import { onClose } from '../shared/close';
+import { provide } from '../shared/provider';
+import type { Node, NodeAPI, NodeDef } from '../shared/red';
+import { upgradeSettings } from '../shared/settings';
+import { brokerSettings } from './config';
+import type { BrokerProvider } from './provider';
+
+interface FaceMqttBrokerDef extends NodeDef, FaceMqttBrokerSettings {}
+
+/**
+ * face-mqtt-broker: a config node holding one broker's address, credentials, topics and TLS. It owns
+ * the broker's one MQTT client (through the shared owner), connected by the first face-mqtt and
+ * closed by the last, and pushes the client's state (connected, queue, dropped) to every face-mqtt.
+ */
+export = function register(RED: NodeAPI): void {
+  function FaceMqttBrokerNode(this: BrokerProvider, def: FaceMqttBrokerDef): void {
+    RED.nodes.createNode(this, def);
+    const warn = (m: string): void => this.warn(m);
+    const credentials = (this as unknown as { credentials?: Partial<FaceMqttBrokerCredentials> }).credentials;
+    const settings = upgradeSettings('face-mqtt-broker', def, warn);
+    // Node-RED substitutes a whole-value ${VAR}; a variable inside the URL (mqtt://${MQTT_HOST}) is ours.
+    settings.url = String(settings.url ?? '').replace(
+      /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g,
+      (whole, name: string) => {
+        const value: unknown = RED.util.getSetting(this, name);
+        return typeof value === 'string' || typeof value === 'number' ? String(value) : whole;
+      },
+    );
+    const options = brokerSettings(settings, credentials, warn);
+    this.brokerName = def.name?.trim() || displayUrl(options.url) || this.id;
+    try {
+      checkBrokerUrl(options.url);
+    } catch (err) {
+      this.problem = (err as Error).message;
+      this.error(`broker "${this.brokerName}": ${this.problem}`);
+    }
+    const users = provide(this, brokers, this.id);
+    // The client's own state changes (connected, queue) reach the users as an 'open' resource.
+    let unhook: (() => void) | undefined;
+    const stop = brokers.watch(this.id, ({ state, resource }) => {
+      if (state !== 'open' || !resource) {
+        if (state === 'closing' || state === 'closed') unhook?.();
+        return;
+      }
+      unhook?.();
+      const onState = (): void => users.broadcast({ state: 'open', resource });
+      resource.on('state', onState);
+      unhook = () => {
+        resource.off('state', onState);
+        unhook = undefined;
+      };
+    });
+    onClose(this, () => {
+      stop();
+      unhook?.();
+    });
+    this.register = (user, onState) => users.register(user, onState);
+    this.deregister = (user, done) => users.deregister(user, done);
+    this.acquire = (user: string) =>
+      this.problem ? Promise.reject(new Error(this.problem)) : acquireBroker(this.id, user, options);
+  }
+  RED.nodes.registerType(
+    'face-mqtt-broker',
+    FaceMqttBrokerNode as unknown as (this: Node, def: FaceMqttBrokerDef) => void,
+    {
+      credentials: { username: { type: 'text' }, password: { type: 'password' } },
+    },
+  );
+};
