@@ -22,6 +22,7 @@ import {
   inLimit,
   isNumberLimit,
   MATCH,
+  MQTT,
   readChoice,
   readNumber,
   SETTINGS_VERSION,
@@ -81,6 +82,8 @@ const EDITOR_LIMITS: Partial<Record<FaceWatchNodeType, Record<string, Limit>>> =
     retainUnknownDays: EVENTS.retainUnknownDays,
     maxDiskMB: EVENTS.maxDiskMB,
   },
+  'face-mqtt-broker': { qos: MQTT.qos, queueLimit: MQTT.queueLimit },
+  'face-mqtt': { presenceTimeout: MQTT.presenceTimeout },
 };
 /** Editor settings that carry no limit (names, references, booleans, the outputs switch). */
 const FREE = new Set([
@@ -94,6 +97,14 @@ const FREE = new Set([
   'url',
   'camera',
   'timezone',
+  // face-mqtt-broker and face-mqtt: texts (their defaults are MQTT_TEXT's) and references.
+  'clientId',
+  'baseTopic',
+  'discoveryPrefix',
+  'tlsCa',
+  'tlsCert',
+  'tlsKey',
+  'broker',
 ]);
 
 interface EditorDefault {
