@@ -11,10 +11,10 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { EventLog, eventId } from '../../lib/events/log';
-import { cropFace, drawSnapshot, xmlEscape } from '../../lib/events/snapshot';
+import { cropFace, drawSnapshot, SNAPSHOT_FONT, xmlEscape } from '../../lib/events/snapshot';
 import { ZonedClock } from '../../lib/events/time';
 import type { DetectionEvent } from '../../lib/types/events';
-import { fixturePath } from '../helpers/env';
+import { fixturePath, hasTool } from '../helpers/env';
 
 const ALICE = { id: 'PERSON_0001', name: 'Alice Aardvark' };
 const BOB = { id: 'PERSON_0002', name: 'Bob Bandicoot' };
@@ -229,6 +229,18 @@ describe('event log', () => {
       `green at the box edge: ${drawn.join(',')}`,
     );
     assert.equal(xmlEscape('a<b&c"d\'e\u0001'), 'a&#60;b&#38;c&#34;d&#39;e');
+    // The names are drawn: a label changes the pixels under the box, and the font family exists.
+    const plain = await drawSnapshot(photo, [{ box, text: '', known: true }]);
+    const named = await drawSnapshot(photo, [{ box, text: 'WWWWWW', known: true }]);
+    const under = { left: 20, top: 122, width: 80, height: 20 };
+    const a = await sharp(plain).extract(under).raw().toBuffer();
+    const b = await sharp(named).extract(under).raw().toBuffer();
+    const changed = a.reduce((n, v, i) => n + (Math.abs(v - b[i]) > 40 ? 1 : 0), 0);
+    assert.ok(changed > 50, `the label is drawn (${changed} bytes changed)`);
+    if (hasTool('fc-list', ['--version'])) {
+      const fonts = execFileSync('fc-list', [SNAPSHOT_FONT], { encoding: 'utf8' });
+      assert.ok(fonts.trim() !== '', `font ${SNAPSHOT_FONT} installed (fonts-dejavu-core)`);
+    }
     const crop = await cropFace(photo, box);
     const c = await sharp(crop).metadata();
     assert.equal(c.format, 'jpeg');
