@@ -5,5 +5,5 @@ export * from './topics';
 export * from './discovery';
 export * from './publisher';
 export * from './faces';
-export { publishBurst, type BurstResult } from './bench';
+export { publishBurst, sampleEvent, type BurstResult } from './bench';
 export { acquireBroker, brokers } from './registry';

@@ -31,6 +31,7 @@ const nodes = [
   'face-store',
   'face-match',
   'face-register',
+  'detection-log',
 ].map(builtNode);
 
 interface FrameMsg {
@@ -329,7 +330,9 @@ describe('face-camera and rtsp-source in a flow', { skip: cameraSkip() }, () => 
           keepImage: 'never',
           wires: [['fm']],
         },
-        { id: 'fm', type: 'face-match', store: 'st', wires: [['matched']] },
+        { id: 'fm', type: 'face-match', store: 'st', wires: [['matched', 'log']] },
+        { id: 'log', type: 'detection-log', store: 'st', cooldown: 3, snapshots: false, wires: [['events']] },
+        { id: 'events', type: 'helper' },
         { id: 'matched', type: 'helper' },
       ]);
       const enrolled = nextMessage<{ payload: { status: string } }>(helper.getNode('regOut'), 120000);
@@ -346,6 +349,9 @@ describe('face-camera and rtsp-source in a flow', { skip: cameraSkip() }, () => 
         const t = ((m.frame.seq - 1) / 5) % 10.008;
         results.push({ t, names: m.faces.filter((f) => f.match?.known).map((f) => f.match!.person!.name) });
       });
+      const events: Array<{ event: { known: boolean; person: { name: string } | null; camera: string } }> =
+        [];
+      helper.getNode('events').on('input', (m: (typeof events)[number]) => events.push(m));
       helper.getNode('s1').receive({ payload: 'start' });
       await until('one pass of the clip', () => results.some((r) => r.t > 9.2), 90000);
       t.diagnostic(results.map((r) => `${r.t.toFixed(1)}:${r.names.length}`).join(' '));
@@ -376,6 +382,12 @@ describe('face-camera and rtsp-source in a flow', { skip: cameraSkip() }, () => 
         const audience = r.t >= 7.88 && r.t <= 10 - lead;
         assert.ok(!(r.names.length && (closeUp || audience)), `named at ${r.t.toFixed(2)} s`);
       }
+      // detection-log turns this into events that name him and nobody else.
+      const eventNames = events.filter((m) => m.event.known).map((m) => m.event.person?.name);
+      t.diagnostic(`events: ${events.length}, named: ${JSON.stringify(eventNames)}`);
+      assert.ok(eventNames.includes('Lin-Manuel Miranda'), JSON.stringify(events.map((m) => m.event)));
+      assert.ok(eventNames.every((n) => n === 'Lin-Manuel Miranda'));
+      assert.ok(events.every((m) => m.event.camera === 'hall'));
     } finally {
       await helper.unload();
       await clipServer.stop();
