@@ -3,7 +3,7 @@
  * (the machine's own Mosquitto at 1883 is never touched). Persistence is off unless asked for, so
  * a restart loses retained messages as a real broker without persistence does.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -14,6 +14,8 @@ export const MOSQUITTO = '/usr/sbin/mosquitto';
 export interface Mosquitto {
   port: number;
   url: string;
+  /** With TLS: the test CA's certificate, and a client certificate and key it signed (PEM files). */
+  tls?: { caFile: string; certFile: string; keyFile: string };
   /** Starts it (again, on the same port); resolves once it accepts connections. */
   start(): Promise<void>;
   /** Stops it (SIGTERM, then SIGKILL); resolves once it exited. */
@@ -45,15 +47,105 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-/** Starts a private broker. `persistence`: keep sessions and retained messages across a clean restart. */
-export async function startMosquitto(opts: { persistence?: boolean } = {}): Promise<Mosquitto> {
+/**
+ * A throw-away certificate authority for a TLS test: the CA, a server certificate for 127.0.0.1 and
+ * a client certificate, made with openssl in `dir` (valid one day).
+ */
+function makeCertificates(dir: string): {
+  ca: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+} {
+  const f = (name: string): string => path.join(dir, name);
+  const ssl = (...args: string[]): void => {
+    execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  };
+  ssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.crt'),
+    '-days',
+    '1',
+    '-subj',
+    '/CN=facewatch-test-ca',
+  );
+  writeFileSync(f('server.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  for (const [who, cn] of [
+    ['server', '127.0.0.1'],
+    ['client', 'facewatch-test-client'],
+  ]) {
+    ssl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      f(`${who}.key`),
+      '-out',
+      f(`${who}.csr`),
+      '-subj',
+      `/CN=${cn}`,
+    );
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      f(`${who}.csr`),
+      '-CA',
+      f('ca.crt'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      f(`${who}.crt`),
+      '-days',
+      '1',
+      ...(who === 'server' ? ['-extfile', f('server.ext')] : []),
+    );
+  }
+  return {
+    ca: f('ca.crt'),
+    serverCert: f('server.crt'),
+    serverKey: f('server.key'),
+    clientCert: f('client.crt'),
+    clientKey: f('client.key'),
+  };
+}
+
+/**
+ * Starts a private broker. `persistence`: keep sessions and retained messages across a clean restart.
+ * `tls`: an `mqtts://` listener with a certificate from a throw-away CA; `requireCertificate`: clients
+ * must show a certificate that CA signed.
+ */
+export async function startMosquitto(
+  opts: { persistence?: boolean; tls?: boolean; requireCertificate?: boolean } = {},
+): Promise<Mosquitto> {
   const port = await freePort();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fw-mosquitto-'));
   const conf = path.join(dir, 'mosquitto.conf');
+  const certs = opts.tls ? makeCertificates(dir) : undefined;
   writeFileSync(
     conf,
     [
       `listener ${port} 127.0.0.1`,
+      ...(certs
+        ? [
+            `cafile ${certs.ca}`,
+            `certfile ${certs.serverCert}`,
+            `keyfile ${certs.serverKey}`,
+            `require_certificate ${opts.requireCertificate ? 'true' : 'false'}`,
+            // Run as root (tests, CI), mosquitto would switch to its own user, who cannot read the key.
+            'user root',
+          ]
+        : []),
       'allow_anonymous true',
       opts.persistence ? 'persistence true' : 'persistence false',
       `persistence_location ${dir}/`,
@@ -64,7 +156,8 @@ export async function startMosquitto(opts: { persistence?: boolean } = {}): Prom
   let child: ChildProcess | undefined;
   const broker: Mosquitto = {
     port,
-    url: `mqtt://127.0.0.1:${port}`,
+    url: `${certs ? 'mqtts' : 'mqtt'}://127.0.0.1:${port}`,
+    tls: certs ? { caFile: certs.ca, certFile: certs.clientCert, keyFile: certs.clientKey } : undefined,
     async start() {
       if (child) return;
       const proc = spawn(MOSQUITTO, ['-c', conf], { stdio: 'ignore' });
