@@ -20,6 +20,9 @@ import dgram from 'node:dgram';
 import os from 'node:os';
 import { Cam } from 'onvif';
 import { redactor } from './url';
+import type { CameraProfile, DiscoveredDevice } from '../types/camera';
+
+export type { CameraProfile, DiscoveredDevice };
 
 /** The WS-Discovery multicast group (IPv4). */
 export const WS_DISCOVERY_GROUP = '239.255.255.250';
@@ -53,25 +56,6 @@ export class OnvifError extends Error {
     super(message);
     this.name = 'OnvifError';
   }
-}
-
-/** A camera found by {@link discover}. */
-export interface DiscoveredDevice {
-  /** The device's name (its `onvif://www.onvif.org/name/…` scope), else its model, else its address. */
-  name: string;
-  /** The model (the `hardware` scope, or GetDeviceInformation when read). */
-  model?: string;
-  manufacturer?: string;
-  /** The host of the device service. */
-  address: string;
-  /** The port of the device service. */
-  port: number;
-  /** The device service URL, for {@link readCamera}. */
-  xaddr: string;
-  /** Its stable identity (the WS-Discovery endpoint reference, usually `urn:uuid:…`). */
-  urn?: string;
-  /** Every scope URI it announced. */
-  scopes?: string[];
 }
 
 /** Options of {@link discover}. */
@@ -108,21 +92,6 @@ export interface ReadCameraOptions {
   password?: string;
   /** The whole read must finish within this many milliseconds (default 10000). */
   timeoutMs?: number;
-}
-
-/** A media profile of a camera: one encoded stream. */
-export interface CameraProfile {
-  token: string;
-  name: string;
-  width?: number;
-  height?: number;
-  /** `H264`, `H265`, `JPEG`, … */
-  encoding?: string;
-  fps?: number;
-  /** The RTSP URI (RTP unicast), without credentials: the caller adds them. */
-  streamUri: string;
-  /** The snapshot (JPEG) URI without credentials, when the camera has one. */
-  snapshotUri?: string;
 }
 
 /** What {@link readCamera} learns about a camera. */

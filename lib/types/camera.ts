@@ -51,3 +51,37 @@ export function presetUrl(
   const bracketed = h.includes(':') && !h.startsWith('[') ? `[${h}]` : h;
   return `rtsp://${bracketed}:${port ?? p.port}${p[stream]}`;
 }
+
+/** A camera found by `discover` (lib/camera/onvif.ts). */
+export interface DiscoveredDevice {
+  /** The device's name (its `onvif://www.onvif.org/name/…` scope), else its model, else its address. */
+  name: string;
+  /** The model (the `hardware` scope, or GetDeviceInformation when read). */
+  model?: string;
+  manufacturer?: string;
+  /** The host of the device service. */
+  address: string;
+  /** The port of the device service. */
+  port: number;
+  /** The device service URL, for `readCamera`. */
+  xaddr: string;
+  /** Its stable identity (the WS-Discovery endpoint reference, usually `urn:uuid:…`). */
+  urn?: string;
+  /** Every scope URI it announced. */
+  scopes?: string[];
+}
+
+/** A media profile of a camera: one encoded stream. */
+export interface CameraProfile {
+  token: string;
+  name: string;
+  width?: number;
+  height?: number;
+  /** `H264`, `H265`, `JPEG`, … */
+  encoding?: string;
+  fps?: number;
+  /** The RTSP URI (RTP unicast), without credentials: the caller adds them. */
+  streamUri: string;
+  /** The snapshot (JPEG) URI without credentials, when the camera has one. */
+  snapshotUri?: string;
+}

@@ -17,6 +17,21 @@ import { PASSWORD, USER, cameraSkip, passwordForms, pids } from '../helpers/came
 import { hasTool } from '../helpers/env';
 import { CLIP, alive, startRtspServer, type RtspServer } from '../helpers/rtsp';
 
+/** The clip's first frame as a JPEG, as a camera's HTTP server would send it. */
+function clipJpeg(): Buffer {
+  return execFileSync(process.env.FFMPEG_PATH || 'ffmpeg', [
+    '-v',
+    'error',
+    '-i',
+    CLIP,
+    '-frames:v',
+    '1',
+    '-f',
+    'mjpeg',
+    'pipe:1',
+  ]);
+}
+
 /** Records everything a stream says. */
 function record(stream: CameraStream) {
   const frames: CameraFrame[] = [];
@@ -221,17 +236,7 @@ describe(
     });
 
     it('reads an MJPEG stream over HTTP', async () => {
-      const jpeg = execFileSync('ffmpeg', [
-        '-v',
-        'error',
-        '-i',
-        CLIP,
-        '-frames:v',
-        '1',
-        '-f',
-        'mjpeg',
-        'pipe:1',
-      ]);
+      const jpeg = clipJpeg();
       const server = http.createServer((req, res) => {
         res.writeHead(200, { 'Content-Type': 'multipart/x-mixed-replace; boundary=frame' });
         const timer = setInterval(() => {
@@ -264,17 +269,7 @@ describe(
     });
 
     it('polls a snapshot URL at the frame rate, with Basic authentication', async () => {
-      const jpeg = execFileSync('ffmpeg', [
-        '-v',
-        'error',
-        '-i',
-        CLIP,
-        '-frames:v',
-        '1',
-        '-f',
-        'mjpeg',
-        'pipe:1',
-      ]);
+      const jpeg = clipJpeg();
       const expected = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
       let requests = 0;
       const server = http.createServer((req, res) => {

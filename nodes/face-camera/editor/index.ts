@@ -1,4 +1,10 @@
-import { VENDOR_PRESETS, presetUrl, type VendorPreset } from '../../../lib/types/camera';
+import {
+  VENDOR_PRESETS,
+  presetUrl,
+  type CameraProfile as Profile,
+  type DiscoveredDevice as Device,
+  type VendorPreset,
+} from '../../../lib/types/camera';
 import { CAMERA, SETTINGS_VERSION } from '../../../lib/types/defaults';
 import type { FaceCameraSettings } from '../../../lib/types/node-settings';
 import { applyLimits, choiceSetting, labelOf, migrateForm, numberSetting } from '../../shared/editor/common';
@@ -35,23 +41,6 @@ interface ProbeAnswer {
   fps?: number;
   reason?: string;
 }
-interface Device {
-  name: string;
-  model?: string;
-  manufacturer?: string;
-  address: string;
-  port: number;
-  xaddr: string;
-}
-interface Profile {
-  name: string;
-  width?: number;
-  height?: number;
-  encoding?: string;
-  streamUri: string;
-  snapshotUri?: string;
-}
-
 /** POSTs JSON to an admin route (Node-RED's ajax setup adds the token); rejects with the route's error text. */
 function post<T>(path: string, body: unknown): Promise<T> {
   return new Promise((resolve, reject) => {
