@@ -4,7 +4,7 @@ import type { FaceCameraCredentials, FaceCameraSettings } from '../../lib/types/
 import type { CameraProvider } from '../shared/camera';
 import { provide } from '../shared/provider';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
-import { upgradeSettings } from '../shared/settings';
+import { substituteEnv, upgradeSettings } from '../shared/settings';
 import { cameraSettings } from './config';
 import { registerCameraRoutes } from './routes';
 
@@ -22,14 +22,7 @@ export = function register(RED: NodeAPI): void {
     this.cameraName = def.name?.trim() || this.id;
     const credentials = (this as unknown as { credentials?: Partial<FaceCameraCredentials> }).credentials;
     const settings = upgradeSettings('face-camera', def, warn);
-    // Node-RED substitutes a whole-value ${VAR}; a variable inside the URL (rtsp://${CAM_HOST}/…) is ours.
-    settings.url = String(settings.url ?? '').replace(
-      /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g,
-      (whole, name: string) => {
-        const value: unknown = RED.util.getSetting(this, name);
-        return typeof value === 'string' || typeof value === 'number' ? String(value) : whole;
-      },
-    );
+    settings.url = substituteEnv(RED, this, String(settings.url ?? ''));
     const config: CameraConfig = cameraSettings(this.cameraName, settings, credentials, warn);
     try {
       resolveCameraConfig(config);

@@ -5,7 +5,7 @@ import type { FaceMqttBrokerCredentials, FaceMqttBrokerSettings } from '../../li
 import { onClose } from '../shared/close';
 import { provide } from '../shared/provider';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
-import { upgradeSettings } from '../shared/settings';
+import { substituteEnv, upgradeSettings } from '../shared/settings';
 import { brokerSettings } from './config';
 import type { BrokerProvider } from './provider';
 
@@ -22,14 +22,7 @@ export = function register(RED: NodeAPI): void {
     const warn = (m: string): void => this.warn(m);
     const credentials = (this as unknown as { credentials?: Partial<FaceMqttBrokerCredentials> }).credentials;
     const settings = upgradeSettings('face-mqtt-broker', def, warn);
-    // Node-RED substitutes a whole-value ${VAR}; a variable inside the URL (mqtt://${MQTT_HOST}) is ours.
-    settings.url = String(settings.url ?? '').replace(
-      /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g,
-      (whole, name: string) => {
-        const value: unknown = RED.util.getSetting(this, name);
-        return typeof value === 'string' || typeof value === 'number' ? String(value) : whole;
-      },
-    );
+    settings.url = substituteEnv(RED, this, String(settings.url ?? ''));
     const options = brokerSettings(settings, credentials, warn);
     this.brokerName = def.name?.trim() || displayUrl(options.url) || this.id;
     try {

@@ -13,17 +13,13 @@ import {
   type NumberLimit,
 } from '../../lib/types/defaults';
 import { describeMigration, migrateSettings } from '../../lib/types/migrate';
+import type { Node, NodeAPI } from './red';
 
 /** The setting as a number, or undefined when it is empty or not a number. */
 export function optionalNumber(v: unknown): number | undefined {
   if (v === '' || v === undefined || v === null || typeof v === 'boolean') return undefined;
   const n = Number(v);
   return Number.isFinite(n) ? n : undefined;
-}
-
-/** The setting as a number, or `fallback` when it is empty or not a number. */
-export function numberOr(v: unknown, fallback: number): number {
-  return optionalNumber(v) ?? fallback;
 }
 
 /** Where a settings parser reports a value it did not accept (node.warn at runtime). */
@@ -67,4 +63,17 @@ export function upgradeSettings<T extends object>(
   const line = describeMigration(type, m);
   if (line) warn(line);
   return m.settings;
+}
+
+/**
+ * A text setting with every `${VAR}` in it replaced by the variable's value as Node-RED resolves it
+ * for `node` (flow, group and global environment, then the process's). Node-RED itself substitutes
+ * only a setting that is one `${VAR}` as a whole; addresses such as `rtsp://${CAM_HOST}/stream` need
+ * this. A variable without a value is left as written, so the address's own check names it.
+ */
+export function substituteEnv(RED: NodeAPI, node: Node, text: string): string {
+  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string) => {
+    const value: unknown = RED.util.getSetting(node, name);
+    return typeof value === 'string' || typeof value === 'number' ? String(value) : whole;
+  });
 }

@@ -4,7 +4,7 @@ import { DEFAULT_DETECT_OPTIONS } from '../../lib/types';
 import { engineConfig } from '../../nodes/face-engine/config';
 import { translator } from '../../nodes/shared/i18n';
 import type { Node, NodeAPI } from '../../nodes/shared/red';
-import { numberOr, optionalNumber } from '../../nodes/shared/settings';
+import { optionalNumber } from '../../nodes/shared/settings';
 import { Status, errorText } from '../../nodes/shared/status';
 
 /** Records what a node shows, as the editor would receive it. */
@@ -74,7 +74,6 @@ describe('node settings', () => {
     assert.equal(optionalNumber(7), 7);
     assert.equal(optionalNumber('seven'), undefined);
     assert.equal(optionalNumber(true), undefined);
-    assert.equal(numberOr(undefined, 3), 3);
   });
 
   it('turns face-engine settings into an engine configuration with the library defaults', () => {
