@@ -4,21 +4,11 @@
  * redeploy waits for the previous ffmpeg to exit before a new one starts, so at most one ffmpeg runs
  * per camera at any moment.
  */
-import { createHash } from 'node:crypto';
-import { ResourceOwner, type Lease } from '../shared/owner';
+import { configVersion, ResourceOwner, type Lease } from '../shared/owner';
 import { CameraStream, type CameraConfig } from './stream';
 
 /** The process-wide owner of camera streams. */
 export const cameras = new ResourceOwner<CameraStream>({ close: (stream) => stream.stop() });
-
-/** A stable digest of what a stream is opened from (the password stays out of it). */
-function version(config: CameraConfig): string {
-  const { password, ...rest } = config;
-  const secret = createHash('sha256')
-    .update(password ?? '')
-    .digest('hex');
-  return JSON.stringify({ ...rest, secret });
-}
 
 /**
  * Leases the stream of camera `key` for `user`, starting its ffmpeg if nobody holds it. The stream
@@ -33,6 +23,6 @@ export function acquireCamera(key: string, user: string, config: CameraConfig): 
       stream.start();
       return Promise.resolve(stream);
     },
-    version(config),
+    configVersion(config),
   );
 }

@@ -3,21 +3,11 @@
  * naming one broker uses its one client, connected with the first user and closed (`offline`
  * published) with the last. A redeploy waits for the previous client to stop before a new one starts.
  */
-import { createHash } from 'node:crypto';
-import { ResourceOwner, type Lease } from '../shared/owner';
+import { configVersion, ResourceOwner, type Lease } from '../shared/owner';
 import { MqttPublisher, type PublisherOptions } from './publisher';
 
 /** The process-wide owner of broker clients. */
 export const brokers = new ResourceOwner<MqttPublisher>({ close: (publisher) => publisher.stop() });
-
-/** A stable digest of what a client is opened from (the password only as a hash). */
-function version(options: PublisherOptions): string {
-  const { password, ...rest } = options;
-  const secret = createHash('sha256')
-    .update(password ?? '')
-    .digest('hex');
-  return JSON.stringify({ ...rest, secret });
-}
 
 /** Leases the client of broker `key` for `user`, connecting it if nobody holds it. */
 export function acquireBroker(
@@ -33,6 +23,6 @@ export function acquireBroker(
       publisher.start();
       return Promise.resolve(publisher);
     },
-    version(options),
+    configVersion(options),
   );
 }

@@ -12,6 +12,8 @@
  * - each lease names its user, so the owner can say who holds what; a lease released twice counts once.
  */
 
+import { createHash } from 'node:crypto';
+
 /** Where a resource of a key is in its life. */
 export type ResourceState = 'opening' | 'open' | 'closing' | 'closed' | 'error';
 
@@ -255,4 +257,17 @@ export class ResourceOwner<R> {
 
 function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * The `version` of a resource opened from `config`, for {@link ResourceOwner.acquire}: the config as
+ * JSON with its password replaced by a hash, so that a changed password still makes another version
+ * while no secret is kept in the owner.
+ */
+export function configVersion(config: object & { password?: string }): string {
+  const { password, ...rest } = config;
+  const secret = createHash('sha256')
+    .update(password ?? '')
+    .digest('hex');
+  return JSON.stringify({ ...rest, secret });
 }

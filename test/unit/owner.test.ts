@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { ResourceOwner, type StateChange } from '../../lib/shared/owner';
+import { configVersion, ResourceOwner, type StateChange } from '../../lib/shared/owner';
 
 /** A real resource: a TCP server on a free port; the log records each open and close, in order. */
 class Server {
@@ -193,5 +193,15 @@ describe('ResourceOwner', () => {
     await Promise.all([a2.release(), a2.release()]);
     assert.equal(a.resource.closed, true);
     assert.deepEqual(owner.users('k'), []);
+  });
+});
+
+describe('configVersion', () => {
+  it('tells configs apart, a changed password included, without holding the password', () => {
+    const a = configVersion({ url: 'rtsp://cam/1', username: 'u', password: 'S3cr%t:pw!' });
+    assert.equal(a, configVersion({ url: 'rtsp://cam/1', username: 'u', password: 'S3cr%t:pw!' }));
+    assert.notEqual(a, configVersion({ url: 'rtsp://cam/1', username: 'u', password: 'other' }));
+    assert.notEqual(a, configVersion({ url: 'rtsp://cam/2', username: 'u', password: 'S3cr%t:pw!' }));
+    assert.ok(!a.includes('S3cr'), a);
   });
 });
