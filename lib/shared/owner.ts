@@ -264,7 +264,7 @@ function asError(err: unknown): Error {
  * JSON with its password replaced by a hash, so that a changed password still makes another version
  * while no secret is kept in the owner.
  */
-export function configVersion(config: object & { password?: string }): string {
+export function configVersion<T extends { password?: string }>(config: T): string {
   const { password, ...rest } = config;
   const secret = createHash('sha256')
     .update(password ?? '')
