@@ -22,6 +22,10 @@ import {
   type TestNode,
 } from '../helpers/red';
 import { startRtspServer, type RtspServer } from '../helpers/rtsp';
+import { until as waitFor } from '../helpers/wait';
+
+const until = (what: string, check: () => boolean, ms = 30000): Promise<boolean> =>
+  waitFor(what, check, ms, 50);
 
 const nodes = [
   'face-camera',
@@ -65,14 +69,6 @@ function statuses(node: TestNode): Array<{ text?: string; fill?: string }> {
     seen.push(call.args[0]),
   );
   return seen;
-}
-
-async function until(what: string, check: () => boolean, ms = 30000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('face-camera and rtsp-source in a flow', { skip: cameraSkip() }, () => {

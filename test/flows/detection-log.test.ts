@@ -3,7 +3,6 @@
  * face store enrolled through face-register; events, queries, stats and erasure by a delete.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +11,7 @@ import sharp from 'sharp';
 import type { EventStats } from '../../lib/events/log';
 import type { DetectionEvent } from '../../lib/types/events';
 import { fixturePath } from '../helpers/env';
+import { filesContaining } from '../helpers/files';
 import { builtNode, helper, nextMessage, startServer, stopServer } from '../helpers/red';
 
 interface EventMsg {
@@ -32,18 +32,6 @@ const nodes = [
 const photo = (...p: string[]): Buffer => readFileSync(fixturePath('face_recognition', ...p));
 const OBAMA = ['examples', 'knn_examples', 'train', 'obama', 'obama.jpg'];
 const OBAMA2 = ['examples', 'knn_examples', 'train', 'obama', 'obama2.jpg'];
-
-/** Files under `dir` containing `needle` (grep -r -l -F -a). */
-function grep(dir: string, needle: string): string[] {
-  try {
-    return execFileSync('grep', ['-r', '-l', '-F', '-a', '--', needle, dir], { encoding: 'utf8' })
-      .trim()
-      .split('\n');
-  } catch (err) {
-    if ((err as { status?: number }).status === 1) return [];
-    throw err;
-  }
-}
 
 describe('detection-log in a flow', () => {
   let dir: string;
@@ -155,7 +143,7 @@ describe('detection-log in a flow', () => {
     assert.equal(s.todayByCamera.photo, 1);
     assert.equal(s.lastSeen.PERSON_0001.time, e.time);
 
-    assert.ok(grep(folder, 'Barack Obama').some((f) => f.includes('events')));
+    assert.ok(filesContaining(folder, 'Barack Obama').some((f) => f.includes('events')));
     const deleted = nextMessage<{ payload: { deleted: boolean } }>(helper.getNode('regOut'));
     reg.receive({ topic: 'delete', person: { id: 'PERSON_0001' } });
     assert.equal((await deleted).payload.deleted, true);
@@ -169,11 +157,11 @@ describe('detection-log in a flow', () => {
     // Only the store's audit log, which records deletions by design, still names the person.
     const audit = /faces\.audit\.jsonl$/;
     assert.deepEqual(
-      grep(folder, 'PERSON_0001').filter((f) => !audit.test(f)),
+      filesContaining(folder, 'PERSON_0001').filter((f) => !audit.test(f)),
       [],
     );
     assert.deepEqual(
-      grep(folder, 'Barack Obama').filter((f) => !audit.test(f)),
+      filesContaining(folder, 'Barack Obama').filter((f) => !audit.test(f)),
       [],
     );
     assert.ok(!existsSync(path.join(folder, 'events', e.id)), 'pictures gone');

@@ -6,13 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import mqtt from 'mqtt';
 import type { DetectionEvent } from '../../lib/types/events';
 import { fixturePath } from '../helpers/env';
+import { filesContaining } from '../helpers/files';
+import { clearRetained, retainedNow } from '../helpers/mosquitto';
 import { builtNode, helper, nextMessage, startServer, stopServer } from '../helpers/red';
 
 const nodes = [
@@ -30,30 +32,6 @@ const base = `fwpipe/${run}`;
 const prefix = `fwpipeha-${run}`;
 const BROKER = 'mqtt://127.0.0.1:1883';
 
-/** Retained messages under `topics` right now, as a fresh subscriber sees them. */
-async function retained(topics: string[]): Promise<Map<string, string>> {
-  const client = await mqtt.connectAsync(BROKER);
-  const seen = new Map<string, string>();
-  client.on('message', (t, p, packet) => {
-    if (packet.retain && p.length) seen.set(t, p.toString());
-  });
-  await client.subscribeAsync(topics, { qos: 1 });
-  await new Promise((r) => setTimeout(r, 500));
-  await client.endAsync();
-  return seen;
-}
-
-/** Files under `dir` whose bytes contain `needle`. */
-function filesWith(dir: string, needle: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const full = path.join(dir, name);
-    if (statSync(full).isDirectory()) out.push(...filesWith(full, needle));
-    else if (readFileSync(full).includes(needle)) out.push(full);
-  }
-  return out;
-}
-
 describe('the event path: detection-log and face-mqtt on a real broker', () => {
   let dir: string;
   before(async () => {
@@ -63,10 +41,7 @@ describe('the event path: detection-log and face-mqtt on a real broker', () => {
   after(async () => {
     await helper.unload();
     await stopServer();
-    const left = await retained([`${base}/#`, `${prefix}/#`]);
-    const client = await mqtt.connectAsync(BROKER);
-    for (const t of left.keys()) await client.publishAsync(t, '', { retain: true, qos: 1 });
-    await client.endAsync();
+    await clearRetained(BROKER, [`${base}/#`, `${prefix}/#`]);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -123,7 +98,7 @@ describe('the event path: detection-log and face-mqtt on a real broker', () => {
     // Home Assistant hears of the new person: retained discovery configs naming their id.
     let configs = new Map<string, string>();
     for (let i = 0; i < 20 && ![...configs.keys()].some((t) => t.includes(person.id)); i++)
-      configs = await retained([`${prefix}/#`]);
+      configs = await retainedNow(BROKER, [`${prefix}/#`], 500);
     assert.ok(
       [...configs.keys()].some((t) => t.includes(person.id) && t.endsWith('/config')),
       `no discovery config for ${person.id}: ${[...configs.keys()].join(', ')}`,
@@ -153,21 +128,21 @@ describe('the event path: detection-log and face-mqtt on a real broker', () => {
       msg.event,
       'the broker carries the same event the node sent',
     );
-    const state = await retained([`${base}/person/#`]);
+    const state = await retainedNow(BROKER, [`${base}/person/#`], 500);
     assert.ok(state.has(`${base}/person/${person.id}`), [...state.keys()].join(', '));
 
     const deleted = nextMessage<{ payload: { deleted: boolean } }>(helper.getNode('regOut'));
     helper.getNode('reg').receive({ topic: 'delete', person: { id: person.id } });
     assert.equal((await deleted).payload.deleted, true);
     await new Promise((r) => setTimeout(r, 1500));
-    const after = await retained([`${base}/#`, `${prefix}/#`]);
+    const after = await retainedNow(BROKER, [`${base}/#`, `${prefix}/#`], 500);
     const theirs = [...after.entries()].filter(
       ([t, p]) => t.includes(person.id) || p.includes('Barack Obama') || p.includes(person.id),
     );
     assert.deepEqual(theirs, [], 'no retained topic of the deleted person');
     const data = path.join(dir, 'facewatch');
     // The store's audit log keeps the fact of the deletion by design; nothing else may mention them.
-    const files = [...filesWith(data, 'Barack Obama'), ...filesWith(data, person.id)].filter(
+    const files = [...filesContaining(data, 'Barack Obama'), ...filesContaining(data, person.id)].filter(
       (f) => !f.endsWith('faces.audit.jsonl'),
     );
     assert.deepEqual(files, [], 'no file of the deleted person');

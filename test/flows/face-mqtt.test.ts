@@ -7,7 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { after, afterEach, before, describe, it } from 'node:test';
 import mqtt from 'mqtt';
 import { sampleEvent } from '../../lib/mqtt/bench';
+import { clearRetained } from '../helpers/mosquitto';
 import { builtNode, helper, startServer, stopServer } from '../helpers/red';
+import { until as waitFor } from '../helpers/wait';
+
+const until = (what: string, check: () => boolean, ms = 15000): Promise<boolean> =>
+  waitFor(what, check, ms, 20);
 
 const nodes = ['face-mqtt-broker', 'face-mqtt'].map(builtNode);
 const run = `${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -15,25 +20,11 @@ const base = `fwflow/${run}`;
 const prefix = `fwflowha-${run}`;
 const PASSWORD = 'pa55:w/rd@x';
 
-async function until(what: string, check: () => boolean, ms = 15000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('face-mqtt in a flow', () => {
   before(startServer);
   after(async () => {
     await stopServer();
-    const client = await mqtt.connectAsync('mqtt://127.0.0.1:1883');
-    const topics = new Set<string>();
-    client.on('message', (t, p, packet) => packet.retain && p.length && topics.add(t));
-    await client.subscribeAsync([`${base}/#`, `${prefix}/#`]);
-    await new Promise((r) => setTimeout(r, 300));
-    for (const t of topics) await client.publishAsync(t, '', { retain: true, qos: 1 });
-    await client.endAsync();
+    await clearRetained('mqtt://127.0.0.1:1883', [`${base}/#`, `${prefix}/#`]);
   });
   afterEach(() => helper.unload());
 

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import mqtt from 'mqtt';
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 
@@ -188,4 +189,30 @@ export async function startMosquitto(
   };
   await broker.start();
   return broker;
+}
+
+/** Retained messages under `filters` right now, as a fresh subscriber sees them after `waitMs`. */
+export async function retainedNow(
+  url: string,
+  filters: string | string[],
+  waitMs = 400,
+): Promise<Map<string, string>> {
+  const client = await mqtt.connectAsync(url);
+  const seen = new Map<string, string>();
+  client.on('message', (topic, payload, packet) => {
+    if (packet.retain) seen.set(topic, payload.toString());
+  });
+  await client.subscribeAsync(filters, { qos: 1 });
+  await new Promise((r) => setTimeout(r, waitMs));
+  await client.endAsync();
+  return seen;
+}
+
+/** Clears every retained topic under `filters` on a broker (a test's own base topic, at the end). */
+export async function clearRetained(url: string, filters: string[]): Promise<void> {
+  const left = await retainedNow(url, filters, 300);
+  const client = await mqtt.connectAsync(url);
+  for (const [t, payload] of left)
+    if (payload.length) await client.publishAsync(t, '', { retain: true, qos: 1 });
+  await client.endAsync();
 }

@@ -16,6 +16,10 @@ import {
 import { PASSWORD, USER, cameraSkip, passwordForms, pids } from '../helpers/camera';
 import { hasTool } from '../helpers/env';
 import { CLIP, alive, startRtspServer, type RtspServer } from '../helpers/rtsp';
+import { until as waitFor } from '../helpers/wait';
+
+const until = <T>(what: string, check: () => T | undefined | false, ms = 20000): Promise<T> =>
+  waitFor(what, check, ms, 50);
 
 /** The clip's first frame as a JPEG, as a camera's HTTP server would send it. */
 function clipJpeg(): Buffer {
@@ -41,19 +45,6 @@ function record(stream: CameraStream) {
   stream.on('state', (e) => events.push(e));
   stream.on('log', (l) => logs.push(l));
   return { frames, events, logs };
-}
-
-function until<T>(what: string, check: () => T | undefined | false, ms = 20000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = (): void => {
-      const v = check();
-      if (v) return resolve(v);
-      if (Date.now() - started > ms) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 50);
-    };
-    tick();
-  });
 }
 
 /** A port nothing listens on. */

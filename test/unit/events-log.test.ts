@@ -15,6 +15,7 @@ import { cropFace, drawSnapshot, SNAPSHOT_FONT, xmlEscape } from '../../lib/even
 import { ZonedClock } from '../../lib/events/time';
 import type { DetectionEvent } from '../../lib/types/events';
 import { fixturePath, hasTool } from '../helpers/env';
+import { filesContaining } from '../helpers/files';
 
 const ALICE = { id: 'PERSON_0001', name: 'Alice Aardvark' };
 const BOB = { id: 'PERSON_0002', name: 'Bob Bandicoot' };
@@ -42,15 +43,6 @@ const JPEG = (): Promise<Buffer> =>
   sharp({ create: { width: 64, height: 48, channels: 3, background: '#808080' } })
     .jpeg()
     .toBuffer();
-
-/** Files under `dir` whose bytes contain `text` (grep -rl). */
-function grep(dir: string, text: string): string[] {
-  try {
-    return execFileSync('grep', ['-rlF', text, dir], { encoding: 'utf8' }).split('\n').filter(Boolean);
-  } catch {
-    return [];
-  }
-}
 
 describe('event log', () => {
   let dir: string;
@@ -191,15 +183,15 @@ describe('event log', () => {
     const bobs = await log.record(event('2026-07-01T11:00:00.000Z', BOB), { snapshot: img });
     await log.record(event('2026-07-01T12:00:00.000Z', null));
     const folder = path.dirname(file);
-    assert.ok(grep(folder, ALICE.id).length >= 2);
+    assert.ok(filesContaining(folder, ALICE.id).length >= 2);
 
     assert.equal(await log.erasePerson(ALICE.id), 3);
-    assert.deepEqual(grep(folder, ALICE.id), []);
-    assert.deepEqual(grep(folder, ALICE.name), []);
+    assert.deepEqual(filesContaining(folder, ALICE.id), []);
+    assert.deepEqual(filesContaining(folder, ALICE.name), []);
     for (const e of mine) assert.ok(!existsSync(path.join(log.images.root, e.id)));
     assert.equal((await log.query()).length, 2, "the others' events stay");
     assert.ok(existsSync(path.join(log.images.root, bobs.snapshot ?? '')));
-    assert.ok(grep(folder, BOB.id).length >= 2);
+    assert.ok(filesContaining(folder, BOB.id).length >= 2);
     assert.ok(
       readdirSync(folder).some((f) => f.startsWith('detections_')),
       'daily files of others remain',

@@ -19,7 +19,11 @@ import {
 } from '../../lib/mqtt';
 import { sampleEvent } from '../../lib/mqtt/bench';
 import type { DetectionEvent } from '../../lib/types/events';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto';
+import { clearRetained, retainedNow, startMosquitto, type Mosquitto } from '../helpers/mosquitto';
+import { until as waitFor } from '../helpers/wait';
+
+const until = (what: string, check: () => boolean, ms = 15000): Promise<boolean> =>
+  waitFor(what, check, ms, 20);
 
 const LOCAL = 'mqtt://127.0.0.1:1883';
 const run = `${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -46,13 +50,6 @@ async function subscriber(
   return { client, got };
 }
 
-async function until(what: string, check: () => boolean, ms = 15000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 /** The fields the tests read from FaceWatch's JSON payloads. */
 interface Payload {
   [k: string]: unknown;
@@ -71,32 +68,6 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 function event(n: number, camera: string, person: { id: string; name: string } | null): DetectionEvent {
   return { ...sampleEvent(n, camera), known: person !== null, person };
-}
-
-/** Clears every retained topic under the given filters on a broker. */
-async function clearRetained(url: string, filters: string[]): Promise<void> {
-  const client = await mqtt.connectAsync(url);
-  const topics = new Set<string>();
-  client.on('message', (topic, payload, packet) => {
-    if (packet.retain && payload.length) topics.add(topic);
-  });
-  await client.subscribeAsync(filters);
-  await sleep(300);
-  for (const t of topics) await client.publishAsync(t, '', { retain: true, qos: 1 });
-  await client.endAsync();
-}
-
-/** Retained messages under a filter, as a fresh subscriber sees them. */
-async function retainedNow(url: string, filter: string): Promise<Map<string, string>> {
-  const client = await mqtt.connectAsync(url);
-  const seen = new Map<string, string>();
-  client.on('message', (topic, payload, packet) => {
-    if (packet.retain) seen.set(topic, payload.toString());
-  });
-  await client.subscribeAsync(filter, { qos: 1 });
-  await sleep(400);
-  await client.endAsync();
-  return seen;
 }
 
 describe('topics', () => {

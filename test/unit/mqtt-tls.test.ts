@@ -13,19 +13,14 @@ import { FaceMqtt } from '../../lib/mqtt/faces';
 import { MqttPublisher, type TlsOptions } from '../../lib/mqtt/publisher';
 import { IN_CI, hasTool } from '../helpers/env';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto';
+import { until as waitFor } from '../helpers/wait';
+
+const until = (what: string, check: () => boolean, ms = 10000): Promise<boolean> => waitFor(what, check, ms);
 
 function skipReason(): string | undefined {
   const why = hasTool('openssl', ['version']) ? undefined : 'openssl not found on PATH';
   if (why && IN_CI) throw new Error(`required under CI: ${why}`);
   return why;
-}
-
-async function until(what: string, check: () => boolean, ms = 10000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe('MQTT over TLS', { skip: skipReason() }, () => {

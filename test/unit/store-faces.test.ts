@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +21,7 @@ import { FaceStore } from '../../lib/store/face-store';
 import { importSource } from '../../lib/store/import';
 import { FaceEngine } from '../../lib/vision/engine';
 import { fixturePath, fullDataSkip, labelledPhotos, ROOT, SETS } from '../helpers/env';
+import { filesContaining } from '../helpers/files';
 
 const FR = (rel: string): string => fixturePath('face_recognition', rel);
 const OBAMA = FR('examples/knn_examples/train/obama/obama.jpg');
@@ -55,17 +56,6 @@ function grep(dir: string, needle: string): string[] {
     if ((err as { status?: number }).status === 1) return [];
     throw err;
   }
-}
-
-/** Files under dir whose bytes contain `needle`. */
-function filesWith(dir: string, needle: Buffer): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...filesWith(full, needle));
-    else if (readFileSync(full).includes(needle)) out.push(full);
-  }
-  return out;
 }
 
 /** README "Accuracy on the shared photos": enrolled, probes, correct, wrong person, false reject, impostors, false accept. */
@@ -358,7 +348,7 @@ describe('face store with real photos', () => {
     });
     const cropNeedles = crops.map((c) => c.subarray(Math.floor(c.length / 2), Math.floor(c.length / 2) + 64));
     for (const needle of cropNeedles)
-      assert.ok(filesWith(dir, needle).length >= 1, 'the crop is on disk before deletion');
+      assert.ok(filesContaining(dir, needle).length >= 1, 'the crop is on disk before deletion');
     for (const needle of needles.filter((_, i) => i % 4 !== 3)) {
       assert.ok(grep(dir, needle).length >= 2, `before deletion ${needle} is in the datafile and backups`);
     }
@@ -367,7 +357,7 @@ describe('face store with real photos', () => {
     assert.equal(await store.deletePerson(victim.person.id, 'test'), true);
     for (const needle of needles) assert.deepEqual(grep(dir, needle), [], `descriptor text ${needle}`);
     // Crop bytes are binary (grep's argv cannot carry NULs): searched byte-wise in every file.
-    for (const needle of cropNeedles) assert.deepEqual(filesWith(dir, needle), [], 'face crop bytes');
+    for (const needle of cropNeedles) assert.deepEqual(filesContaining(dir, needle), [], 'face crop bytes');
     assert.equal(existsSync(path.join(store.imagesDir, victim.person.id)), false);
     const audit = readFileSync(store.auditFile, 'utf8');
     assert.match(audit, /"action":"delete","id":"PERSON_0001","name":"Barack Obama","actor":"test"/);
