@@ -6,6 +6,7 @@
  * is missing, and draws boxes without text when there is none.
  */
 import sharp from 'sharp';
+import { decodeImage } from '../vision/image';
 import type { Box } from '../types';
 
 /** The font family the names are drawn in. */
@@ -39,9 +40,8 @@ const clamp = (v: number, lo: number, hi: number): number => Math.min(Math.max(v
  * cut at 64 characters.
  */
 export async function drawSnapshot(image: Buffer, labels: SnapshotLabel[], quality = 80): Promise<Buffer> {
-  const base = sharp(image, { failOn: 'error' }).rotate();
-  const { data, info } = await base.raw().toBuffer({ resolveWithObject: true });
-  const { width, height, channels } = info;
+  // Decoded upright, within the engine's pixel limit, with the engine's image errors.
+  const { data, width, height, channels } = await decodeImage(image);
   const stroke = Math.max(2, Math.round(Math.min(width, height) / 240));
   const font = clamp(Math.round(Math.min(width, height) / 28), 10, 48);
   const parts = labels.map(({ box, text, known }) => {
