@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { encodeUserinfo } from '../../lib/camera/url';
-import { IN_CI, hasTool } from './env';
+import { IN_CI, toolSkip } from './env';
 import { hasRtspServer } from './rtsp';
 
 /** A camera user and a password that needs percent-encoding in a URL. */
@@ -39,12 +39,11 @@ export function passwordForms(user: string, password: string): string[] {
  * missing part fails instead: a green CI never hides a skipped camera suite.
  */
 export function cameraSkip(tool: 'ffmpeg' | 'ffprobe' = 'ffmpeg'): string | undefined {
-  const why = !hasTool(tool)
-    ? `${tool} not found on PATH`
-    : !hasRtspServer()
-      ? "GStreamer's RTSP server (python3-gi, gir1.2-gst-rtsp-server-1.0) not found"
-      : undefined;
-  if (why && IN_CI) throw new Error(`required under CI: ${why}`);
+  const missingTool = toolSkip(tool);
+  if (missingTool) return missingTool;
+  if (hasRtspServer()) return undefined;
+  const why = "GStreamer's RTSP server (python3-gi, gir1.2-gst-rtsp-server-1.0) not found";
+  if (IN_CI) throw new Error(`required under CI: ${why}`);
   return why;
 }
 

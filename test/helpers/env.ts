@@ -62,6 +62,17 @@ export function hasTool(cmd: string, args: string[] = ['-version']): boolean {
   return ok;
 }
 
+/**
+ * A skip reason for a `describe` or `it` that needs a system tool: undefined when the tool answers.
+ * Under CI a missing tool fails instead, so a green CI never hides a skipped suite.
+ */
+export function toolSkip(cmd: string, args?: string[]): string | undefined {
+  if (hasTool(cmd, args)) return undefined;
+  const why = `${cmd} not found on PATH`;
+  if (IN_CI) throw new Error(`required under CI: ${why}`);
+  return why;
+}
+
 /** True (and the test skipped or failed) when a system tool is missing. */
 export function noTool(t: TestContext, cmd: string, args?: string[]): boolean {
   return hasTool(cmd, args) ? false : missing(t, `${cmd} not found on PATH`);

@@ -14,7 +14,7 @@ import {
   type ConnectionEvent,
 } from '../../lib/camera/stream';
 import { PASSWORD, USER, cameraSkip, passwordForms, pids } from '../helpers/camera';
-import { hasTool } from '../helpers/env';
+import { toolSkip } from '../helpers/env';
 import { CLIP, alive, startRtspServer, type RtspServer } from '../helpers/rtsp';
 import { until as waitFor } from '../helpers/wait';
 
@@ -204,113 +204,109 @@ describe('CameraStream over RTSP', { skip: cameraSkip() }, () => {
   });
 });
 
-describe(
-  'CameraStream from a file and over HTTP',
-  { skip: hasTool('ffmpeg') ? undefined : 'ffmpeg not found on PATH' },
-  () => {
-    it('plays a local file in a loop at its native rate', async () => {
-      const s = new CameraStream({ name: 'demo', url: CLIP, fps: 5, width: 0, stopGraceMs: 500 });
-      const r = record(s);
-      s.start();
-      try {
-        // The clip lasts 10 s: at 5 frames/s, 55 frames means it looped and went on.
-        await until('55 frames', () => r.frames.length >= 55, 30000);
-        const first = r.frames[0];
-        const last = r.frames.at(-1)!;
-        assert.deepEqual([first.width, first.height], [640, 360]);
-        // Native rate: 54 frames at 5 per second take about 10.8 s, not the fraction of it decoding needs.
-        assert.ok(last.ts - first.ts > 8000, `${last.ts - first.ts} ms`);
-        assert.equal(r.events.filter((e) => e.state === 'connected').length, 1);
-      } finally {
-        await s.stop();
-      }
-    });
+describe('CameraStream from a file and over HTTP', { skip: toolSkip('ffmpeg') }, () => {
+  it('plays a local file in a loop at its native rate', async () => {
+    const s = new CameraStream({ name: 'demo', url: CLIP, fps: 5, width: 0, stopGraceMs: 500 });
+    const r = record(s);
+    s.start();
+    try {
+      // The clip lasts 10 s: at 5 frames/s, 55 frames means it looped and went on.
+      await until('55 frames', () => r.frames.length >= 55, 30000);
+      const first = r.frames[0];
+      const last = r.frames.at(-1)!;
+      assert.deepEqual([first.width, first.height], [640, 360]);
+      // Native rate: 54 frames at 5 per second take about 10.8 s, not the fraction of it decoding needs.
+      assert.ok(last.ts - first.ts > 8000, `${last.ts - first.ts} ms`);
+      assert.equal(r.events.filter((e) => e.state === 'connected').length, 1);
+    } finally {
+      await s.stop();
+    }
+  });
 
-    it('reads an MJPEG stream over HTTP', async () => {
-      const jpeg = clipJpeg();
-      const server = http.createServer((req, res) => {
-        res.writeHead(200, { 'Content-Type': 'multipart/x-mixed-replace; boundary=frame' });
-        const timer = setInterval(() => {
-          res.write(`--frame\r\nContent-Type: image/jpeg\r\nContent-Length: ${jpeg.length}\r\n\r\n`);
-          res.write(jpeg);
-          res.write('\r\n');
-        }, 100);
-        req.on('close', () => clearInterval(timer));
-      });
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-      const { port } = server.address() as net.AddressInfo;
-      const s = new CameraStream({
-        name: 'mjpeg',
-        url: `http://127.0.0.1:${port}/video`,
-        fps: 2,
-        width: 320,
-        stopGraceMs: 500,
-      });
-      const r = record(s);
-      s.start();
-      try {
-        await until('frames', () => r.frames.length >= 3);
-        assert.deepEqual([r.frames[0].width, r.frames[0].height], [320, 180]);
-        assert.equal(r.events.find((e) => e.state === 'connected')?.codec, 'mjpeg');
-      } finally {
-        await s.stop();
-        server.closeAllConnections();
-        await new Promise<void>((r) => server.close(() => r()));
-      }
+  it('reads an MJPEG stream over HTTP', async () => {
+    const jpeg = clipJpeg();
+    const server = http.createServer((req, res) => {
+      res.writeHead(200, { 'Content-Type': 'multipart/x-mixed-replace; boundary=frame' });
+      const timer = setInterval(() => {
+        res.write(`--frame\r\nContent-Type: image/jpeg\r\nContent-Length: ${jpeg.length}\r\n\r\n`);
+        res.write(jpeg);
+        res.write('\r\n');
+      }, 100);
+      req.on('close', () => clearInterval(timer));
     });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as net.AddressInfo;
+    const s = new CameraStream({
+      name: 'mjpeg',
+      url: `http://127.0.0.1:${port}/video`,
+      fps: 2,
+      width: 320,
+      stopGraceMs: 500,
+    });
+    const r = record(s);
+    s.start();
+    try {
+      await until('frames', () => r.frames.length >= 3);
+      assert.deepEqual([r.frames[0].width, r.frames[0].height], [320, 180]);
+      assert.equal(r.events.find((e) => e.state === 'connected')?.codec, 'mjpeg');
+    } finally {
+      await s.stop();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
 
-    it('polls a snapshot URL at the frame rate, with Basic authentication', async () => {
-      const jpeg = clipJpeg();
-      const expected = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
-      let requests = 0;
-      const server = http.createServer((req, res) => {
-        if (req.headers.authorization !== expected) {
-          res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="cam"' });
-          res.end();
-          return;
-        }
-        requests++;
-        res.writeHead(200, { 'Content-Type': 'image/jpeg', 'Content-Length': jpeg.length });
-        res.end(jpeg);
-      });
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-      const { port } = server.address() as net.AddressInfo;
-      const s = new CameraStream({
-        name: 'door',
-        url: `http://127.0.0.1:${port}/cgi-bin/snapshot.cgi?channel=1`,
-        username: USER,
-        password: PASSWORD,
-        fps: 2,
-        width: 320,
-        stopGraceMs: 500,
-      });
-      const r = record(s);
-      s.start();
-      try {
-        await until('5 frames', () => r.frames.length >= 5);
-        const first = r.frames[0];
-        const last = r.frames.at(-1)!;
-        assert.deepEqual([first.width, first.height], [320, 180]);
-        // At 2 frames per second, not as fast as the server answers.
-        assert.ok(last.ts - first.ts > 1500, `${last.ts - first.ts} ms for ${r.frames.length} frames`);
-        // ffmpeg reads a few pictures ahead while it probes the stream, then one per frame.
-        assert.ok(requests >= r.frames.length && requests <= 2 * r.frames.length + 6, `${requests} requests`);
-        const everything = JSON.stringify([r.events, r.logs]);
-        for (const form of passwordForms(USER, PASSWORD)) assert.ok(!everything.includes(form), form);
-      } finally {
-        await s.stop();
-        server.closeAllConnections();
-        await new Promise<void>((r) => server.close(() => r()));
+  it('polls a snapshot URL at the frame rate, with Basic authentication', async () => {
+    const jpeg = clipJpeg();
+    const expected = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
+    let requests = 0;
+    const server = http.createServer((req, res) => {
+      if (req.headers.authorization !== expected) {
+        res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="cam"' });
+        res.end();
+        return;
       }
+      requests++;
+      res.writeHead(200, { 'Content-Type': 'image/jpeg', 'Content-Length': jpeg.length });
+      res.end(jpeg);
     });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as net.AddressInfo;
+    const s = new CameraStream({
+      name: 'door',
+      url: `http://127.0.0.1:${port}/cgi-bin/snapshot.cgi?channel=1`,
+      username: USER,
+      password: PASSWORD,
+      fps: 2,
+      width: 320,
+      stopGraceMs: 500,
+    });
+    const r = record(s);
+    s.start();
+    try {
+      await until('5 frames', () => r.frames.length >= 5);
+      const first = r.frames[0];
+      const last = r.frames.at(-1)!;
+      assert.deepEqual([first.width, first.height], [320, 180]);
+      // At 2 frames per second, not as fast as the server answers.
+      assert.ok(last.ts - first.ts > 1500, `${last.ts - first.ts} ms for ${r.frames.length} frames`);
+      // ffmpeg reads a few pictures ahead while it probes the stream, then one per frame.
+      assert.ok(requests >= r.frames.length && requests <= 2 * r.frames.length + 6, `${requests} requests`);
+      const everything = JSON.stringify([r.events, r.logs]);
+      for (const form of passwordForms(USER, PASSWORD)) assert.ok(!everything.includes(form), form);
+    } finally {
+      await s.stop();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
 
-    it('refuses an unsupported scheme and a bad URL at once', () => {
-      assert.throws(
-        () => new CameraStream({ name: 'x', url: 'ftp://cam/stream' }),
-        /unsupported camera address scheme "ftp:"/,
-      );
-      assert.throws(() => new CameraStream({ name: 'x', url: '' }), /no camera address/);
-      assert.throws(() => new CameraStream({ name: 'x', url: 'rtsp://' }), /invalid camera URL/);
-    });
-  },
-);
+  it('refuses an unsupported scheme and a bad URL at once', () => {
+    assert.throws(
+      () => new CameraStream({ name: 'x', url: 'ftp://cam/stream' }),
+      /unsupported camera address scheme "ftp:"/,
+    );
+    assert.throws(() => new CameraStream({ name: 'x', url: '' }), /no camera address/);
+    assert.throws(() => new CameraStream({ name: 'x', url: 'rtsp://' }), /invalid camera URL/);
+  });
+});

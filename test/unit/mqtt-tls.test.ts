@@ -11,19 +11,13 @@ import mqtt from 'mqtt';
 import { sampleEvent } from '../../lib/mqtt/bench';
 import { FaceMqtt } from '../../lib/mqtt/faces';
 import { MqttPublisher, type TlsOptions } from '../../lib/mqtt/publisher';
-import { IN_CI, hasTool } from '../helpers/env';
+import { toolSkip } from '../helpers/env';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto';
 import { until as waitFor } from '../helpers/wait';
 
 const until = (what: string, check: () => boolean, ms = 10000): Promise<boolean> => waitFor(what, check, ms);
 
-function skipReason(): string | undefined {
-  const why = hasTool('openssl', ['version']) ? undefined : 'openssl not found on PATH';
-  if (why && IN_CI) throw new Error(`required under CI: ${why}`);
-  return why;
-}
-
-describe('MQTT over TLS', { skip: skipReason() }, () => {
+describe('MQTT over TLS', { skip: toolSkip('openssl', ['version']) }, () => {
   let broker: Mosquitto;
   let strict: Mosquitto;
   const publishers: MqttPublisher[] = [];
