@@ -19,19 +19,34 @@ export function ffprobePath(): string {
   return f ? f.replace(/ffmpeg(\.exe)?$/i, (m) => m.replace(/ffmpeg/i, 'ffprobe')) : 'ffprobe';
 }
 
-/** Resolves with ffmpeg's version line, or rejects with an operator's message when it is missing. */
+/** ffmpeg executables already found to answer, by path: every rtsp-source checks on start. */
+const found = new Map<string, Promise<string>>();
+
+/**
+ * Resolves with ffmpeg's version line, or rejects with an operator's message when it is missing. An
+ * ffmpeg that answered once is not asked again (many cameras start together); a missing one is asked
+ * again next time, so installing it needs no restart.
+ */
 export function checkFfmpeg(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(ffmpegPath(), ['-hide_banner', '-version'], { timeout: 10000 }, (err, stdout) => {
+  const file = ffmpegPath();
+  const known = found.get(file);
+  if (known) return known;
+  const check = new Promise<string>((resolve, reject) => {
+    execFile(file, ['-hide_banner', '-version'], { timeout: 10000 }, (err, stdout) => {
       if (err)
         reject(
           new Error(
-            `ffmpeg not found: install it or set FFMPEG_PATH (tried ${ffmpegPath()}; Debian/Ubuntu: apt-get install ffmpeg)`,
+            `ffmpeg not found: install it or set FFMPEG_PATH (tried ${file}; Debian/Ubuntu: apt-get install ffmpeg)`,
           ),
         );
       else resolve(stdout.split('\n')[0]);
     });
   });
+  found.set(file, check);
+  check.catch(() => {
+    if (found.get(file) === check) found.delete(file);
+  });
+  return check;
 }
 
 /** Where a camera's frames come from, by its address. */
