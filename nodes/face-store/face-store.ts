@@ -3,6 +3,7 @@ import type { NodeAPI, NodeDef } from '../shared/red';
 import { upgradeSettings } from '../shared/settings';
 import { provide } from '../shared/provider';
 import { storeSettings } from './config';
+import { registerLibrary } from '../shared/library';
 import {
   acquireStore,
   storeFile,
@@ -37,4 +38,5 @@ export = function register(RED: NodeAPI): void {
     this.acquire = (user?: string): Promise<StoreLease> => acquireStore(opts, user);
   }
   RED.nodes.registerType('face-store', FaceStoreNode);
+  registerLibrary(RED);
 };
