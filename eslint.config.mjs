@@ -11,7 +11,7 @@ export default tseslint.config(
     extends: [...tseslint.configs.recommendedTypeChecked],
     languageOptions: {
       parserOptions: {
-        project: ['./tsconfig.json', './tsconfig.editor.json', './tsconfig.test.json'],
+        project: ['./tsconfig.json', './tsconfig.editor.json', './tsconfig.web.json', './tsconfig.test.json'],
         tsconfigRootDir: import.meta.dirname,
       },
     },

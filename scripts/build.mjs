@@ -1,6 +1,7 @@
 // Builds the package into dist/: tsc for the runtime (lib, nodes, cli), a type check of the editor
 // scripts, one esbuild bundle per node's editor script, and the editor html Node-RED loads beside each
-// node's js (script + form template), with the node's locales and the package's icons copied next to it.
+// node's js (script + form template), with the node's locales and the package's icons copied next to it,
+// and the Face Library page (web/) into dist/web.
 // A type error anywhere fails the build.
 import { execFileSync } from 'node:child_process';
 import {
@@ -33,6 +34,7 @@ function run(args) {
 rmSync(dist, { recursive: true, force: true });
 run(['-p', 'tsconfig.json']);
 run(['-p', 'tsconfig.editor.json', '--noEmit']);
+run(['-p', 'tsconfig.web.json', '--noEmit']);
 
 const nodesDir = path.join(root, 'nodes');
 const types = readdirSync(nodesDir, { withFileTypes: true })
@@ -72,6 +74,22 @@ for (const type of types) {
   // folder is copied next to every node.
   cpSync(path.join(root, 'icons'), path.join(out, 'icons'), { recursive: true });
 }
+
+// The Face Library page (web/): its script bundled into one file (the page's CSP allows no inline
+// script), beside its HTML shell and stylesheet; nodes/shared/library/page.ts serves them.
+const webOut = path.join(dist, 'web');
+mkdirSync(webOut, { recursive: true });
+await build({
+  entryPoints: [path.join(root, 'web', 'src', 'main.ts')],
+  outfile: path.join(webOut, 'app.js'),
+  bundle: true,
+  format: 'iife',
+  target: 'es2020',
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'error',
+});
+for (const file of ['index.html', 'style.css']) cpSync(path.join(root, 'web', file), path.join(webOut, file));
 
 const cli = path.join(dist, 'cli', 'facewatch.js');
 if (existsSync(cli)) chmodSync(cli, 0o755);

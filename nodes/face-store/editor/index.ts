@@ -1,6 +1,7 @@
 import { SETTINGS_VERSION, STORE } from '../../../lib/types/defaults';
 import type { FaceStoreSettings } from '../../../lib/types/node-settings';
 import { applyLimits, labelOf, migrateForm, numberSetting } from '../../shared/editor/common';
+import { addLibraryTab } from './library-tab';
 
 interface FaceStoreProps extends EditorNodeProperties, FaceStoreSettings {}
 
@@ -24,3 +25,5 @@ RED.nodes.registerType<FaceStoreProps>('face-store', {
     migrateForm('face-store', this, 'node-config-input');
   },
 });
+
+addLibraryTab();
