@@ -4,7 +4,7 @@ import type { FaceCameraCredentials, FaceCameraSettings } from '../../lib/types/
 import type { CameraProvider } from '../shared/camera';
 import { provide } from '../shared/provider';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
-import { substituteEnv, upgradeSettings } from '../shared/settings';
+import { substituteEnv, unsetEnv, upgradeSettings } from '../shared/settings';
 import { cameraSettings } from './config';
 import { registerCameraRoutes } from './routes';
 
@@ -22,15 +22,25 @@ export = function register(RED: NodeAPI): void {
     this.cameraName = def.name?.trim() || this.id;
     const credentials = (this as unknown as { credentials?: Partial<FaceCameraCredentials> }).credentials;
     const settings = upgradeSettings('face-camera', def, warn);
+    const unset = unsetEnv(RED, this, String(settings.url ?? ''));
     settings.url = substituteEnv(RED, this, String(settings.url ?? ''));
     const config: CameraConfig = cameraSettings(this.cameraName, settings, credentials, warn);
-    try {
-      resolveCameraConfig(config);
-    } catch (err) {
-      // Said at deploy, by this node and by every rtsp-source using it; never with the password.
-      this.problem = (err as Error).message;
-      this.error(`camera "${this.cameraName}": ${this.problem}`);
-    }
+    // No address yet (the example flow before its variable is set) is not a failure: this node and
+    // every rtsp-source using it say so, and nothing is started.
+    if (unset.length > 0)
+      this.unset = `no camera address: ${unset.join(', ')} ${unset.length > 1 ? 'are' : 'is'} not set`;
+    else if (!config.url) this.unset = 'no camera address: set the URL (or its variable)';
+    if (this.unset) {
+      this.problem = this.unset;
+      this.warn(`camera "${this.cameraName}": ${this.unset}`);
+    } else
+      try {
+        resolveCameraConfig(config);
+      } catch (err) {
+        // Said at deploy, by this node and by every rtsp-source using it; never with the password.
+        this.problem = (err as Error).message;
+        this.error(`camera "${this.cameraName}": ${this.problem}`);
+      }
     const users = provide(this, cameras, this.id);
     this.register = (user, onState) => users.register(user, onState);
     this.deregister = (user, done) => users.deregister(user, done);

@@ -3,6 +3,18 @@ import { MQTT } from '../../lib/types/defaults';
 import type { FaceMqttBrokerCredentials, FaceMqttBrokerSettings } from '../../lib/types/node-settings';
 import { SettingsReader, type Warn } from '../shared/settings';
 
+/**
+ * A checkbox setting that may also be written as text: `${VAR}` in a flow file (Node-RED puts in the
+ * variable's value, as text) or `true`/`false`. Anything else, an unset variable included, is the default.
+ */
+function flag(v: unknown, byDefault: boolean): boolean {
+  if (typeof v === 'boolean') return v;
+  const text = typeof v === 'string' ? v.trim().toLowerCase() : '';
+  if (['false', '0', 'no', 'off'].includes(text)) return false;
+  if (['true', '1', 'yes', 'on'].includes(text)) return true;
+  return byDefault;
+}
+
 /** face-mqtt-broker's saved settings and credentials, read against lib/types/defaults.ts. */
 export function brokerSettings(
   def: Partial<FaceMqttBrokerSettings>,
@@ -16,7 +28,7 @@ export function brokerSettings(
     username: credentials?.username?.trim() || undefined,
     password: credentials?.password || undefined,
     baseTopic: String(def.baseTopic ?? '').trim() || undefined,
-    discovery: def.discovery !== false,
+    discovery: flag(def.discovery, true),
     discoveryPrefix: String(def.discoveryPrefix ?? '').trim() || undefined,
     qos: r.number('qos', MQTT.qos, def.qos) as Qos,
     queueLimit: r.number('queueLimit', MQTT.queueLimit, def.queueLimit),

@@ -5,7 +5,7 @@ import type { FaceMqttBrokerCredentials, FaceMqttBrokerSettings } from '../../li
 import { onClose } from '../shared/close';
 import { provide } from '../shared/provider';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
-import { substituteEnv, upgradeSettings } from '../shared/settings';
+import { substituteEnv, unsetEnv, upgradeSettings } from '../shared/settings';
 import { brokerSettings } from './config';
 import type { BrokerProvider } from './provider';
 
@@ -22,15 +22,25 @@ export = function register(RED: NodeAPI): void {
     const warn = (m: string): void => this.warn(m);
     const credentials = (this as unknown as { credentials?: Partial<FaceMqttBrokerCredentials> }).credentials;
     const settings = upgradeSettings('face-mqtt-broker', def, warn);
+    const unset = unsetEnv(RED, this, String(settings.url ?? ''));
     settings.url = substituteEnv(RED, this, String(settings.url ?? ''));
     const options = brokerSettings(settings, credentials, warn);
     this.brokerName = def.name?.trim() || displayUrl(options.url) || this.id;
-    try {
-      checkBrokerUrl(options.url);
-    } catch (err) {
-      this.problem = (err as Error).message;
-      this.error(`broker "${this.brokerName}": ${this.problem}`);
-    }
+    // No address yet (the example flow before its variable is set) is not a failure: face-mqtt says
+    // so and drops its events quietly instead of failing each one.
+    if (unset.length > 0)
+      this.unset = `no broker address: ${unset.join(', ')} ${unset.length > 1 ? 'are' : 'is'} not set`;
+    else if (!options.url) this.unset = 'no broker address: set the URL (or its variable)';
+    if (this.unset) {
+      this.problem = this.unset;
+      this.warn(`broker "${this.brokerName}": ${this.unset}; events are not sent`);
+    } else
+      try {
+        checkBrokerUrl(options.url);
+      } catch (err) {
+        this.problem = (err as Error).message;
+        this.error(`broker "${this.brokerName}": ${this.problem}`);
+      }
     const users = provide(this, brokers, this.id);
     // The client's own state changes (connected, queue) reach the users as an 'open' resource.
     let unhook: (() => void) | undefined;

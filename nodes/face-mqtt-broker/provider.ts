@@ -8,6 +8,8 @@ export interface BrokerProvider extends Node, Provider<MqttPublisher> {
   brokerName: string;
   /** Set when the settings cannot work (a bad URL): said at deploy, never with the password. */
   problem?: string;
+  /** Set when the address is an environment variable without a value: nothing to connect to yet. */
+  unset?: string;
   /** Leases the broker's one client for `user`. */
   acquire(user: string): Promise<Lease<MqttPublisher>>;
 }

@@ -25,6 +25,13 @@ export = function register(RED: NodeAPI): void {
     const r = new SettingsReader(warn);
     const status = new Status(this, translator(RED, 'face-mqtt'));
     const storeId = String(settings.store ?? '').trim();
+    const unset = unsetBroker(RED, settings.broker);
+    if (unset) {
+      // Nothing to connect to yet: say so once, and let events pass without an error each.
+      status.raw('warn', unset);
+      onInput(this, status, () => undefined);
+      return;
+    }
     const controller = new FaceMqttController({
       user: this.id,
       acquireBroker: () => brokerProvider(RED, settings.broker).acquire(this.id),
@@ -51,3 +58,13 @@ export = function register(RED: NodeAPI): void {
   }
   RED.nodes.registerType('face-mqtt', FaceMqttNode);
 };
+
+/** What the broker says when its address is a variable without a value, else undefined. */
+function unsetBroker(RED: NodeAPI, id: string | undefined): string | undefined {
+  try {
+    return brokerProvider(RED, id).unset;
+  } catch {
+    // No broker configured: the controller reports that.
+    return undefined;
+  }
+}

@@ -9,6 +9,8 @@ export interface CameraProvider extends Node, Provider<CameraStream> {
   cameraName: string;
   /** What is wrong with its settings (a bad URL, an unsupported scheme), if anything. */
   problem?: string;
+  /** Set when it has no address yet (an unset variable): users say so and start nothing. */
+  unset?: string;
   /** Leases the camera's stream for `user`; the first lease starts ffmpeg, the last stops it. */
   acquire(user: string): Promise<Lease<CameraStream>>;
 }

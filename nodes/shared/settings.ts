@@ -77,3 +77,16 @@ export function substituteEnv(RED: NodeAPI, node: Node, text: string): string {
     return typeof value === 'string' || typeof value === 'number' ? String(value) : whole;
   });
 }
+
+/**
+ * The `${VAR}`s of a text setting that have no value for `node` (unset, or set to nothing). A node
+ * whose address is such a variable says so in its status rather than failing on the literal text.
+ */
+export function unsetEnv(RED: NodeAPI, node: Node, text: string): string[] {
+  return [...text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)]
+    .map((m) => m[1])
+    .filter((name) => {
+      const value: unknown = RED.util.getSetting(node, name);
+      return value === undefined || value === null || value === '';
+    });
+}
