@@ -84,6 +84,12 @@ export class RtspSourceController {
   private async acquire(generation: number): Promise<Lease<CameraStream> | undefined> {
     try {
       const camera = this.camera();
+      if (camera.unset) {
+        // Not configured yet rather than failed: a notice, not an error in the log.
+        if (generation === this.generation) this.lease = undefined;
+        this.status.raw('warn', camera.unset);
+        return undefined;
+      }
       if (camera.problem) throw new Error(camera.problem);
       this.status.set('busy', 'status.connecting');
       await checkFfmpeg();
