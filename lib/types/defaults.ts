@@ -171,6 +171,44 @@ export const DETECT_NODE = Object.freeze({
   keepImage: choice(KEEP_IMAGE_POLICIES, 'faces'),
 });
 
+/** Motion gating (face-detect, lib/vision/motion): `off`, detect on the whole frame, or on the moved regions. */
+export const MOTION_MODES = ['off', 'frame', 'regions'] as const;
+/** face-detect: what becomes of a camera frame the motion gate skipped. */
+export const SKIPPED_FRAME_POLICIES = ['send', 'drop'] as const;
+export type MotionMode = (typeof MOTION_MODES)[number];
+export type SkippedFramePolicy = (typeof SKIPPED_FRAME_POLICIES)[number];
+
+/**
+ * Motion gating of camera frames (face-detect's settings, lib/vision/motion). Photos (no
+ * msg.frame.camera) are never gated. See README "Motion gating" for the measurements behind these.
+ */
+export const MOTION = Object.freeze({
+  mode: choice(MOTION_MODES, 'frame'),
+  /** 1..100: 50 counts a pixel as changed 25 grey levels off the background, 100 at 5, 1 at 45. */
+  sensitivity: num({ default: 50, min: 1, max: 100, step: 1, integer: true }),
+  /** The smallest changed area that counts as motion, in % of the frame (0.1 %: 230 px of a 640x360 frame). */
+  minArea: num({ default: 0.1, min: 0.01, max: 50, step: 0.01, unit: '%' }),
+  /** The detector keeps running on every frame this long after it last found a face (someone standing still). */
+  keepAlive: num({ default: 2, min: 0, max: 600, step: 0.5, unit: 's' }),
+  /** The detector runs at least this often whatever the motion, so a missed change never blinds a camera for long. */
+  refresh: num({ default: 30, min: 1, max: 3600, step: 1, unit: 's' }),
+  skipped: choice(SKIPPED_FRAME_POLICIES, 'send'),
+});
+
+/** Fixed parameters of the motion detector (lib/vision/motion); not settings. */
+export const MOTION_DETECTOR = Object.freeze({
+  /** Frames are reduced to about this width (greyscale, averaged blocks) before comparison. */
+  width: 160,
+  /** Time constant of the running background, in seconds: slow light changes fade into it. */
+  backgroundSeconds: 5,
+  /** Changed pixels join the background this many times more slowly (a passer-by does not smear it). */
+  movingSlowdown: 10,
+  /** Region mode enlarges each moved region by this share of its longer side on every side. */
+  regionMargin: 0.5,
+  /** Region mode detects on the regions only when that costs at most this share of a whole-frame detection. */
+  regionMaxCost: 0.6,
+});
+
 /** detection-log (lib/events): cooldown, retention and the disk cap of the detection events. */
 export const EVENTS = Object.freeze({
   /** Seconds during which a (person, camera) pair gives no new event; the original system's 3 s. */
@@ -179,6 +217,21 @@ export const EVENTS = Object.freeze({
   retainUnknownDays: num({ default: 7, min: 1, max: 3650, step: 1, integer: true, unit: 'days' }),
   /** Disk cap of the events (datafile, daily files, snapshots); 0 = no cap. */
   maxDiskMB: num({ default: 0, min: 1, max: 10000000, step: 1, zeroOff: true, unit: 'MB' }),
+});
+
+/**
+ * The Face Library (its REST API and live view, lib/live): upload limit, live frame cap, how long a
+ * viewer counts as watching after its last poll, and the long-poll's wait.
+ */
+export const LIBRARY = Object.freeze({
+  /** Largest photo upload; bigger ones get 413 (Node-RED's own 5 MB body limit does not apply). */
+  uploadMegabytes: num({ default: 16, min: 0.1, max: 1024, step: 0.1, unit: 'MB' }),
+  /** Live frames per second and camera, at most (the rest are not copied, encoded or sent). */
+  liveFps: num({ default: 5, min: 0.1, max: 30, step: 0.1, unit: 'frames/s' }),
+  /** Seconds a camera counts as watched after a viewer's last poll; afterwards the live view costs nothing. */
+  viewerTimeout: num({ default: 5, min: 1, max: 600, step: 1, unit: 's' }),
+  /** Seconds a live long-poll waits for a new frame before answering 204. */
+  pollTimeout: num({ default: 10, min: 1, max: 60, step: 1, unit: 's' }),
 });
 
 /** Default detection options (lib/vision's engine uses these where neither engine nor call sets one). */

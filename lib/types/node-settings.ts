@@ -3,7 +3,15 @@
  * reads them. Shared by both sides, so a renamed or retyped setting fails the build on both.
  * Numbers typed in text inputs arrive as strings, an empty input as ''.
  */
-import type { DuplicatePolicy, ExistingPolicy, FacesPolicy, KeepImagePolicy, Transport } from './defaults';
+import type {
+  DuplicatePolicy,
+  ExistingPolicy,
+  FacesPolicy,
+  KeepImagePolicy,
+  MotionMode,
+  SkippedFramePolicy,
+  Transport,
+} from './defaults';
 import type { BackendChoice, DetectorName } from './index';
 
 /** A number setting: a number, its text, or '' for "not set". */
@@ -46,6 +54,17 @@ export interface FaceDetectSettings extends VersionedSettings {
   expressions: boolean;
   crops: boolean;
   keepImage: KeepImage;
+  /** Motion gating of camera frames; absent in flows saved before it existed (read as the default). */
+  motion?: MotionMode;
+  motionSensitivity?: NumberSetting;
+  /** % of the frame. */
+  motionMinArea?: NumberSetting;
+  /** Seconds. */
+  motionKeepAlive?: NumberSetting;
+  /** Seconds. */
+  motionRefresh?: NumberSetting;
+  /** A frame the gate skipped: sent on with no faces, or dropped. */
+  motionSkipped?: SkippedFramePolicy;
 }
 
 export interface FaceStoreSettings extends VersionedSettings {

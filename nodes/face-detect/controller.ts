@@ -1,7 +1,16 @@
-import type { DetectOptions, DetectResult, RawImage } from '../../lib/types';
+import type { Box, DetectOptions, DetectResult, RawImage, Timing } from '../../lib/types';
+import type { SkippedFramePolicy } from '../../lib/types/defaults';
 import type { KeepImage } from '../../lib/types/node-settings';
-import { FrameDroppedError, type FaceEngine } from '../../lib/vision/engine';
+import { FrameDroppedError, resolveDetectOptions, type FaceEngine } from '../../lib/vision/engine';
 import { asJpeg } from '../../lib/vision/image';
+import {
+  cropFrame,
+  facesToFrame,
+  MotionGate,
+  planRegions,
+  type GateReason,
+  type GateSettings,
+} from '../../lib/vision/motion-gate';
 import type { EngineLease } from '../../lib/vision/registry';
 import type { Node, NodeMessageInFlow, Send } from '../shared/red';
 import type { Status } from '../shared/status';
@@ -13,15 +22,46 @@ export interface DetectMessage extends NodeMessageInFlow {
   /** A raw frame from rtsp-source. */
   frame?: RawImage & { camera?: string; ts?: number; jpeg?: Buffer };
   faces?: DetectResult['faces'];
-  timing?: DetectResult['timing'];
+  timing?: DetectTiming;
+  /** What the motion gate saw (camera frames with motion gating on). */
+  motion?: MotionInfo;
   image?: Buffer;
   width?: number;
   height?: number;
 }
 
+/** msg.timing: the engine's timing, and with motion gating on, the gate's part. */
+export interface DetectTiming extends Timing {
+  /** Milliseconds the motion detector took on this frame. */
+  motion?: number;
+  /** The gate skipped the detector on this frame (queue, inference and total then cover the gate alone). */
+  skipped?: boolean;
+  /** Why the detector ran (`motion`, `recent-faces`, `refresh`) or did not (`no-motion`). */
+  reason?: GateReason;
+}
+
+/** msg.motion: what the motion gate saw in a camera frame. */
+export interface MotionInfo {
+  /** A changed area of at least the minimum size. */
+  moving: boolean;
+  /** Share of the frame (0..1) that changed. */
+  area: number;
+  /** The changed areas, in pixels of the frame, largest first. */
+  regions: Box[];
+  /** The detector ran on this frame. */
+  detected: boolean;
+  reason: GateReason;
+  /** In region mode, the part of the frame the detector looked at (absent: the whole frame). */
+  crop?: Box;
+}
+
 export interface DetectNodeSettings {
   options: Partial<DetectOptions>;
   keepImage: KeepImage;
+  /** Motion gating of camera frames; undefined: off. */
+  motion?: GateSettings;
+  /** What becomes of a frame the gate skipped. */
+  skipped?: SkippedFramePolicy;
 }
 
 const STATUS_INTERVAL_MS = 500;
@@ -34,13 +74,16 @@ export class FaceDetectController {
   private closed = false;
   /** The cameras (backpressure sources) this node has seen: its status adds them up. */
   private readonly sources = new Set<string>();
+  private readonly gate: MotionGate | undefined;
 
   constructor(
     private readonly node: Node,
     private readonly status: Status,
     private readonly lease: Promise<EngineLease>,
     private readonly settings: DetectNodeSettings,
-  ) {}
+  ) {
+    this.gate = settings.motion ? new MotionGate(settings.motion) : undefined;
+  }
 
   /** Backpressure is per camera: frames of one camera never hold up another's. */
   private sourceOf(msg: DetectMessage): string {
@@ -60,9 +103,54 @@ export class FaceDetectController {
     const source = this.sourceOf(msg);
     this.sources.add(source);
     const input = this.inputOf(msg);
+    // Only camera frames are gated: a photo is looked at once, whatever moved.
+    const camera = msg.frame?.camera;
+    const gated = this.gate && camera && !Buffer.isBuffer(input) ? { camera, frame: input } : undefined;
+    let decision: ReturnType<MotionGate['check']> | undefined;
+    const ts = typeof msg.frame?.ts === 'number' ? msg.frame.ts : Date.now();
+    if (gated && this.gate) {
+      decision = this.gate.check(gated.camera, gated.frame, ts);
+      if (!decision.run) {
+        this.showStatus(engine);
+        if (this.settings.skipped === 'drop') return;
+        msg.faces = [];
+        msg.motion = this.motionInfo(decision);
+        const ms = decision.motion.ms;
+        msg.timing = {
+          queue: 0,
+          inference: 0,
+          total: ms,
+          motion: ms,
+          skipped: true,
+          reason: decision.reason,
+        };
+        msg.width = gated.frame.width;
+        msg.height = gated.frame.height;
+        await this.shapeImage(msg, input, false);
+        if (this.closed) return;
+        msg.payload = 0;
+        send(msg);
+        return;
+      }
+    }
+    const plan =
+      gated && decision && this.settings.motion?.mode === 'regions'
+        ? planRegions(
+            decision.motion.regions,
+            gated.frame.width,
+            gated.frame.height,
+            resolveDetectOptions(engine.defaults, this.settings.options),
+          )
+        : undefined;
     let result: DetectResult;
     try {
-      result = await engine.detect(input, this.settings.options, { source });
+      result = plan
+        ? await engine.detect(
+            cropFrame(gated!.frame, plan.crop),
+            { ...this.settings.options, ...plan.options },
+            { source, transfer: true },
+          )
+        : await engine.detect(input, this.settings.options, { source });
     } catch (err) {
       // Closing the node closes the engine under its frames: that failure is nobody's to catch.
       if (this.closed) return;
@@ -73,15 +161,34 @@ export class FaceDetectController {
       throw err;
     }
     if (this.closed) return;
-    msg.faces = result.faces;
+    const faces = plan ? facesToFrame(result.faces, plan.crop) : result.faces;
+    msg.faces = faces;
     msg.timing = result.timing;
-    msg.width = result.width;
-    msg.height = result.height;
-    await this.shapeImage(msg, input, result.faces.length > 0);
+    msg.width = plan ? gated!.frame.width : result.width;
+    msg.height = plan ? gated!.frame.height : result.height;
+    if (gated && decision) {
+      this.gate?.found(gated.camera, ts, faces.length);
+      msg.motion = this.motionInfo(decision, plan?.crop);
+      msg.timing = { ...result.timing, motion: decision.motion.ms, skipped: false, reason: decision.reason };
+    }
+    await this.shapeImage(msg, input, faces.length > 0);
     if (this.closed) return;
-    msg.payload = result.faces.length;
+    msg.payload = faces.length;
     this.showStatus(engine);
     send(msg);
+  }
+
+  private motionInfo(decision: ReturnType<MotionGate['check']>, crop?: Box): MotionInfo {
+    const { motion, run, reason } = decision;
+    const info: MotionInfo = {
+      moving: motion.moving,
+      area: motion.area,
+      regions: motion.regions,
+      detected: run,
+      reason,
+    };
+    if (crop) info.crop = crop;
+    return info;
   }
 
   private inputOf(msg: DetectMessage): Buffer | RawImage {
@@ -133,10 +240,13 @@ export class FaceDetectController {
       fps += s.fps;
       dropped += s.dropped;
     }
-    this.status.set(dropped > 0 ? 'warn' : 'ok', 'status.running', {
-      backend: engine.backend,
-      fps: fps.toFixed(1),
-      dropped,
-    });
+    const counts = { backend: engine.backend, fps: fps.toFixed(1), dropped };
+    const gate = this.gate;
+    if (gate && gate.seen > 0)
+      this.status.set(dropped > 0 ? 'warn' : 'ok', 'status.runningGated', {
+        ...counts,
+        skipped: Math.round(gate.skippedShare * 100),
+      });
+    else this.status.set(dropped > 0 ? 'warn' : 'ok', 'status.running', counts);
   }
 }

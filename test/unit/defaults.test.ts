@@ -22,6 +22,7 @@ import {
   inLimit,
   isNumberLimit,
   MATCH,
+  MOTION,
   MQTT,
   readChoice,
   readNumber,
@@ -55,7 +56,15 @@ const EDITOR_LIMITS: Partial<Record<FaceWatchNodeType, Record<string, Limit>>> =
     maxDimension: DETECT.maxDimension,
   },
   // face-detect's numbers are empty by default (the engine's apply); their validators follow DETECT.
-  'face-detect': { keepImage: DETECT_NODE.keepImage },
+  'face-detect': {
+    keepImage: DETECT_NODE.keepImage,
+    motion: MOTION.mode,
+    motionSensitivity: MOTION.sensitivity,
+    motionMinArea: MOTION.minArea,
+    motionKeepAlive: MOTION.keepAlive,
+    motionRefresh: MOTION.refresh,
+    motionSkipped: MOTION.skipped,
+  },
   'face-store': { backups: STORE.backups },
   'face-match': { threshold: MATCH.threshold, margin: MATCH.margin, candidates: MATCH.candidates },
   'face-register': {
@@ -132,7 +141,7 @@ const over = (l: NumberLimit): number => l.max + (l.multipleOf ?? l.step ?? 1);
 
 describe('the defaults module', () => {
   it('has every default within its own limits and every choice default among its values', () => {
-    for (const group of [DETECT, ENGINE, MATCH, ENROL, STORE, DETECT_NODE, CAMERA]) {
+    for (const group of [DETECT, ENGINE, MATCH, ENROL, STORE, DETECT_NODE, MOTION, CAMERA]) {
       for (const [name, limit] of Object.entries(group) as Array<[string, Limit]>) {
         if (isNumberLimit(limit)) {
           assert.ok(limit.min <= limit.max, name);

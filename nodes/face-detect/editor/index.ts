@@ -1,12 +1,14 @@
-import { DETECT, DETECT_NODE, SETTINGS_VERSION } from '../../../lib/types/defaults';
+import { DETECT, DETECT_NODE, MOTION, SETTINGS_VERSION } from '../../../lib/types/defaults';
 import type { FaceDetectSettings } from '../../../lib/types/node-settings';
 import {
+  applyLimits,
   CATEGORY,
   choiceSetting,
   choiceValidator,
   COLOR,
   labelOf,
   migrateForm,
+  numberSetting,
   optionalValidator,
 } from '../../shared/editor/common';
 
@@ -29,6 +31,12 @@ export const defaults = {
   expressions: { value: false },
   crops: { value: false },
   keepImage: choiceSetting(DETECT_NODE.keepImage),
+  motion: choiceSetting(MOTION.mode),
+  motionSensitivity: numberSetting(MOTION.sensitivity),
+  motionMinArea: numberSetting(MOTION.minArea),
+  motionKeepAlive: numberSetting(MOTION.keepAlive),
+  motionRefresh: numberSetting(MOTION.refresh),
+  motionSkipped: choiceSetting(MOTION.skipped),
   version: { value: SETTINGS_VERSION['face-detect'] },
 };
 
@@ -46,6 +54,19 @@ RED.nodes.registerType<FaceDetectProps>('face-detect', {
   inputLabels: 'image or frame',
   outputLabels: 'faces',
   oneditprepare: function () {
+    applyLimits('node-input', {
+      motionSensitivity: MOTION.sensitivity,
+      motionMinArea: MOTION.minArea,
+      motionKeepAlive: MOTION.keepAlive,
+      motionRefresh: MOTION.refresh,
+    });
     migrateForm('face-detect', this, 'node-input');
+    // The gate's own settings matter only while it is on.
+    const mode = $('#node-input-motion');
+    const showGate = (): void => {
+      $('.face-detect-motion-row').toggle(mode.val() !== 'off');
+    };
+    mode.on('change', showGate);
+    showGate();
   },
 });
