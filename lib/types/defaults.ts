@@ -202,7 +202,7 @@ export const MOTION_DETECTOR = Object.freeze({
   /** Time constant of the running background, in seconds: slow light changes fade into it. */
   backgroundSeconds: 5,
   /** Changed pixels join the background this many times more slowly (a passer-by does not smear it). */
-  movingSlowdown: 10,
+  movingSlowdown: 2,
   /** Region mode enlarges each moved region by this share of its longer side on every side. */
   regionMargin: 0.5,
   /** Region mode detects on the regions only when that costs at most this share of a whole-frame detection. */

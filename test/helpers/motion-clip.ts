@@ -30,7 +30,7 @@ export const CLIP_SECONDS = 60;
 /** In the stand-still clip, the photo walks in from `WALK_IN` to `STAND` seconds and then stays. */
 export const WALK_IN = 4;
 export const STAND = 6;
-export const STILL_CLIP_SECONDS = 30;
+export const STILL_CLIP_SECONDS = 40;
 
 const W = 640;
 const H = 360;
