@@ -7,6 +7,7 @@ import type { DetectionLogSettings } from '../../lib/types/node-settings';
 import { onClose } from '../shared/close';
 import { translator } from '../shared/i18n';
 import { onInput } from '../shared/input';
+import { libraryRegistry } from '../shared/library/api-registry';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { upgradeSettings } from '../shared/settings';
 import { Status } from '../shared/status';
@@ -53,6 +54,8 @@ export = function register(RED: NodeAPI): void {
       recorder: new EventRecorder(l.resource, { cooldown: settings.cooldown, snapshots: settings.snapshots }),
     }));
     const controller = new DetectionLogController(status, parts);
+    // The Face Library lists, shows and erases this log's events.
+    libraryRegistry(RED).addLog(this, { store: def.store, log: logLease.then((l) => l.resource) });
     const onDeleted = (person: Person): void => {
       controller.forget(person.id).catch((err: unknown) => {
         status.error(err);

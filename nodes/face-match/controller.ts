@@ -31,6 +31,8 @@ export class FaceMatchController {
     private readonly status: Status,
     private readonly lease: Promise<StoreLease>,
     private readonly settings: MatchSettings,
+    /** Sees each named frame before it is split (the Face Library's live view; cheap when unwatched). */
+    private readonly live?: (msg: MatchMessage) => void,
   ) {}
 
   async handle(msg: MatchMessage, send: Send): Promise<void> {
@@ -54,6 +56,7 @@ export class FaceMatchController {
       ambiguous: faces.filter((f) => f.match?.ambiguous).length,
     };
     if (known.length) this.lastName = summary.known[0];
+    this.live?.(msg);
     this.showStatus(store);
 
     if (!this.settings.split) {

@@ -2,6 +2,7 @@ import type { FaceMatchSettings } from '../../lib/types/node-settings';
 import { onClose } from '../shared/close';
 import { translator } from '../shared/i18n';
 import { onInput } from '../shared/input';
+import { libraryRegistry } from '../shared/library/api-registry';
 import { follow } from '../shared/provider';
 import { upgradeSettings } from '../shared/settings';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
@@ -21,10 +22,12 @@ export = function register(RED: NodeAPI): void {
       storeProvider(RED, def.store).acquire(this.id),
     );
     const warn = (m: string): void => this.warn(m);
+    const { live } = libraryRegistry(RED);
     const controller = new FaceMatchController(
       status,
       lease,
       matchSettings(upgradeSettings('face-match', def, warn), warn),
+      (msg) => live.fromMatch(msg),
     );
     const onStoreChange = (): void => {
       void lease.then(({ store }) => controller.showStatus(store));

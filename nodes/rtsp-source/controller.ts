@@ -41,10 +41,13 @@ export class RtspSourceController {
     private readonly status: Status,
     private readonly send: Send,
     private readonly report: (err: Error) => void,
+    /** Sees every frame first (the Face Library's live view, which ignores unwatched cameras). */
+    private readonly onLiveFrame?: (frame: CameraFrame) => void,
   ) {}
 
   private readonly onFrame = (frame: CameraFrame): void => {
     if (this.closed) return;
+    this.onLiveFrame?.(frame);
     this.recent.push(frame.ts);
     if (this.recent.length > RATE_WINDOW) this.recent.shift();
     const msg: FrameMessage = {
@@ -165,6 +168,25 @@ export class RtspSourceController {
     this.stream?.off('state', this.onState);
     this.stream = undefined;
     this.recent.length = 0;
+  }
+
+  /** Where the node stands, for the Face Library's camera list. */
+  info(): {
+    state: ConnectionEvent['state'];
+    fps: number;
+    width?: number;
+    height?: number;
+    reason?: string;
+  } {
+    const e = this.lastEvent;
+    const state = this.lease ? (e?.state ?? 'connecting') : 'stopped';
+    return {
+      state,
+      fps: state === 'connected' ? Math.round(this.fps() * 10) / 10 : 0,
+      width: e?.width,
+      height: e?.height,
+      ...(e?.reason ? { reason: e.reason } : {}),
+    };
   }
 
   private fps(): number {

@@ -3,6 +3,7 @@ import { cameraProvider } from '../shared/camera';
 import { onClose } from '../shared/close';
 import { translator } from '../shared/i18n';
 import { onInput } from '../shared/input';
+import { libraryRegistry } from '../shared/library/api-registry';
 import { follow } from '../shared/provider';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { upgradeSettings } from '../shared/settings';
@@ -20,13 +21,22 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const settings = upgradeSettings('rtsp-source', def, (m) => this.warn(m));
     const status = new Status(this, translator(RED, 'rtsp-source'));
+    const library = libraryRegistry(RED);
     const controller = new RtspSourceController(
       this.id,
       () => cameraProvider(RED, settings.camera),
       status,
       (msg) => this.send(msg),
       (err) => this.error(err.message),
+      (frame) => library.live.fromSource(frame),
     );
+    library.addSource(this, {
+      name: def.name || '',
+      cameraName: () => (RED.nodes.getNode(settings.camera) as { cameraName?: string } | null)?.cameraName,
+      info: () => controller.info(),
+      start: () => controller.start(),
+      stop: () => controller.stop(),
+    });
     // The camera's own state (it failed to start, it closed under us) reaches this node too.
     follow(
       this,

@@ -1,6 +1,596 @@
+/**
+ * The Face Library's REST API under `/facewatch/api/` (the table in api-routes.ts; the README's
+ * "Face Library REST API" documents it). Every route goes through adminRoute: facewatch.read to
+ * look, facewatch.write to change; a signed-in user without the permission gets 403.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Request, Response } from 'express';
+import type { EventLog } from '../../../lib/events/log';
+import { Enroller, type EnrolOptions, type EnrolResult } from '../../../lib/store/enrol';
+import { isStoreError, type StoreErrorCode } from '../../../lib/store/errors';
+import type { FaceStore, Person } from '../../../lib/store/face-store';
+import type { DetectionEvent } from '../../../lib/types/events';
+import { DETECT, LIBRARY } from '../../../lib/types/defaults';
+import type { FaceRegisterSettings } from '../../../lib/types/node-settings';
+import { enrolSettings } from '../../face-register/config';
+import { adminRoute, ANSWERED, HttpError } from '../admin';
+import { leaseEngine } from '../engine';
 import type { NodeAPI } from '../red';
+import { upgradeSettings } from '../settings';
+import type { StoreLease, StoreProvider } from '../store';
+import { libraryRegistry, type LibraryRegistry, type LibrarySource } from './api-registry';
+import { LIBRARY_ROUTES, routeKey } from './api-routes';
+import { receiveUpload, uploadDir } from './api-upload';
+
+type Handler = (req: Request, res: Response) => unknown;
+
+/** Answers with a face image: never cached (biometric data). */
+const NO_STORE = { 'Cache-Control': 'no-store' };
+
+function jpeg(body: Buffer): { status: number; body: Buffer; type: string } {
+  return { status: 200, body, type: 'image/jpeg' };
+}
+
+function param(req: Request, name: string): string | undefined {
+  const v = (req.query as Record<string, unknown>)[name];
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/** HTTP statuses of the store's and enrolment's errors. */
+const STATUS: Partial<Record<StoreErrorCode, number>> = {
+  ENOTFOUND: 404,
+  EEXISTS: 409,
+  EINVALID_ID: 400,
+  EINVALID_NAME: 400,
+  EINVALID_METADATA: 400,
+  ETOOLARGE: 413,
+  EFILETYPE: 422,
+  ENOFACE: 422,
+  EMULTIFACE: 422,
+  EFACESMALL: 422,
+  EBLURRY: 422,
+  EYAW: 422,
+  EDUPLICATE: 422,
+  EIMAGE: 422,
+  EMODEL_MISMATCH: 422,
+  ESTORE_LOCKED: 503,
+  ESTORE_CLOSED: 503,
+};
+
+/** A store or enrolment error as the HTTP error it is (the message is face-register's, with its code). */
+function httpError(err: unknown): unknown {
+  if (isStoreError(err)) {
+    const status = STATUS[err.code];
+    if (status) return new HttpError(status, err.message, { code: err.code });
+  }
+  return err;
+}
+
+function metadataOf(v: unknown): Record<string, unknown> | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  let m: unknown = v;
+  if (typeof v === 'string') {
+    try {
+      m = JSON.parse(v) as unknown;
+    } catch {
+      throw new HttpError(400, 'metadata must be a JSON object, e.g. {"role":"visitor"}');
+    }
+  }
+  if (typeof m !== 'object' || m === null || Array.isArray(m))
+    throw new HttpError(400, 'metadata must be a JSON object, e.g. {"role":"visitor"}');
+  return m as Record<string, unknown>;
+}
+
+/** Who made a change, for the store's audit log. */
+function actor(req: Request): string {
+  const user = (req as Request & { user?: { username?: string; anonymous?: boolean } }).user;
+  return `facewatch-library:${user?.username ?? 'anonymous'}`;
+}
+
+/** The deployed face-store config nodes, in flow order. */
+function storeNodes(RED: NodeAPI): Array<{ id: string; name: string }> {
+  const out: Array<{ id: string; name: string }> = [];
+  RED.nodes.eachNode((n: { id: string; type: string; name?: string }) => {
+    if (n.type === 'face-store') out.push({ id: n.id, name: n.name ?? '' });
+  });
+  return out;
+}
+
+function storeProviderOf(RED: NodeAPI, req: Request): StoreProvider {
+  const wanted = param(req, 'store');
+  const id = wanted ?? storeNodes(RED)[0]?.id;
+  const provider = id ? (RED.nodes.getNode(id) as StoreProvider | null) : null;
+  if (!provider || typeof provider.acquire !== 'function')
+    throw new HttpError(404, wanted ? `no face-store ${wanted} is deployed` : 'no face-store is deployed');
+  return provider;
+}
+
+/** Runs `fn` with the request's store leased (opened if no node holds it) and released after. */
+async function withStore<T>(
+  RED: NodeAPI,
+  req: Request,
+  fn: (store: FaceStore, provider: StoreProvider) => Promise<T> | T,
+): Promise<T> {
+  const provider = storeProviderOf(RED, req);
+  let lease: StoreLease;
+  try {
+    lease = await provider.acquire('facewatch-library');
+  } catch (err) {
+    throw httpError(err);
+  }
+  try {
+    return await fn(lease.store, provider);
+  } catch (err) {
+    throw httpError(err);
+  } finally {
+    await lease.release();
+  }
+}
+
+/** The open event logs of deployed detection-logs (one per datafile), optionally of one store only. */
+async function eventLogs(reg: LibraryRegistry, storeId?: string): Promise<EventLog[]> {
+  const logs = new Map<string, EventLog>();
+  for (const entry of reg.logs.values()) {
+    if (storeId && entry.store !== storeId) continue;
+    const log = await entry.log.catch(() => undefined);
+    if (log) logs.set(log.file, log);
+  }
+  return [...logs.values()];
+}
+
+const EVENT_ID = /^[0-9A-Za-z.-]{1,64}$/;
+
+function newestFirst(a: DetectionEvent, b: DetectionEvent): number {
+  return a.time < b.time ? 1 : a.time > b.time ? -1 : a.id < b.id ? 1 : -1;
+}
+
+function personSummary(p: Person): Record<string, unknown> {
+  return {
+    id: p.id,
+    name: p.name,
+    metadata: p.metadata,
+    samples: p.samples.length,
+    created: p.createdAt,
+    updated: p.updatedAt,
+  };
+}
+
+function personDetail(p: Person): Record<string, unknown> {
+  return {
+    id: p.id,
+    name: p.name,
+    metadata: p.metadata,
+    created: p.createdAt,
+    updated: p.updatedAt,
+    samples: p.samples.map((s) => ({ id: s.id, created: s.time, source: s.source, image: !!s.image })),
+  };
+}
+
+/**
+ * Enrolment as face-register does it: the options of a face-register node deployed on this store
+ * (its checks and messages), else face-register's defaults; the engine that node uses, else the
+ * default one.
+ */
+function enrolSetup(RED: NodeAPI, storeId: string): { options: Partial<EnrolOptions>; engine?: string } {
+  let def: (Partial<FaceRegisterSettings> & { engine?: string }) | undefined;
+  RED.nodes.eachNode((n: { type: string; store?: string }) => {
+    if (!def && n.type === 'face-register' && n.store === storeId) def = n;
+  });
+  const quiet = (): void => undefined;
+  const settings = def ? upgradeSettings('face-register', { ...def }, quiet) : {};
+  return { options: enrolSettings(settings, quiet), engine: def?.engine || undefined };
+}
+
+async function enrol(
+  RED: NodeAPI,
+  store: FaceStore,
+  storeId: string,
+  request: Parameters<Enroller['enrol']>[0],
+  over: Partial<EnrolOptions>,
+): Promise<EnrolResult> {
+  const setup = enrolSetup(RED, storeId);
+  const lease = await leaseEngine(RED, setup.engine);
+  try {
+    return await new Enroller(store, lease.engine, setup.options).enrol(request, over);
+  } finally {
+    await lease.release();
+  }
+}
+
+function sourceOf(reg: LibraryRegistry, id: string): LibrarySource {
+  const s = reg.sources.get(id);
+  if (!s) throw new HttpError(404, `no rtsp-source ${id} is deployed`);
+  return s;
+}
+
+function cameraEntry(reg: LibraryRegistry, s: LibrarySource): Record<string, unknown> {
+  const camera = s.cameraName() ?? '';
+  const seen = camera ? reg.live.seen(camera) : undefined;
+  return {
+    id: s.id,
+    name: s.name || camera,
+    camera,
+    ...s.info(),
+    live: seen !== undefined && Date.now() - seen < 10000,
+  };
+}
+
+function liveCamera(reg: LibraryRegistry, id: string): string {
+  const camera = sourceOf(reg, id).cameraName();
+  if (!camera) throw new HttpError(404, `rtsp-source ${id} has no face-camera`);
+  return camera;
+}
+
+/** Aborted when the client goes away (a long-poll or a stream then stops waiting). */
+function clientGone(res: Response): AbortSignal {
+  const ctl = new AbortController();
+  res.once('close', () => ctl.abort());
+  return ctl.signal;
+}
+
+function handlers(RED: NodeAPI, reg: LibraryRegistry): Record<string, Handler> {
+  const uploadLimit = LIBRARY.uploadMegabytes.default * 2 ** 20;
+  const tmp = uploadDir(RED);
+  const pollMs = LIBRARY.pollTimeout.default * 1000;
+
+  const register: Handler = async (req) => {
+    const name = param(req, 'name');
+    const id = param(req, 'id');
+    const metadata = metadataOf(param(req, 'metadata'));
+    return receiveUpload(req, uploadLimit, tmp, (image) =>
+      withStore(RED, req, async (store, provider) => {
+        if (id && store.getPerson(id))
+          throw new HttpError(409, `a person with id ${id} already exists`, { code: 'EEXISTS' });
+        const result = await enrol(
+          RED,
+          store,
+          provider.id,
+          { image, name, id, metadata, actor: actor(req), source: 'upload:facewatch-library' },
+          { existing: 'refuse' },
+        );
+        return { status: 201, body: { status: result.status, person: personDetail(result.person) } };
+      }),
+    );
+  };
+
+  const removePerson: Handler = (req) =>
+    withStore(RED, req, async (store, provider) => {
+      const id = String(req.params.id);
+      const person = store.getPerson(id);
+      if (!person) throw new HttpError(404, `no person with id ${id}`);
+      const logs = await eventLogs(reg, provider.id);
+      let events = 0;
+      let files = person.samples.filter((s) => s.image).length;
+      // Erased from the logs first (their count), then from the store, whose person-deleted event
+      // reaches every detection-log (the tracker forgets them) and face-mqtt (retained topics cleared).
+      for (const log of logs) {
+        const theirs = await log.query({ person: id, limit: 1000 });
+        files += theirs.reduce((n, e) => n + (e.snapshot ? 1 : 0) + (e.crop ? 1 : 0), 0);
+        events += await log.erasePerson(id);
+      }
+      await store.deletePerson(id, actor(req));
+      // An event recorded in between, and the detection-logs' own erasure, are done before we answer.
+      for (const log of logs) events += await log.erasePerson(id);
+      return { deleted: true, id, events, files };
+    });
+
+  const recentEvents = async (q: Parameters<EventLog['query']>[0], storeId?: string) => {
+    const all: DetectionEvent[] = [];
+    for (const log of await eventLogs(reg, storeId)) all.push(...(await log.query(q)));
+    return all.sort(newestFirst);
+  };
+
+  const eventFile = async (id: string, name: 'frame.jpg' | 'face.jpg'): Promise<Buffer> => {
+    if (!EVENT_ID.test(id)) throw new HttpError(400, 'not an event id');
+    for (const log of await eventLogs(reg)) {
+      const data = await log.images.read(id, name).catch(() => undefined);
+      if (data) return data;
+    }
+    throw new HttpError(404, `no ${name === 'frame.jpg' ? 'snapshot' : 'crop'} for event ${id}`);
+  };
+
+  return {
+    'GET /facewatch/api/stores': async () => {
+      const out = [];
+      for (const { id, name } of storeNodes(RED)) {
+        const provider = RED.nodes.getNode(id) as StoreProvider | null;
+        if (!provider) continue;
+        let people: number | null = null;
+        try {
+          const lease = await provider.acquire('facewatch-library');
+          people = lease.store.size();
+          await lease.release();
+        } catch {
+          // A store that cannot open (locked, corrupt) is listed without a count.
+        }
+        out.push({ id, name, file: provider.file, people });
+      }
+      return out;
+    },
+
+    'GET /facewatch/api/faces': (req) =>
+      withStore(RED, req, (store) => {
+        const q = param(req, 'q')?.toLowerCase();
+        return store
+          .listPeople()
+          .filter(
+            (p) =>
+              !q ||
+              p.name.toLowerCase().includes(q) ||
+              p.id.toLowerCase().includes(q) ||
+              JSON.stringify(p.metadata).toLowerCase().includes(q),
+          )
+          .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
+          .map(personSummary);
+      }),
+
+    'GET /facewatch/api/faces/:id': (req) =>
+      withStore(RED, req, async (store, provider) => {
+        const id = String(req.params.id);
+        const person = store.getPerson(id);
+        if (!person) throw new HttpError(404, `no person with id ${id}`);
+        const events = (await recentEvents({ person: id, limit: 20 }, provider.id)).slice(0, 20);
+        return { ...personDetail(person), events };
+      }),
+
+    'GET /facewatch/api/faces/:id/thumbnail': (req) =>
+      withStore(RED, req, async (store) => {
+        const person = store.getPerson(String(req.params.id));
+        const sample = person?.samples.find((s) => s.image);
+        const file = sample && store.imagePath(sample);
+        if (!file) throw new HttpError(404, 'no picture of this person');
+        return jpeg(await readFile(file));
+      }),
+
+    'GET /facewatch/api/faces/:id/samples/:sample/image': (req) =>
+      withStore(RED, req, async (store) => {
+        const person = store.getPerson(String(req.params.id));
+        const sample = person?.samples.find((s) => s.id === req.params.sample);
+        const file = sample && store.imagePath(sample);
+        if (!file) throw new HttpError(404, 'no such sample picture');
+        return jpeg(await readFile(file));
+      }),
+
+    'POST /facewatch/api/register': register,
+
+    'POST /facewatch/api/faces/:id/samples': (req) =>
+      receiveUpload(req, uploadLimit, tmp, (image) =>
+        withStore(RED, req, async (store, provider) => {
+          const id = String(req.params.id);
+          if (!store.getPerson(id)) throw new HttpError(404, `no person with id ${id}`);
+          const result = await enrol(
+            RED,
+            store,
+            provider.id,
+            { image, id, actor: actor(req), source: 'upload:facewatch-library' },
+            { existing: 'add-sample' },
+          );
+          return {
+            status: 201,
+            body: { sample: result.sampleId, person: personDetail(result.person) },
+          };
+        }),
+      ),
+
+    'DELETE /facewatch/api/faces/:id/samples/:sample': (req) =>
+      withStore(RED, req, async (store) => ({
+        person: personDetail(
+          await store.removeSample(String(req.params.id), String(req.params.sample), actor(req)),
+        ),
+      })),
+
+    'PATCH /facewatch/api/faces/:id': (req) =>
+      withStore(RED, req, async (store) => {
+        const body = (req.body ?? {}) as { name?: unknown; metadata?: unknown };
+        if (typeof body !== 'object' || Array.isArray(body))
+          throw new HttpError(400, 'send a JSON object {name?, metadata?}');
+        const patch: { name?: string; metadata?: Record<string, unknown> } = {};
+        if (body.name !== undefined) {
+          if (typeof body.name !== 'string') throw new HttpError(400, 'name must be text');
+          patch.name = body.name;
+        }
+        if (body.metadata !== undefined) patch.metadata = metadataOf(body.metadata) ?? {};
+        if (patch.name === undefined && patch.metadata === undefined)
+          throw new HttpError(400, 'nothing to change: send name and/or metadata');
+        return { person: personDetail(await store.updatePerson(String(req.params.id), patch, actor(req))) };
+      }),
+
+    'DELETE /facewatch/api/faces/:id': removePerson,
+    'POST /facewatch/api/delete/:id': removePerson,
+
+    'GET /facewatch/api/events': async (req) => {
+      const knownText = param(req, 'known');
+      if (knownText !== undefined && knownText !== 'true' && knownText !== 'false')
+        throw new HttpError(400, 'known must be true or false');
+      const limit = Math.min(Math.max(Number(param(req, 'limit') ?? 100) || 100, 1), 1000);
+      const after = param(req, 'after');
+      let events: DetectionEvent[];
+      try {
+        events = await recentEvents({
+          person: param(req, 'person'),
+          camera: param(req, 'camera'),
+          known: knownText === undefined ? undefined : knownText === 'true',
+          from: param(req, 'from'),
+          to: param(req, 'to'),
+          limit,
+        });
+      } catch (err) {
+        if (err instanceof RangeError) throw new HttpError(400, err.message);
+        throw err;
+      }
+      if (after) events = events.filter((e) => e.id > after);
+      const cameras = new Set<string>();
+      for (const s of reg.sources.values()) {
+        const c = s.cameraName();
+        if (c) cameras.add(c);
+      }
+      for (const e of events) cameras.add(e.camera);
+      return { events: events.slice(0, limit), cameras: [...cameras].sort() };
+    },
+
+    'GET /facewatch/api/events/:id/snapshot': async (req) =>
+      jpeg(await eventFile(String(req.params.id), 'frame.jpg')),
+    'GET /facewatch/api/events/:id/crop': async (req) =>
+      jpeg(await eventFile(String(req.params.id), 'face.jpg')),
+
+    'POST /facewatch/api/events/:id/enrol': (req) =>
+      withStore(RED, req, async (store, provider) => {
+        const body = (req.body ?? {}) as {
+          name?: unknown;
+          id?: unknown;
+          metadata?: unknown;
+          person?: unknown;
+        };
+        const eventId = String(req.params.id);
+        const image = await eventFile(eventId, 'face.jpg').catch(() => eventFile(eventId, 'frame.jpg'));
+        const existing = typeof body.person === 'string' && body.person ? body.person : undefined;
+        if (existing && !store.getPerson(existing)) throw new HttpError(404, `no person with id ${existing}`);
+        const id = existing ?? (typeof body.id === 'string' && body.id ? body.id : undefined);
+        if (!existing && id && store.getPerson(id))
+          throw new HttpError(409, `a person with id ${id} already exists`, { code: 'EEXISTS' });
+        const result = await enrol(
+          RED,
+          store,
+          provider.id,
+          {
+            image,
+            id,
+            name: existing ? undefined : typeof body.name === 'string' ? body.name : undefined,
+            metadata: existing ? undefined : metadataOf(body.metadata),
+            actor: actor(req),
+            source: `event:${eventId}`,
+          },
+          {
+            existing: existing ? 'add-sample' : 'refuse',
+            // A camera's face was big enough for face-detect; a photo's minimum would refuse most.
+            minFaceSize: Math.min(
+              enrolSetup(RED, provider.id).options.minFaceSize ?? 0,
+              DETECT.minFaceSize.default,
+            ),
+          },
+        );
+        return { status: 201, body: { status: result.status, person: personDetail(result.person) } };
+      }),
+
+    'GET /facewatch/api/stats': (req) =>
+      withStore(RED, req, async (store, provider) => {
+        const people = store.size();
+        let eventsToday = 0;
+        const hours = new Array<number>(24).fill(0);
+        const byName = new Map<string, { id: string | null; name: string; count: number }>();
+        const byCamera = new Map<string, number>();
+        for (const log of await eventLogs(reg, provider.id)) {
+          const s = await log.stats(people);
+          eventsToday += s.eventsToday;
+          s.todayByHour.forEach((n, h) => (hours[h] += n));
+          for (const [camera, n] of Object.entries(s.todayByCamera))
+            byCamera.set(camera, (byCamera.get(camera) ?? 0) + n);
+          for (const [name, n] of Object.entries(s.todayByPerson)) {
+            const id =
+              name === 'unknown'
+                ? null
+                : (Object.entries(s.lastSeen).find(([, v]) => v.name === name)?.[0] ?? null);
+            const key = `${id ?? ''}\u0000${name}`;
+            const cur = byName.get(key) ?? { id, name, count: 0 };
+            cur.count += n;
+            byName.set(key, cur);
+          }
+        }
+        return {
+          people,
+          eventsToday,
+          today: {
+            byPerson: [...byName.values()].sort((a, b) => b.count - a.count),
+            byCamera: [...byCamera.entries()]
+              .map(([camera, count]) => ({ camera, count }))
+              .sort((a, b) => b.count - a.count),
+          },
+          hours,
+        };
+      }),
+
+    'GET /facewatch/api/cameras': () => [...reg.sources.values()].map((s) => cameraEntry(reg, s)),
+
+    'POST /facewatch/api/cameras/:id/start': async (req) => {
+      const s = sourceOf(reg, String(req.params.id));
+      await s.start();
+      return cameraEntry(reg, s);
+    },
+    'POST /facewatch/api/cameras/:id/stop': async (req) => {
+      const s = sourceOf(reg, String(req.params.id));
+      await s.stop();
+      return cameraEntry(reg, s);
+    },
+
+    'GET /facewatch/api/cameras/:id/live': async (req, res) => {
+      const camera = liveCamera(reg, String(req.params.id));
+      const after = Number(param(req, 'after') ?? 0);
+      const frame = await reg.live.next(camera, Number.isFinite(after) ? after : 0, pollMs, clientGone(res));
+      return frame ?? { status: 204, body: '', type: 'text/plain' };
+    },
+
+    'GET /facewatch/api/cameras/:id/frame': async (req) => {
+      const camera = liveCamera(reg, String(req.params.id));
+      const seq = param(req, 'seq');
+      const shown = await reg.live.jpeg(camera, seq !== undefined ? Number(seq) : undefined);
+      if (!shown)
+        throw new HttpError(
+          404,
+          reg.live.latest(camera) ? 'the live frame has no picture' : 'no live frame yet: poll /live first',
+        );
+      return { ...jpeg(shown.jpeg), headers: { 'X-Frame-Seq': String(shown.frame.seq) } };
+    },
+
+    'GET /facewatch/api/cameras/:id/video_feed': (req, res) => {
+      const camera = liveCamera(reg, String(req.params.id));
+      const gone = clientGone(res);
+      const boundary = 'facewatchframe';
+      res.status(200);
+      res.set({ ...NO_STORE, 'Content-Type': `multipart/x-mixed-replace; boundary=${boundary}` });
+      res.flushHeaders();
+      void (async () => {
+        let after = 0;
+        while (!gone.aborted) {
+          const frame = await reg.live.next(camera, after, pollMs, gone);
+          if (!frame) continue;
+          after = frame.seq;
+          const part = await reg.live.drawn(camera, frame.seq).catch(() => null);
+          if (!part || gone.aborted) continue;
+          res.write(
+            `--${boundary}\r\nContent-Type: image/jpeg\r\nContent-Length: ${part.jpeg.length}\r\n\r\n`,
+          );
+          res.write(part.jpeg);
+          res.write('\r\n');
+        }
+      })().finally(() => res.end());
+      return ANSWERED;
+    },
+  };
+}
 
 /** The Face Library's REST API under `/facewatch/api/` (every route checks facewatch.read or .write). */
 export function registerLibraryApi(RED: NodeAPI): void {
-  void RED;
+  const reg = libraryRegistry(RED);
+  const table = handlers(RED, reg);
+  const keys = new Set(Object.keys(table));
+  for (const route of LIBRARY_ROUTES) {
+    const key = routeKey(route);
+    const handler = table[key];
+    if (!handler) throw new Error(`Face Library route without a handler: ${key}`);
+    keys.delete(key);
+    adminRoute(RED, {
+      method: route.method,
+      path: route.path,
+      permission: route.permission,
+      handler,
+      denyStatus: 403,
+      headers: NO_STORE,
+      timeoutMs: route.kind === 'upload' ? 300000 : route.kind === 'poll' ? pollMs() + 20000 : 60000,
+    });
+  }
+  if (keys.size) throw new Error(`Face Library handlers without a route: ${[...keys].join(', ')}`);
+}
+
+function pollMs(): number {
+  return LIBRARY.pollTimeout.default * 1000;
 }

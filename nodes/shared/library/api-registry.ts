@@ -1,0 +1,86 @@
+/**
+ * What the Face Library's routes need to find at run time, per Node-RED runtime: the deployed
+ * detection-logs' event logs, the deployed rtsp-sources' controls, and the live view's hub. Nodes
+ * add themselves when they start and are removed when they close.
+ */
+import type { EventLog } from '../../../lib/events/log';
+import { drawSnapshot } from '../../../lib/events/snapshot';
+import { LiveHub } from '../../../lib/live/hub';
+import { asJpeg } from '../../../lib/vision/image';
+import { onClose } from '../close';
+import type { Node, NodeAPI } from '../red';
+
+/** A deployed detection-log. */
+export interface LibraryLog {
+  id: string;
+  /** The face-store config node it records for. */
+  store: string | undefined;
+  log: Promise<EventLog>;
+}
+
+/** An rtsp-source's state, as the cameras route shows it. */
+export interface SourceInfo {
+  state: 'connecting' | 'connected' | 'disconnected' | 'stopped';
+  /** Frames per second over its last frames. */
+  fps: number;
+  width?: number;
+  height?: number;
+  reason?: string;
+}
+
+/** A deployed rtsp-source and its own controls. */
+export interface LibrarySource {
+  id: string;
+  name: string;
+  /** The face-camera's name (the `camera` of frames and events); undefined when none is configured. */
+  cameraName(): string | undefined;
+  info(): SourceInfo;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The runtime's registry. */
+export class LibraryRegistry {
+  readonly logs = new Map<string, LibraryLog>();
+  readonly sources = new Map<string, LibrarySource>();
+  readonly live = new LiveHub({
+    encode: (raw) => asJpeg(raw),
+    draw: (jpeg, faces) =>
+      drawSnapshot(
+        jpeg,
+        faces.map((f) => ({ box: f.box, text: f.name ?? 'unknown', known: f.known })),
+      ),
+  });
+
+  /** Adds a detection-log until it closes. */
+  addLog(node: Node, entry: Omit<LibraryLog, 'id'>): void {
+    // A log that fails to open is its node's to report; the routes skip it.
+    entry.log.catch(() => undefined);
+    this.logs.set(node.id, { id: node.id, ...entry });
+    onClose(node, () => {
+      this.logs.delete(node.id);
+    });
+  }
+
+  /** Adds an rtsp-source until it closes. */
+  addSource(node: Node, entry: Omit<LibrarySource, 'id'>): void {
+    this.sources.set(node.id, { id: node.id, ...entry });
+    onClose(node, () => {
+      this.sources.delete(node.id);
+    });
+  }
+}
+
+const registries = new WeakMap<object, LibraryRegistry>();
+
+/** The Face Library registry of the runtime `RED` belongs to. */
+export function libraryRegistry(RED: NodeAPI): LibraryRegistry {
+  // Every node module gets its own RED object; the admin app (and the nodes API) are the runtime's.
+  const key = (RED.httpAdmin as object | undefined) ?? RED.nodes;
+  let r = registries.get(key);
+  if (!r) {
+    r = new LibraryRegistry();
+    registries.set(key, r);
+  }
+  return r;
+}

@@ -1,0 +1,75 @@
+/**
+ * Photo uploads of the Face Library: the raw request body streamed to a temporary file in Node-RED's
+ * user directory (removed afterwards), with the library's own size limit. Node-RED's JSON body
+ * limit (5 MB) never sees it: its parsers only read JSON and form bodies, which are refused here.
+ */
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Request } from 'express';
+import { HttpError } from '../admin';
+import type { NodeAPI } from '../red';
+
+/** Bodies this much over the limit are cut off instead of read to their end. */
+const DRAIN_FACTOR = 4;
+
+/** Where uploads wait while they are checked: `<userDir>/facewatch/uploads`. */
+export function uploadDir(RED: NodeAPI): string {
+  const userDir = (RED.settings as { userDir?: string }).userDir ?? process.cwd();
+  return path.join(userDir, 'facewatch', 'uploads');
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(bytes % 2 ** 20 ? 1 : 0)} MB`;
+}
+
+/**
+ * Streams the request body (a photo) to a temporary file, hands its bytes to `use` and removes the
+ * file. Throws HttpError 415 for a form or JSON body, 413 past `limit` bytes (the body is read to its
+ * end so the client sees the answer, unless it is far over), 400 for an empty body.
+ */
+export async function receiveUpload<T>(
+  req: Request,
+  limit: number,
+  dir: string,
+  use: (image: Buffer) => Promise<T>,
+): Promise<T> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  const consumed = (req as Request & { _body?: boolean })._body === true || req.readableEnded;
+  if (consumed || /^(application\/json|application\/x-www-form-urlencoded|multipart\/)/.test(type))
+    throw new HttpError(
+      415,
+      'send the photo itself as the request body, with Content-Type image/jpeg, image/png, image/webp or application/octet-stream',
+    );
+  const tooLarge = new HttpError(413, `the photo is larger than the upload limit of ${megabytes(limit)}`, {
+    code: 'ETOOLARGE',
+  });
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit * DRAIN_FACTOR) {
+    req.socket.setKeepAlive(false);
+    req.resume();
+    throw tooLarge;
+  }
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const file = path.join(dir, `upload-${randomUUID()}.part`);
+  let size = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      size += chunk.length;
+      if (size > limit * DRAIN_FACTOR) done(tooLarge);
+      // Past the limit the rest is read and dropped: the client gets its 413 instead of a reset.
+      else done(null, size > limit ? undefined : chunk);
+    },
+  });
+  try {
+    await pipeline(req, counter, createWriteStream(file, { mode: 0o600, flags: 'wx' }));
+    if (size > limit) throw tooLarge;
+    if (size === 0) throw new HttpError(400, 'no photo in the request body');
+    return await use(await readFile(file));
+  } finally {
+    await rm(file, { force: true });
+  }
+}
