@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
-const ALL = ['detect', 'match', 'ingest', 'events'];
+const ALL = ['detect', 'match', 'ingest', 'events', 'live'];
 
 async function main(): Promise<void> {
   const names = process.argv.slice(2).length ? process.argv.slice(2) : ALL;

@@ -74,7 +74,11 @@ describe('Face Library REST API behind adminAuth (real Node-RED process)', () =>
     const headers: Record<string, string> = {};
     if (type) headers['content-type'] = type;
     if (token) headers.authorization = `Bearer ${token}`;
-    return fetch(`${nr.url}${path}`, { method: r.method.toUpperCase(), headers, body });
+    return fetch(`${nr.url}${path}`, {
+      method: r.method.toUpperCase(),
+      headers,
+      body: body as BodyInit | undefined,
+    });
   }
 
   it('covers every route of the API', () => {
