@@ -109,7 +109,9 @@ async function enrolByPage(
   person: { name: string; id?: string; meta?: [string, string] },
   files: string[],
 ): Promise<void> {
-  await page.goto(`${base}#enrol`);
+  // A fresh form: the same hash again would not re-render the view.
+  if (page.url() === `${base}#enrol`) await page.reload();
+  else await page.goto(`${base}#enrol`);
   await page.waitForSelector('#enrol-form');
   await page.fill('#enrol-name', person.name);
   if (person.id) await page.fill('#enrol-id', person.id);
@@ -256,7 +258,7 @@ describe(
       w = await watchedPage(browser);
       const { page } = w;
       await page.goto(base);
-      await page.waitForSelector('#people-grid');
+      await page.waitForSelector('#people-grid', { state: 'attached' });
       await page.waitForFunction(() => /0 people enrolled/.test(document.body.innerText));
       await enrolByPage(page, base, { ...LIN, meta: ['role', 'Hamilton'] }, [photo.lin]);
       assert.match(
@@ -544,6 +546,7 @@ describe('the Face Library page with adminAuth on (real browser)', () => {
 
     // Sign out, sign in as the viewer: the grid shows, enrolling is refused with a message.
     await page.click('#who button');
+    await page.goto(`${nr.url}/facewatch/#people`);
     await page.reload();
     await signIn(page, 'viewer');
     await page.waitForFunction(() => /1 person enrolled/.test(document.body.innerText));

@@ -166,7 +166,10 @@ export function installAuth(): void {
   });
 }
 
-/** Renders the header's "signed in as" line and its sign-in / sign-out button. */
+/**
+ * Renders the header's "signed in as" line and its sign-in / sign-out button; asks to sign in at
+ * once when Node-RED wants credentials and there is no valid token (whatever the view).
+ */
 export async function renderWho(el: HTMLElement): Promise<void> {
   const [info, user] = await Promise.all([authRequired(), currentUser()]);
   if (!info) {
@@ -182,5 +185,6 @@ export async function renderWho(el: HTMLElement): Promise<void> {
     );
   } else {
     replace(el, h('button', { type: 'button', onclick: () => showSignIn() }, 'Sign in'));
+    showSignIn();
   }
 }

@@ -1,14 +1,16 @@
 /** Choosing photos: a file input that also takes drag and drop, and the client-side size check. */
+import { LIBRARY } from '../../lib/types/defaults';
 import { h, nextId } from './dom';
 
-/** The API's own upload limit (16 MB); checked here too, so nobody waits for an upload that will fail. */
-export const MAX_UPLOAD_BYTES = 16 * 1024 * 1024;
+/** The API's own upload limit (lib/types/defaults.ts), checked here too: nobody waits for an upload that will fail. */
+export const MAX_UPLOAD_MB = LIBRARY.uploadMegabytes.default;
+export const MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024;
 const TYPES = ['image/jpeg', 'image/png', 'image/webp'];
 
 /** Why a file cannot be sent, or null. */
 export function photoProblem(file: File): string | null {
   if (file.size > MAX_UPLOAD_BYTES)
-    return `${file.name} is ${megabytes(file.size)}: photos are limited to 16 MB.`;
+    return `${file.name} is ${megabytes(file.size)}: photos are limited to ${MAX_UPLOAD_MB} MB.`;
   if (file.type && !TYPES.includes(file.type)) return `${file.name} is not a JPEG, PNG or WebP photo.`;
   if (file.size === 0) return `${file.name} is empty.`;
   return null;
@@ -46,8 +48,8 @@ export function photoPicker(label: string, multiple: boolean, onFiles: (files: F
         'span',
         {},
         multiple
-          ? 'Drop photos here or choose files (JPEG, PNG, WebP, up to 16 MB each)'
-          : 'Drop a photo here or choose a file (up to 16 MB)',
+          ? `Drop photos here or choose files (JPEG, PNG, WebP, up to ${MAX_UPLOAD_MB} MB each)`
+          : `Drop a photo here or choose a file (up to ${MAX_UPLOAD_MB} MB)`,
       ),
     ),
     input,
