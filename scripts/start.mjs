@@ -1,7 +1,16 @@
-// `npm start`: runs Node-RED with FaceWatch installed, on http://127.0.0.1:1880 by default.
-// Everything lives in .node-red/ inside the project (git-ignored): settings, flows, credentials,
-// the face store. The package is linked into that user directory (no network needed) and
-// examples/flows.json becomes the flow file on first start.
+// `npm start`: runs Node-RED with FaceWatch installed and the example flow, on http://127.0.0.1:1880 by
+// default, offline, with no camera or broker of your own. Everything lives in .node-red/ inside the
+// project (git-ignored): settings, flows, credentials, the face store, the demo clip. The package is
+// linked into that user directory (no network needed) and examples/flows.json becomes the flow file
+// on first start.
+//
+// What the example flow needs and you left unset is set here:
+// - FACEWATCH_MQTT_URL: the broker at 127.0.0.1:1883 when one answers there (FACEWATCH_PROBE_MQTT_URL
+//   asks another address), else an embedded broker (aedes) on a free loopback port, in this process;
+// - FACEWATCH_CAMERA_URL: a demo camera, a looped clip of face-api's sample photos made with ffmpeg
+//   (once, in the user directory); without ffmpeg it says how to install it;
+// - FACEWATCH_HA_DISCOVERY=false (no Home Assistant announcements from a demo), FACEWATCH_SAMPLES (the
+//   sample photos), FACEWATCH_ENROL_DIR (the folder the flow's "import folder" enrols from).
 //
 // Environment: FACEWATCH_HOST (default 127.0.0.1), FACEWATCH_PORT (default 1880),
 // FACEWATCH_USER_DIR (default .node-red), FACEWATCH_RESET_FLOWS=1 to reload the example flow.
@@ -10,6 +19,7 @@ import {
   copyFileSync,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -18,6 +28,8 @@ import {
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { brokerAnswers, startEmbeddedBroker } from './demo-broker.mjs';
+import { demoClip, hasFfmpeg, INSTALL_FFMPEG } from './demo-camera.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -73,18 +85,66 @@ if (!existsSync(flowFile) || process.env.FACEWATCH_RESET_FLOWS === '1') {
 
 const samples = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'demo');
 const red = path.join(path.dirname(require.resolve('node-red/package.json')), 'red.js');
+const env = {
+  ...process.env,
+  FACEWATCH_HOST: host,
+  FACEWATCH_PORT: String(port),
+  FACEWATCH_SAMPLES: process.env.FACEWATCH_SAMPLES || samples,
+  FACEWATCH_ENROL_DIR: process.env.FACEWATCH_ENROL_DIR || path.join(userDir, 'enrol'),
+  FACEWATCH_HA_DISCOVERY: process.env.FACEWATCH_HA_DISCOVERY || 'false',
+};
+mkdirSync(env.FACEWATCH_ENROL_DIR, { recursive: true });
+
+let broker = 'yours (FACEWATCH_MQTT_URL)';
+let embedded;
+if (!env.FACEWATCH_MQTT_URL) {
+  const probe = process.env.FACEWATCH_PROBE_MQTT_URL || 'mqtt://127.0.0.1:1883';
+  if (await brokerAnswers(probe)) {
+    env.FACEWATCH_MQTT_URL = probe;
+    broker = 'the one that answers there';
+  } else {
+    embedded = await startEmbeddedBroker();
+    env.FACEWATCH_MQTT_URL = embedded.url;
+    broker = `embedded (aedes, in this process): none answered at ${probe}`;
+  }
+}
+
+let camera = 'yours (FACEWATCH_CAMERA_URL)';
+if (!env.FACEWATCH_CAMERA_URL) {
+  if (hasFfmpeg()) {
+    const photos = readdirSync(samples)
+      .filter((f) => /^sample\d+\.jpg$/.test(f))
+      .sort()
+      .map((f) => path.join(samples, f));
+    env.FACEWATCH_CAMERA_URL = demoClip(photos, path.join(userDir, 'demo', 'camera.mkv'));
+    camera = "demo: face-api's sample photos in a loop, unknown faces until you enrol them";
+  } else {
+    console.log(INSTALL_FFMPEG);
+    camera = 'none (no ffmpeg)';
+  }
+}
+
+// Paths inside the project are shown relative to it, others in full.
+const shown = (p) => (path.relative(root, p).startsWith('..') ? p : path.relative(root, p) || '.');
+const base = `http://${host}:${port}`;
 console.log(
-  `FaceWatch: Node-RED on http://${host}:${port} (user directory ${path.relative(root, userDir) || '.'})`,
+  [
+    'FaceWatch:',
+    `  editor        ${base}/`,
+    `  Face Library  ${base}/facewatch/`,
+    `  MQTT broker   ${env.FACEWATCH_MQTT_URL}  ${broker}; events on facewatch/events`,
+    `  camera        ${env.FACEWATCH_CAMERA_URL ? shown(env.FACEWATCH_CAMERA_URL) : '-'}  ${camera}`,
+    `  enrol folder  ${shown(env.FACEWATCH_ENROL_DIR)}  (one sub-folder of photos per person)`,
+    `  user dir      ${shown(userDir)}`,
+  ].join('\n'),
 );
+
 const child = spawn(process.execPath, [red, '--userDir', userDir, '--settings', settingsFile], {
   cwd: root,
   stdio: 'inherit',
-  env: {
-    ...process.env,
-    FACEWATCH_HOST: host,
-    FACEWATCH_PORT: String(port),
-    FACEWATCH_SAMPLES: process.env.FACEWATCH_SAMPLES ?? samples,
-  },
+  env,
 });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+child.on('exit', (code, signal) => {
+  void (embedded?.close() ?? Promise.resolve()).finally(() => process.exit(code ?? (signal ? 1 : 0)));
+});

@@ -173,7 +173,7 @@ describe('examples/flows.json with a camera and a broker', { skip: cameraSkip() 
         event.person === null || event.person.name === 'Lin-Manuel Miranda',
         `only he is named: ${report}`,
       );
-    assert.equal(named.event.camera, 'camera');
+    assert.equal(named.event.camera, 'cam1');
     assert.ok(
       editor.debug.some((d) => d.id === 'fw.dbg.events'),
       'the events debug node shows the events too',
