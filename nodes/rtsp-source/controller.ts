@@ -179,7 +179,8 @@ export class RtspSourceController {
     reason?: string;
   } {
     const e = this.lastEvent;
-    const state = this.lease ? (e?.state ?? 'connecting') : 'stopped';
+    // Started again after a stop: the last event still says stopped until the camera answers.
+    const state = !this.lease ? 'stopped' : !e || e.state === 'stopped' ? 'connecting' : e.state;
     return {
       state,
       fps: state === 'connected' ? Math.round(this.fps() * 10) / 10 : 0,

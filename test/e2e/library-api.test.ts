@@ -424,6 +424,15 @@ describe('Face Library REST API (real Node-RED, the clip over RTSP)', { skip }, 
   it('stops the camera', async () => {
     const stopped = await json<{ state: string }>(await api(`cameras/${camId}/stop`, { method: 'POST' }));
     assert.equal(stopped.state, 'stopped');
+    const [listed] = await json<Array<{ state: string; fps: number }>>(await api('cameras'));
+    assert.deepEqual([listed.state, listed.fps], ['stopped', 0]);
+    // Started again: no longer "stopped", though the last event of the stream said so.
+    const again = await json<{ state: string }>(await api(`cameras/${camId}/start`, { method: 'POST' }));
+    assert.ok(['connecting', 'connected'].includes(again.state), again.state);
+    assert.equal(
+      (await json<{ state: string }>(await api(`cameras/${camId}/stop`, { method: 'POST' }))).state,
+      'stopped',
+    );
     assert.equal((await api('cameras/nope/start', { method: 'POST' })).status, 404);
   });
 
