@@ -186,6 +186,12 @@ describe('Face Library REST API (real Node-RED, the clip over RTSP)', { skip }, 
     assert.match(body.error, /larger than the upload limit of 16 MB/);
     const uploads = path.join(nr.userDir, 'facewatch', 'uploads');
     assert.deepEqual(readdirSync(uploads), [], 'the temporary upload files are removed');
+    const empty = await api('register?name=Empty', {
+      method: 'POST',
+      body: Buffer.alloc(0),
+      type: 'image/png',
+    });
+    assert.equal(empty.status, 400);
     const form = await api('register?name=Form', {
       method: 'POST',
       body: 'a=b',
@@ -379,6 +385,7 @@ describe('Face Library REST API (real Node-RED, the clip over RTSP)', { skip }, 
   it('enrols an unknown face from its event', async () => {
     const refusals: string[] = [];
     let enrolled: Person | undefined;
+    let from = '';
     for (const e of unknownEvents.slice(0, 10)) {
       const res = await api(`events/${e.id}/enrol`, {
         method: 'POST',
@@ -387,6 +394,7 @@ describe('Face Library REST API (real Node-RED, the clip over RTSP)', { skip }, 
       });
       if (res.status === 201) {
         enrolled = (await json<{ person: Person }>(res, 201)).person;
+        from = e.id;
         break;
       }
       const body = await json<{ error: string; code: string }>(res, 422);
@@ -395,6 +403,21 @@ describe('Face Library REST API (real Node-RED, the clip over RTSP)', { skip }, 
     assert.ok(enrolled, `every unknown event was refused: ${refusals.join('; ')}`);
     assert.equal(enrolled.name, 'Stage guest');
     assert.equal(enrolled.samples.length, 1);
+    // The same face as a sample of an enrolled person, in one step.
+    const sample = await api(`events/${from}/enrol`, {
+      method: 'POST',
+      body: JSON.stringify({ person: enrolled.id }),
+      type: 'application/json',
+    });
+    const added = await json<{ status: string; person: Person }>(sample, 201);
+    assert.equal(added.status, 'sample-added');
+    assert.deepEqual([added.person.id, added.person.samples.length], [enrolled.id, 2]);
+    const nobody = await api(`events/${unknownEvents[0].id}/enrol`, {
+      method: 'POST',
+      body: JSON.stringify({ person: 'NOBODY' }),
+      type: 'application/json',
+    });
+    assert.equal(nobody.status, 404);
   });
 
   it('reports statistics', async () => {
