@@ -313,6 +313,47 @@ describe(
       assert.match((await w.page.textContent('#enrol-result')) ?? '', /Barack Obama is enrolled/);
     });
 
+    it('renames a person, edits their metadata, adds a sample and deletes one', async (t) => {
+      if (noBrowser(t) || !w) return;
+      const { page } = w;
+      await page.goto(`${base}#people`);
+      await page.click('#people-grid a:has-text("Barack Obama")');
+      await page.waitForSelector('#person-title');
+      assert.match((await page.textContent('#samples-title')) ?? '', /Samples \(1\)/);
+      await page.fill('#person-name', 'Barack H. Obama');
+      await page.click('text=Add an entry');
+      await page.fill('.meta-row .meta-key', 'office');
+      await page.fill('.meta-row .meta-value', 'president');
+      await page.click('form[aria-labelledby="edit-title"] button[type=submit]');
+      await page.waitForSelector('form[aria-labelledby="edit-title"] .msg-ok');
+      assert.equal(await page.textContent('#person-title'), 'Barack H. Obama');
+      await page.setInputFiles(
+        'section[aria-labelledby="samples-title"] input[type=file]',
+        fixturePath('face_recognition', 'tests', 'test_images', 'obama3.jpg'),
+      );
+      await page.waitForFunction(
+        () => /Samples \(2\)/.test(document.querySelector('#samples-title')?.textContent ?? ''),
+        undefined,
+        {
+          timeout: 120000,
+        },
+      );
+      await page.click('button[aria-label="Delete sample 1"]');
+      await page.waitForFunction(() =>
+        /Samples \(1\)/.test(document.querySelector('#samples-title')?.textContent ?? ''),
+      );
+      // What the page shows is what the API stored.
+      const id = await page.evaluate(() => decodeURIComponent(location.hash.split('/')[1] ?? ''));
+      const person = (await (await fetch(`${base}api/faces/${encodeURIComponent(id)}`)).json()) as {
+        name: string;
+        metadata: Record<string, unknown>;
+        samples: unknown[];
+      };
+      assert.equal(person.name, 'Barack H. Obama');
+      assert.deepEqual(person.metadata, { office: 'president' });
+      assert.equal(person.samples.length, 1);
+    });
+
     it('shows a name with markup as text and runs nothing', async (t) => {
       if (noBrowser(t) || !w) return;
       const { page } = w;

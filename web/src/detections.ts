@@ -9,6 +9,8 @@ import { errorText, type View, type ViewContext } from './view';
 import type { DetectionEvent, EventsAnswer, PersonSummary } from './types';
 
 const POLL_MS = 2000;
+/** Fired after "enrol as…" changed the people, so the lists of people are read again. */
+const PEOPLE_CHANGED = 'facewatch:people-changed';
 const LIMIT = 50;
 
 /** One event as a list item; `people` (for "enrol as…") is null where enrolling is not offered. */
@@ -134,6 +136,7 @@ function enrolAs(e: DetectionEvent, ctx: ViewContext, people: () => PersonSummar
             h('a', { href: `#person/${encodeURIComponent(p.id)}` }, p.name),
           );
           ctx.notice(`Enrolled a face from ${e.camera} as ${p.name}.`);
+          document.dispatchEvent(new Event(PEOPLE_CHANGED));
         },
         (err) => {
           submit.disabled = false;
@@ -235,12 +238,24 @@ export const detectionsView: View = async (root, ctx) => {
     }
   };
   for (const el of [person, camera, known, day]) el.addEventListener('change', () => void load());
-  try {
-    people = await get<PersonSummary[]>('faces', 'see enrolled people');
-    for (const p of people) person.appendChild(h('option', { value: p.id }, p.name));
-  } catch {
-    // The list still loads; the person filter stays short.
-  }
+  const loadPeople = async (): Promise<void> => {
+    try {
+      people = await get<PersonSummary[]>('faces', 'see enrolled people');
+    } catch {
+      // The events still load; the person filter stays short.
+      return;
+    }
+    const chosen = person.value;
+    replace(
+      person,
+      h('option', { value: '' }, 'Everyone'),
+      ...people.map((p) => h('option', { value: p.id, selected: p.id === chosen }, p.name)),
+    );
+  };
+  const changed = (): void => void loadPeople();
+  document.addEventListener(PEOPLE_CHANGED, changed);
+  ctx.signal.addEventListener('abort', () => document.removeEventListener(PEOPLE_CHANGED, changed));
+  await loadPeople();
   await load();
   ctx.every(POLL_MS, poll);
 };
