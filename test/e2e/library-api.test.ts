@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import type { DetectionEvent } from '../../lib/types/events';
-import { fixturePath, toolSkip } from '../helpers/env';
+import { fixturePath, IN_CI, toolSkip } from '../helpers/env';
 import { filesContaining } from '../helpers/files';
 import { startNodeRed, waitForLog, type RunningNodeRed } from '../helpers/nodered';
 import { hasRtspServer, startRtspServer, type RtspServer } from '../helpers/rtsp';
@@ -24,7 +24,13 @@ const BIDEN2 = fixturePath('face_recognition', 'examples', 'knn_examples', 'trai
 const WHITE = fixturePath('face-api.js', 'test', 'images', 'white.png');
 const MB = 2 ** 20;
 
-const skip = toolSkip('ffmpeg') ?? (hasRtspServer() ? undefined : 'GStreamer RTSP server not available');
+function rtspSkip(): string | undefined {
+  if (hasRtspServer()) return undefined;
+  const why = "GStreamer's RTSP server (python3-gi, gir1.2-gst-rtsp-server-1.0) not found";
+  if (IN_CI) throw new Error(`required under CI: ${why}`);
+  return why;
+}
+const skip = toolSkip('ffmpeg') ?? rtspSkip();
 
 interface Person {
   id: string;
