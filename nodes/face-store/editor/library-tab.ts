@@ -7,7 +7,9 @@ const NS = 'node-red-contrib-facewatch/face-store';
 const TAB = 'facewatch-library';
 
 export function addLibraryTab(): void {
-  if (RED.sidebar.containsTab(TAB)) return;
+  // Outside the editor (a test that loads the editor scripts with a stand-in RED) there is no sidebar.
+  const sidebar = (RED as Partial<typeof RED>).sidebar;
+  if (!sidebar || sidebar.containsTab(TAB)) return;
   const t = (key: string): string => RED._(`${NS}:face-store.library.${key}`);
   const open = $('<button type="button" class="red-ui-button" id="facewatch-library-open">')
     .append($('<i class="fa fa-external-link">'), ' ', $('<span>').text(t('open')))
@@ -20,7 +22,7 @@ export function addLibraryTab(): void {
     $('<p>').append(open),
     $('<p class="form-tips">').text(t('tip')),
   );
-  RED.sidebar.addTab({
+  sidebar.addTab({
     id: TAB,
     label: t('label'),
     name: t('name'),
