@@ -9,7 +9,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { HttpError } from '../admin';
 import type { NodeAPI } from '../red';
 
@@ -33,6 +33,7 @@ function megabytes(bytes: number): string {
  */
 export async function receiveUpload<T>(
   req: Request,
+  res: Response,
   limit: number,
   dir: string,
   use: (image: Buffer) => Promise<T>,
@@ -49,8 +50,8 @@ export async function receiveUpload<T>(
   });
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit * DRAIN_FACTOR) {
-    req.socket.setKeepAlive(false);
-    req.resume();
+    // Far too large to read to its end: answer and close the connection.
+    res.set('Connection', 'close');
     throw tooLarge;
   }
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -65,7 +66,14 @@ export async function receiveUpload<T>(
     },
   });
   try {
-    await pipeline(req, counter, createWriteStream(file, { mode: 0o600, flags: 'wx' }));
+    try {
+      await pipeline(req, counter, createWriteStream(file, { mode: 0o600, flags: 'wx' }));
+    } catch (err) {
+      if (err === tooLarge) res.set('Connection', 'close');
+      if (err instanceof HttpError) throw err;
+      // The client went away or the body broke off: nobody to tell but the status.
+      throw new HttpError(400, 'the upload was cut off');
+    }
     if (size > limit) throw tooLarge;
     if (size === 0) throw new HttpError(400, 'no photo in the request body');
     return await use(await readFile(file));

@@ -233,11 +233,11 @@ function handlers(RED: NodeAPI, reg: LibraryRegistry): Record<string, Handler> {
   const tmp = uploadDir(RED);
   const pollMs = LIBRARY.pollTimeout.default * 1000;
 
-  const register: Handler = async (req) => {
+  const register: Handler = async (req, res) => {
     const name = param(req, 'name');
     const id = param(req, 'id');
     const metadata = metadataOf(param(req, 'metadata'));
-    return receiveUpload(req, uploadLimit, tmp, (image) =>
+    return receiveUpload(req, res, uploadLimit, tmp, (image) =>
       withStore(RED, req, async (store, provider) => {
         if (id && store.getPerson(id))
           throw new HttpError(409, `a person with id ${id} already exists`, { code: 'EEXISTS' });
@@ -353,8 +353,8 @@ function handlers(RED: NodeAPI, reg: LibraryRegistry): Record<string, Handler> {
 
     'POST /facewatch/api/register': register,
 
-    'POST /facewatch/api/faces/:id/samples': (req) =>
-      receiveUpload(req, uploadLimit, tmp, (image) =>
+    'POST /facewatch/api/faces/:id/samples': (req, res) =>
+      receiveUpload(req, res, uploadLimit, tmp, (image) =>
         withStore(RED, req, async (store, provider) => {
           const id = String(req.params.id);
           if (!store.getPerson(id)) throw new HttpError(404, `no person with id ${id}`);
