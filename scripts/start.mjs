@@ -109,31 +109,38 @@ if (!env.FACEWATCH_MQTT_URL) {
   }
 }
 
-let camera = 'yours (FACEWATCH_CAMERA_URL)';
+// Paths inside the project are shown relative to it, others in full; never a password of a URL.
+const shown = (p) => (path.relative(root, p).startsWith('..') ? p : path.relative(root, p) || '.');
+const redacted = (url) => url.replace(/(:\/\/[^/:@\s]*):[^@/\s]*@/, '$1:***@');
+
+let camera = `${redacted(env.FACEWATCH_CAMERA_URL ?? '')}  yours (FACEWATCH_CAMERA_URL)`;
 if (!env.FACEWATCH_CAMERA_URL) {
   if (hasFfmpeg()) {
     const photos = readdirSync(samples)
       .filter((f) => /^sample\d+\.jpg$/.test(f))
       .sort()
       .map((f) => path.join(samples, f));
-    env.FACEWATCH_CAMERA_URL = demoClip(photos, path.join(userDir, 'demo', 'camera.mkv'));
-    camera = "demo: face-api's sample photos in a loop, unknown faces until you enrol them";
+    try {
+      env.FACEWATCH_CAMERA_URL = demoClip(photos, path.join(userDir, 'demo', 'camera.mkv'));
+      camera = `${shown(env.FACEWATCH_CAMERA_URL)}  demo: face-api's sample photos in a loop, unknown faces until you enrol them`;
+    } catch (err) {
+      console.log(err.message);
+      camera = '-  none (the demo clip could not be made)';
+    }
   } else {
     console.log(INSTALL_FFMPEG);
-    camera = 'none (no ffmpeg)';
+    camera = '-  none (no ffmpeg)';
   }
 }
 
-// Paths inside the project are shown relative to it, others in full.
-const shown = (p) => (path.relative(root, p).startsWith('..') ? p : path.relative(root, p) || '.');
 const base = `http://${host}:${port}`;
 console.log(
   [
     'FaceWatch:',
     `  editor        ${base}/`,
     `  Face Library  ${base}/facewatch/`,
-    `  MQTT broker   ${env.FACEWATCH_MQTT_URL}  ${broker}; events on facewatch/events`,
-    `  camera        ${env.FACEWATCH_CAMERA_URL ? shown(env.FACEWATCH_CAMERA_URL) : '-'}  ${camera}`,
+    `  MQTT broker   ${redacted(env.FACEWATCH_MQTT_URL)}  ${broker}; events on facewatch/events`,
+    `  camera        ${camera}`,
     `  enrol folder  ${shown(env.FACEWATCH_ENROL_DIR)}  (one sub-folder of photos per person)`,
     `  user dir      ${shown(userDir)}`,
   ].join('\n'),
