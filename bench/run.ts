@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
-const ALL = ['detect', 'match', 'ingest', 'events', 'live'];
+const ALL = ['detect', 'match', 'ingest', 'events', 'live', 'motion'];
 
 async function main(): Promise<void> {
   const names = process.argv.slice(2).length ? process.argv.slice(2) : ALL;
