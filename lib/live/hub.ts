@@ -172,6 +172,8 @@ export class LiveHub {
       raw = { data: f.data, width: f.width, height: f.height, channels: f.channels };
     else if (frameSeq !== undefined) raw = cam.raws.find((r) => r.seq === frameSeq);
     const jpeg = Buffer.isBuffer(msg.image) ? msg.image : undefined;
+    // A frame without faces has no box to misplace: the newest picture of the camera does for it.
+    if (!jpeg && !raw && !msg.faces?.length) raw = cam.raws.at(-1);
     // Nothing to show (the pixels left before face-match, and rtsp-source's were not kept).
     if (!jpeg && !raw) return;
     const width = num(msg.width) ?? num(f.width) ?? raw?.width ?? 0;

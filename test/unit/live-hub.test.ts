@@ -116,6 +116,24 @@ describe('live hub', () => {
     assert.equal(hub.latest('door'), undefined);
   });
 
+  it('shows a frame without faces with the newest picture when its own is gone', async () => {
+    const { hub, advance, encoded } = setup();
+    hub.watch('door');
+    const newest = raw('door', 9, 9, 30);
+    hub.fromSource(raw('door', 8, 8));
+    hub.fromSource(newest);
+    advance(300);
+    // Frame 2 left the ring long ago: with a face it is skipped (its box would be misplaced) ...
+    hub.fromMatch(matched(raw('door', 2, 2), ['Ada']));
+    assert.equal(hub.latest('door')?.faces.length, 0, 'still the stand-in');
+    // ... without faces it is shown with frame 9's picture.
+    hub.fromMatch(matched(raw('door', 2, 2), []));
+    const live = hub.latest('door');
+    assert.equal(live?.ts, 2);
+    assert.ok(await hub.jpeg('door', live?.seq));
+    assert.equal(encoded.at(-1)?.data, newest.data);
+  });
+
   it('caps the frames kept per camera', () => {
     const { hub, advance } = setup({ maxFps: 5 });
     hub.watch('door');
