@@ -8,7 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import mqtt from 'mqtt';
@@ -185,6 +186,7 @@ describe('examples/flows.json with a camera and a broker', { skip: cameraSkip() 
 
 describe('examples/flows.json without a camera or a broker', () => {
   let nr: RunningNodeRed;
+  let enrolDir: string | undefined;
   let editor: Awaited<ReturnType<typeof editorSocket>>;
 
   before(async () => {
@@ -192,16 +194,27 @@ describe('examples/flows.json without a camera or a broker', () => {
     delete process.env.FACEWATCH_CAMERA_URL;
     delete process.env.FACEWATCH_MQTT_URL;
     delete process.env.FACEWATCH_HA_DISCOVERY;
-    nr = await startNodeRed({ flows: FLOW, env: { FACEWATCH_SAMPLES: path.dirname(faceApiSample(1)) } });
+    // The folder the "import folder" button enrols from: one sub-folder per person.
+    enrolDir = mkdtempSync(path.join(os.tmpdir(), 'fw-enrol-'));
+    mkdirSync(path.join(enrolDir, 'Barack Obama'));
+    copyFileSync(
+      fixturePath('face_recognition', 'examples', 'knn_examples', 'train', 'obama', 'obama.jpg'),
+      path.join(enrolDir, 'Barack Obama', 'obama.jpg'),
+    );
+    nr = await startNodeRed({
+      flows: FLOW,
+      env: { FACEWATCH_SAMPLES: path.dirname(faceApiSample(1)), FACEWATCH_ENROL_DIR: enrolDir },
+    });
     await waitForLog(nr, /Started flows/);
     editor = await editorSocket(nr);
   });
   after(async () => {
     editor?.close();
     await nr?.stop();
+    if (enrolDir) rmSync(enrolDir, { recursive: true, force: true });
   });
 
-  it('starts, the camera and broker nodes say which variable is not set, and the photo part works', async () => {
+  it('starts, the camera and broker nodes say which variable is not set, and the photo and folder enrolment work', async () => {
     const camera = await until(
       'rtsp-source to say the camera has no address',
       () => {
@@ -244,6 +257,13 @@ describe('examples/flows.json without a camera or a broker', () => {
     assert.equal(enrolled.status, 'enrolled');
     const second = (await click('fw.in.detect', 'fw.dbg.match')) as { known: string[] };
     assert.deepEqual(second.known, ['Demo person']);
+    // Enrolment from a folder, through the same face-register.
+    const imported = (await click('fw.in.import', 'fw.dbg.register')) as {
+      enrolled: number;
+      rows: { status: string; name?: string }[];
+    };
+    assert.equal(imported.enrolled, 1, JSON.stringify(imported));
+    assert.equal(imported.rows[0]?.name, 'Barack Obama');
 
     // Said once each as a warning, never as an error, and nothing else went wrong.
     const log = nr.log();
