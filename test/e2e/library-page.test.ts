@@ -525,14 +525,17 @@ describe(
   },
 );
 
-describe('the Face Library page with adminAuth on (real browser)', () => {
+// Under an admin root other than "/": the page's URLs (its API and Node-RED's auth routes) are relative.
+describe('the Face Library page with adminAuth on, under /admin (real browser)', () => {
   let nr: RunningNodeRed;
+  let libraryUrl: string;
   let browser: BrowserHandle | undefined;
   const hash = bcrypt.hashSync('s3cret-pass', 8);
 
   before(async () => {
     nr = await startNodeRed({
       settings: {
+        httpAdminRoot: '/admin',
         adminAuth: {
           type: 'credentials',
           users: [
@@ -547,6 +550,7 @@ describe('the Face Library page with adminAuth on (real browser)', () => {
       ],
     });
     await waitForLog(nr, /Started flows/);
+    libraryUrl = `${nr.url}/admin/facewatch/`;
   });
   after(async () => {
     await browser?.close();
@@ -564,12 +568,12 @@ describe('the Face Library page with adminAuth on (real browser)', () => {
   it('asks to sign in, then works; a read-only user is told what they may not do', async (t) => {
     if (noBrowser(t)) return;
     // The shell loads for anyone; the data does not.
-    assert.equal((await fetch(`${nr.url}/facewatch/`)).status, 200);
-    assert.equal((await fetch(`${nr.url}/facewatch/api/faces`)).status, 401);
+    assert.equal((await fetch(libraryUrl)).status, 200);
+    assert.equal((await fetch(`${libraryUrl}api/faces`)).status, 401);
     browser = await launchBrowser();
     const w = await watchedPage(browser);
     const { page } = w;
-    await page.goto(`${nr.url}/facewatch/#people`);
+    await page.goto(`${libraryUrl}#people`);
     // A wrong password is refused in the form.
     await page.waitForSelector('dialog#signin[open]');
     await page.fill('#signin input[name=username]', 'admin');
@@ -582,16 +586,16 @@ describe('the Face Library page with adminAuth on (real browser)', () => {
     await page.click('#signin button[type=submit]');
     await page.waitForFunction(() => /0 people enrolled/.test(document.body.innerText));
     assert.match((await page.textContent('#who')) ?? '', /Signed in as admin/);
-    await enrolByPage(page, `${nr.url}/facewatch/`, { name: 'Rose Leslie' }, [photo.rose]);
+    await enrolByPage(page, libraryUrl, { name: 'Rose Leslie' }, [photo.rose]);
     assert.match((await page.textContent('#enrol-result')) ?? '', /Rose Leslie is enrolled/);
 
     // Sign out, sign in as the viewer: the grid shows, enrolling is refused with a message.
     await page.click('#who button');
-    await page.goto(`${nr.url}/facewatch/#people`);
+    await page.goto(`${libraryUrl}#people`);
     await page.reload();
     await signIn(page, 'viewer');
     await page.waitForFunction(() => /1 person enrolled/.test(document.body.innerText));
-    await enrolByPage(page, `${nr.url}/facewatch/`, { name: 'Kit Harington' }, [
+    await enrolByPage(page, libraryUrl, { name: 'Kit Harington' }, [
       fixturePath('face_recognition', 'examples', 'knn_examples', 'train', 'kit_harington', 'john1.jpeg'),
     ]);
     assert.match(
