@@ -595,6 +595,7 @@ describe('the Face Library page with adminAuth on, under /admin (real browser)',
     await page.reload();
     await signIn(page, 'viewer');
     await page.waitForFunction(() => /1 person enrolled/.test(document.body.innerText));
+    assert.match((await page.textContent('#who')) ?? '', /Signed in as viewer \(read only\)/);
     await enrolByPage(page, libraryUrl, { name: 'Kit Harington' }, [
       fixturePath('face_recognition', 'examples', 'knn_examples', 'train', 'kit_harington', 'john1.jpeg'),
     ]);

@@ -36,12 +36,26 @@ function changed(): void {
 
 /** The signed-in user's name, or null (no token, or no adminAuth). */
 export async function currentUser(): Promise<string | null> {
+  return (await signedIn())?.username ?? null;
+}
+
+interface SignedIn {
+  username: string;
+  /** Whether Node-RED's permissions let this user change anything here. */
+  canWrite: boolean;
+}
+
+/** The signed-in user (from Node-RED's settings), or null. */
+async function signedIn(): Promise<SignedIn | null> {
   if (!token()) return null;
   try {
     const res = await fetch(SETTINGS, { headers: authHeaders(), cache: 'no-store' });
     if (!res.ok) return null;
-    const s = (await res.json()) as { user?: { username?: string } };
-    return s.user?.username ?? null;
+    const s = (await res.json()) as { user?: { username?: string; permissions?: unknown } };
+    if (!s.user?.username) return null;
+    const perms = ([] as unknown[]).concat(s.user.permissions ?? []);
+    const canWrite = perms.some((p) => p === '*' || p === 'facewatch.write' || p === 'facewatch.*');
+    return { username: s.user.username, canWrite };
   } catch {
     return null;
   }
@@ -171,7 +185,7 @@ export function installAuth(): void {
  * once when Node-RED wants credentials and there is no valid token (whatever the view).
  */
 export async function renderWho(el: HTMLElement): Promise<void> {
-  const [info, user] = await Promise.all([authRequired(), currentUser()]);
+  const [info, user] = await Promise.all([authRequired(), signedIn()]);
   if (!info) {
     replace(el);
     return;
@@ -179,7 +193,15 @@ export async function renderWho(el: HTMLElement): Promise<void> {
   if (user) {
     replace(
       el,
-      h('span', {}, 'Signed in as ', h('strong', {}, user)),
+      h(
+        'span',
+        {},
+        'Signed in as ',
+        h('strong', {}, user.username),
+        user.canWrite
+          ? null
+          : h('span', { class: 'readonly', title: 'You can look, not change' }, ' (read only)'),
+      ),
       ' ',
       h('button', { type: 'button', class: 'link', onclick: () => void signOut() }, 'Sign out'),
     );
