@@ -66,6 +66,17 @@ export interface DetectNodeSettings {
 
 const STATUS_INTERVAL_MS = 500;
 
+function wellFormed(f: RawImage): boolean {
+  return (
+    [1, 3, 4].includes(f.channels) &&
+    Number.isInteger(f.width) &&
+    Number.isInteger(f.height) &&
+    f.width > 0 &&
+    f.height > 0 &&
+    f.data?.length === f.width * f.height * f.channels
+  );
+}
+
 /** Runs detection for one face-detect node: input normalisation, backpressure, output shaping, status. */
 export class FaceDetectController {
   private lastStatus = 0;
@@ -105,7 +116,11 @@ export class FaceDetectController {
     const input = this.inputOf(msg);
     // Only camera frames are gated: a photo is looked at once, whatever moved.
     const camera = msg.frame?.camera;
-    const gated = this.gate && camera && !Buffer.isBuffer(input) ? { camera, frame: input } : undefined;
+    // A frame whose data does not match its size goes straight to the engine, which names the problem.
+    const gated =
+      this.gate && camera && !Buffer.isBuffer(input) && wellFormed(input)
+        ? { camera, frame: input }
+        : undefined;
     let decision: ReturnType<MotionGate['check']> | undefined;
     const ts = typeof msg.frame?.ts === 'number' ? msg.frame.ts : Date.now();
     if (gated && this.gate) {

@@ -159,7 +159,7 @@ describe(
       assert.deepEqual(caught, []);
     });
 
-    it('drops skipped frames when set to, and never gates photos', async () => {
+    it('drops skipped frames when set to, never gates photos, and leaves a malformed frame to the engine', async () => {
       await helper.load(nodes, flow({ fdDrop: { motionSkipped: 'drop' }, fdPhotos: {} }));
       const outs: Out[] = [];
       const done = new Promise<void>((resolve) =>
@@ -192,6 +192,21 @@ describe(
         assert.equal(msg.faces.length, 1, `photo ${i}: detected every time`);
         assert.equal(msg.motion, undefined);
         assert.equal(msg.timing.skipped, undefined);
+      }
+      // Twice, so the second would be a still frame of a known camera if the gate looked at it.
+      for (let i = 0; i < 2; i++) {
+        const caught = nextMessage<{ error: { message: string } }>(helper.getNode('caught'), 60000);
+        helper.getNode('fdPhotos').receive({
+          frame: {
+            data: Buffer.alloc(30),
+            width: 640,
+            height: 360,
+            channels: 3,
+            camera: 'broken',
+            ts: i * 500,
+          },
+        });
+        assert.match((await caught).error.message, /raw frame holds 30 bytes, expected 691200 for 640x360x3/);
       }
     });
   },
