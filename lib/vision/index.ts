@@ -10,3 +10,7 @@ export type { Frame, ImageFormat } from './image';
 export { recognitionModelId, defaultModelPath, MODEL_MANIFESTS } from './models';
 export { resolveBackendChoice, backendCandidates, BACKEND_ORDER } from './backend';
 export type { Isolation } from './backend';
+export { MotionDetector, motionThreshold } from './motion';
+export type { MotionOptions, MotionResult } from './motion';
+export { MotionGate, planRegions, cropFrame, facesToFrame } from './motion-gate';
+export type { GateDecision, GateReason, GateSettings, RegionPlan } from './motion-gate';
