@@ -75,11 +75,21 @@ async function editorSocket(
   return { debug, status, close: () => ws.close() };
 }
 
-/** `facewatch enrol` (the built command line) into a store; fails the test with its output. */
+/** `facewatch enrol` (the command line, from its source) into a store; fails the test with its output. */
 function enrol(store: string, name: string, photo: string): void {
   const run = spawnSync(
     process.execPath,
-    [path.join(ROOT, 'dist', 'cli', 'facewatch.js'), 'enrol', '--store', store, '--name', name, photo],
+    [
+      '--import',
+      'tsx',
+      path.join(ROOT, 'cli', 'facewatch.ts'),
+      'enrol',
+      '--store',
+      store,
+      '--name',
+      name,
+      photo,
+    ],
     { cwd: ROOT, encoding: 'utf8', timeout: 180000 },
   );
   assert.equal(run.status, 0, `facewatch enrol ${name}: ${run.stderr}${run.stdout}`);
