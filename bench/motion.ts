@@ -104,6 +104,8 @@ interface ConfigResult {
   seconds: number;
   framesIn: number;
   detectorRuns: number;
+  /** Gated frames by the gate's reason (motion, recent-faces, refresh, no-motion). */
+  reasons: Record<string, number>;
   skippedByGate: number;
   droppedByBackpressure: number;
   droppedOutsidePassages: number;
@@ -151,6 +153,7 @@ async function measure(config: string, urls: string[], offsets: number[]): Promi
     let failed = 0;
     let skippedByGate = 0;
     let detectorRuns = 0;
+    const reasons: Record<string, number> = {};
     const sent: Array<Map<number, number>> = urls.map(() => new Map<number, number>()); // seq → stream time
     const answered: Array<Set<number>> = urls.map(() => new Set());
     const shown = new Set<string>();
@@ -179,6 +182,7 @@ async function measure(config: string, urls: string[], offsets: number[]): Promi
             answered[i].add(f.seq);
             if (m.timing?.skipped) skippedByGate++;
             else detectorRuns++;
+            if (m.timing?.reason) reasons[m.timing.reason] = (reasons[m.timing.reason] ?? 0) + 1;
             if (m.faces?.length) {
               const o = occurrenceAt(t);
               if (o) found.add(`${i}:${o}`);
@@ -241,6 +245,7 @@ async function measure(config: string, urls: string[], offsets: number[]): Promi
       seconds: r3(seconds),
       framesIn,
       detectorRuns,
+      reasons,
       skippedByGate,
       droppedByBackpressure: stats.dropped - base.dropped,
       droppedOutsidePassages: droppedOutside,
