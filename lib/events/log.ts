@@ -57,6 +57,8 @@ export interface EventStats {
   eventsToday: number;
   /** Events today per person name (`unknown` for unknown faces). */
   todayByPerson: Record<string, number>;
+  /** Events today per person id (two people of one name stay apart); unknown faces are not in it. */
+  todayByPersonId: Record<string, { name: string; count: number }>;
   todayByCamera: Record<string, number>;
   /** Events per hour today (24 entries, hour 0 first, in the log's zone). */
   todayByHour: number[];
@@ -217,6 +219,7 @@ export class EventLog {
       timezone: this.clock.zone,
       eventsToday: 0,
       todayByPerson: {},
+      todayByPersonId: {},
       todayByCamera: {},
       todayByHour: new Array<number>(24).fill(0),
       lastSeen: {},
@@ -226,6 +229,10 @@ export class EventLog {
       s.eventsToday++;
       const who = e.person?.name ?? 'unknown';
       s.todayByPerson[who] = (s.todayByPerson[who] ?? 0) + 1;
+      if (e.person) {
+        const byId = (s.todayByPersonId[e.person.id] ??= { name: e.person.name, count: 0 });
+        byId.count++;
+      }
       s.todayByCamera[e.camera] = (s.todayByCamera[e.camera] ?? 0) + 1;
       s.todayByHour[this.clock.hour(e.time)]++;
     }

@@ -106,6 +106,12 @@ describe('event log', () => {
     assert.equal(s.people, 7);
     assert.equal(s.eventsToday, 4);
     assert.deepEqual(s.todayByPerson, { 'Alice Aardvark': 2, 'Bob Bandicoot': 1, unknown: 1 });
+    assert.deepEqual(
+      Object.values(s.todayByPersonId)
+        .map((p) => `${p.name}:${p.count}`)
+        .sort(),
+      ['Alice Aardvark:2', 'Bob Bandicoot:1'],
+    );
     assert.deepEqual(s.todayByCamera, { door: 3, garden: 1 });
     assert.equal(s.todayByHour[8], 2);
     assert.equal(s.todayByHour[9], 1);

@@ -485,15 +485,18 @@ function handlers(RED: NodeAPI, reg: LibraryRegistry): Record<string, Handler> {
           s.todayByHour.forEach((n, h) => (hours[h] += n));
           for (const [camera, n] of Object.entries(s.todayByCamera))
             byCamera.set(camera, (byCamera.get(camera) ?? 0) + n);
-          for (const [name, n] of Object.entries(s.todayByPerson)) {
-            const id =
-              name === 'unknown'
-                ? null
-                : (Object.entries(s.lastSeen).find(([, v]) => v.name === name)?.[0] ?? null);
-            const key = `${id ?? ''}\u0000${name}`;
-            const cur = byName.get(key) ?? { id, name, count: 0 };
-            cur.count += n;
-            byName.set(key, cur);
+          for (const [id, { name, count }] of Object.entries(s.todayByPersonId)) {
+            const cur = byName.get(id) ?? { id, name, count: 0 };
+            cur.count += count;
+            byName.set(id, cur);
+          }
+          // Not todayByPerson.unknown: someone may be enrolled under the name "unknown".
+          const named = Object.values(s.todayByPersonId).reduce((sum, p) => sum + p.count, 0);
+          const unknown = s.eventsToday - named;
+          if (unknown) {
+            const cur = byName.get('') ?? { id: null, name: 'unknown', count: 0 };
+            cur.count += unknown;
+            byName.set('', cur);
           }
         }
         return {
