@@ -370,6 +370,8 @@ export async function run(): Promise<unknown> {
   const out = path.join(__dirname, 'results');
   await mkdir(out, { recursive: true });
   await writeFile(path.join(out, 'motion.json'), JSON.stringify(report, null, 2) + '\n');
-  process.stdout.write(`targets met (tiny, gated): ${String(report.targetsMet)}\n`);
+  process.stdout.write(
+    `targets met (tiny, gated): ${report.targetsMet === undefined ? 'n/a (needs tiny-off and tiny-frame)' : String(report.targetsMet)}\n`,
+  );
   return report;
 }

@@ -188,7 +188,7 @@ export const MOTION = Object.freeze({
   sensitivity: num({ default: 50, min: 1, max: 100, step: 1, integer: true }),
   /** The smallest changed area that counts as motion, in % of the frame (0.1 %: 230 px of a 640x360 frame). */
   minArea: num({ default: 0.1, min: 0.01, max: 50, step: 0.01, unit: '%' }),
-  /** The detector keeps running on every frame this long after it last found a face (someone standing still). */
+  /** The detector keeps running (once a second, MOTION_DETECTOR.keepAliveEvery) this long after it last found a face (someone standing still). */
   keepAlive: num({ default: 2, min: 0, max: 600, step: 0.5, unit: 's' }),
   /** The detector runs at least this often whatever the motion, so a missed change never blinds a camera for long. */
   refresh: num({ default: 30, min: 1, max: 3600, step: 1, unit: 's' }),
@@ -203,6 +203,12 @@ export const MOTION_DETECTOR = Object.freeze({
   backgroundSeconds: 5,
   /** Changed pixels join the background this many times more slowly (a passer-by does not smear it). */
   movingSlowdown: 2,
+  /**
+   * Without motion, a keep-alive looks again at most once in this many seconds (a quarter early is
+   * allowed, for frame timing): someone standing still is seen once a second whatever the camera's
+   * frame rate, and a passer-by who left costs two runs, not every frame of the keep-alive.
+   */
+  keepAliveEvery: 1,
   /** Region mode enlarges each moved region by this share of its longer side on every side. */
   regionMargin: 0.5,
   /** Region mode detects on the regions only when that costs at most this share of a whole-frame detection. */

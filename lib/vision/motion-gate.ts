@@ -1,12 +1,15 @@
 /**
  * The motion gate in front of the face detector: per camera, a motion detector decides whether a
- * frame goes to the detector, with two keep-alives (faces found in the last seconds, and a refresh
- * every N seconds in any case). In region mode it also plans the crop the detector looks at.
+ * frame goes to the detector, with two keep-alives (faces found in the last seconds: once a second
+ * while nothing moves; and a refresh every N seconds in any case). In region mode it also plans the crop the detector looks at.
  */
 import type { Box, DetectedFace, DetectOptions, RawImage } from '../types';
 import { MOTION_DETECTOR, type MotionMode } from '../types/defaults';
 import { SMALL_IMAGE_SIDE } from './analyzer';
 import { MotionDetector, type MotionResult } from './motion';
+
+/** The shortest gap between keep-alive runs (keepAliveEvery, a quarter early allowed for frame timing). */
+const KEEP_ALIVE_GAP_MS = MOTION_DETECTOR.keepAliveEvery * 750;
 
 /** Why the detector ran on a frame, or why it did not. */
 export type GateReason = 'motion' | 'recent-faces' | 'refresh' | 'no-motion';
@@ -16,7 +19,7 @@ export interface GateSettings {
   mode: Exclude<MotionMode, 'off'>;
   sensitivity: number;
   minArea: number;
-  /** Seconds after the last face during which every frame is detected. */
+  /** Seconds after the last face during which the detector keeps looking (once a second). */
   keepAlive: number;
   /** The detector runs at least once in this many seconds. */
   refresh: number;
@@ -64,7 +67,8 @@ export class MotionGate {
     const motion = st.detector.update(frame, ts);
     let reason: GateReason;
     if (motion.moving) reason = 'motion';
-    else if (ts - st.lastFaces <= this.settings.keepAlive * 1000) reason = 'recent-faces';
+    else if (ts - st.lastFaces <= this.settings.keepAlive * 1000 && ts - st.lastRun >= KEEP_ALIVE_GAP_MS)
+      reason = 'recent-faces';
     else if (ts - st.lastRun >= this.settings.refresh * 1000) reason = 'refresh';
     else reason = 'no-motion';
     const run = reason !== 'no-motion';

@@ -109,8 +109,11 @@ describe('the motion gate', () => {
     const moved = at(1.5, frame(90, { x: 100, y: 100, size: 100, level: 220 }));
     assert.deepEqual([moved.run, moved.reason], [true, 'motion']);
     gate.found('cam', 1500, 1);
-    // The square left (the frame is the background again): no motion, but a face was found 0.5 s ago.
-    assert.equal(at(2).reason, 'recent-faces');
+    // The square left (the frame is the background again): no motion, but a face was found 0.5 s
+    // ago: the detector looks again once a second until 2 s after that face.
+    assert.equal(at(2).reason, 'no-motion', 'a keep-alive waits a second after the last run');
+    assert.equal(at(2.5).reason, 'recent-faces');
+    assert.equal(at(3).reason, 'no-motion');
     assert.equal(at(3.5).reason, 'recent-faces');
     assert.equal(at(4).reason, 'no-motion', 'keep-alive ends 2 s after the last face');
     assert.equal(at(11).reason, 'no-motion');
@@ -121,7 +124,7 @@ describe('the motion gate', () => {
     assert.equal(gate.check('other', still, 11000).reason, 'refresh');
     assert.equal(at(1).run, true);
     assert.ok(
-      gate.skipped > 0 && gate.seen === gate.skipped + 7 && gate.skipped === 6,
+      gate.skipped > 0 && gate.seen === gate.skipped + 7 && gate.skipped === 8,
       `${gate.skipped}/${gate.seen}`,
     );
   });
@@ -290,11 +293,10 @@ describe(
       const standing = still.filter((f) => f.t >= STAND + 1).map((f) => f.t);
       assert.ok(still.some((f) => f.t > WALK_IN));
       const kept = await check(MOTION.keepAlive.default);
-      assert.deepEqual(
-        kept.filter((s) => s >= STAND + 1),
-        standing,
-        'seen on every frame while standing',
-      );
+      // Looked at once a second while standing: every standing frame has a sighting in the second up to it.
+      const unseen = standing.filter((s) => !kept.some((k) => k <= s && s - k < 1));
+      assert.deepEqual(unseen, [], `seen at least once a second while standing (seen at ${kept.join(', ')})`);
+      assert.ok(kept.filter((s) => s >= STAND + 1).length >= (standing.length - 1) / 2);
       // Without it, the person fades into the background (about 20 s here) and is no longer looked at.
       const end = STILL_CLIP_SECONDS - 10;
       const lost = await check(0);
