@@ -14,13 +14,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type * as FaceApiTypes from '@vladmandic/face-api';
 import type * as TfTypes from '@tensorflow/tfjs';
 import type { DetectOptions, DetectorName, RawImage } from '../lib/types';
 import { FaceEngine } from '../lib/vision/engine';
 import { defaultModelPath } from '../lib/vision/models';
+import { loopDelay } from './loop';
 
 const WIDTH = 640;
 const HEIGHT = 360;
@@ -97,7 +97,7 @@ interface Monitored {
  * as fewer cores than the run could use).
  */
 async function monitored(work: () => Promise<void>): Promise<Monitored> {
-  const h = monitorEventLoopDelay({ resolution: 10 });
+  const h = loopDelay(10);
   const cpu = process.cpuUsage();
   const start = performance.now();
   h.enable();
@@ -109,8 +109,8 @@ async function monitored(work: () => Promise<void>): Promise<Monitored> {
   const seconds = (performance.now() - start) / 1000;
   const used = process.cpuUsage(cpu);
   return {
-    p99: h.percentile(99) / 1e6,
-    max: h.max / 1e6,
+    p99: h.percentile(99),
+    max: h.max,
     seconds,
     coresUsed: (used.user + used.system) / 1e6 / seconds,
   };

@@ -15,11 +15,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { LiveCounters } from '../lib/live/hub';
 import { LIBRARY } from '../lib/types/defaults';
 import { builtNode, helper, startServer, stopServer, type TestNode } from '../test/helpers/red';
 import { startRtspServer } from '../test/helpers/rtsp';
+import { loopDelay } from './loop';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const FPS = Number(process.env.BENCH_LIVE_FPS ?? 10);
@@ -56,7 +56,7 @@ async function phase(
   const count = (): void => void frames++;
   out.on('input', count);
   const before = { ...counters };
-  const h = monitorEventLoopDelay({ resolution: 10 });
+  const h = loopDelay(10);
   h.enable();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -92,7 +92,7 @@ async function phase(
     seconds: Math.round(wall / 100) / 10,
     framesPerSecond: Math.round((frames / (wall / 1000)) * 10) / 10,
     cpuPercent: Math.round(((cpu.user + cpu.system) / 1000 / wall) * 1000) / 10,
-    eventLoopP99Ms: Math.round((h.percentile(99) / 1e6) * 10) / 10,
+    eventLoopP99Ms: Math.round(h.percentile(99) * 10) / 10,
     published,
     encodes,
     shown,

@@ -16,10 +16,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { DescriptorIndex } from '../lib/store/descriptor-index';
 import { FaceStore } from '../lib/store/face-store';
 import { SearchWorker } from '../lib/store/search-worker';
+import { loopDelay } from './loop';
 
 const DIM = 128;
 const K = 3;
@@ -93,7 +93,7 @@ async function measureSizes(): Promise<unknown[]> {
 
     for (let q = 0; q < 3; q++) await worker.search(index.view(), query(q), K);
     const viaWorker: number[] = [];
-    const eld = monitorEventLoopDelay({ resolution: 1 });
+    const eld = loopDelay(1);
     eld.enable();
     for (let q = 0; q < queries; q++) {
       const t0 = performance.now();
@@ -132,9 +132,9 @@ async function measureSizes(): Promise<unknown[]> {
       index_worker_ms: summary(viaWorker),
       // While searches ran in the worker: how long the main thread's event loop was held up.
       worker_event_loop_delay_ms: {
-        p50: Math.round(eld.percentile(50) / 1e4) / 100,
-        p99: Math.round(eld.percentile(99) / 1e4) / 100,
-        max: Math.round(eld.max / 1e4) / 100,
+        p50: Math.round(eld.percentile(50) * 100) / 100,
+        p99: Math.round(eld.percentile(99) * 100) / 100,
+        max: Math.round(eld.max * 100) / 100,
       },
       // On the main thread a search blocks the event loop for its whole duration.
       main_thread_blocking_ms: { p50: s.p50, p95: s.p95, max: s.max },

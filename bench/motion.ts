@@ -23,7 +23,6 @@ import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { CameraStream, type CameraFrame } from '../lib/camera/stream';
 import type { DetectorName } from '../lib/types';
 import { MOTION, type MotionMode } from '../lib/types/defaults';
@@ -34,6 +33,7 @@ import type { Node } from '../nodes/shared/red';
 import type { Status } from '../nodes/shared/status';
 import { CLIP_SECONDS, clipFrames, motionClip, PASSAGES } from '../test/helpers/motion-clip';
 import { startRtspServer, type RtspServer } from '../test/helpers/rtsp';
+import { loopDelay } from './loop';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 120);
 const CAMERAS = Number(process.env.BENCH_CAMERAS ?? 8);
@@ -203,7 +203,7 @@ async function measure(config: string, urls: string[], offsets: number[]): Promi
     const f0 = ffmpegPids.map(cpuOf);
     const w0 = workerPids.map(cpuOf);
     const n0 = process.cpuUsage();
-    const h = monitorEventLoopDelay({ resolution: 10 });
+    const h = loopDelay(10);
     h.enable();
     measuring = true;
     const t0 = performance.now();
@@ -254,7 +254,7 @@ async function measure(config: string, urls: string[], offsets: number[]): Promi
       cpuCores: r3(nodeCpu + ffmpegCpu),
       nodeCpu: r3(nodeCpu),
       ffmpegCpu: r3(ffmpegCpu),
-      loopP99Ms: r3(h.percentile(99) / 1e6),
+      loopP99Ms: r3(h.percentile(99)),
       slowestCameraFps: r3(Math.min(...perCamera) / seconds),
     };
     if (failed) process.stdout.write(`  ${failed} frames failed\n`);
