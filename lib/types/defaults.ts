@@ -238,6 +238,11 @@ export const LIBRARY = Object.freeze({
   viewerTimeout: num({ default: 5, min: 1, max: 600, step: 1, unit: 's' }),
   /** Seconds a live long-poll waits for a new frame before answering 204. */
   pollTimeout: num({ default: 10, min: 1, max: 60, step: 1, unit: 's' }),
+  /**
+   * Enrolling from a detection event: a camera's face passed face-detect, often at a camera's lower
+   * confidence (0.3-0.4, see the README), so the event's crop is searched at most at this one.
+   */
+  eventMinConfidence: 0.3,
 });
 
 /** Default detection options (lib/vision's engine uses these where neither engine nor call sets one). */

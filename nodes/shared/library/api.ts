@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Request, Response } from 'express';
+import sharp from 'sharp';
 import type { EventLog } from '../../../lib/events/log';
 import { Enroller, type EnrolOptions, type EnrolResult } from '../../../lib/store/enrol';
 import { isStoreError, type StoreErrorCode } from '../../../lib/store/errors';
@@ -171,6 +172,17 @@ function personDetail(p: Person): Record<string, unknown> {
  * (its checks and messages), else face-register's defaults; the engine that node uses, else the
  * default one.
  */
+/** `image` with a black border half its size on every side (JPEG). */
+async function withBorder(image: Buffer): Promise<Buffer> {
+  const { width = 0, height = 0 } = await sharp(image).metadata();
+  const x = Math.round(width / 2);
+  const y = Math.round(height / 2);
+  return sharp(image)
+    .extend({ top: y, bottom: y, left: x, right: x, background: { r: 0, g: 0, b: 0 } })
+    .jpeg({ quality: 95 })
+    .toBuffer();
+}
+
 function enrolSetup(RED: NodeAPI, storeId: string): { options: Partial<EnrolOptions>; engine?: string } {
   let def: (Partial<FaceRegisterSettings> & { engine?: string }) | undefined;
   RED.nodes.eachNode((n: { type: string; store?: string }) => {
@@ -448,27 +460,42 @@ function handlers(RED: NodeAPI, reg: LibraryRegistry): Record<string, Handler> {
         const id = existing ?? (typeof body.id === 'string' && body.id ? body.id : undefined);
         if (!existing && id && store.getPerson(id))
           throw new HttpError(409, `a person with id ${id} already exists`, { code: 'EEXISTS' });
-        const result = await enrol(
-          RED,
-          store,
-          provider.id,
-          {
-            image,
-            id,
-            name: existing ? undefined : typeof body.name === 'string' ? body.name : undefined,
-            metadata: existing ? undefined : metadataOf(body.metadata),
-            actor: actor(req),
-            source: `event:${eventId}`,
-          },
-          {
-            existing: existing ? 'add-sample' : 'refuse',
-            // A camera's face was big enough for face-detect; a photo's minimum would refuse most.
-            minFaceSize: Math.min(
-              enrolSetup(RED, provider.id).options.minFaceSize ?? 0,
-              DETECT.minFaceSize.default,
-            ),
-          },
-        );
+        const setup = enrolSetup(RED, provider.id);
+        const attempt = (photo: Buffer): Promise<EnrolResult> =>
+          enrol(
+            RED,
+            store,
+            provider.id,
+            {
+              image: photo,
+              id,
+              name: existing ? undefined : typeof body.name === 'string' ? body.name : undefined,
+              metadata: existing ? undefined : metadataOf(body.metadata),
+              actor: actor(req),
+              source: `event:${eventId}`,
+            },
+            {
+              existing: existing ? 'add-sample' : 'refuse',
+              // A camera's face was big enough for face-detect; a photo's minimum would refuse most.
+              minFaceSize: Math.min(setup.options.minFaceSize ?? 0, DETECT.minFaceSize.default),
+              detect: {
+                ...setup.options.detect,
+                minConfidence: Math.min(
+                  setup.options.detect?.minConfidence ?? DETECT.minConfidence.default,
+                  LIBRARY.eventMinConfidence,
+                ),
+              },
+            },
+          );
+        let result: EnrolResult;
+        try {
+          result = await attempt(image);
+        } catch (err) {
+          if (!isStoreError(err) || err.code !== 'ENOFACE') throw err;
+          // A tight crop (a quarter of the box around the face) is where detectors fail most: the
+          // same crop again with a dark border, so the face no longer fills the picture.
+          result = await attempt(await withBorder(image));
+        }
         return { status: 201, body: { status: result.status, person: personDetail(result.person) } };
       }),
 
