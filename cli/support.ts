@@ -19,7 +19,8 @@ import {
 } from '../lib/types/defaults';
 import type { EnrolEngine, EnrolOptions } from '../lib/store/enrol';
 import { isStoreError } from '../lib/store/errors';
-import { FaceStore } from '../lib/store/face-store';
+import { closeStore, openStore } from '../lib/events/store-events';
+import type { FaceStore } from '../lib/store/face-store';
 
 /** Exit codes of the store commands. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, locked: 3 } as const;
@@ -44,9 +45,18 @@ export function cliActor(): string {
   return `cli:${user}`;
 }
 
-/** Opens a store for a CLI command; a store held by Node-RED is refused with ESTORE_LOCKED. */
+/**
+ * Opens a store for a CLI command, with its detection log (so that a deletion erases the person's
+ * events too, and an erasure an earlier run left pending is finished); a store held by Node-RED is
+ * refused with ESTORE_LOCKED. Close it with {@link closeCliStore}.
+ */
 export function openCliStore(file: string, command: string): Promise<FaceStore> {
-  return FaceStore.open({ file, actor: cliActor(), owner: `facewatch ${command} (command line)` });
+  return openStore({ file, actor: cliActor(), owner: `facewatch ${command} (command line)` });
+}
+
+/** Closes a store opened by {@link openCliStore}. */
+export function closeCliStore(store: FaceStore): Promise<void> {
+  return closeStore(store);
 }
 
 /** An engine the CLI can close. */
@@ -116,7 +126,7 @@ export async function withStore<T>(
   try {
     return await body(store);
   } finally {
-    await store.close();
+    await closeCliStore(store);
   }
 }
 

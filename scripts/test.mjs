@@ -1,4 +1,4 @@
-// Runs every suite (test/unit, test/flows, test/e2e) with Node's test runner, TypeScript through tsx,
+// Runs every suite (test/unit, test/flows, test/e2e, test/fuzz) with Node's test runner, TypeScript through tsx,
 // one file at a time (the machine has 2 cores and several suites start inference workers).
 // Extra arguments narrow the run: `node scripts/test.mjs test/unit/foo.test.ts`.
 import { spawnSync } from 'node:child_process';
@@ -51,7 +51,7 @@ function find(dir) {
 
 const files = process.argv.slice(2).length
   ? process.argv.slice(2)
-  : ['unit', 'flows', 'e2e'].flatMap((suite) => find(path.join(root, 'test', suite)));
+  : ['unit', 'flows', 'e2e', 'fuzz'].flatMap((suite) => find(path.join(root, 'test', suite)));
 if (files.length === 0) {
   console.error('test: no test files found');
   process.exit(1);

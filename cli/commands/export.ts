@@ -3,7 +3,7 @@
  * --no-images, the face crops), to move it to another installation with `facewatch import`.
  */
 import { writeFile } from 'node:fs/promises';
-import { EXIT, openCliStore, parse, runCommand, UsageError } from '../support';
+import { closeCliStore, EXIT, openCliStore, parse, runCommand, UsageError } from '../support';
 
 export const usage = 'export --store FILE [--out FILE] [--no-images]   export the store as JSON';
 
@@ -31,7 +31,7 @@ export function run(args: string[]): Promise<number> {
         process.stderr.write(`exported ${data.people.length} people to ${values.out}\n`);
       } else process.stdout.write(text);
     } finally {
-      await store.close();
+      await closeCliStore(store);
     }
     return EXIT.ok;
   });

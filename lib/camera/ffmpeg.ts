@@ -4,8 +4,10 @@
  * could replace it); the process itself is run by the process supervisor.
  */
 import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import ffmpeg from 'fluent-ffmpeg';
-import { CAMERA, readNumber } from '../types/defaults';
+import { CAMERA, readNumber, type CameraSource } from '../types/defaults';
 
 /** The ffmpeg to run: FFMPEG_PATH, or `ffmpeg` on the PATH. */
 export function ffmpegPath(): string {
@@ -65,26 +67,101 @@ export function isNetworkSource(kind: SourceKind): boolean {
   return kind === 'rtsp' || kind === 'http' || kind === 'snapshot';
 }
 
-/** The kind of a camera address, or an error naming what is wrong with it. */
-export function sourceKind(url: string): SourceKind {
+/** The schemes of a network camera. */
+export const NETWORK_SCHEMES = ['rtsp', 'rtsps', 'http', 'https'] as const;
+
+/**
+ * The protocols ffmpeg may open for each kind of address (`-protocol_whitelist`), measured with
+ * ffmpeg: RTSP is ffmpeg's demuxer, not a protocol, and opens tcp (interleaved) or rtp over udp;
+ * RTSPS goes over tls on tcp only (ffmpeg sends RTSPS over TCP whatever the transport); HTTPS is
+ * https on tls on tcp. Nothing else may be opened on the camera's behalf: not a playlist's or a
+ * redirect's other protocol (file, data, concat, subfile, udp from an HTTP camera), nor a scheme the
+ * URL itself does not name.
+ */
+export const PROTOCOL_WHITELIST: Readonly<Record<string, string>> = Object.freeze({
+  rtsp: 'rtp,udp,tcp',
+  rtsps: 'tls,tcp',
+  http: 'http,tcp',
+  https: 'https,tls,tcp',
+  file: 'file',
+  device: 'file',
+});
+
+/** What ffmpeg is given for a camera's address, once it has been checked against the camera's source. */
+export interface CameraInput {
+  kind: SourceKind;
+  /**
+   * What follows ffmpeg's `-i`: the network URL as written (credentials are added later), `file:`
+   * and the absolute path of a file (so no other protocol can be named by it), or the device path.
+   */
+  input: string;
+  /** ffmpeg's `-protocol_whitelist` for it. */
+  protocols: string;
+}
+
+/** The address as it may appear in an error: any password in it masked, and not too long. */
+function shown(url: string): string {
+  const masked = url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@]*:)[^/@]*@/i, '$1***@');
+  return masked.length > 120 ? `${masked.slice(0, 117)}...` : masked;
+}
+
+/**
+ * Checks a camera's address against its source and says what ffmpeg is to open, or throws an error
+ * an operator can act on. A network camera takes only rtsp://, rtsps://, http:// and https:// with a
+ * host; a file only a local path or a file:// URL; a device only /dev/videoN.
+ */
+export function cameraInput(url: string, source: CameraSource = 'network'): CameraInput {
   const u = url.trim();
   if (!u) throw new Error('no camera address: set the URL');
-  if (/^\/dev\/video\d+$/.test(u)) return 'v4l2';
+  if ([...u].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f))
+    throw new Error('invalid camera address: it holds control characters');
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(u)?.[1]?.toLowerCase();
-  if (!scheme || /^[a-z]$/i.test(scheme)) return 'file';
-  if (scheme === 'rtsp' || scheme === 'rtsps') return 'rtsp';
-  if (scheme === 'http' || scheme === 'https') return SNAPSHOT_URL.test(u) ? 'snapshot' : 'http';
-  if (scheme === 'file') return 'file';
-  throw new Error(
-    `unsupported camera address scheme "${scheme}:": use rtsp://, rtsps://, http(s)://, a file or /dev/videoN`,
-  );
+  if (source === 'device') {
+    if (!/^\/dev\/video\d+$/.test(u))
+      throw new Error(`not a video device: "${shown(u)}"; a device camera's address is /dev/videoN`);
+    return { kind: 'v4l2', input: u, protocols: PROTOCOL_WHITELIST.device };
+  }
+  if (source === 'file') {
+    let file: string;
+    if (scheme === 'file') {
+      try {
+        file = fileURLToPath(u);
+      } catch (err) {
+        throw new Error(`not a local file URL: "${shown(u)}" (${(err as Error).message})`);
+      }
+    } else if (!scheme || scheme.length === 1) file = path.resolve(u);
+    else
+      throw new Error(
+        `not a file: "${shown(u)}"; a file camera's address is a local path or a file:// URL${(NETWORK_SCHEMES as readonly string[]).includes(scheme) ? ` (set the source to network for ${scheme}://)` : ''}`,
+      );
+    return { kind: 'file', input: `file:${file}`, protocols: PROTOCOL_WHITELIST.file };
+  }
+  if (!scheme || scheme.length === 1 || scheme === 'file')
+    throw new Error(
+      `not a network camera address: "${shown(u)}"; use rtsp://, rtsps://, http:// or https:// (for a video file or a webcam, set the camera's source to file or device)`,
+    );
+  if (!(NETWORK_SCHEMES as readonly string[]).includes(scheme))
+    throw new Error(
+      `unsupported camera address scheme "${scheme}:": a network camera's address starts with rtsp://, rtsps://, http:// or https://`,
+    );
+  let parsed: URL;
+  try {
+    parsed = new URL(u);
+  } catch {
+    throw new Error(`invalid camera URL: ${shown(u)}`);
+  }
+  if (!parsed.hostname || !/^[a-z]+:\/\//i.test(u)) throw new Error('invalid camera URL: no host');
+  const kind: SourceKind = scheme.startsWith('rtsp') ? 'rtsp' : SNAPSHOT_URL.test(u) ? 'snapshot' : 'http';
+  return { kind, input: u, protocols: PROTOCOL_WHITELIST[scheme] };
 }
 
 /** What the camera's ffmpeg is told to produce. */
 export interface StreamArgs {
-  /** The address with credentials in it (never logged: see redactor). */
+  /** What ffmpeg opens (CameraInput's `input`), with credentials in it (never logged: see redactor). */
   url: string;
   kind: SourceKind;
+  /** ffmpeg's `-protocol_whitelist` (CameraInput's `protocols`). */
+  protocols: string;
   transport: 'tcp' | 'udp';
   /** Frames per second sent on (ffmpeg drops the others). */
   fps: number;
@@ -107,10 +184,19 @@ export function decodeThreads(): number {
  * width, stream information (and errors) on stderr, no statistics, no audio, no stdin.
  */
 export function streamArguments(a: StreamArgs): string[] {
-  const input: string[] = ['-threads', String(a.threads ?? decodeThreads())];
+  const input: string[] = [
+    '-threads',
+    String(a.threads ?? decodeThreads()),
+    '-protocol_whitelist',
+    a.protocols,
+  ];
   if (a.kind === 'rtsp')
     input.push('-rtsp_transport', a.transport, '-timeout', String(Math.round(a.socketTimeout * 1e6)));
-  else if (a.kind === 'http') input.push('-rw_timeout', String(Math.round(a.socketTimeout * 1e6)));
+  else if (a.kind === 'http')
+    // An MJPEG stream carries no timestamps: ffmpeg would take it for 25 frames/s, and a camera
+    // sending 2 would get one frame in every 12 s through the fps filter. The arrival time is the
+    // frame's time.
+    input.push('-rw_timeout', String(Math.round(a.socketTimeout * 1e6)), '-use_wallclock_as_timestamps', '1');
   else if (a.kind === 'snapshot')
     // One request per frame, at the frame rate (-re paces the reads). A server that stops answering
     // is caught by the stall watchdog (image2 takes no socket timeout).
@@ -122,8 +208,8 @@ export function streamArguments(a: StreamArgs): string[] {
   // shrinking a camera frame.
   const filters = [`fps=${a.fps}`];
   if (a.width > 0) filters.push(`scale=${a.width}:-2:flags=area`);
-  const source = a.kind === 'file' ? a.url.replace(/^file:\/\//i, '') : a.url;
-  const cmd = ffmpeg(source)
+  // fluent-ffmpeg writes the address after -i, so no address can be read as an option.
+  const cmd = ffmpeg(a.url)
     .inputOptions(input)
     .noAudio()
     .videoFilters(filters)

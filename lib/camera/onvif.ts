@@ -370,6 +370,14 @@ function parseAddress(input: string): { host: string; port: number; xaddr: strin
 }
 
 /**
+ * The device service URL an operator's `host`, `host:port` or URL names (what {@link discover}
+ * probes), or an {@link OnvifError} `bad-address`.
+ */
+export function deviceServiceUrl(address: string): string {
+  return parseAddress(address).xaddr;
+}
+
+/**
  * Finds ONVIF cameras. Without `address`, a WS-Discovery probe goes to the multicast group on the
  * chosen interface (or the default one) and every camera that answers within `timeoutMs` is listed,
  * each once; none answering gives an empty list. With `address`, that one device is probed directly

@@ -49,10 +49,12 @@ export function probeCamera(camera: CameraConfig, timeoutMs = 15000): Promise<Pr
   if (c.kind === 'rtsp') input.push('-rtsp_transport', c.transport, '-timeout', socketUs);
   else if (c.kind === 'http' || c.kind === 'snapshot') input.push('-rw_timeout', socketUs);
   else if (c.kind === 'v4l2') input.push('-f', 'v4l2');
-  const url = isNetworkSource(c.kind) ? withCredentials(c.url, c.username, c.password) : c.url;
+  const url = isNetworkSource(c.kind) ? withCredentials(c.input, c.username, c.password) : c.input;
   const args = [
     '-v',
     'error',
+    '-protocol_whitelist',
+    c.protocols,
     ...input,
     '-select_streams',
     'v:0',
@@ -62,7 +64,9 @@ export function probeCamera(camera: CameraConfig, timeoutMs = 15000): Promise<Pr
     'stream=codec_name,width,height,avg_frame_rate,r_frame_rate:frame=width,height',
     '-of',
     'json',
-    url.replace(/^file:\/\//i, ''),
+    // After -i, so no address can be read as an option (`-report` would write a log file).
+    '-i',
+    url,
   ];
   return new Promise((resolve) => {
     execFile(

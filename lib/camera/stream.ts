@@ -5,14 +5,15 @@
  */
 import { EventEmitter } from 'node:events';
 import { Supervisor, type SupervisorExit } from '../process/supervisor';
+import type { CameraSource } from '../types/defaults';
 import {
+  cameraInput,
   classifyFailure,
   ffmpegPath,
   isNetworkSource,
-  sourceKind,
   streamArguments,
   StreamInfoParser,
-  type SourceKind,
+  type CameraInput,
 } from './ffmpeg';
 import { FrameCutter } from './frames';
 import { redactor, withCredentials } from './url';
@@ -21,7 +22,9 @@ import { redactor, withCredentials } from './url';
 export interface CameraConfig {
   /** The camera's name in frames and events. */
   name: string;
-  /** rtsp://, rtsps://, http(s)://, a local video file or /dev/videoN, without credentials. */
+  /** What kind of address `url` is (default network: a path is then refused, never read as a file). */
+  source?: CameraSource;
+  /** rtsp://, rtsps://, http(s):// (network); a path or file:// URL (file); /dev/videoN (device); without credentials. */
   url: string;
   username?: string;
   password?: string;
@@ -83,17 +86,9 @@ export interface CameraStreamEvents {
 }
 
 /** Fills in the defaults and checks the address; throws a clear error for a bad one. */
-export function resolveCameraConfig(c: CameraConfig): Required<CameraConfig> & { kind: SourceKind } {
-  const kind = sourceKind(c.url);
-  if (kind !== 'file' && kind !== 'v4l2') {
-    let u: URL;
-    try {
-      u = new URL(c.url.trim());
-    } catch {
-      throw new Error(`invalid camera URL: ${redactor(c)(c.url)}`);
-    }
-    if (!u.hostname) throw new Error('invalid camera URL: no host');
-  }
+export function resolveCameraConfig(c: CameraConfig): Required<CameraConfig> & CameraInput {
+  const source = c.source ?? 'network';
+  const input = cameraInput(c.url, source);
   const positive = (v: number | undefined, d: number, what: string): number => {
     const n = v ?? d;
     if (!Number.isFinite(n) || n <= 0) throw new Error(`${what} must be a positive number`);
@@ -113,7 +108,8 @@ export function resolveCameraConfig(c: CameraConfig): Required<CameraConfig> & {
     maxRetryDelayMs: positive(c.maxRetryDelayMs, 60_000, 'maximum retry delay'),
     maxAttempts: Math.max(0, Math.round(c.maxAttempts ?? 0)),
     stopGraceMs: positive(c.stopGraceMs, 1500, 'stop grace'),
-    kind,
+    source,
+    ...input,
   };
 }
 
@@ -156,12 +152,13 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   start(): void {
     if (this.supervisor?.active) return;
     const c = this.config;
-    const url = isNetworkSource(c.kind) ? withCredentials(c.url, c.username, c.password) : c.url;
+    const url = isNetworkSource(c.kind) ? withCredentials(c.input, c.username, c.password) : c.input;
     const supervisor = new Supervisor({
       command: ffmpegPath(),
       args: streamArguments({
         url,
         kind: c.kind,
+        protocols: c.protocols,
         transport: c.transport,
         fps: c.fps,
         width: c.width,

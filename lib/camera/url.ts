@@ -89,3 +89,38 @@ export function redactor(secrets: { username?: string; password?: string }): (te
 export function displayUrl(url: string): string {
   return url.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]*):[^\s/@]*@/gi, `$1:${REDACTED}@`);
 }
+
+/** The port each camera scheme uses when a URL names none. */
+const DEFAULT_PORTS: Readonly<Record<string, number>> = Object.freeze({
+  rtsp: 554,
+  rtsps: 322,
+  http: 80,
+  https: 443,
+});
+
+/**
+ * A URL's scheme, host and port as one comparable text (`rtsp://cam.local:554`, the port filled in
+ * from the scheme's default, the host in lower case), or undefined for a URL without a host or port.
+ */
+export function originOf(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  let u: URL;
+  try {
+    u = new URL(url.trim());
+  } catch {
+    return undefined;
+  }
+  const scheme = u.protocol.replace(/:$/, '').toLowerCase();
+  const port = u.port ? Number(u.port) : DEFAULT_PORTS[scheme];
+  if (!u.hostname || !port) return undefined;
+  return `${scheme}://${u.hostname.toLowerCase()}:${port}`;
+}
+
+/**
+ * Whether two URLs name the same scheme, host and port: where a camera's stored password may be
+ * sent. A URL without a host never matches, not even itself.
+ */
+export function sameOrigin(a: string | undefined, b: string | undefined): boolean {
+  const x = originOf(a);
+  return x !== undefined && x === originOf(b);
+}

@@ -6,19 +6,27 @@
  * (0600 in folders of 0700): they hold biometric data.
  */
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  mkdir,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  truncate,
+  writeFile,
+} from 'node:fs/promises';
 import path from 'node:path';
-import Datastore from 'nedb-promises';
 import { CropFolder } from '../store/crops';
+import { Datafile } from '../store/datafile';
+import { EVENTS } from '../types/defaults';
 import type { DetectionEvent } from '../types/events';
+import { drawSnapshot, eventLabels, pixelate } from './snapshot';
 import { ZonedClock } from './time';
 
-/** Where and how a log keeps its events. */
-export interface EventLogOptions {
-  /** The NeDB datafile, e.g. `<userDir>/facewatch/events.db`. */
-  file: string;
-  /** The pictures; default: a folder named after the datafile without extension (`events/`). */
-  imagesDir?: string;
+/** How a log keeps its events: what detection-log's settings say (see {@link EventLog.configure}). */
+export interface EventLogSettings {
   /** Also write `detections_YYYY-MM-DD.jsonl` beside the datafile. */
   dailyFiles?: boolean;
   /** IANA time zone of days; '' or absent: the system's. */
@@ -29,6 +37,14 @@ export interface EventLogOptions {
   retainUnknownDays?: number;
   /** Disk cap in MB of datafile, daily files and pictures; 0 or absent: none. */
   maxDiskMB?: number;
+}
+
+/** Where and how a log keeps its events. */
+export interface EventLogOptions extends EventLogSettings {
+  /** The NeDB datafile, e.g. `<userDir>/facewatch/faces-events/events.db` (see store-events.ts). */
+  file: string;
+  /** The pictures; default: a folder named after the datafile without extension (`events/`). */
+  imagesDir?: string;
 }
 
 /** A query over the log; every field optional. */
@@ -81,16 +97,6 @@ export interface EventFiles {
 
 type Doc = DetectionEvent & { _id: string };
 
-interface DatastoreLike {
-  load(): Promise<void>;
-  find(
-    q: object,
-  ): { sort(s: object): { skip(n: number): { limit(n: number): Promise<Doc[]> } } } & Promise<Doc[]>;
-  insert(doc: object): Promise<unknown>;
-  remove(q: object, opts?: object): Promise<number>;
-  compactDatafileAsync(): Promise<void>;
-}
-
 const DAY_MS = 86400000;
 const DAILY_RE = /^detections_(\d{4}-\d{2}-\d{2})\.jsonl$/;
 
@@ -118,18 +124,19 @@ export class EventLog {
   readonly file: string;
   readonly dir: string;
   readonly images: CropFolder;
-  readonly clock: ZonedClock;
-  private readonly opts: EventLogOptions;
-  private readonly db: DatastoreLike;
+  private settingsNow: EventLogSettings;
+  private zoned: ZonedClock;
+  /** The datafile: a write that fails is undone in memory and on disk (lib/store/datafile.ts). */
+  private readonly db: Datafile;
   private queue: Promise<unknown> = Promise.resolve();
 
-  private constructor(opts: EventLogOptions, db: DatastoreLike) {
-    this.opts = opts;
+  private constructor(opts: EventLogOptions, db: Datafile) {
     this.file = path.resolve(opts.file);
     this.dir = path.dirname(this.file);
     const base = path.basename(this.file, path.extname(this.file));
     this.images = new CropFolder(path.resolve(opts.imagesDir ?? path.join(this.dir, base)));
-    this.clock = new ZonedClock(opts.timezone);
+    this.settingsNow = settingsOf(opts);
+    this.zoned = new ZonedClock(opts.timezone);
     this.db = db;
   }
 
@@ -138,13 +145,60 @@ export class EventLog {
     new ZonedClock(opts.timezone);
     const file = path.resolve(opts.file);
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    const db = Datastore.create({
-      filename: file,
-      autoload: false,
-      modes: { fileMode: 0o600, dirMode: 0o700 },
-    } as Parameters<typeof Datastore.create>[0]) as unknown as DatastoreLike;
+    // A line a crash tore is dropped at load (up to NeDB's default share) rather than refusing the
+    // log: an event is a record of a sighting, the face store's datafile is the one kept strict.
+    const db = Datafile.create(file, { label: 'detection log', corruptAlertThreshold: 0.1 });
     await db.load();
-    return new EventLog({ ...opts, file }, db);
+    const log = new EventLog({ ...opts, file }, db);
+    await log.sweepLeftovers();
+    return log;
+  }
+
+  /**
+   * Removes what a crash or a kill left half-done: temporary files (a picture or a daily file being
+   * written, NeDB's `events.db~` of a compaction) and picture folders of events that are not in the
+   * log (an event removed from the datafile before its pictures). Nothing of an event that is in
+   * the log is touched.
+   */
+  private async sweepLeftovers(): Promise<void> {
+    await rm(`${this.file}~`, { force: true });
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    for (const n of names)
+      if (DAILY_RE.test(n.replace(/\.tmp$/, '')) && n.endsWith('.tmp'))
+        await rm(path.join(this.dir, n), { force: true });
+    const keys = await readdir(this.images.root, { withFileTypes: true }).catch(() => []);
+    if (!keys.length) return;
+    const known = new Set((await this.db.all()).map((d) => d._id));
+    for (const k of keys) {
+      const folder = path.join(this.images.root, k.name);
+      if (!k.isDirectory() || !known.has(k.name)) {
+        await rm(folder, { recursive: true, force: true });
+        continue;
+      }
+      for (const f of await readdir(folder).catch(() => [] as string[]))
+        if (f.endsWith('.tmp')) await rm(path.join(folder, f), { force: true });
+    }
+  }
+
+  /** The days and hours of the configured time zone. */
+  get clock(): ZonedClock {
+    return this.zoned;
+  }
+
+  /** The settings in force. */
+  get settings(): Readonly<EventLogSettings> {
+    return this.settingsNow;
+  }
+
+  /**
+   * Replaces the settings (retention, disk cap, time zone, daily files): the log is the store's and
+   * opened with the defaults; the detection-log that records into it says how it is kept. Throws a
+   * RangeError for an unknown time zone (nothing changes then).
+   */
+  configure(settings: EventLogSettings): void {
+    const zoned = new ZonedClock(settings.timezone);
+    this.settingsNow = settingsOf(settings);
+    this.zoned = zoned;
   }
 
   /** Runs changes one at a time, so a sweep or an erasure never interleaves with a record. */
@@ -161,26 +215,103 @@ export class EventLog {
 
   /**
    * Records an event: writes its pictures (setting `snapshot` and `crop` to their paths relative
-   * to the images folder, or null), inserts it and appends it to its day's file. Resolves to the
-   * event as recorded, the object to send and publish.
+   * to the images folder, or null), inserts it and appends it to its day's file. The snapshot is
+   * the plain frame (see {@link plainFrame}); `event.faces` says what is drawn over it when it is
+   * served. Resolves to the event as recorded, the object to send and publish.
    */
   record(event: DetectionEvent, files: EventFiles = {}): Promise<DetectionEvent> {
     return this.serial(async () => {
       const e: DetectionEvent = { ...event, snapshot: null, crop: null };
-      if (files.snapshot) {
-        await this.images.write(e.id, 'frame.jpg', files.snapshot);
-        e.snapshot = this.images.relative(e.id, 'frame.jpg');
-      }
-      if (files.crop) {
-        await this.images.write(e.id, 'face.jpg', files.crop);
-        e.crop = this.images.relative(e.id, 'face.jpg');
-      }
-      await this.db.insert({ ...e, _id: e.id });
-      if (this.opts.dailyFiles) {
-        await appendFile(this.dailyFile(this.clock.day(e.time)), `${JSON.stringify(e)}\n`, { mode: 0o600 });
+      let undoDaily: (() => Promise<void>) | undefined;
+      try {
+        if (files.snapshot) {
+          await this.images.write(e.id, 'frame.jpg', files.snapshot);
+          e.snapshot = this.images.relative(e.id, 'frame.jpg');
+        }
+        if (files.crop) {
+          await this.images.write(e.id, 'face.jpg', files.crop);
+          e.crop = this.images.relative(e.id, 'face.jpg');
+        }
+        // The daily line first: when the datafile's write fails after it, the line is cut off again.
+        undoDaily = await this.appendDaily(e);
+        await this.db.insert({ ...e, _id: e.id });
+      } catch (err) {
+        // No pictures or daily line without their event: a picture nobody can find would escape erasure.
+        await undoDaily?.().catch(() => undefined);
+        await this.images.removeKey(e.id).catch(() => undefined);
+        throw err;
       }
       return e;
     });
+  }
+
+  /**
+   * Appends an event's line to its day's file (when daily files are on); resolves to what cuts the
+   * file back to where it was. A line that could not be written whole is cut off at once.
+   */
+  private async appendDaily(e: DetectionEvent): Promise<(() => Promise<void>) | undefined> {
+    if (!this.settingsNow.dailyFiles) return undefined;
+    const file = this.dailyFile(this.zoned.day(e.time));
+    const size = (await stat(file).catch(() => null))?.size;
+    const undo = async (): Promise<void> => {
+      if (size === undefined) await rm(file, { force: true });
+      else await truncate(file, size);
+    };
+    try {
+      await appendFile(file, `${JSON.stringify(e)}\n`, { mode: 0o600 });
+    } catch (err) {
+      await undo().catch(() => undefined);
+      const x = err as NodeJS.ErrnoException;
+      throw Object.assign(
+        new Error(
+          `the detection log ${this.file} could not record an event (its daily file): ${x.code ? `${x.code}: ` : ''}${x.message}`,
+        ),
+        { code: x.code },
+      );
+    }
+    return undo;
+  }
+
+  /** One event by id, or undefined. */
+  async get(id: string): Promise<DetectionEvent | undefined> {
+    if (typeof id !== 'string' || !id) return undefined;
+    const [doc] = await this.db.find<Doc>({ _id: id });
+    return doc ? publicEvent(doc) : undefined;
+  }
+
+  /**
+   * An event's frame as it is shown: the stored plain frame with the boxes and names of
+   * `event.faces` drawn over it (an event recorded before `faces` existed has them drawn in
+   * already). Undefined when the event or its snapshot does not exist.
+   */
+  async snapshot(id: string): Promise<Buffer | undefined> {
+    const e = await this.get(id);
+    const data = e && (await this.stored(e, 'snapshot'));
+    if (!e || !data) return undefined;
+    return e.faces ? drawSnapshot(data, eventLabels(e.faces)) : data;
+  }
+
+  /** An event's frame as stored (plain, unless the event is older than `faces`), or undefined. */
+  async frame(id: string): Promise<Buffer | undefined> {
+    const e = await this.get(id);
+    return e && this.stored(e, 'snapshot');
+  }
+
+  private async stored(e: DetectionEvent, which: 'snapshot' | 'crop'): Promise<Buffer | undefined> {
+    const rel = e[which];
+    const ref = rel ? this.images.parse(rel) : null;
+    return ref ? this.images.read(ref.key, ref.name).catch(() => undefined) : undefined;
+  }
+
+  /** An event's face crop (JPEG), or undefined. */
+  async crop(id: string): Promise<Buffer | undefined> {
+    const e = await this.get(id);
+    return e && this.stored(e, 'crop');
+  }
+
+  /** How many events of a person (by id) the log holds. */
+  countPerson(id: string): Promise<number> {
+    return this.db.count({ 'person.id': String(id) });
   }
 
   /** Events matching `q`, newest first. */
@@ -194,84 +325,99 @@ export class EventLog {
     const from = toMs(q.from);
     const to = toMs(q.to);
     const time: Record<string, string> = {};
-    if (from !== undefined) time.$gte = new Date(from).toISOString();
-    if (to !== undefined) time.$lt = new Date(to).toISOString();
+    if (from !== undefined) time.$gte = isoTime(from);
+    if (to !== undefined) time.$lt = isoTime(to);
     if (Object.keys(time).length) where.time = time;
     const limit = Math.min(Math.max(Math.floor(Number(q.limit ?? 100)) || 0, 1), 1000);
-    const offset = Math.max(Math.floor(Number(q.offset ?? 0)) || 0, 0);
-    const docs = await this.db.find(where).sort({ time: -1, _id: -1 }).skip(offset).limit(limit);
+    const offset = Math.min(Math.max(Math.floor(Number(q.offset ?? 0)) || 0, 0), Number.MAX_SAFE_INTEGER);
+    const docs = await this.db.find<Doc>(where).sort({ time: -1, _id: -1 }).skip(offset).limit(limit);
     return docs.map(publicEvent);
   }
 
   /** Today's statistics (in the log's zone) and the last sighting of each person. */
   async stats(people: number, now: Date | number = Date.now()): Promise<EventStats> {
-    const today = this.clock.day(now);
+    const today = this.zoned.day(now);
     // Today lies within a day of now's UTC date in any zone: look 36 h around it, then keep today's.
-    const around = await this.db.find({
+    const around = await this.db.find<Doc>({
       time: {
         $gte: new Date(+now - 1.5 * DAY_MS).toISOString(),
         $lt: new Date(+now + 1.5 * DAY_MS).toISOString(),
       },
     });
-    const s: EventStats = {
+    // Names, ids and cameras come from outside: counted in Maps, handed out as objects made by
+    // Object.fromEntries (which defines `__proto__` as an own key instead of setting a prototype).
+    const byPerson = new Map<string, number>();
+    const byPersonId = new Map<string, { name: string; count: number }>();
+    const byCamera = new Map<string, number>();
+    const lastSeen = new Map<string, { name: string; time: string; camera: string }>();
+    const todayByHour = new Array<number>(24).fill(0);
+    let eventsToday = 0;
+    for (const e of around) {
+      if (this.zoned.day(e.time) !== today) continue;
+      eventsToday++;
+      const who = e.person?.name ?? 'unknown';
+      byPerson.set(who, (byPerson.get(who) ?? 0) + 1);
+      if (e.person) {
+        const byId = byPersonId.get(e.person.id) ?? { name: e.person.name, count: 0 };
+        byId.count++;
+        byPersonId.set(e.person.id, byId);
+      }
+      byCamera.set(e.camera, (byCamera.get(e.camera) ?? 0) + 1);
+      todayByHour[this.zoned.hour(e.time)]++;
+    }
+    for (const e of await this.db.find<Doc>({ known: true })) {
+      if (!e.person) continue;
+      const last = lastSeen.get(e.person.id);
+      if (!last || last.time < e.time)
+        lastSeen.set(e.person.id, { name: e.person.name, time: e.time, camera: e.camera });
+    }
+    return {
       people,
       today,
-      timezone: this.clock.zone,
-      eventsToday: 0,
-      todayByPerson: {},
-      todayByPersonId: {},
-      todayByCamera: {},
-      todayByHour: new Array<number>(24).fill(0),
-      lastSeen: {},
+      timezone: this.zoned.zone,
+      eventsToday,
+      todayByPerson: Object.fromEntries(byPerson),
+      todayByPersonId: Object.fromEntries(byPersonId),
+      todayByCamera: Object.fromEntries(byCamera),
+      todayByHour,
+      lastSeen: Object.fromEntries(lastSeen),
     };
-    for (const e of around) {
-      if (this.clock.day(e.time) !== today) continue;
-      s.eventsToday++;
-      const who = e.person?.name ?? 'unknown';
-      s.todayByPerson[who] = (s.todayByPerson[who] ?? 0) + 1;
-      if (e.person) {
-        const byId = (s.todayByPersonId[e.person.id] ??= { name: e.person.name, count: 0 });
-        byId.count++;
-      }
-      s.todayByCamera[e.camera] = (s.todayByCamera[e.camera] ?? 0) + 1;
-      s.todayByHour[this.clock.hour(e.time)]++;
-    }
-    for (const e of await this.db.find({ known: true })) {
-      if (!e.person) continue;
-      const last = s.lastSeen[e.person.id];
-      if (!last || last.time < e.time)
-        s.lastSeen[e.person.id] = { name: e.person.name, time: e.time, camera: e.camera };
-    }
-    return s;
   }
 
   /**
    * Removes events past their age (known and unknown ones have their own), then the oldest while
    * the log's files exceed the disk cap; their pictures and daily lines go with them, and the
-   * datafile is compacted so no removed event stays in it.
+   * datafile is compacted so no removed event stays in it. Daily lines past their age go too,
+   * whatever time zone their file was written in.
    */
   sweep(now: Date | number = Date.now()): Promise<SweepReport> {
     return this.serial(async () => {
-      const knownDays = this.opts.retainKnownDays ?? 30;
-      const unknownDays = this.opts.retainUnknownDays ?? 7;
-      const expired = await this.db.find({
+      const knownDays = this.settingsNow.retainKnownDays ?? EVENTS.retainKnownDays.default;
+      const unknownDays = this.settingsNow.retainUnknownDays ?? EVENTS.retainUnknownDays.default;
+      const knownBefore = new Date(+now - knownDays * DAY_MS).toISOString();
+      const unknownBefore = new Date(+now - unknownDays * DAY_MS).toISOString();
+      const expired = await this.db.find<Doc>({
         $or: [
-          { known: true, time: { $lt: new Date(+now - knownDays * DAY_MS).toISOString() } },
-          { known: false, time: { $lt: new Date(+now - unknownDays * DAY_MS).toISOString() } },
+          { known: true, time: { $lt: knownBefore } },
+          { known: false, time: { $lt: unknownBefore } },
         ],
       });
       const removed: Doc[] = [...expired];
       await this.drop(expired);
       let overCap = 0;
       let bytes = 0;
-      const cap = (this.opts.maxDiskMB ?? 0) * 1024 * 1024;
+      const cap = (this.settingsNow.maxDiskMB ?? 0) * 1024 * 1024;
       if (cap > 0) {
-        await this.db.compactDatafileAsync();
+        await this.db.compact();
         let total = await this.diskUsage();
         if (total > cap) {
           const sizes = new Map<string, number>();
           for (const f of await this.images.list()) sizes.set(f.key, (sizes.get(f.key) ?? 0) + f.size);
-          const all = await this.db.find({}).sort({ time: 1, _id: 1 }).skip(0).limit(Number.MAX_SAFE_INTEGER);
+          const all = await this.db
+            .find<Doc>({})
+            .sort({ time: 1, _id: 1 })
+            .skip(0)
+            .limit(Number.MAX_SAFE_INTEGER);
           const victims: Doc[] = [];
           for (const e of all) {
             if (total <= cap) break;
@@ -286,8 +432,19 @@ export class EventLog {
           await this.drop(victims);
         }
       }
-      await this.dropDailyLines(removed);
-      await this.db.compactDatafileAsync();
+      const ids = new Set(removed.map((d) => d.id));
+      const expiredLine = (e: DetectionEvent): boolean =>
+        typeof e.time === 'string' && e.time < (e.known ? knownBefore : unknownBefore);
+      // A file's name is a day of the zone it was written in, which may not be today's setting:
+      // a day either side of every removed event's day covers any zone.
+      const days = new Set<string>();
+      for (const d of removed) for (const k of [-1, 0, 1]) days.add(utcDay(Date.parse(d.time) + k * DAY_MS));
+      const oldest = utcDay(+now - Math.min(knownDays, unknownDays) * DAY_MS + DAY_MS);
+      await this.rewriteDaily(
+        (e) => (ids.has(e.id) || expiredLine(e) ? null : e),
+        (day) => days.has(day) || day <= oldest,
+      );
+      await this.db.compact();
       return { expired: expired.length, overCap, bytes };
     });
   }
@@ -301,18 +458,73 @@ export class EventLog {
   }
 
   /**
-   * Erases a person from the log: every event of theirs, its pictures and its lines in the daily
-   * files; the datafile is compacted. Resolves to the number of events removed.
+   * Erases a person from the log: every event of theirs with its pictures and daily lines; in the
+   * frames of other events that show them, their face is pixelated and they leave the event's
+   * `faces` (and the daily lines); an older event's snapshot that has their name drawn in (recorded
+   * before `faces` existed, on the same camera at the same moment as one of theirs) is removed. The
+   * datafile is compacted. Resolves to the number of their events removed. Safe to run again.
    */
   erasePerson(id: string): Promise<number> {
     return this.serial(async () => {
-      const docs = await this.db.find({ 'person.id': id });
-      await this.drop(docs);
-      // Lines naming them are removed even when their event already left the datafile.
-      await this.rewriteDaily((e) => e.person?.id !== id);
-      await this.db.compactDatafileAsync();
-      return docs.length;
+      const own = await this.db.find<Doc>({ 'person.id': id });
+      await this.drop(own);
+      const changed = new Map<string, DetectionEvent>();
+      for (const e of await this.db.find<Doc>({ 'faces.person.id': id })) {
+        const next = await this.withoutFace(e, id);
+        changed.set(next.id, next);
+      }
+      for (const d of own) {
+        for (const e of await this.db.find<Doc>({ camera: d.camera, time: d.time })) {
+          if (e.faces || !e.snapshot || changed.has(e.id)) continue;
+          const next = { ...publicEvent(e), snapshot: null };
+          await this.images.remove(e.id, 'frame.jpg');
+          await this.db.update(e.id, { ...next, _id: e.id });
+          changed.set(next.id, next);
+        }
+      }
+      const gone = new Set(own.map((d) => d.id));
+      // Lines naming them are rewritten even when their event already left the datafile.
+      await this.rewriteDaily((e) => {
+        if (gone.has(e.id) || e.person?.id === id) return null;
+        const next = changed.get(e.id);
+        if (next) return next;
+        if (e.faces?.some((f) => f.person?.id === id))
+          return { ...e, faces: e.faces.filter((f) => f.person?.id !== id) };
+        return e;
+      });
+      await this.db.compact();
+      return own.length;
     });
+  }
+
+  /** An event of someone else without the erased person's face: pixelated in its frame, out of `faces`. */
+  private async withoutFace(doc: Doc, id: string): Promise<DetectionEvent> {
+    const faces = doc.faces ?? [];
+    const theirs = faces.filter((f) => f.person?.id === id);
+    const next: DetectionEvent = { ...publicEvent(doc), faces: faces.filter((f) => f.person?.id !== id) };
+    const ref = doc.snapshot ? this.images.parse(doc.snapshot) : null;
+    if (ref) {
+      const frame = await this.images.read(ref.key, ref.name).catch(() => undefined);
+      if (frame) {
+        try {
+          await this.images.write(
+            ref.key,
+            ref.name,
+            await pixelate(
+              frame,
+              theirs.map((f) => f.box),
+            ),
+          );
+        } catch (err) {
+          // A frame that cannot be redrawn is removed rather than kept with their face in it.
+          if ((err as NodeJS.ErrnoException).code) throw err;
+          await this.images.remove(ref.key, ref.name);
+          next.snapshot = null;
+        }
+      }
+    }
+    await this.db.update(doc._id, { ...next, _id: doc._id });
+    return next;
   }
 
   /** Waits for pending writes. */
@@ -322,7 +534,7 @@ export class EventLog {
 
   private async drop(docs: Doc[]): Promise<void> {
     for (const d of docs) {
-      await this.db.remove({ _id: d._id });
+      await this.db.remove(d._id);
       await this.images.removeKey(d.id);
     }
   }
@@ -332,36 +544,50 @@ export class EventLog {
     return names.filter((n) => DAILY_RE.test(n)).map((n) => path.join(this.dir, n));
   }
 
-  private async dropDailyLines(removed: Doc[]): Promise<void> {
-    if (!removed.length) return;
-    const ids = new Set(removed.map((d) => d.id));
-    const days = new Set(removed.map((d) => this.clock.day(d.time)));
-    await this.rewriteDaily((e) => !ids.has(e.id), days);
-  }
-
-  /** Rewrites daily files (of `days`, or all) keeping the lines `keep` accepts; an emptied file is removed. */
-  private async rewriteDaily(keep: (e: DetectionEvent) => boolean, days?: Set<string>): Promise<void> {
+  /**
+   * Rewrites daily files (those whose day `days` accepts, or all) with what `next` makes of each
+   * line: the line itself, a changed event, or null to drop it; an emptied file is removed.
+   */
+  private async rewriteDaily(
+    next: (e: DetectionEvent) => DetectionEvent | null,
+    days?: (day: string) => boolean,
+  ): Promise<void> {
     for (const file of await this.dailyFiles()) {
       const day = DAILY_RE.exec(path.basename(file))?.[1] ?? '';
-      if (days && !days.has(day)) continue;
+      if (days && !days(day)) continue;
       const text = await readFile(file, 'utf8').catch(() => '');
       const lines = text.split('\n').filter((l) => l.trim() !== '');
-      const kept = lines.filter((l) => {
+      let changed = false;
+      const kept: string[] = [];
+      for (const line of lines) {
+        let e: DetectionEvent;
         try {
-          return keep(JSON.parse(l) as DetectionEvent);
+          e = JSON.parse(line) as DetectionEvent;
         } catch {
           // An unreadable line cannot be shown to be anyone's: kept.
-          return true;
+          kept.push(line);
+          continue;
         }
-      });
-      if (kept.length === lines.length) continue;
+        const out = next(e);
+        if (out === e) kept.push(line);
+        else {
+          changed = true;
+          if (out) kept.push(JSON.stringify(out));
+        }
+      }
+      if (!changed) continue;
       if (!kept.length) {
         await rm(file, { force: true });
         continue;
       }
       const tmp = `${file}.tmp`;
-      await writeFile(tmp, kept.join('\n') + '\n', { mode: 0o600 });
-      await rename(tmp, file);
+      try {
+        await writeFile(tmp, kept.join('\n') + '\n', { mode: 0o600 });
+        await rename(tmp, file);
+      } catch (err) {
+        await rm(tmp, { force: true }).catch(() => undefined);
+        throw err;
+      }
     }
   }
 
@@ -369,4 +595,26 @@ export class EventLog {
   exists(): boolean {
     return existsSync(this.file);
   }
+}
+
+function settingsOf(s: EventLogSettings): EventLogSettings {
+  return {
+    dailyFiles: s.dailyFiles === true,
+    timezone: s.timezone ?? '',
+    retainKnownDays: s.retainKnownDays,
+    retainUnknownDays: s.retainUnknownDays,
+    maxDiskMB: s.maxDiskMB,
+  };
+}
+
+/** The UTC day of an instant, `YYYY-MM-DD` (empty for an invalid time). */
+function utcDay(ms: number): string {
+  return Number.isFinite(ms) ? new Date(ms).toISOString().slice(0, 10) : '';
+}
+
+/** An instant as ISO text; a RangeError for one outside what a Date can hold. */
+function isoTime(ms: number): string {
+  const d = new Date(ms);
+  if (Number.isNaN(d.getTime())) throw new RangeError(`not a time: ${ms}`);
+  return d.toISOString();
 }

@@ -2,10 +2,10 @@
  * From matched faces to recorded events: the tracker decides which faces make events, the
  * recorder draws the snapshot, crops the face and records the event in the log.
  */
-import type { DetectionEvent } from '../types/events';
+import type { DetectionEvent, EventFace } from '../types/events';
 import type { EventLog } from './log';
 import { eventId } from './log';
-import { cropFace, drawSnapshot } from './snapshot';
+import { cropFace, drawSnapshot, eventLabels, plainFrame } from './snapshot';
 import { Tracker, type TrackFace } from './tracker';
 
 /** A face as the recorder takes it: a face from face-match, with its crop when face-detect made one. */
@@ -27,7 +27,10 @@ export interface RecordFrame {
 /** A recorded event and its drawn frame. */
 export interface Recorded {
   event: DetectionEvent;
-  /** The drawn frame (JPEG) when snapshots are on and the frame came with its image. */
+  /**
+   * The frame with every face's box and name drawn (JPEG) when snapshots are on and the frame came
+   * with its image. Only sent on: the log keeps the plain frame and draws it again when asked.
+   */
   snapshot: Buffer | null;
 }
 
@@ -56,16 +59,17 @@ export class EventRecorder {
     const decisions = this.tracker.observe(camera, f.ts, f.faces);
     const making = decisions.filter((d) => d.reason);
     if (!making.length) return [];
+    // Every face of the frame, as the snapshot shows it; kept with each event so the picture can
+    // be drawn when it is served, and an erased person's face found in other people's frames.
+    const faces: EventFace[] = decisions.map((d) => ({
+      box: f.faces[d.face].box,
+      person: d.track.person ? { id: d.track.person.id, name: d.track.person.name } : null,
+    }));
     let snapshot: Buffer | null = null;
+    let plain: Buffer | null = null;
     if (this.opts.snapshots && f.image) {
-      snapshot = await drawSnapshot(
-        f.image,
-        decisions.map((d) => ({
-          box: f.faces[d.face].box,
-          text: d.track.person?.name ?? 'unknown',
-          known: !!d.track.person,
-        })),
-      );
+      plain = await plainFrame(f.image);
+      snapshot = await drawSnapshot(plain, eventLabels(faces));
     }
     const out: Recorded[] = [];
     const time = new Date(f.ts);
@@ -89,12 +93,13 @@ export class EventRecorder {
         frames: t.frames,
         trackId: t.id,
         reason: d.reason ?? 'track-start',
+        faces,
         snapshot: null,
         crop: null,
       };
       let crop: Buffer | null = null;
       if (this.opts.snapshots && f.image) crop = face.crop ?? (await cropFace(f.image, face.box));
-      out.push({ event: await this.log.record(event, { snapshot, crop }), snapshot });
+      out.push({ event: await this.log.record(event, { snapshot: plain, crop }), snapshot });
     }
     return out;
   }

@@ -6,7 +6,7 @@
  * is missing, and draws boxes without text when there is none.
  */
 import sharp from 'sharp';
-import { decodeImage } from '../vision/image';
+import { decodeImage, sniffFormat } from '../vision/image';
 import type { Box } from '../types';
 
 /** The font family the names are drawn in. */
@@ -82,4 +82,55 @@ export async function cropFace(image: Buffer, box: Box, quality = 85): Promise<B
   const width = clamp(Math.ceil(box.width + 2 * mx), 1, W - left);
   const height = clamp(Math.ceil(box.height + 2 * my), 1, H - top);
   return img.extract({ left, top, width, height }).jpeg({ quality }).toBuffer();
+}
+
+/** The labels of an event's frame: its faces as {@link drawSnapshot} draws them. */
+export function eventLabels(
+  faces: ReadonlyArray<{ box: Box; person: { name: string } | null }>,
+): SnapshotLabel[] {
+  return faces.map((f) => ({ box: f.box, text: f.person?.name ?? 'unknown', known: !!f.person }));
+}
+
+/**
+ * A picture with the given boxes (each widened by a quarter on every side) pixelated beyond
+ * recognition, as a JPEG of the picture's size: what an erased person's face becomes in the frames
+ * of other people's events. The picture is decoded upright, so boxes in upright coordinates fit.
+ */
+export async function pixelate(image: Buffer, boxes: Box[], quality = 85): Promise<Buffer> {
+  const { data, width, height, channels } = await decodeImage(image);
+  const patches: sharp.OverlayOptions[] = [];
+  for (const box of boxes) {
+    const mx = box.width * 0.25;
+    const my = box.height * 0.25;
+    const left = clamp(Math.floor(box.x - mx), 0, width - 1);
+    const top = clamp(Math.floor(box.y - my), 0, height - 1);
+    const w = clamp(Math.ceil(box.width + 2 * mx), 1, width - left);
+    const h = clamp(Math.ceil(box.height + 2 * my), 1, height - top);
+    if (!Number.isFinite(left + top + w + h)) continue;
+    // Four blocks across: a face cannot be recognised, nor its features recovered, from 4x4 colours.
+    const tiny = await sharp(data, { raw: { width, height, channels } })
+      .extract({ left, top, width: w, height: h })
+      .resize(Math.min(4, w), Math.min(4, h), { fit: 'fill', kernel: 'cubic' })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const blocks = await sharp(tiny.data, { raw: tiny.info })
+      .resize(w, h, { fit: 'fill', kernel: 'nearest' })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    patches.push({ input: blocks.data, raw: blocks.info, left, top });
+  }
+  return sharp(data, { raw: { width, height, channels } }).composite(patches).jpeg({ quality }).toBuffer();
+}
+
+/**
+ * A frame as it is kept with an event: a JPEG without metadata (an uploaded photo's EXIF, such as
+ * its GPS position, is not kept), turned upright. A JPEG without metadata (face-detect's) is kept as
+ * it is.
+ */
+export async function plainFrame(image: Buffer): Promise<Buffer> {
+  const head = image.subarray(0, 65536);
+  const metadata = head.includes('Exif\0\0') || head.includes('http://ns.adobe.com/xap/');
+  if (sniffFormat(image) === 'jpeg' && !metadata) return image;
+  const { data, width, height, channels } = await decodeImage(image);
+  return sharp(data, { raw: { width, height, channels } }).jpeg({ quality: 85 }).toBuffer();
 }

@@ -8,6 +8,7 @@
  */
 import type { Box, FaceMatch, FaceQuality } from '../types';
 import type { EventReason } from '../types/events';
+import { reservedKeyProblem } from '../types/keys';
 
 /** One face of a frame, as the tracker needs it (a face from face-match). */
 export interface TrackFace {
@@ -140,6 +141,18 @@ export function decide(votes: Vote[]): Pick<Track, 'person' | 'distance' | 'conf
   };
 }
 
+/**
+ * Throws a RangeError when the camera's name or a face's person id is a reserved key (`__proto__`,
+ * `constructor`, `prototype`): they come from messages, and the tracker's tables, and the log's
+ * statistics after it, are keyed by them.
+ */
+function refuseReserved(camera: string | null, faces: TrackFace[]): void {
+  const problem =
+    (camera !== null ? reservedKeyProblem('camera name', camera) : undefined) ??
+    faces.map((f) => reservedKeyProblem('person id', f?.match?.person?.id)).find((p) => p !== undefined);
+  if (problem) throw new RangeError(problem);
+}
+
 /** Assigns faces to tracks, names tracks and decides which faces produce events. */
 export class Tracker {
   private readonly opts: Required<TrackerOptions>;
@@ -165,9 +178,11 @@ export class Tracker {
 
   /**
    * Takes one frame's faces (camera null: a photo, each face its own one-frame track) at time `ts`
-   * (ms) and decides, per face, its track and whether it produces an event.
+   * (ms) and decides, per face, its track and whether it produces an event. Throws a RangeError,
+   * changing nothing, for a reserved camera name or person id (lib/types/keys.ts).
    */
   observe(camera: string | null, ts: number, faces: TrackFace[]): FaceDecision[] {
+    refuseReserved(camera, faces);
     if (camera !== null) this.prune(ts);
     const assigned = camera === null ? new Map<number, Track>() : this.assign(camera, ts, faces);
     return faces.map((face, i) => {

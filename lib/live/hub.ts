@@ -8,6 +8,7 @@
  */
 import type { Box, RawImage } from '../types';
 import { LIBRARY } from '../types/defaults';
+import { isReservedKey } from '../types/keys';
 
 /** A face as the live view draws it. */
 export interface LiveFace {
@@ -145,8 +146,13 @@ export class LiveHub {
     return false;
   }
 
-  /** A viewer asks for `camera`: it counts as watched for the next few seconds. */
+  /**
+   * A viewer asks for `camera`: it counts as watched for the next few seconds. A reserved name
+   * (`__proto__`, `constructor`, `prototype`) is no camera: it is never watched, so nothing is kept
+   * under it.
+   */
   watch(camera: string): void {
+    if (isReservedKey(camera)) return;
     this.viewers.set(camera, this.now());
   }
 
@@ -159,6 +165,8 @@ export class LiveHub {
   fromMatch(msg: MatchOutput): void {
     const camera = msg.frame?.camera;
     if (typeof camera !== 'string' || !camera) return;
+    // A camera already seen passed this check once: every later frame pays only the lookup.
+    if (!this.seenAt.has(camera) && isReservedKey(camera)) return;
     const now = this.now();
     this.seenAt.set(camera, now);
     if (!this.watching(camera)) return;
@@ -235,6 +243,8 @@ export class LiveHub {
    * next one published within `timeoutMs`, else null. `signal` ends the wait early (null).
    */
   next(camera: string, after: number, timeoutMs: number, signal?: AbortSignal): Promise<LiveFrame | null> {
+    // A reserved name has no frames and never will: answered at once, nothing kept for it.
+    if (isReservedKey(camera)) return Promise.resolve(null);
     this.watch(camera);
     const cam = this.camera(camera);
     const last = cam.entries.at(-1);

@@ -3,9 +3,11 @@
  * FaceWatch's entities. Per person: a presence binary_sensor and a sensor with the camera they were
  * last seen at. Per camera: a sensor with the last recognised name and one with the count of known
  * faces in view. Each config carries a device, a `unique_id` and the availability topic, so the
- * entities go unavailable when FaceWatch does.
+ * entities go unavailable when FaceWatch does. A person's id and a camera's name reach an object_id
+ * through {@link objectId}, so two that differ only in characters Home Assistant refuses (`a.b`,
+ * `a_b`) keep entities of their own.
  */
-import { objectId, type Topics } from './topics';
+import { objectId, plainObjectId, type Topics } from './topics';
 
 /** A discovery config: where it is published (retained) and what. */
 export interface DiscoveryConfig {
@@ -33,9 +35,12 @@ function common(ctx: DiscoveryContext): Record<string, unknown> {
   };
 }
 
-/** The node id of every FaceWatch discovery topic: the base, made HA-safe. */
+/**
+ * The node id of every FaceWatch discovery topic: the base, made HA-safe. The base is configured,
+ * not a name from data, so it keeps the form it always had (no hash), and no entity is renamed.
+ */
 function nodeId(ctx: DiscoveryContext): string {
-  return `facewatch_${objectId(ctx.topics.base)}`;
+  return `facewatch_${plainObjectId(ctx.topics.base)}`;
 }
 
 function config(

@@ -13,6 +13,12 @@ export interface FaceMqttOptions {
   snapshots?: boolean;
   /** Seconds after the last sighting before a person counts as gone (300). */
   presenceTimeout?: number;
+  /**
+   * Whether a person is still enrolled (false for one deleted, or being erased); undefined when
+   * it cannot be told (no face store). An event of a person who is not, or one whose picture
+   * shows them, arriving after their erasure, is not published and sets no retained state.
+   */
+  enrolled?: (id: string) => boolean | undefined;
 }
 
 /** A person as the store knows them. */
@@ -58,11 +64,13 @@ export class FaceMqtt {
   private readonly people = new Map<string, PersonState>();
   private readonly presenceTimers = new Map<string, NodeJS.Timeout>();
   private readonly cameras = new Map<string, { state: CameraPresence; view: Map<string, InView> }>();
+  /** The people drawn on each camera's retained snapshot, by id: an erasure clears the snapshot that shows them. */
+  private readonly snapshotPeople = new Map<string, Set<string>>();
   private closed = false;
 
   constructor(
     private readonly publisher: MqttPublisher,
-    options: FaceMqttOptions = {},
+    private readonly options: FaceMqttOptions = {},
   ) {
     this.snapshots = options.snapshots === true;
     const timeout = options.presenceTimeout ?? MQTT.presenceTimeout.default;
@@ -70,9 +78,19 @@ export class FaceMqtt {
     this.ctx = { prefix: publisher.discoveryPrefix, topics: publisher.topics, presenceTimeout: timeout };
   }
 
+  /** Whether a person is known to be no longer enrolled. */
+  private erased(id: string): boolean {
+    return this.options.enrolled?.(id) === false;
+  }
+
   /** Publishes one event: on `<base>/events` and `<base>/<camera>/events`, then the state it changes. */
   publish(event: DetectionEvent, snapshot?: Buffer): void {
     if (this.closed) return;
+    if (event.person && this.erased(event.person.id)) return;
+    if (event.faces?.some((f) => f.person && this.erased(f.person.id))) {
+      event = { ...event, faces: event.faces.filter((f) => !f.person || !this.erased(f.person.id)) };
+      snapshot = undefined;
+    }
     const t = this.publisher.topics;
     const camera = String(event.camera ?? '');
     const json = JSON.stringify(event);
@@ -81,8 +99,11 @@ export class FaceMqtt {
       { topic: t.cameraEvents(camera), payload: json },
     ];
     this.publisher.publishEvent(messages);
-    if (this.snapshots && Buffer.isBuffer(snapshot))
+    if (this.snapshots && Buffer.isBuffer(snapshot)) {
       this.publisher.setRetained(t.cameraSnapshot(camera), snapshot);
+      const shown = event.faces ? event.faces.map((f) => f.person?.id) : [event.person?.id];
+      this.snapshotPeople.set(camera, new Set(shown.filter((id): id is string => typeof id === 'string')));
+    }
     const cam = this.camera(camera);
     if (event.known && event.person) this.seen(event.person, camera, event.time, cam);
   }
@@ -147,7 +168,7 @@ export class FaceMqtt {
 
   /** Announces an enrolled person to Home Assistant (their two entities), and their state if new. */
   announce(person: PersonRef): void {
-    if (this.closed) return;
+    if (this.closed || this.erased(person.id)) return;
     for (const c of personConfigs(this.ctx, person)) this.publisher.setConfig(c.topic, c.payload);
     const known = this.people.get(person.id);
     if (known && known.name !== person.name) {
@@ -162,10 +183,47 @@ export class FaceMqtt {
   }
 
   /**
+   * Clears what an earlier run left retained under this base and is no longer true, once the broker
+   * answers: the state and Home Assistant entities of people who are not enrolled any more (deleted
+   * while Node-RED was stopped, e.g. by `facewatch delete`), and the cameras' presence and snapshots
+   * (a new run starts with nobody in view; an old snapshot may show anyone). Resolves to the topics
+   * cleared.
+   */
+  sweepStale(people: PersonRef[]): Promise<string[]> {
+    const t = this.publisher.topics;
+    const keep = new Set<string>(people.map((p) => t.person(p.id)));
+    for (const p of people) for (const c of personConfigs(this.ctx, p)) keep.add(c.topic);
+    const filters = [`${t.base}/person/+`, `${t.base}/+/person`, `${t.base}/+/snapshot`];
+    // Discovery topics end `<component>/<node id>/<object id>/config`: every object of this base.
+    const sample = personConfigs(this.ctx, { id: 'x', name: '' })[0].topic.split('/');
+    const nodeLevel = sample.length - 3;
+    if (this.publisher.discovery) {
+      const filter = [...sample];
+      filter[nodeLevel - 1] = '+';
+      filter[nodeLevel + 1] = '+';
+      filters.push(filter.join('/'));
+    }
+    return this.publisher.sweepRetained(filters, (topic) => {
+      const levels = topic.split('/');
+      if (topic.startsWith(`${this.ctx.prefix}/`) && levels.length === sample.length)
+        // A camera's entities stay (the camera is still there); a person's only while enrolled.
+        return !levels[nodeLevel + 1].startsWith('person_') || keep.has(topic);
+      return keep.has(topic);
+    });
+  }
+
+  /**
    * Erases a deleted person: their retained state and discovery configs are cleared (empty
-   * retained payloads), and they leave every camera's view.
+   * retained payloads), a camera's retained snapshot that shows them is cleared, and they leave
+   * every camera's view.
    */
   forget(person: PersonRef): void {
+    for (const [camera, shown] of this.snapshotPeople) {
+      if (!shown.has(person.id)) continue;
+      // The retained picture has their face and name drawn in: cleared, not republished on reconnect.
+      this.publisher.clearRetained(this.publisher.topics.cameraSnapshot(camera));
+      this.snapshotPeople.delete(camera);
+    }
     clearTimeout(this.presenceTimers.get(person.id));
     this.presenceTimers.delete(person.id);
     this.people.delete(person.id);

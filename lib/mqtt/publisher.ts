@@ -313,6 +313,47 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
     if (this.discovery) this.clearRetained(topic);
   }
 
+  /**
+   * Clears what an earlier run left retained under `filters` and this one does not keep: on the
+   * next connection (now, when connected), it subscribes to `filters`, takes the retained messages
+   * the broker sends within `waitMs`, and clears each one whose topic this publisher has not set
+   * itself and `keep` refuses. Resolves to the topics cleared; a broker that stays away resolves
+   * nothing (the sweep runs when it comes back).
+   */
+  sweepRetained(filters: string[], keep: (topic: string) => boolean, waitMs = 1500): Promise<string[]> {
+    return new Promise((resolve) => {
+      const run = (client: MqttClient): void => {
+        const seen = new Set<string>();
+        const onMessage = (topic: string, payload: Buffer, packet: { retain?: boolean }): void => {
+          if (packet.retain && payload.length > 0) seen.add(topic);
+        };
+        client.on('message', onMessage);
+        client.subscribe(filters, { qos: 0 }, (err) => {
+          if (err) {
+            client.off('message', onMessage);
+            resolve([]);
+            return;
+          }
+          setTimeout(() => {
+            client.off('message', onMessage);
+            client.unsubscribe(filters, () => undefined);
+            const cleared: string[] = [];
+            for (const topic of seen) {
+              if (this.retained.has(topic) || this.configs.has(topic) || keep(topic)) continue;
+              this.clearRetained(topic);
+              cleared.push(topic);
+            }
+            resolve(cleared);
+          }, waitMs).unref();
+        });
+      };
+      const client = this.client;
+      if (!client || this.stopping) return resolve([]);
+      if (client.connected) run(client);
+      else client.once('connect', () => run(client));
+    });
+  }
+
   /** Resolves once no event waits in the queue and every event sent was acknowledged. */
   whenIdle(): Promise<void> {
     if (this.queue.length === 0 && this.pending === 0) return Promise.resolve();

@@ -1,8 +1,11 @@
 /**
  * The audit log: one JSON object per line, appended. It records who did what to whom and when,
- * never a descriptor or an image, so that it can be kept after a person is erased.
+ * never a descriptor or an image. When a person is erased their earlier lines keep only time,
+ * action, id and actor (see {@link AuditLog.scrubPerson}), so after an erasure their name is
+ * nowhere in it.
  */
 import { appendFile } from 'node:fs/promises';
+import { isMissing, removeFile, rewriteLines } from './files';
 
 /** Actions recorded in the audit log. */
 export type AuditAction =
@@ -22,7 +25,7 @@ export interface AuditEntry {
   details?: Record<string, unknown>;
 }
 
-/** Appends entries; writes are chained so lines never interleave. */
+/** Appends entries; writes (and scrubs) are chained so lines never interleave or get lost. */
 export class AuditLog {
   private tail: Promise<void> = Promise.resolve();
 
@@ -31,13 +34,52 @@ export class AuditLog {
   /** Queues one entry and resolves when it is on disk. Failures are reported to the caller. */
   write(entry: Omit<AuditEntry, 'time'> & { time?: string }): Promise<void> {
     const line = JSON.stringify({ time: entry.time ?? new Date().toISOString(), ...entry }) + '\n';
-    const next = this.tail.then(() => appendFile(this.file, line, { mode: 0o600 }));
-    this.tail = next.catch(() => undefined);
-    return next;
+    return this.chain(() => appendFile(this.file, line, { mode: 0o600 }));
+  }
+
+  /**
+   * Rewrites the log so that the lines about person `id` keep only time, action, id and actor:
+   * their name, earlier names, sources (photo file names often carry a name) and other details
+   * go. A line that cannot be read and mentions the name or the id is dropped. Atomic: the log is
+   * either as it was or scrubbed. Resolves when done; rejects when the log cannot be rewritten.
+   */
+  scrubPerson(id: string, name: string): Promise<void> {
+    const idText = `"id":${JSON.stringify(id)}`;
+    const nameText = JSON.stringify(name).slice(1, -1);
+    const scrub = (line: string): string | null => {
+      if (!line.includes(idText) && !line.includes(nameText)) return line;
+      let entry: Partial<AuditEntry>;
+      try {
+        entry = JSON.parse(line) as Partial<AuditEntry>;
+      } catch {
+        return null;
+      }
+      if (entry.id !== id) return line;
+      // An already scrubbed line prints the same and is left as it is.
+      return JSON.stringify({ time: entry.time, action: entry.action, id: entry.id, actor: entry.actor });
+    };
+    return this.chain(async () => {
+      try {
+        await rewriteLines(this.file, scrub);
+      } catch (err) {
+        if (!isMissing(err)) throw err;
+      }
+    });
+  }
+
+  /** Removes the temporary file a crash during a scrub left behind. */
+  async sweep(): Promise<void> {
+    await removeFile(`${this.file}.tmp`).catch(() => undefined);
   }
 
   /** Resolves when every queued entry is written. */
   flush(): Promise<void> {
     return this.tail;
+  }
+
+  private chain(task: () => Promise<void>): Promise<void> {
+    const next = this.tail.then(task);
+    this.tail = next.catch(() => undefined);
+    return next;
   }
 }

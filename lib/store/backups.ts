@@ -2,10 +2,9 @@
  * Rolling backups of a NeDB datafile: `<file>.bak.1` (newest) ... `<file>.bak.N`.
  * Taken before each batch of writes; rewritten when a person is erased.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { copyFile, rename, rm, stat, unlink } from 'node:fs/promises';
-import { once } from 'node:events';
-import readline from 'node:readline';
+import { copyFile, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { isMissing, messageOf, removeFile, rewriteLines, syncDir } from './files';
 
 /** One backup file. */
 export interface BackupInfo {
@@ -53,24 +52,34 @@ export class BackupSet {
     return out;
   }
 
-  /** Shifts the backups by one and copies the datafile to `.bak.1`. */
+  /**
+   * Shifts the backups by one and copies the datafile to `.bak.1`. Rejects with a clear message
+   * when that fails (a full disk, no permission), leaving no partial copy behind.
+   */
   async rotate(): Promise<void> {
     if (this.count <= 0) return;
     const current = await exists(this.datafile);
     if (!current || current.size === 0) return;
-    await rm(this.path(this.count), { force: true });
-    for (let n = this.count - 1; n >= 1; n--) {
-      if (await exists(this.path(n))) await rename(this.path(n), this.path(n + 1));
-    }
     const tmp = this.path(1) + '.tmp';
-    await copyFile(this.datafile, tmp);
-    await rename(tmp, this.path(1));
+    try {
+      await rm(this.path(this.count), { force: true });
+      for (let n = this.count - 1; n >= 1; n--) {
+        if (await exists(this.path(n))) await rename(this.path(n), this.path(n + 1));
+      }
+      await copyFile(this.datafile, tmp);
+      await rename(tmp, this.path(1));
+    } catch (err) {
+      await removeFile(tmp).catch(() => undefined);
+      throw new Error(`the backup ${this.path(1)} could not be taken: ${messageOf(err)}`, { cause: err });
+    }
   }
 
   /**
    * Applies `rewrite` to every document line of every backup. A backup is rewritten only when a
-   * line changed; a backup with a line that cannot be parsed cannot be checked, so it is removed
-   * rather than left holding data that should be gone. Returns what happened per file.
+   * line changed. A backup that cannot be rewritten (a line that cannot be parsed, so it cannot
+   * be checked; a file or folder without permission; a full disk; something else where its
+   * temporary file goes) is removed instead: losing a backup beats keeping data that should be
+   * gone. Rejects only when such a backup cannot even be removed. Returns what happened per file.
    *
    * `mentions`, when given, is text that every line `rewrite` could change contains (the
    * serialised `"_id":"<id>"`); other lines are copied without parsing, which makes scrubbing a
@@ -94,52 +103,48 @@ export class BackupSet {
     rewrite: DocRewrite,
     mentions?: string,
   ): Promise<'unchanged' | 'rewritten' | 'removed'> {
-    const tmp = file + '.tmp';
-    const input = createReadStream(file, { encoding: 'utf8' });
-    const output = createWriteStream(tmp, { encoding: 'utf8', mode: 0o600 });
-    let changed = false;
-    let unreadable = false;
-    try {
-      for await (const line of readline.createInterface({ input, crlfDelay: Infinity })) {
-        if (line === '') continue;
-        if (mentions !== undefined && !line.includes(mentions)) {
-          if (!output.write(line + '\n')) await once(output, 'drain');
-          continue;
-        }
-        let doc: RawDoc;
-        try {
-          doc = JSON.parse(line) as RawDoc;
-        } catch {
-          unreadable = true;
-          break;
-        }
-        const next = rewrite(doc);
-        let text = line;
-        if (next === null) {
-          changed = true;
-          continue;
-        }
-        if (next !== doc) {
-          changed = true;
-          text = JSON.stringify(next);
-        }
-        if (!output.write(text + '\n')) await once(output, 'drain');
+    const lineRewrite = (line: string): string | null => {
+      if (mentions !== undefined && !line.includes(mentions)) return line;
+      let doc: RawDoc;
+      try {
+        doc = JSON.parse(line) as RawDoc;
+      } catch {
+        throw new UnreadableBackup(`${file} has a line that cannot be read`);
       }
-    } finally {
-      input.destroy();
-      output.end();
-      await once(output, 'close');
-    }
-    if (unreadable) {
-      await unlink(tmp);
-      await unlink(file);
+      const next = rewrite(doc);
+      if (next === null) return null;
+      return next === doc ? line : JSON.stringify(next);
+    };
+    try {
+      return (await rewriteLines(file, lineRewrite)) ? 'rewritten' : 'unchanged';
+    } catch (err) {
+      if (isMissing(err)) return 'unchanged';
+      try {
+        await rm(file, { force: true });
+      } catch (rmErr) {
+        throw new Error(
+          `backup ${file} can be neither rewritten (${messageOf(err)}) nor removed (${messageOf(rmErr)})`,
+        );
+      }
+      await syncDir(path.dirname(file)).catch(() => undefined);
       return 'removed';
     }
-    if (!changed) {
-      await unlink(tmp);
-      return 'unchanged';
-    }
-    await rename(tmp, file);
-    return 'rewritten';
+  }
+
+  /** Removes the oldest backup, to make room on a full disk; resolves to its path, or null when none is left. */
+  async dropOldest(): Promise<string | null> {
+    const oldest = (await this.list()).pop();
+    if (!oldest) return null;
+    await rm(oldest.file, { force: true });
+    return oldest.file;
+  }
+
+  /** Removes the temporary files of backups that a crash or a failed write left behind. */
+  async sweep(): Promise<void> {
+    for (let n = 1; n <= Math.max(this.count, 10) + 1; n++)
+      await removeFile(this.path(n) + '.tmp').catch(() => undefined);
   }
 }
+
+/** A backup with a line that is not JSON: it cannot be checked, so it is not kept. */
+class UnreadableBackup extends Error {}

@@ -1,6 +1,7 @@
 /**
  * Small pure helpers of the store: descriptor encoding, id and name sanitising, id generation.
  */
+import { RESERVED_KEYS, reservedKeyProblem } from '../types/keys';
 import { StoreError } from './errors';
 
 /**
@@ -51,7 +52,9 @@ const ID_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
  * Validates a person id. Ids name image folders, so anything that could escape the images
  * folder or be read differently by another file system (slashes, `..`, spaces, control or
  * non-ASCII characters) is refused rather than silently rewritten: a silently changed id
- * would not be the id the user asked for.
+ * would not be the id the user asked for. Ids are keys of tables everywhere (statistics, topics,
+ * lookups), so the keys that reach an object's prototype (`__proto__`, `constructor`,
+ * `prototype`, any case) are refused too.
  */
 export function sanitiseId(raw: unknown): string {
   if (typeof raw !== 'string' && typeof raw !== 'number') {
@@ -64,12 +67,16 @@ export function sanitiseId(raw: unknown): string {
       `invalid person id "${id.slice(0, 80)}": use 1-64 letters, digits, "_", "-" or "." (not starting with "." or "-", no "..")`,
     );
   }
+  const reserved = reservedKeyProblem('person id', id);
+  if (reserved) throw new StoreError('EINVALID_ID', reserved);
   return id;
 }
 
 /**
  * Normalises a display name: Unicode NFC, control characters removed, white space collapsed,
- * at most 100 characters. Names never become file names (images are stored under the id).
+ * at most 100 characters. Names never become file names (images are stored under the id), but
+ * they are used as keys (MQTT topics, Home Assistant names), so the keys that reach an object's
+ * prototype are refused.
  */
 export function sanitiseName(raw: unknown): string {
   if (typeof raw !== 'string') throw new StoreError('EINVALID_NAME', 'name must be a string');
@@ -81,10 +88,16 @@ export function sanitiseName(raw: unknown): string {
     .trim();
   if (!name) throw new StoreError('EINVALID_NAME', 'name is empty');
   if (name.length > 100) throw new StoreError('EINVALID_NAME', `name is longer than 100 characters`);
+  const reserved = reservedKeyProblem('name', name);
+  if (reserved) throw new StoreError('EINVALID_NAME', reserved);
   return name;
 }
 
-/** Metadata must be a plain JSON object of modest size (it is stored and sent with every match). */
+/**
+ * Metadata must be a plain JSON object of modest size (it is stored and sent with every match),
+ * without the keys that reach an object's prototype at any depth (a later merge of it into
+ * another object must not be able to change that object's prototype).
+ */
 export function sanitiseMetadata(raw: unknown): Record<string, unknown> {
   if (raw === undefined || raw === null) return {};
   if (typeof raw !== 'object' || Array.isArray(raw)) {
@@ -97,7 +110,15 @@ export function sanitiseMetadata(raw: unknown): Record<string, unknown> {
     throw new StoreError('EINVALID_METADATA', `metadata is not JSON: ${(err as Error).message}`);
   }
   if (json.length > 16384) throw new StoreError('EINVALID_METADATA', 'metadata is larger than 16 KB as JSON');
-  return JSON.parse(json) as Record<string, unknown>;
+  // JSON.parse makes `__proto__` an own key (never the prototype), so every key is seen here.
+  return JSON.parse(json, (key, value: unknown) => {
+    if (RESERVED_KEYS.includes(key))
+      throw new StoreError(
+        'EINVALID_METADATA',
+        `metadata key "${key}" is reserved (${RESERVED_KEYS.join(', ')} cannot be used)`,
+      );
+    return value;
+  }) as Record<string, unknown>;
 }
 
 /** Prefix and width of generated ids: PERSON_0001, as the original system. */

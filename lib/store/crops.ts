@@ -158,6 +158,43 @@ export class CropFolder {
     );
   }
 
+  /**
+   * Removes what a crash or a failed write left behind: every `.tmp` file, and, when `keep` is
+   * given, every file whose name matches `names` (default: any valid name) that `keep` refuses;
+   * key folders left empty go too. Only files a CropFolder could have written are touched.
+   * Resolves to the number of files removed.
+   */
+  async sweep(opts: { keep?: (key: string, name: string) => boolean; names?: RegExp } = {}): Promise<number> {
+    let removed = 0;
+    const keys = (await readdir(this.root, { withFileTypes: true }).catch(() => []))
+      .filter((e) => e.isDirectory() && SEGMENT_RE.test(e.name) && !e.name.includes('..'))
+      .map((e) => e.name);
+    const sweepKey = async (key: string): Promise<void> => {
+      const dir = path.join(this.root, key);
+      const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+      let left = entries.length;
+      for (const e of entries) {
+        if (!e.isFile()) continue;
+        const tmp = e.name.endsWith(TMP_SUFFIX);
+        const name = tmp ? e.name.slice(0, -TMP_SUFFIX.length) : e.name;
+        if (!this.parse(`${key}/${name}`)) continue;
+        const orphan = !tmp && opts.keep && (opts.names ?? SEGMENT_RE).test(name) && !opts.keep(key, name);
+        if (!tmp && !orphan) continue;
+        await rm(path.join(dir, e.name), { force: true });
+        removed++;
+        left--;
+      }
+      if (left === 0) await rmdir(dir).catch(() => undefined);
+    };
+    // Several folders at a time: a large store has one per person.
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < keys.length) await sweepKey(keys[next++]);
+    };
+    await Promise.all(Array.from({ length: Math.min(16, keys.length) }, worker));
+    return removed;
+  }
+
   /** Total bytes of the files {@link list} reports. */
   async size(key?: string): Promise<number> {
     return (await this.list(key)).reduce((n, e) => n + e.size, 0);

@@ -9,6 +9,8 @@ export type StoreErrorCode =
   | 'ESTORE_CORRUPT'
   | 'ESTORE_UNREADABLE'
   | 'ESTORE_CLOSED'
+  | 'EWRITE'
+  | 'EERASURE'
   | 'EMODEL_MISMATCH'
   | 'EDESCRIPTOR'
   | 'EINVALID_ID'

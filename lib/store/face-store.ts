@@ -7,19 +7,26 @@
  *
  * Every change runs inside a batch: batches are serialised (one at a time, in call order), the
  * datafile is backed up before the first write of a batch, and erasures compact the datafile and
- * scrub the backups before the batch ends.
+ * scrub the backups before the batch ends. A write that fails on disk is undone (datafile.ts).
+ *
+ * An erasure is recorded in the erasure journal (journal.ts) before any of it is done, then done
+ * in this order: the store's part (the person leaves matching at once; backups scrubbed, or
+ * removed when they cannot be; the document removed and the datafile compacted; the images
+ * deleted), the erasers other rooms registered ({@link FaceStore.addEraser}), the person's name
+ * scrubbed from the audit log, the events; only then the journal entry is removed. An erasure
+ * that fails part-way stays recorded and is finished by the next delete of the same id, and its
+ * store part by the next open.
  *
  * Beside this file: documents.ts (records in memory and their NeDB documents), crops.ts (the
  * images folder), transfer.ts (the JSON export format) and reembed.ts (moving to a new model).
  */
 import { EventEmitter } from 'node:events';
 import { existsSync, statSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
-import Datastore from 'nedb-promises';
 import type { FaceMatch } from '../types';
 import { AuditLog, type AuditAction } from './audit';
-import { BackupSet, type RawDoc } from './backups';
+import { BackupSet } from './backups';
 import {
   formatGeneratedId,
   generatedIdNumber,
@@ -29,6 +36,7 @@ import {
   toDescriptor,
 } from './codec';
 import { CropFolder } from './crops';
+import { Datafile } from './datafile';
 import { DescriptorIndex, type IndexHit } from './descriptor-index';
 import {
   corruptLines,
@@ -47,8 +55,10 @@ import {
   type SampleRecord,
 } from './documents';
 import { StoreError } from './errors';
-import type { ImportReport } from './import';
+import { errorCode, isMissing, isNoSpace, messageOf, removeFile } from './files';
+import type { ImportReport } from './report';
 import type { StoreInternals } from './internals';
+import { ErasureJournal, type PendingErasure } from './journal';
 import { StoreLock } from './lock';
 import { decideMatch, DEFAULT_MATCH_OPTIONS, type MatchOptions } from './match';
 import { reembedStore, type ReembedCompute, type ReembedResult } from './reembed';
@@ -56,6 +66,7 @@ import { SearchWorker } from './search-worker';
 import { exportStore, importStore, type StoreExport } from './transfer';
 
 export type { StoreExport } from './transfer';
+export type { PendingErasure } from './journal';
 export type { ReembedCompute, ReembedFailure, ReembedResult } from './reembed';
 
 /** How to open a store. Only `file` is required. */
@@ -123,6 +134,16 @@ export interface Person {
   updatedAt: string;
 }
 
+/**
+ * Something beside the store that keeps copies of a person's data (the detection log, ...),
+ * registered with {@link FaceStore.addEraser}. `erasePerson` must be idempotent (an erasure that
+ * failed part-way runs it again) and must not change the face store (it runs inside the
+ * erasure's batch). A rejection fails the erasure, which stays pending.
+ */
+export interface PersonEraser {
+  erasePerson(person: { id: string; name: string }): Promise<unknown>;
+}
+
 /** Input of {@link FaceStore.addPerson}. */
 export interface PersonInput {
   /** Given id; generated (`PERSON_0001`, ...) when absent. */
@@ -136,7 +157,8 @@ export interface PersonInput {
  * - `person-added` (person: Person): a new person, samples included.
  * - `person-updated` (person: Person): name, metadata or samples changed, or the model changed (reembed).
  * - `person-deleted` (person: Person): the person as it was; their data is already erased from
- *   the datafile, the backups and the images folder. Listeners should erase their own copies.
+ *   the datafile, the backups, the images folder, every registered eraser and the audit log.
+ *   An erasure finished after a restart carries the person without samples or metadata.
  * - `sample-added` (event: {person: Person; sample: Sample}): also after `person-added`, per sample.
  * - `sample-removed` (event: {person: Person; sample: Sample}): also before `person-deleted`, per sample.
  * - `model-changed` (event: {from: string | null; to: string}): after reembed.
@@ -167,15 +189,8 @@ export interface StoreTx {
   deletePerson(id: string, actor?: string): Promise<boolean>;
 }
 
-/** The part of nedb-promises' Datastore the store uses. */
-interface DatastoreLike {
-  load(): Promise<void>;
-  find(q: object): Promise<RawDoc[]>;
-  insert(doc: object): Promise<unknown>;
-  update(q: object, doc: object, opts?: object): Promise<unknown>;
-  remove(q: object, opts?: object): Promise<number>;
-  compactDatafileAsync(): Promise<void>;
-}
+/** The file names of sample images the store writes (`newSampleId()` + `.jpg`); only such files are swept. */
+const SAMPLE_IMAGE = /^[0-9a-f]{16}\.jpg$/;
 
 /** The face store. Open with {@link FaceStore.open}; close with {@link FaceStore.close}. */
 export class FaceStore extends EventEmitter<FaceStoreEvents> {
@@ -184,9 +199,18 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
   readonly imagesDir: string;
   readonly auditFile: string;
   readonly lockFile: string;
+  /** The erasure journal: `<datafile>.erasures.json`, present while an erasure is pending. */
+  readonly journalFile: string;
   readonly defaults: MatchOptions;
 
-  private readonly db: DatastoreLike;
+  private readonly datafile: Datafile;
+  private readonly journal: ErasureJournal;
+  /** Registered erasers, by name, in registration order. */
+  private readonly erasers = new Map<string, PersonEraser>();
+  /** People whose erasure has started in this process, as they were (for the events). */
+  private readonly erasing = new Map<string, PersonRecord>();
+  /** Ids whose store part of a pending erasure is done since the store opened. */
+  private readonly storeErased = new Set<string>();
   private readonly crops: CropFolder;
   private readonly backups: BackupSet;
   private readonly audit: AuditLog;
@@ -209,6 +233,7 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
     imagePath: (sample) => this.imagePath(sample),
     saveMeta: (next) => this.saveMeta(next),
     replace: (next) => this.replace(next),
+    unit: (fn, opts) => this.unit(fn, opts),
     useIndex: (index) => {
       this.index = index;
     },
@@ -220,7 +245,8 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
 
   private constructor(
     opts: Required<Pick<StoreOptions, 'file' | 'imagesDir' | 'auditFile'>> & StoreOptions,
-    db: DatastoreLike,
+    datafile: Datafile,
+    journal: ErasureJournal,
     lock: StoreLock | null,
   ) {
     super();
@@ -229,21 +255,27 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
     this.crops = new CropFolder(opts.imagesDir);
     this.auditFile = opts.auditFile;
     this.lockFile = `${opts.file}.lock`;
+    this.journalFile = journal.file;
     this.backups = new BackupSet(opts.file, opts.backups ?? 3);
     this.audit = new AuditLog(opts.auditFile);
     this.actor = opts.actor ?? 'unknown';
     this.defaults = { ...DEFAULT_MATCH_OPTIONS, ...opts.match };
     this.offloadRows = opts.offloadRows ?? 100000;
-    this.db = db;
+    this.datafile = datafile;
+    this.journal = journal;
     this.lock = lock;
     if (lock) process.on('exit', this.onExit);
   }
 
   /**
-   * Opens (or creates) a store: takes the lock, loads the datafile and builds the index.
+   * Opens (or creates) a store: takes the lock, sweeps the temporary files a crash or a failed
+   * write left behind, loads the datafile, finishes the store's part of pending erasures, sweeps
+   * face images that no sample names (an enrolment cut short) and builds the index.
    * Throws `ESTORE_LOCKED` when another live process holds the store, `ESTORE_CORRUPT` when a
-   * line of the datafile cannot be read (the file is left untouched and the newest backup named)
-   * and `ESTORE_UNREADABLE` when the file cannot be read at all.
+   * line of the datafile cannot be read (the file is left untouched and the newest backup named),
+   * `ESTORE_UNREADABLE` when the file or the erasure journal cannot be read at all and
+   * `EERASURE` when a pending erasure cannot be finished. The erasers of pending erasures run
+   * when their owner calls {@link finishPendingErasures}.
    */
   static async open(opts: StoreOptions): Promise<FaceStore> {
     const file = path.resolve(opts.file);
@@ -262,33 +294,71 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
       opts.lock === false
         ? null
         : StoreLock.acquire(`${file}.lock`, opts.owner ?? `process ${process.title}`, file);
+    let store: FaceStore | undefined;
     try {
       if (existsSync(file) && !statSync(file).isFile()) {
         throw new StoreError('ESTORE_UNREADABLE', `face store ${file} is not a file`);
       }
-      const db = Datastore.create({
-        filename: file,
-        autoload: false,
-        corruptAlertThreshold: 0,
-        // Biometric data: readable by the owner only.
-        modes: { fileMode: 0o600, dirMode: 0o700 },
-      } as Parameters<typeof Datastore.create>[0]) as unknown as DatastoreLike;
-      const store = new FaceStore(full, db, lock);
+      const journal = await ErasureJournal.open(`${file}.erasures.json`);
+      store = new FaceStore(full, Datafile.create(file), journal, lock);
+      await store.sweepTemporary();
       await store.load();
+      for (const e of journal.list()) {
+        try {
+          await store.eraseStorePart(e.id);
+        } catch (err) {
+          throw new StoreError(
+            'EERASURE',
+            `face store ${file} cannot open: the pending erasure of ${e.id} cannot be finished: ${messageOf(err)}`,
+            { id: e.id, cause: messageOf(err) },
+          );
+        }
+      }
+      await store.sweepImages();
       return store;
     } catch (err) {
+      if (store) process.removeListener('exit', store.onExit);
       lock?.release();
       throw err;
     }
   }
 
+  /**
+   * Removes what a crash or a failed write left half-written: backups' and the journal's and the
+   * audit log's `.tmp` files, and NeDB's `<datafile>~` (only beside an existing datafile: without
+   * one, NeDB recovers from it).
+   */
+  private async sweepTemporary(): Promise<void> {
+    await this.backups.sweep();
+    await this.journal.sweep();
+    await this.audit.sweep();
+    if (existsSync(this.file)) await removeFile(`${this.file}~`).catch(() => undefined);
+  }
+
+  /** Removes face images no sample names (an enrolment cut short, an erasure cut short) and `.tmp` files. */
+  private async sweepImages(): Promise<void> {
+    const named = new Set<string>();
+    for (const p of this.people.values()) for (const s of p.samples) if (s.image) named.add(s.image);
+    await this.crops.sweep({
+      names: SAMPLE_IMAGE,
+      keep: (key, name) => named.has(`${key}/${name}`),
+    });
+  }
+
   private async load(): Promise<void> {
     try {
-      await this.db.load();
+      // NeDB reads the datafile through a stream whose errors it does not handle: a file it
+      // cannot open would be an uncaught exception, so it is opened here first.
+      await (await open(this.file, 'r')).close();
+    } catch (err) {
+      if (!isMissing(err)) throw await this.loadError(err as Error);
+    }
+    try {
+      await this.datafile.load();
     } catch (err) {
       throw await this.loadError(err as Error & { corruptItems?: number; dataLength?: number });
     }
-    const docs = await this.db.find({});
+    const docs = await this.datafile.all();
     let records: PersonRecord[];
     try {
       const loaded = readDocuments(docs);
@@ -468,15 +538,27 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
       const before = async (): Promise<void> => {
         if (!backedUp) {
           backedUp = true;
-          await this.backups.rotate();
+          try {
+            await this.backups.rotate();
+          } catch (err) {
+            throw new StoreError(
+              'EWRITE',
+              `face store ${this.file}: ${messageOf(err)}; nothing was changed`,
+              {
+                errno: errorCode((err as Error).cause),
+              },
+            );
+          }
         }
       };
       let open = true;
+      // An erasure takes no backup first: the backups are scrubbed of the person anyway, and on a
+      // full disk the copy would stop the erasure.
       const guard =
-        <A extends unknown[], R>(f: (...a: A) => Promise<R>) =>
+        <A extends unknown[], R>(f: (...a: A) => Promise<R>, backup = true) =>
         async (...a: A): Promise<R> => {
           if (!open) throw new Error('a store transaction was used after its batch ended');
-          await before();
+          if (backup) await before();
           return f(...a);
         };
       const tx: StoreTx = {
@@ -493,7 +575,7 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
         removeSample: guard((id: string, sampleId: string, actor?: string) =>
           this.txRemoveSample(id, sampleId, actor),
         ),
-        deletePerson: guard((id: string, actor?: string) => this.txDeletePerson(id, actor)),
+        deletePerson: guard((id: string, actor?: string) => this.txDeletePerson(id, actor), false),
       };
       try {
         return await fn(tx);
@@ -532,15 +614,70 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
   }
 
   /**
-   * Deletes a person and erases their biometric data: the document is removed and the datafile
-   * compacted (NeDB appends, so the old lines would otherwise stay), every backup is rewritten
-   * without them (or removed when it cannot be read), their image folder is deleted, the index
-   * forgets them and `person-deleted` is emitted. Resolves to whether the person existed; the
-   * backups and images are scrubbed for the id either way, so a retry after a failure completes
-   * the erasure.
+   * Deletes a person and erases their data everywhere. The erasure is first recorded in the
+   * erasure journal (durably); then the person leaves matching, every backup is rewritten
+   * without them (or removed when it cannot be rewritten), their document is removed and the
+   * datafile compacted (NeDB appends, so the old lines would otherwise stay), their image folder
+   * is deleted, every registered eraser runs, their earlier audit lines lose their name and
+   * details, `sample-removed` and `person-deleted` are emitted, and only then the journal entry
+   * is removed. On a full disk the oldest backups are removed to make room.
+   *
+   * Resolves to true when the person existed or a pending erasure of the id was finished, false
+   * when neither (the backups and images are scrubbed for the id either way). Rejects with
+   * `EERASURE` (naming the step or the eraser that failed) when the erasure could not finish: it
+   * stays pending, the person is no longer matched, and the next delete of the id (or, for the
+   * store's own part, the next open) finishes it.
    */
   deletePerson(id: string, actor?: string): Promise<boolean> {
     return this.batch((tx) => tx.deletePerson(id, actor));
+  }
+
+  /**
+   * Registers something that keeps copies of people's data, to be erased with them (see
+   * {@link PersonEraser}). A later registration under the same name replaces the earlier one.
+   * Returns the function that removes it.
+   */
+  addEraser(name: string, eraser: PersonEraser): () => void {
+    if (typeof name !== 'string' || !name) throw new TypeError('an eraser needs a name');
+    if (typeof eraser?.erasePerson !== 'function') throw new TypeError(`eraser ${name} has no erasePerson()`);
+    this.erasers.set(name, eraser);
+    return () => {
+      if (this.erasers.get(name) === eraser) this.erasers.delete(name);
+    };
+  }
+
+  /** The erasures recorded and not finished (copies), oldest first. */
+  pendingErasures(): PendingErasure[] {
+    return this.journal.list();
+  }
+
+  /**
+   * Finishes every pending erasure (after a crash, a full disk or a failing eraser): call it
+   * after registering the erasers. Resolves to the ids finished; rejects with `EERASURE` when
+   * one could not be finished (its entry is kept; the others are finished).
+   */
+  finishPendingErasures(actor?: string): Promise<string[]> {
+    return this.batch(async () => {
+      const finished: string[] = [];
+      const failed: Error[] = [];
+      for (const entry of this.journal.list()) {
+        try {
+          await this.finishErasure(entry, actor);
+          finished.push(entry.id);
+        } catch (err) {
+          failed.push(err as Error);
+        }
+      }
+      if (failed.length === 1) throw failed[0];
+      if (failed.length > 1) {
+        throw new StoreError(
+          'EERASURE',
+          `${failed.length} erasures are not finished: ${failed.map((e) => e.message).join(' | ')}`,
+          { finished },
+        );
+      }
+      return finished;
+    });
   }
 
   private assertOpen(): void {
@@ -568,13 +705,35 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
   }
 
   private async saveMeta(next: MetaDoc): Promise<void> {
-    await this.db.update({ _id: META_ID }, next, { upsert: true });
+    await this.datafile.update(META_ID, next, true);
     this.meta = next;
+  }
+
+  /**
+   * Runs `fn` as one unit of datafile writes: when it fails, its writes are undone in NeDB and on
+   * disk (datafile.ts), and the meta document, the index and (with `people`) the people in
+   * memory are put back as they were.
+   */
+  private async unit<T>(fn: () => Promise<T>, opts: { people?: boolean } = {}): Promise<T> {
+    const meta = this.meta;
+    const index = this.index;
+    const people = opts.people ? new Map(this.people) : null;
+    try {
+      return await this.datafile.unit(fn);
+    } catch (err) {
+      this.meta = meta;
+      this.index = index;
+      if (people) {
+        this.people.clear();
+        for (const [id, p] of people) this.people.set(id, p);
+      }
+      throw err;
+    }
   }
 
   private async nextId(): Promise<string> {
     let n = this.meta.nextId;
-    while (this.people.has(formatGeneratedId(n))) n++;
+    while (this.people.has(formatGeneratedId(n)) || this.journal.get(formatGeneratedId(n))) n++;
     await this.saveMeta({ ...this.meta, nextId: n + 1 });
     return formatGeneratedId(n);
   }
@@ -608,7 +767,16 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
   /** Writes a new sample's crop, when it has one. */
   private async writeImage(rec: SampleRecord, crop: Buffer | undefined): Promise<void> {
     const ref = rec.image && this.crops.parse(rec.image);
-    if (crop && ref) await this.crops.write(ref.key, ref.name, crop);
+    if (!crop || !ref) return;
+    try {
+      await this.crops.write(ref.key, ref.name, crop);
+    } catch (err) {
+      throw new StoreError(
+        'EWRITE',
+        `face store ${this.file}: the face image could not be written: ${messageOf(err)}; nothing was changed`,
+        { errno: errorCode(err) },
+      );
+    }
   }
 
   /** Deletes a sample's crop, and the person's folder when no other crop is left in it. */
@@ -627,47 +795,61 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
     this.assertOpen();
     const name = sanitiseName(input?.name);
     const metadata = sanitiseMetadata(input?.metadata);
-    let id: string;
-    if (input.id !== undefined && input.id !== null && input.id !== '') {
-      id = sanitiseId(input.id);
-      if (this.people.has(id)) {
+    const given =
+      input.id !== undefined && input.id !== null && input.id !== '' ? sanitiseId(input.id) : null;
+    if (given !== null) {
+      if (this.people.has(given)) {
         throw new StoreError(
           'EEXISTS',
-          `a person with id ${id} already exists (${this.people.get(id)?.name})`,
-          { id },
+          `a person with id ${given} already exists (${this.people.get(given)?.name})`,
+          { id: given },
         );
       }
-      const n = generatedIdNumber(id);
-      // Generated ids skip ids users chose: never hand out this number later, even after a delete.
-      if (n !== null && n >= this.meta.nextId) await this.saveMeta({ ...this.meta, nextId: n + 1 });
-    } else {
-      id = await this.nextId();
+      const pending = this.journal.get(given);
+      if (pending) {
+        throw new StoreError(
+          'EEXISTS',
+          `person ${given} is being erased (since ${pending.since}); delete ${given} again to finish the erasure before using the id again`,
+          { id: given },
+        );
+      }
     }
-    const prepared = sample ? this.prepareSample(id, sample) : null;
-    const now = new Date().toISOString();
-    const rec: PersonRecord = {
-      id,
-      name,
-      metadata,
-      samples: prepared ? [prepared.rec] : [],
-      createdAt: now,
-      updatedAt: now,
-    };
-    if (prepared) await this.writeImage(prepared.rec, sample?.crop);
-    try {
-      if (prepared?.adoptModel) await this.adopt(prepared.rec);
-      await this.db.insert(toDoc(rec));
-    } catch (err) {
-      if (prepared) await this.dropImage(prepared.rec);
-      throw err;
-    }
-    this.people.set(id, rec);
-    if (prepared) this.index?.add(id, prepared.rec.id, prepared.rec.descriptor);
-    const person = publicPerson(rec);
-    this.log('enrol', actor, rec, { samples: rec.samples.length, source: prepared?.rec.source });
-    this.emitSafe('person-added', person);
-    if (prepared) this.emitSafe('sample-added', { person, sample: eventSample(prepared.rec) });
-    return person;
+    return this.unit(async () => {
+      let id: string;
+      if (given !== null) {
+        id = given;
+        const n = generatedIdNumber(id);
+        // Generated ids skip ids users chose: never hand out this number later, even after a delete.
+        if (n !== null && n >= this.meta.nextId) await this.saveMeta({ ...this.meta, nextId: n + 1 });
+      } else {
+        id = await this.nextId();
+      }
+      const prepared = sample ? this.prepareSample(id, sample) : null;
+      const now = new Date().toISOString();
+      const rec: PersonRecord = {
+        id,
+        name,
+        metadata,
+        samples: prepared ? [prepared.rec] : [],
+        createdAt: now,
+        updatedAt: now,
+      };
+      if (prepared) await this.writeImage(prepared.rec, sample?.crop);
+      try {
+        if (prepared?.adoptModel) await this.adopt(prepared.rec);
+        await this.datafile.insert(toDoc(rec));
+      } catch (err) {
+        if (prepared) await this.dropImage(prepared.rec).catch(() => undefined);
+        throw err;
+      }
+      this.people.set(id, rec);
+      if (prepared) this.index?.add(id, prepared.rec.id, prepared.rec.descriptor);
+      const person = publicPerson(rec);
+      this.log('enrol', actor, rec, { samples: rec.samples.length, source: prepared?.rec.source });
+      this.emitSafe('person-added', person);
+      if (prepared) this.emitSafe('sample-added', { person, sample: eventSample(prepared.rec) });
+      return person;
+    });
   }
 
   private get(id: string): PersonRecord {
@@ -678,7 +860,7 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
   }
 
   private async replace(next: PersonRecord): Promise<void> {
-    await this.db.update({ _id: next.id }, toDoc(next));
+    await this.datafile.update(next.id, toDoc(next));
     this.people.set(next.id, next);
   }
 
@@ -689,10 +871,12 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
     await this.writeImage(s, sample.crop);
     const next: PersonRecord = { ...p, samples: [...p.samples, s], updatedAt: new Date().toISOString() };
     try {
-      if (adoptModel) await this.adopt(s);
-      await this.replace(next);
+      await this.unit(async () => {
+        if (adoptModel) await this.adopt(s);
+        await this.replace(next);
+      });
     } catch (err) {
-      await this.dropImage(s);
+      await this.dropImage(s).catch(() => undefined);
       throw err;
     }
     this.index?.add(p.id, s.id, s.descriptor);
@@ -716,7 +900,7 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
       metadata: patch.metadata !== undefined ? sanitiseMetadata(patch.metadata) : p.metadata,
       updatedAt: new Date().toISOString(),
     };
-    await this.replace(next);
+    await this.unit(() => this.replace(next));
     const person = publicPerson(next);
     const changed = [
       patch.name !== undefined ? 'name' : '',
@@ -729,7 +913,7 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
 
   /** Compacts the datafile so no appended line still holds erased data. */
   private async compact(): Promise<void> {
-    await this.db.compactDatafileAsync();
+    await this.datafile.compact();
   }
 
   private async txRemoveSample(id: string, sampleId: string, actor?: string): Promise<Person> {
@@ -742,11 +926,20 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
       samples: p.samples.filter((x) => x !== s),
       updatedAt: new Date().toISOString(),
     };
-    await this.replace(next);
-    this.index?.removeSample(s.id);
-    await this.compact();
+    // Backups first: one that cannot be rewritten is removed, which also makes room on a full disk.
     await this.backups.rewriteAll(withoutSample(id, sampleId), mentionsPerson(id));
-    await this.dropImage(s);
+    // The changed document and the compaction that drops its old lines succeed or fail together.
+    await this.unit(async () => {
+      await this.datafile.update(next.id, toDoc(next));
+      await this.compact();
+    });
+    this.people.set(next.id, next);
+    this.index?.removeSample(s.id);
+    await this.dropImage(s).catch((err: Error) =>
+      process.emitWarning(
+        `face store ${this.file}: the image of removed sample ${s.id} could not be deleted (${err.message}); it is swept at the next open`,
+      ),
+    );
     const person = publicPerson(next);
     this.log('remove-sample', actor, next, { samples: next.samples.length });
     this.emitSafe('sample-removed', { person, sample: eventSample(s) });
@@ -759,21 +952,127 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
     this.assertOpen();
     const id = sanitiseId(rawId);
     const p = this.people.get(id);
+    let entry = this.journal.get(id);
+    if (!p && !entry) {
+      // Nothing to erase; scrub what an erasure cut short by an earlier version may have left.
+      await this.scrubStore(id);
+      return false;
+    }
+    if (!entry) {
+      entry = { id, name: p!.name, since: new Date().toISOString() };
+      const recorded = entry;
+      try {
+        await this.withRoom(() => this.journal.add(recorded));
+      } catch (err) {
+        throw new StoreError(
+          'EERASURE',
+          `the erasure of ${id} could not be recorded in ${this.journalFile}: ${messageOf(err)}; nothing was erased`,
+          { id, errno: errorCode(err) },
+        );
+      }
+    }
+    await this.finishErasure(entry, actor);
+    return true;
+  }
+
+  /** Runs every step of a recorded erasure (each is idempotent); see {@link deletePerson}. */
+  private async finishErasure(entry: PendingErasure, actor?: string): Promise<void> {
+    const { id, name } = entry;
+    let step = "the face store's files";
+    try {
+      await this.eraseStorePart(id);
+      step = 'the erasers';
+      await this.runErasers(entry);
+      step = 'the audit log';
+      await this.withRoom(() => this.audit.scrubPerson(id, name));
+    } catch (err) {
+      throw new StoreError(
+        'EERASURE',
+        `the erasure of ${id} is not finished (${step}): ${messageOf(err)}. ` +
+          `It stays recorded in ${this.journalFile} and is finished by deleting ${id} again or at the next start.`,
+        { id, step, errno: errorCode(err) ?? (err as StoreError).details?.errno },
+      );
+    }
+    const rec = this.erasing.get(id);
+    this.log('delete', actor, { id }, rec ? { samples: rec.samples.length } : undefined);
+    const person: Person = rec
+      ? publicPerson(rec)
+      : { id, name, metadata: {}, samples: [], createdAt: entry.since, updatedAt: entry.since };
+    if (rec) for (const s of rec.samples) this.emitSafe('sample-removed', { person, sample: eventSample(s) });
+    this.emitSafe('person-deleted', person);
+    try {
+      await this.withRoom(() => this.journal.remove(id));
+    } catch (err) {
+      throw new StoreError(
+        'EERASURE',
+        `${id} is erased, but its entry in the erasure journal ${this.journalFile} could not be removed (${messageOf(err)}); ` +
+          `the erasure runs again at the next delete of ${id} or the next start`,
+        { id, step: 'the journal', errno: errorCode(err) },
+      );
+    }
+    this.erasing.delete(id);
+    this.storeErased.delete(id);
+    if (rec) for (const s of rec.samples) s.descriptor.fill(0);
+  }
+
+  /**
+   * The store's part of an erasure: the person leaves matching at once, then backups, datafile
+   * and images are scrubbed. Done once per open for a pending erasure.
+   */
+  private async eraseStorePart(id: string): Promise<void> {
+    if (this.storeErased.has(id)) return;
+    const p = this.people.get(id);
     if (p) {
-      await this.db.remove({ _id: id });
       this.people.delete(id);
       this.index?.removePerson(id);
+      this.erasing.set(id, p);
     }
-    await this.compact();
+    await this.scrubStore(id);
+    this.storeErased.add(id);
+  }
+
+  /**
+   * Removes an id from the backups, the datafile and the images folder. Backups first: one that
+   * cannot be rewritten is removed, which also makes room on a full disk for the compaction.
+   */
+  private async scrubStore(id: string): Promise<void> {
     await this.backups.rewriteAll(withoutPerson(id), mentionsPerson(id));
+    if (this.datafile.has(id)) await this.withRoom(() => this.datafile.remove(id));
+    await this.withRoom(() => this.compact());
     await this.crops.removeKey(id);
-    if (!p) return false;
-    const person = publicPerson(p);
-    this.log('delete', actor, p, { samples: p.samples.length });
-    for (const s of p.samples) this.emitSafe('sample-removed', { person, sample: eventSample(s) });
-    this.emitSafe('person-deleted', person);
-    for (const s of p.samples) s.descriptor.fill(0);
-    return true;
+  }
+
+  /** Runs every registered eraser; rejects naming each one that failed (after running them all). */
+  private async runErasers(entry: PendingErasure): Promise<void> {
+    const failed: string[] = [];
+    for (const [name, eraser] of [...this.erasers]) {
+      try {
+        await eraser.erasePerson({ id: entry.id, name: entry.name });
+      } catch (err) {
+        failed.push(`eraser "${name}" failed: ${messageOf(err)}`);
+      }
+    }
+    if (failed.length) throw new StoreError('EERASURE', failed.join('; '), { id: entry.id });
+  }
+
+  /**
+   * Runs a step of an erasure; on a full disk, removes the oldest backup and tries again (losing
+   * a backup beats keeping data that should be erased), until no backup is left.
+   */
+  private async withRoom<T>(fn: () => Promise<T>): Promise<T> {
+    for (;;) {
+      try {
+        return await fn();
+      } catch (err) {
+        const errno = errorCode(err) ?? (err as StoreError).details?.errno;
+        if (!isNoSpace({ code: errno })) throw err;
+        const dropped = await this.backups.dropOldest().catch(() => null);
+        if (!dropped) throw err;
+        process.emitWarning(
+          `face store ${this.file}: the disk is full; backup ${dropped} was removed to make room for an erasure`,
+        );
+      }
+    }
   }
 
   // ---------------------------------------------------------------- whole store: transfer.ts, reembed.ts

@@ -8,43 +8,13 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { keyTable } from '../types/keys';
 import { Enroller, type EnrolEngine, type EnrolOptions } from './enrol';
 import { StoreError } from './errors';
 import type { FaceStore } from './face-store';
+import { summarise, type ImportReport, type ImportRow } from './report';
 
-/** Per row outcome of an import. */
-export interface ImportRow {
-  /** What the row is: a file path, `line 3`, `person PERSON_0002`. */
-  row: string;
-  status: 'enrolled' | 'duplicate' | 'refused';
-  /** The person the row enrolled into (or duplicated). */
-  id?: string;
-  name?: string;
-  /** Why a row was refused or is a duplicate. */
-  reason?: string;
-  /** The error code behind a refusal. */
-  code?: string;
-  /** For duplicates by face: the person matched and the distance. */
-  duplicateOf?: { id: string; name: string; distance: number };
-}
-
-/** Outcome of an import. */
-export interface ImportReport {
-  rows: ImportRow[];
-  enrolled: number;
-  duplicate: number;
-  refused: number;
-}
-
-/** Counts the rows of a report. */
-export function summarise(rows: ImportRow[]): ImportReport {
-  return {
-    rows,
-    enrolled: rows.filter((r) => r.status === 'enrolled').length,
-    duplicate: rows.filter((r) => r.status === 'duplicate').length,
-    refused: rows.filter((r) => r.status === 'refused').length,
-  };
-}
+export { summarise, type ImportReport, type ImportRow } from './report';
 
 /** Kinds of import source. */
 export type ImportKind = 'folders' | 'manifest' | 'legacy' | 'export';
@@ -143,7 +113,9 @@ export function parseMetadataCell(cell: string | undefined): Record<string, unkn
     return v as Record<string, unknown>;
   }
   if (/^[^=;]+=/.test(text)) {
-    const out: Record<string, unknown> = {};
+    // Without a prototype, a `__proto__=...` pair is a key like any other (and refused with a
+    // clear message by sanitiseMetadata) instead of silently changing the object.
+    const out = keyTable<unknown>();
     for (const part of text.split(';')) {
       const eq = part.indexOf('=');
       if (eq <= 0) continue;

@@ -23,6 +23,11 @@ export interface StoreInternals {
   saveMeta(next: MetaDoc): Promise<void>;
   /** Writes a person's document and keeps the record. Only inside a batch; the index is not updated. */
   replace(next: PersonRecord): Promise<void>;
+  /**
+   * Runs `fn` as one unit of datafile writes: when it fails, its writes are undone on disk and in
+   * NeDB, and the meta document, the index and (with `people`) the people in memory are put back.
+   */
+  unit<T>(fn: () => Promise<T>, opts?: { people?: boolean }): Promise<T>;
   /** Matches against this index from now on. */
   useIndex(index: DescriptorIndex): void;
   /** Compacts the datafile, so no appended line still holds replaced or erased data. */

@@ -83,22 +83,29 @@ export function reembedStore(
     const from = store.meta().modelId;
     const index = new DescriptorIndex(dim);
     const changed: PersonRecord[] = [];
-    for (const p of store.people.values()) {
-      const next: PersonRecord = {
-        ...p,
-        samples: p.samples.map((s) => {
-          const u = updates.get(s.id);
-          return u ? { ...s, descriptor: u.descriptor, modelId: u.modelId } : s;
-        }),
-        updatedAt: new Date().toISOString(),
-      };
-      await store.replace(next);
-      for (const s of next.samples) index.add(next.id, s.id, s.descriptor);
-      changed.push(next);
-    }
-    await store.saveMeta({ ...store.meta(), modelId, dim });
-    store.useIndex(index);
-    await store.compact();
+    const newModel = { modelId, dim };
+    // All or nothing on disk too: a full disk half-way must not leave two models in the datafile.
+    await store.unit(
+      async () => {
+        for (const p of store.people.values()) {
+          const next: PersonRecord = {
+            ...p,
+            samples: p.samples.map((s) => {
+              const u = updates.get(s.id);
+              return u ? { ...s, descriptor: u.descriptor, modelId: u.modelId } : s;
+            }),
+            updatedAt: new Date().toISOString(),
+          };
+          await store.replace(next);
+          for (const s of next.samples) index.add(next.id, s.id, s.descriptor);
+          changed.push(next);
+        }
+        await store.saveMeta({ ...store.meta(), ...newModel });
+        store.useIndex(index);
+        await store.compact();
+      },
+      { people: true },
+    );
     store.log(
       'reembed',
       opts.actor,

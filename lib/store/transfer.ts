@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { sanitiseId, toDescriptor } from './codec';
 import { StoreError } from './errors';
 import type { SampleInput } from './face-store';
-import { summarise, type ImportReport, type ImportRow } from './import';
+import { summarise, type ImportReport, type ImportRow } from './report';
 import type { StoreInternals } from './internals';
 
 /** The whole store as JSON, for moving between installations. */

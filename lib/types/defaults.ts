@@ -55,6 +55,12 @@ export const DUPLICATE_POLICIES = ['refuse', 'add-sample', 'allow'] as const;
 export const KEEP_IMAGE_POLICIES = ['faces', 'always', 'never'] as const;
 /** RTSP transports a face-camera can ask for. */
 export const TRANSPORTS = ['tcp', 'udp'] as const;
+/**
+ * Where a face-camera's frames come from: a `network` camera (rtsp://, rtsps://, http://, https://),
+ * a local video `file` (a path or file:// URL), or a V4L2 `device` (/dev/videoN). The URL must be of
+ * that kind: a path is never read as a network address, nor a network address as a file.
+ */
+export const CAMERA_SOURCES = ['network', 'file', 'device'] as const;
 /** Photo types accepted for enrolment. */
 export const ENROL_FILE_TYPES = ['png', 'jpg', 'jpeg', 'webp'] as const;
 
@@ -64,6 +70,7 @@ export type DuplicatePolicy = (typeof DUPLICATE_POLICIES)[number];
 export type KeepImagePolicy = (typeof KEEP_IMAGE_POLICIES)[number];
 export type EnrolFileType = (typeof ENROL_FILE_TYPES)[number];
 export type Transport = (typeof TRANSPORTS)[number];
+export type CameraSource = (typeof CAMERA_SOURCES)[number];
 
 /**
  * The match threshold: euclidean distance under which a face is named. 0.5, chosen for CCTV where
@@ -124,6 +131,8 @@ export const STORE = Object.freeze({
 
 /** A camera (face-camera, lib/camera). */
 export const CAMERA = Object.freeze({
+  /** What kind of address the URL is (see CAMERA_SOURCES). */
+  source: choice(CAMERA_SOURCES, 'network'),
   transport: choice(TRANSPORTS, 'tcp'),
   /** Frames per second sent on; ffmpeg drops the others (the original system's frame skipping). */
   fps: num({ default: 2, min: 0.1, max: 30, step: 0.1, unit: 'frames/s' }),
@@ -226,6 +235,16 @@ export const EVENTS = Object.freeze({
 });
 
 /**
+ * How often detection-log sweeps its store's events (retention, then the disk cap): hourly, and
+ * every few minutes while a disk cap is set, so that a busy camera cannot run far past the cap (the
+ * log also holds its events in memory) between two sweeps.
+ */
+export const EVENT_SWEEPS = Object.freeze({
+  everyMinutes: 60,
+  withCapMinutes: 5,
+});
+
+/**
  * The Face Library (its REST API and live view, lib/live): upload limit, live frame cap, how long a
  * viewer counts as watching after its last poll, and the long-poll's wait.
  */
@@ -243,6 +262,18 @@ export const LIBRARY = Object.freeze({
    * confidence (0.3-0.4, see the README), so the event's crop is searched at most at this one.
    */
   eventMinConfidence: 0.3,
+  /**
+   * Photo uploads checked at once; one more is answered 503 (Retry-After) without reading its body,
+   * so many clients cannot fill the disk or the memory with photos being checked.
+   */
+  maxUploads: 4,
+  /** Seconds between checks of a video_feed client's token: a token that expired or was revoked ends its stream. */
+  feedAuthCheck: 5,
+  /**
+   * Bytes of one video_feed client's answer waiting to be sent: a frame beyond that is dropped for a
+   * reader that does not keep up (instead of Node-RED buffering frames without end).
+   */
+  feedBuffer: 256 * 1024,
 });
 
 /** Default detection options (lib/vision's engine uses these where neither engine nor call sets one). */
@@ -284,7 +315,7 @@ export const SETTINGS_VERSION: Readonly<Record<FaceWatchNodeType, number>> = Obj
   'face-store': 1,
   'face-match': 1,
   'face-register': 1,
-  'face-camera': 1,
+  'face-camera': 2,
   'rtsp-source': 1,
   'detection-log': 1,
   'face-mqtt-broker': 1,

@@ -7,6 +7,13 @@ import type { Box, FaceQuality } from './index';
 /** Why an event was emitted for its track. */
 export type EventReason = 'track-start' | 'named' | 'renamed';
 
+/** A face of an event's frame, as the event's snapshot is drawn. */
+export interface EventFace {
+  box: Box;
+  /** The person its track is named as; null for an unknown face. */
+  person: { id: string; name: string } | null;
+}
+
 /** One passage of a face in front of a camera (or one photo), as recorded, sent and published. */
 export interface DetectionEvent {
   /** Unique, sortable by time (ISO time prefix + random suffix). */
@@ -29,7 +36,17 @@ export interface DetectionEvent {
   frames: number;
   trackId: string;
   reason: EventReason;
-  /** The frame with boxes and names drawn (JPEG), relative to the events folder; null when snapshots are off. */
+  /**
+   * Every face of the frame this event came from (its own included), as the snapshot is drawn: the
+   * frame is stored plain and the boxes and names are drawn when it is served, so an erased person's
+   * name is never in a picture on disk. Absent in events recorded before this field existed (their
+   * stored snapshot has the names drawn in).
+   */
+  faces?: EventFace[];
+  /**
+   * The frame (JPEG), relative to the events folder; null when snapshots are off. Stored plain: the
+   * Face Library draws `faces` over it when it is asked for (detection-log's `msg.snapshot` is drawn).
+   */
   snapshot: string | null;
   /** The face crop (JPEG), relative to the events folder; null when snapshots are off. */
   crop: string | null;

@@ -6,7 +6,13 @@
  *
  * Isomorphic: used by the editor bundles and the runtime.
  */
-import { MATCH, SETTINGS_VERSION, type FaceWatchNodeType } from './defaults';
+import {
+  CAMERA_SOURCES,
+  MATCH,
+  SETTINGS_VERSION,
+  type CameraSource,
+  type FaceWatchNodeType,
+} from './defaults';
 
 /** One setting a migration changed. */
 export interface SettingChange {
@@ -36,6 +42,21 @@ type Step = (s: Settings) => SettingChange[];
 /** The threshold every face-match node got by default before settings version 1. */
 export const OLD_MATCH_THRESHOLD = 0.6;
 
+/**
+ * The source a face-camera saved before version 2 had, from its literal URL: before then the URL
+ * alone decided, and anything without a scheme was read as a file. A `${VAR}` is a network camera
+ * (the example flow's, and the only safe reading of an address nobody can see yet).
+ */
+export function inferCameraSource(url: unknown): CameraSource {
+  const u = typeof url === 'string' ? url.trim() : '';
+  if (!u || u.includes('${')) return 'network';
+  if (/^\/dev\/video\d+$/.test(u)) return 'device';
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(u)?.[1];
+  // A single letter before the colon is a Windows drive (C:\clips\door.mp4).
+  if (!scheme || scheme.length === 1 || scheme.toLowerCase() === 'file') return 'file';
+  return 'network';
+}
+
 /** Steps per node type; index i upgrades version i to i + 1. */
 const STEPS: Record<FaceWatchNodeType, Step[]> = {
   'face-engine': [() => []],
@@ -64,7 +85,25 @@ const STEPS: Record<FaceWatchNodeType, Step[]> = {
     },
   ],
   'face-register': [() => []],
-  'face-camera': [() => []],
+  'face-camera': [
+    () => [],
+    // 1 → 2: the camera's source (network, file, device) is a setting of its own; before, the URL
+    // alone decided. A network camera is what the default says, so only a file or a device is news.
+    (s) => {
+      if (typeof s.source === 'string' && (CAMERA_SOURCES as readonly string[]).includes(s.source)) return [];
+      const source = inferCameraSource(s.url);
+      s.source = source;
+      if (source === 'network') return [];
+      return [
+        {
+          setting: 'source',
+          from: undefined,
+          to: source,
+          reason: `the camera's address is a local ${source === 'file' ? 'video file' : 'video device'}: its source is now set to "${source}" (a camera says whether it is a network camera, a file or a device).`,
+        },
+      ];
+    },
+  ],
   'rtsp-source': [() => []],
   'detection-log': [() => []],
   'face-mqtt-broker': [() => []],

@@ -4,6 +4,7 @@
  * Numbers typed in text inputs arrive as strings, an empty input as ''.
  */
 import type {
+  CameraSource,
   DuplicatePolicy,
   ExistingPolicy,
   FacesPolicy,
@@ -96,8 +97,18 @@ export interface FaceRegisterSettings extends VersionedSettings {
 }
 
 export interface FaceCameraSettings extends VersionedSettings {
-  /** rtsp://, rtsps://, http(s):// (MJPEG), a video file path or /dev/videoN; ${ENV_VAR} is substituted. */
+  /** What kind of address `url` is: network (the default), file or device. */
+  source: CameraSource;
+  /**
+   * rtsp://, rtsps://, http(s):// (MJPEG, snapshots) for a network source; a path or file:// URL for a
+   * file; /dev/videoN for a device. ${ENV_VAR} is substituted.
+   */
   url: string;
+  /**
+   * The ONVIF device service the camera was set up from (Discover, then its profiles), saved by the
+   * editor: the stored credentials are used for Discover and profiles only toward this address.
+   */
+  onvifAddress?: string;
   transport: Transport;
   fps: NumberSetting;
   /** 0 keeps the camera's width. */

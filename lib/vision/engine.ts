@@ -20,7 +20,7 @@ import { backendCandidates, defaultIsolation, resolveBackendChoice, type Isolati
 import { EngineError, FrameDroppedError, ImageError } from './errors';
 import { DEFAULT_MAX_PIXELS, decodeImage, encodeJpeg, rawFrame, type Frame } from './image';
 import { MODEL_MANIFESTS, defaultModelPath } from './models';
-import { InferencePool } from './pool';
+import { InferencePool, type WorkerStats } from './pool';
 import type { ModelSet } from './protocol';
 
 export { FrameDroppedError, ImageError, EngineError } from './errors';
@@ -129,7 +129,10 @@ function invalid(message: string): EngineError {
 export function resolveDetectOptions(base: DetectOptions, over: Partial<DetectOptions> = {}): DetectOptions {
   const o: DetectOptions = { ...base };
   for (const [k, v] of Object.entries(over)) {
-    if (v !== undefined) (o as unknown as Record<string, unknown>)[k] = v;
+    // Only the options there are: a `__proto__` key of parsed JSON would otherwise replace the
+    // prototype of `o`, and an unknown key would travel to the worker unchecked.
+    if (v !== undefined && Object.hasOwn(DEFAULT_DETECT_OPTIONS, k))
+      (o as unknown as Record<string, unknown>)[k] = v;
   }
   if (!isChoice(DETECT.detector, o.detector))
     throw invalid(`detector must be ${describeChoice(DETECT.detector)}, not "${String(o.detector)}"`);
@@ -395,6 +398,11 @@ export class FaceEngine {
   /** `tf.memory().numTensors` of each worker (-1 for one restarting): flat over time unless tensors leak. */
   workerTensors(): Promise<number[]> {
     return this.pool.memory();
+  }
+
+  /** Each worker's tensors and memory, as the worker reports them (see {@link InferencePool.stats}). */
+  workerStats(): Promise<WorkerStats[]> {
+    return this.pool.stats();
   }
 
   /** Thread ids or process ids of the workers. */

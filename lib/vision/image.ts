@@ -6,6 +6,10 @@ import sharp from 'sharp';
 import type { RawImage } from '../types';
 import { ImageError } from './errors';
 
+// libvips's operation cache (50 MB by default) only helps a program that runs the same operation on
+// the same input again; FaceWatch never does (every frame is new), so it only held memory.
+sharp.cache(false);
+
 /**
  * Default pixel limit (width x height) for decoded images: 40 megapixels, above an 8K UHD frame
  * (33 MP). A PNG or JPEG header may declare any size; the limit is checked before pixels are
@@ -103,6 +107,11 @@ export async function decodeImage(buf: Buffer, maxPixels = DEFAULT_MAX_PIXELS): 
   }
 }
 
+/** A frame's size field for an error message: a number as it is, anything else by its type. */
+function sizeText(v: unknown): string {
+  return typeof v === 'number' ? String(v) : `(${v === null ? 'null' : typeof v})`;
+}
+
 /**
  * Checks a raw frame and returns it as a Frame whose buffer may be moved to a worker. With
  * `transfer` the caller's own buffer is handed over when it spans a whole ArrayBuffer (the caller's
@@ -114,11 +123,14 @@ export function rawFrame(image: RawImage, maxPixels = DEFAULT_MAX_PIXELS, transf
     throw new ImageError('IMAGE_UNSUPPORTED', 'raw frame data must be a Uint8Array');
   if (data.length === 0) throw new ImageError('IMAGE_EMPTY', 'raw frame is empty (0 bytes)');
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0)
-    throw new ImageError('IMAGE_CORRUPT', `raw frame has an invalid size ${String(width)}x${String(height)}`);
+    throw new ImageError(
+      'IMAGE_CORRUPT',
+      `raw frame has an invalid size ${sizeText(width)}x${sizeText(height)}`,
+    );
   if (channels !== 1 && channels !== 3 && channels !== 4)
     throw new ImageError(
       'IMAGE_UNSUPPORTED',
-      `raw frame has ${String(channels)} channels: expected 1, 3 or 4`,
+      `raw frame has ${sizeText(channels)} channels: expected 1, 3 or 4`,
     );
   if (width * height > maxPixels) throw tooLarge(width, height, maxPixels);
   const expected = width * height * channels;

@@ -4,7 +4,7 @@ export type { EngineConfig, DetectCallOptions, EngineStats } from './engine';
 export { ImageError, FrameDroppedError, EngineError } from './errors';
 export type { ImageErrorCode, EngineErrorCode } from './errors';
 export { acquireEngine, engines, EngineRegistry, DEFAULT_ENGINE_KEY } from './registry';
-export type { EngineLease } from './registry';
+export type { EngineLease, EngineWorkerStats, WorkerStats } from './registry';
 export { asJpeg, encodeJpeg, decodeImage, rawFrame, sniffFormat, DEFAULT_MAX_PIXELS } from './image';
 export type { Frame, ImageFormat } from './image';
 export { recognitionModelId, defaultModelPath, MODEL_MANIFESTS } from './models';

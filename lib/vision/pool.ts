@@ -12,7 +12,7 @@ import { exitOf, stopChild } from '../process/supervisor';
 import type { Isolation } from './backend';
 import { EngineError } from './errors';
 import type { Frame } from './image';
-import type { FromWorker, ModelSet, ToWorker, WorkerFace } from './protocol';
+import type { FromWorker, ModelSet, StatsReply, ToWorker, WorkerFace, WorkerMemory } from './protocol';
 
 /** What the pool needs to start its workers. */
 export interface PoolOptions {
@@ -33,6 +33,22 @@ export interface PoolResult {
   inferenceMs: number;
   /** Time spent waiting for a free worker. */
   queueMs: number;
+}
+
+/** One worker's figures, as {@link InferencePool.stats} reports them. */
+export interface WorkerStats {
+  /** The worker's slot in the pool (0 .. size-1). */
+  index: number;
+  /** Thread id (thread isolation) or process id (process isolation). */
+  id: number;
+  isolation: Isolation;
+  /** `tf.memory().numTensors` in the worker; -1 for a worker that is restarting. */
+  numTensors: number;
+  /**
+   * `process.memoryUsage()` inside the worker (absent while it restarts). A thread's heap figures
+   * are its own and its `rss` is the whole process's; a process's figures are all its own.
+   */
+  memory?: WorkerMemory;
 }
 
 /** The worker entry point next to this file (.ts under tsx, .js once compiled). */
@@ -145,7 +161,8 @@ interface Slot {
   running?: Running;
   /** The worker reported ready at least once. */
   ready: boolean;
-  memory: Map<number, (n: number) => void>;
+  /** Answers to the stats requests in flight, by request id (undefined when the worker exited). */
+  stats: Map<number, (reply: StatsReply | undefined) => void>;
   /** Settles the start of this slot's worker. */
   started: Promise<void>;
 }
@@ -200,7 +217,7 @@ export class InferencePool {
     });
     // A failed restart is handled by exit(); only the first start's promise is awaited by start().
     started.catch(() => undefined);
-    const slot = { index, state: 'starting', ready: false, memory: new Map(), started } as Slot;
+    const slot = { index, state: 'starting', ready: false, stats: new Map(), started } as Slot;
     const initTimeout = this.opts.initTimeoutMs ?? 120_000;
     const initTimer = setTimeout(() => {
       if (slot.state !== 'starting') return;
@@ -260,9 +277,9 @@ export class InferencePool {
   }
 
   private onReply(slot: Slot, msg: FromWorker): void {
-    if (msg.type === 'memory') {
-      slot.memory.get(msg.id)?.(msg.numTensors);
-      slot.memory.delete(msg.id);
+    if (msg.type === 'stats') {
+      slot.stats.get(msg.id)?.(msg);
+      slot.stats.delete(msg.id);
       return;
     }
     if (msg.type !== 'result' && msg.type !== 'error') return;
@@ -293,8 +310,8 @@ export class InferencePool {
         ),
       );
     }
-    for (const answer of slot.memory.values()) answer(-1);
-    slot.memory.clear();
+    for (const answer of slot.stats.values()) answer(undefined);
+    slot.stats.clear();
     // Until start() has succeeded, failures are start()'s to report, not to retry.
     if (this.closing || this.failure || !this.started || this.slots[slot.index] !== slot) return;
     if (!slot.ready && ++this.restartFailures[slot.index] >= MAX_RESTART_FAILURES) {
@@ -375,14 +392,29 @@ export class InferencePool {
 
   /** Tensors alive in each worker (-1 for a worker that is restarting). */
   async memory(): Promise<number[]> {
+    return (await this.stats()).map((s) => s.numTensors);
+  }
+
+  /**
+   * Each worker's tensors and memory, asked of the worker itself. A busy worker answers after its
+   * current frame; one that is restarting (or exits before answering) reports -1 tensors and no memory.
+   */
+  stats(): Promise<WorkerStats[]> {
     return Promise.all(
       this.slots.map(
         (slot) =>
-          new Promise<number>((resolve) => {
-            if (slot.state === 'dead' || slot.state === 'stopping') return resolve(-1);
+          new Promise<WorkerStats>((resolve) => {
+            const base = { index: slot.index, id: slot.handle.id, isolation: this.opts.isolation };
+            const answer = (reply: StatsReply | undefined): void =>
+              resolve(
+                reply
+                  ? { ...base, numTensors: reply.numTensors, memory: reply.memory }
+                  : { ...base, numTensors: -1 },
+              );
+            if (slot.state === 'dead' || slot.state === 'stopping') return answer(undefined);
             const id = this.nextId++;
-            slot.memory.set(id, resolve);
-            slot.handle.post({ type: 'memory', id });
+            slot.stats.set(id, answer);
+            slot.handle.post({ type: 'stats', id });
           }),
       ),
     );

@@ -22,12 +22,13 @@ export interface DetectRequest {
   options: DetectOptions;
 }
 
-export interface MemoryRequest {
-  type: 'memory';
+/** Asks a worker for its figures: tensors alive and its own memory use. */
+export interface StatsRequest {
+  type: 'stats';
   id: number;
 }
 
-export type ToWorker = InitRequest | DetectRequest | MemoryRequest;
+export type ToWorker = InitRequest | DetectRequest | StatsRequest;
 
 /** Packed RGB pixels of a face crop (margin included), encoded to JPEG on the main thread by sharp. */
 export interface RawCrop {
@@ -64,10 +65,26 @@ export interface ErrorReply {
   message: string;
 }
 
-export interface MemoryReply {
-  type: 'memory';
+/**
+ * A worker's figures. `memory` is `process.memoryUsage()` as the worker sees it: in a worker thread
+ * the heap figures are the thread's own isolate and `rss` is the whole process's; in a child process
+ * every figure is the worker's own.
+ */
+export interface StatsReply {
+  type: 'stats';
   id: number;
+  /** `tf.memory().numTensors` (0 before the models are loaded). */
   numTensors: number;
+  memory: WorkerMemory;
 }
 
-export type FromWorker = ReadyReply | InitErrorReply | ResultReply | ErrorReply | MemoryReply;
+/** The fields of `process.memoryUsage()`, in bytes. */
+export interface WorkerMemory {
+  rss: number;
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+}
+
+export type FromWorker = ReadyReply | InitErrorReply | ResultReply | ErrorReply | StatsReply;

@@ -6,8 +6,17 @@
  */
 import { ResourceOwner, type StateChange } from '../shared/owner';
 import { FaceEngine, type EngineConfig } from './engine';
+import type { WorkerStats } from './pool';
 
 export type { EngineConfig } from './engine';
+export type { WorkerStats } from './pool';
+
+/** The workers' figures of one engine of a registry. */
+export interface EngineWorkerStats {
+  key: string;
+  backend: string;
+  workers: WorkerStats[];
+}
 
 /** The key of the engine shared by every node that names no face-engine config node. */
 export const DEFAULT_ENGINE_KEY = 'facewatch:default';
@@ -49,6 +58,20 @@ export class EngineRegistry {
   /** Who holds the engine of `key`, one entry per lease. */
   holders(key: string): string[] {
     return this.owner.users(key);
+  }
+
+  /**
+   * Tensors and memory of every worker of every open engine (see {@link FaceEngine.workerStats}),
+   * for watching a long-running process: the soak reads them once a minute.
+   */
+  async workerStats(): Promise<EngineWorkerStats[]> {
+    const out: EngineWorkerStats[] = [];
+    for (const key of this.owner.keys()) {
+      const engine = this.owner.resource(key);
+      if (!engine || engine.isClosed) continue;
+      out.push({ key, backend: engine.backend, workers: await engine.workerStats() });
+    }
+    return out;
   }
 
   /** Calls `listener` on each state change of the engine of `key`; returns the function that stops it. */

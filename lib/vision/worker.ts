@@ -74,9 +74,16 @@ class WorkerHost {
         }
         return;
       }
-      case 'memory':
-        this.link.send({ type: 'memory', id: msg.id, numTensors: this.analyzer?.numTensors() ?? 0 });
+      case 'stats': {
+        const { rss, heapTotal, heapUsed, external, arrayBuffers } = process.memoryUsage();
+        this.link.send({
+          type: 'stats',
+          id: msg.id,
+          numTensors: this.analyzer?.numTensors() ?? 0,
+          memory: { rss, heapTotal, heapUsed, external, arrayBuffers },
+        });
         return;
+      }
     }
   }
 }

@@ -1,13 +1,12 @@
-import path from 'node:path';
-import { EventLog } from '../../lib/events/log';
+import type { EventLog } from '../../lib/events/log';
 import { EventRecorder } from '../../lib/events/recorder';
+import { storeEvents } from '../../lib/events/store-events';
 import type { Person } from '../../lib/store/face-store';
-import { ResourceOwner } from '../../lib/shared/owner';
+import { EVENT_SWEEPS } from '../../lib/types/defaults';
 import type { DetectionLogSettings } from '../../lib/types/node-settings';
 import { onClose } from '../shared/close';
 import { translator } from '../shared/i18n';
 import { onInput } from '../shared/input';
-import { libraryRegistry } from '../shared/library/api-registry';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { upgradeSettings } from '../shared/settings';
 import { Status } from '../shared/status';
@@ -16,14 +15,6 @@ import { logSettings } from './config';
 import { DetectionLogController, type LogMessage, type LogParts } from './controller';
 
 interface DetectionLogDef extends NodeDef, DetectionLogSettings {}
-
-/**
- * One open event log per datafile in this process: two detection-log nodes on one store share it
- * (the first to open it sets its retention, time zone and daily files).
- */
-const logs = new ResourceOwner<EventLog>({ close: (log) => log.close() });
-
-const HOUR_MS = 3600000;
 
 /** detection-log: turns matched faces into events (tracks, cooldown), records, queries and sweeps them. */
 export = function register(RED: NodeAPI): void {
@@ -35,27 +26,28 @@ export = function register(RED: NodeAPI): void {
     const storeLease: Promise<StoreLease> = Promise.resolve().then(() =>
       storeProvider(RED, def.store).acquire(this.id),
     );
-    const logLease = storeLease.then(({ store }) => {
-      const file = path.join(path.dirname(store.file), 'events.db');
-      return logs.acquire(path.resolve(file), this.id, () =>
-        EventLog.open({
-          file,
-          dailyFiles: settings.dailyFiles,
-          timezone: settings.timezone,
-          retainKnownDays: settings.retainKnownDays,
-          retainUnknownDays: settings.retainUnknownDays,
-          maxDiskMB: settings.maxDiskMB,
-        }),
-      );
+    // The events belong to the store (lib/events/store-events.ts): its log opens with it, erases
+    // with it, and follows the settings of the first detection-log on it.
+    const logOpen: Promise<EventLog> = storeLease.then(async ({ store }) => {
+      const events = storeEvents(store);
+      const { log, warning } = await events.configure(this.id, {
+        dailyFiles: settings.dailyFiles,
+        timezone: settings.timezone,
+        retainKnownDays: settings.retainKnownDays,
+        retainUnknownDays: settings.retainUnknownDays,
+        maxDiskMB: settings.maxDiskMB,
+      });
+      if (warning) this.warn(warning);
+      const moved = events.takeWarning();
+      if (moved) this.warn(moved);
+      return log;
     });
-    const parts: Promise<LogParts> = Promise.all([storeLease, logLease]).then(([s, l]) => ({
+    const parts: Promise<LogParts> = Promise.all([storeLease, logOpen]).then(([s, log]) => ({
       store: s.store,
-      log: l.resource,
-      recorder: new EventRecorder(l.resource, { cooldown: settings.cooldown, snapshots: settings.snapshots }),
+      log,
+      recorder: new EventRecorder(log, { cooldown: settings.cooldown, snapshots: settings.snapshots }),
     }));
-    const controller = new DetectionLogController(status, parts);
-    // The Face Library lists, shows and erases this log's events.
-    libraryRegistry(RED).addLog(this, { store: def.store, log: logLease.then((l) => l.resource) });
+    const controller = new DetectionLogController(status, parts, warn);
     const onDeleted = (person: Person): void => {
       controller.forget(person.id).catch((err: unknown) => {
         status.error(err);
@@ -73,7 +65,8 @@ export = function register(RED: NodeAPI): void {
         store.on('person-deleted', onDeleted);
         status.set('idle', 'status.ready');
         sweep();
-        timer = setInterval(sweep, HOUR_MS);
+        const minutes = settings.maxDiskMB > 0 ? EVENT_SWEEPS.withCapMinutes : EVENT_SWEEPS.everyMinutes;
+        timer = setInterval(sweep, minutes * 60000);
         timer.unref();
       },
       (err: unknown) => status.error(err),
@@ -83,8 +76,8 @@ export = function register(RED: NodeAPI): void {
       clearInterval(timer);
       const s = await storeLease.catch(() => undefined);
       s?.store.off('person-deleted', onDeleted);
-      const l = await logLease.catch(() => undefined);
-      await l?.release();
+      await logOpen.catch(() => undefined);
+      if (s) storeEvents(s.store).unconfigure(this.id);
       await s?.release();
     });
   }

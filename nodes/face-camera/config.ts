@@ -13,6 +13,7 @@ export function cameraSettings(
   const r = new SettingsReader(warn);
   return {
     name,
+    source: r.choice('source', CAMERA.source, def.source),
     url: String(def.url ?? '').trim(),
     username: credentials?.username?.trim() || undefined,
     password: credentials?.password || undefined,

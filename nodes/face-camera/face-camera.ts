@@ -1,12 +1,13 @@
 import { acquireCamera, cameras } from '../../lib/camera/registry';
 import { resolveCameraConfig, type CameraConfig } from '../../lib/camera/stream';
+import { reservedKeyProblem } from '../../lib/types/keys';
 import type { FaceCameraCredentials, FaceCameraSettings } from '../../lib/types/node-settings';
 import type { CameraProvider } from '../shared/camera';
 import { provide } from '../shared/provider';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { substituteEnv, unsetEnv, upgradeSettings } from '../shared/settings';
 import { cameraSettings } from './config';
-import { registerCameraRoutes } from './routes';
+import { registerCameraRoutes, type DeployedCamera } from './routes';
 
 interface FaceCameraDef extends NodeDef, FaceCameraSettings {}
 
@@ -16,31 +17,48 @@ interface FaceCameraDef extends NodeDef, FaceCameraSettings {}
  * and stopped by the last, and pushes the stream's state to every rtsp-source using it.
  */
 export = function register(RED: NodeAPI): void {
-  function FaceCameraNode(this: CameraProvider, def: FaceCameraDef): void {
+  function FaceCameraNode(this: CameraProvider & DeployedCamera, def: FaceCameraDef): void {
     RED.nodes.createNode(this, def);
     const warn = (m: string): void => this.warn(m);
     this.cameraName = def.name?.trim() || this.id;
     const credentials = (this as unknown as { credentials?: Partial<FaceCameraCredentials> }).credentials;
     const settings = upgradeSettings('face-camera', def, warn);
-    const unset = unsetEnv(RED, this, String(settings.url ?? ''));
-    settings.url = substituteEnv(RED, this, String(settings.url ?? ''));
+    const rawUrl = String(settings.url ?? '');
+    const unset = unsetEnv(RED, this, rawUrl);
+    settings.url = substituteEnv(RED, this, rawUrl);
     const config: CameraConfig = cameraSettings(this.cameraName, settings, credentials, warn);
-    // No address yet (the example flow before its variable is set) is not a failure: this node and
-    // every rtsp-source using it say so, and nothing is started.
-    if (unset.length > 0)
-      this.unset = `no camera address: ${unset.join(', ')} ${unset.length > 1 ? 'are' : 'is'} not set`;
-    else if (!config.url) this.unset = 'no camera address: set the URL (or its variable)';
-    if (this.unset) {
-      this.problem = this.unset;
-      this.warn(`camera "${this.cameraName}": ${this.unset}`);
-    } else
-      try {
-        resolveCameraConfig(config);
-      } catch (err) {
-        // Said at deploy, by this node and by every rtsp-source using it; never with the password.
-        this.problem = (err as Error).message;
-        this.error(`camera "${this.cameraName}": ${this.problem}`);
-      }
+    // Where this camera's stored credentials may go (the admin routes ask): its own address only.
+    this.addresses = {
+      source: config.source ?? 'network',
+      rawUrl: rawUrl.trim(),
+      url: config.url,
+      onvifAddress: typeof def.onvifAddress === 'string' ? def.onvifAddress.trim() : '',
+    };
+    const reserved = reservedKeyProblem('camera name', def.name);
+    if (reserved) {
+      // The name would become a key of the events' and the live view's tables: refused outright, and
+      // the camera goes by its id meanwhile.
+      this.cameraName = this.id;
+      this.problem = reserved;
+      this.error(`camera "${this.id}": ${reserved}`);
+    } else {
+      // No address yet (the example flow before its variable is set) is not a failure: this node and
+      // every rtsp-source using it say so, and nothing is started.
+      if (unset.length > 0)
+        this.unset = `no camera address: ${unset.join(', ')} ${unset.length > 1 ? 'are' : 'is'} not set`;
+      else if (!config.url) this.unset = 'no camera address: set the URL (or its variable)';
+      if (this.unset) {
+        this.problem = this.unset;
+        this.warn(`camera "${this.cameraName}": ${this.unset}`);
+      } else
+        try {
+          resolveCameraConfig(config);
+        } catch (err) {
+          // Said at deploy, by this node and by every rtsp-source using it; never with the password.
+          this.problem = (err as Error).message;
+          this.error(`camera "${this.cameraName}": ${this.problem}`);
+        }
+    }
     const users = provide(this, cameras, this.id);
     this.register = (user, onState) => users.register(user, onState);
     this.deregister = (user, done) => users.deregister(user, done);

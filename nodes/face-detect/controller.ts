@@ -1,5 +1,6 @@
 import type { Box, DetectOptions, DetectResult, RawImage, Timing } from '../../lib/types';
 import type { SkippedFramePolicy } from '../../lib/types/defaults';
+import { reservedKeyProblem } from '../../lib/types/keys';
 import type { KeepImage } from '../../lib/types/node-settings';
 import { FrameDroppedError, resolveDetectOptions, type FaceEngine } from '../../lib/vision/engine';
 import { asJpeg } from '../../lib/vision/image';
@@ -13,6 +14,7 @@ import {
 } from '../../lib/vision/motion-gate';
 import type { EngineLease } from '../../lib/vision/registry';
 import type { Node, NodeMessageInFlow, Send } from '../shared/red';
+import { quoteValue } from '../shared/input';
 import type { Status } from '../shared/status';
 
 /** What face-detect reads from and writes to a message. */
@@ -96,9 +98,18 @@ export class FaceDetectController {
     this.gate = settings.motion ? new MotionGate(settings.motion) : undefined;
   }
 
+  /** The camera a frame comes from: its name, or undefined for a frame without one (or a photo). */
+  private cameraOf(msg: DetectMessage): string | undefined {
+    const camera: unknown = msg.frame?.camera;
+    if (camera === undefined || camera === null || camera === '') return undefined;
+    if (typeof camera !== 'string')
+      throw new Error(`msg.frame.camera must be the camera's name (text), got ${quoteValue(camera)}`);
+    return camera;
+  }
+
   /** Backpressure is per camera: frames of one camera never hold up another's. */
-  private sourceOf(msg: DetectMessage): string {
-    return msg.frame?.camera ? `camera:${msg.frame.camera}` : `node:${this.node.id}`;
+  private sourceOf(camera: string | undefined): string {
+    return camera ? `camera:${camera}` : `node:${this.node.id}`;
   }
 
   /** On close: cancels a status update still to come; messages in flight end without output. */
@@ -109,13 +120,16 @@ export class FaceDetectController {
   }
 
   async handle(msg: DetectMessage, send: Send): Promise<void> {
+    // The camera's name keys the backpressure and the motion gate: a reserved one is refused at once.
+    const reserved = reservedKeyProblem('msg.frame.camera', msg.frame?.camera);
+    if (reserved) throw new Error(reserved);
     const { engine } = await this.lease;
     if (this.closed) return;
-    const source = this.sourceOf(msg);
+    const camera = this.cameraOf(msg);
+    const source = this.sourceOf(camera);
     this.sources.add(source);
     const input = this.inputOf(msg);
     // Only camera frames are gated: a photo is looked at once, whatever moved.
-    const camera = msg.frame?.camera;
     // A frame whose data does not match its size goes straight to the engine, which names the problem.
     const gated =
       this.gate && camera && !Buffer.isBuffer(input) && wellFormed(input)

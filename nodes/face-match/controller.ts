@@ -1,11 +1,14 @@
 import type { FaceStore } from '../../lib/store/face-store';
 import type { DetectedFace } from '../../lib/types';
+import { reservedKeyProblem } from '../../lib/types/keys';
 import type { NodeMessage, NodeMessageInFlow, Send } from '../shared/red';
 import type { Status } from '../shared/status';
 import type { StoreLease } from '../shared/store';
 
 export interface MatchMessage extends NodeMessageInFlow {
   faces?: DetectedFace[];
+  /** From face-detect: only its camera is read here (the live view keys frames by it). */
+  frame?: { camera?: unknown };
 }
 
 export interface MatchSettings {
@@ -23,6 +26,9 @@ export interface MatchSummary {
   ambiguous: number;
 }
 
+/** Longer than any model id the engine makes (`frnet-<12 hex digits>`), with room to spare. */
+const MAX_MODEL_ID = 200;
+
 /** Names each face of a message against the store. */
 export class FaceMatchController {
   private lastName = '';
@@ -36,6 +42,8 @@ export class FaceMatchController {
   ) {}
 
   async handle(msg: MatchMessage, send: Send): Promise<void> {
+    const reserved = reservedKeyProblem('msg.frame.camera', msg.frame?.camera);
+    if (reserved) throw new Error(reserved);
     const { store } = await this.lease;
     const faces = msg.faces;
     if (!Array.isArray(faces)) throw new Error('expected msg.faces from face-detect (an array of faces)');
@@ -43,6 +51,13 @@ export class FaceMatchController {
       if (!face || !Array.isArray(face.descriptor)) {
         throw new Error(`face ${i} has no descriptor: tick "descriptors" in face-detect`);
       }
+      if (!face.descriptor.every((v) => typeof v === 'number'))
+        throw new Error(`face ${i}'s descriptor must be a list of numbers (msg.faces[${i}].descriptor)`);
+      // The model's id is compared with the store's and named in its error: it must be face-detect's.
+      if (typeof face.modelId !== 'string' || face.modelId.length > MAX_MODEL_ID)
+        throw new Error(
+          `face ${i} has no model id (msg.faces[${i}].modelId): faces must come from face-detect`,
+        );
       face.match = await store.matchAsync(face.descriptor, face.modelId, {
         threshold: this.settings.threshold,
         margin: this.settings.margin,

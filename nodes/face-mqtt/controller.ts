@@ -3,6 +3,7 @@ import type { MqttPublisher, PublisherState } from '../../lib/mqtt/publisher';
 import type { Lease } from '../../lib/shared/owner';
 import type { FaceStore, Person } from '../../lib/store/face-store';
 import type { DetectionEvent } from '../../lib/types/events';
+import { reservedKeyProblem } from '../../lib/types/keys';
 import type { StoreLease } from '../shared/store';
 import type { Status } from '../shared/status';
 
@@ -18,11 +19,51 @@ export interface FaceMqttDeps {
   error(err: Error): void;
 }
 
-/** The event a message carries: `msg.event`, else `msg.payload` when it has an event's shape. */
+/** The longest camera name or person id put into a topic (MQTT allows 65535 bytes per topic). */
+const MAX_TOPIC_PART = 1024;
+
+/**
+ * The event a message carries: `msg.event`, else `msg.payload` when it has an event's shape. The
+ * fields face-mqtt reads are checked, and the event must be JSON (it is published as such). A
+ * reserved camera name or person id or name (`__proto__`, `constructor`, `prototype`) is refused:
+ * they key the retained state and the discovery entities.
+ */
 export function eventOf(msg: { event?: unknown; payload?: unknown }): DetectionEvent {
-  const e = (msg.event ?? msg.payload) as Partial<DetectionEvent> | undefined;
+  const e = (msg.event ?? msg.payload) as Partial<Record<keyof DetectionEvent, unknown>> | undefined;
   if (!e || typeof e !== 'object' || typeof e.camera !== 'string' || typeof e.id !== 'string')
     throw new Error('msg.event is not a detection event (wire face-mqtt after detection-log)');
+  const p = e.person as { id?: unknown; name?: unknown } | null | undefined;
+  if (
+    typeof e.known !== 'boolean' ||
+    typeof e.time !== 'string' ||
+    !(
+      p === null ||
+      p === undefined ||
+      (typeof p === 'object' && typeof p.id === 'string' && typeof p.name === 'string')
+    )
+  )
+    throw new Error(
+      'msg.event is not a detection event: it needs known (true or false), time (ISO text) and person ({id, name} or null)',
+    );
+  // Each becomes a level of a topic, and MQTT refuses topics over 65535 bytes (mqtt.js then throws
+  // from inside its socket code, where nothing catches it).
+  for (const [what, v] of [
+    ['camera', e.camera],
+    ['person.id', p?.id],
+  ] as const)
+    if (typeof v === 'string' && Buffer.byteLength(v) > MAX_TOPIC_PART)
+      throw new Error(`msg.event.${what} is too long for an MQTT topic (more than ${MAX_TOPIC_PART} bytes)`);
+  try {
+    JSON.stringify(e);
+  } catch {
+    throw new Error('msg.event cannot be published: it is not JSON (a circular reference or a BigInt in it)');
+  }
+  const person = e.person as Partial<NonNullable<DetectionEvent['person']>> | null | undefined;
+  const reserved =
+    reservedKeyProblem('msg.event.camera', e.camera) ??
+    reservedKeyProblem('msg.event.person.id', person?.id) ??
+    reservedKeyProblem('msg.event.person.name', person?.name);
+  if (reserved) throw new Error(reserved);
   return e as DetectionEvent;
 }
 
@@ -51,6 +92,8 @@ export class FaceMqttController {
     const faces = new FaceMqtt(this.broker.resource, {
       snapshots: this.deps.snapshots,
       presenceTimeout: this.deps.presenceTimeout,
+      // An event still in flight when its person was deleted must not publish them again.
+      enrolled: (id) => (this.store ? this.store.store.getPerson(id) !== undefined : undefined),
     });
     this.faces = faces;
     this.show(this.broker.resource.state());
@@ -74,6 +117,9 @@ export class FaceMqttController {
       store.off('person-deleted', deleted);
     };
     faces.announceAll(store.listPeople());
+    // What an earlier run left retained of people erased meanwhile (facewatch delete while Node-RED
+    // was stopped), and its cameras' stale presence and snapshots, is cleared once the broker answers.
+    faces.sweepStale(store.listPeople()).catch((err: unknown) => this.deps.error(err as Error));
   }
 
   /** Shows the broker's state in the node's status. */

@@ -1,10 +1,15 @@
 import { Enroller, type EnrolOptions } from '../../lib/store/enrol';
+import { sanitiseId } from '../../lib/store/codec';
 import type { FaceStore, Person } from '../../lib/store/face-store';
 import { importSource } from '../../lib/store/import';
 import type { EngineLease } from '../../lib/vision/registry';
 import type { NodeMessageInFlow, Send } from '../shared/red';
 import type { Status } from '../shared/status';
 import type { StoreLease } from '../shared/store';
+import { quoteValue } from '../shared/input';
+
+/** Linux's PATH_MAX: the longest path an import can name. */
+const MAX_PATH = 4096;
 
 /** The commands face-register understands, by msg.topic. */
 export const COMMANDS = [
@@ -39,8 +44,15 @@ function personFields(msg: RegisterMessage): {
   metadata?: Record<string, unknown>;
 } {
   const src = msg.person && typeof msg.person === 'object' ? msg.person : msg;
-  const str = (v: unknown): string | undefined =>
-    v === undefined || v === null || v === '' ? undefined : typeof v === 'string' ? v : JSON.stringify(v);
+  // Ids and names are text (a number is taken as its digits); any other value is named in the error.
+  const text = (v: unknown, what: string): string | undefined => {
+    if (v === undefined || v === null || v === '') return undefined;
+    if (typeof v === 'string') return v;
+    if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+    throw new Error(
+      `the person's ${what} (msg.person.${what} or msg.${what}) must be text, got ${quoteValue(v)}`,
+    );
+  };
   const metadata = src.metadata;
   if (
     metadata !== undefined &&
@@ -48,12 +60,27 @@ function personFields(msg: RegisterMessage): {
   ) {
     throw new Error('metadata must be an object, e.g. {"role": "visitor"}');
   }
-  return { id: str(src.id), name: str(src.name), metadata: metadata as Record<string, unknown> | undefined };
+  return {
+    id: text(src.id, 'id'),
+    name: text(src.name, 'name'),
+    metadata: metadata as Record<string, unknown> | undefined,
+  };
 }
 
+/** The id a command works on, checked as the store checks ids (so an error names it, shortened). */
 function requireId(fields: { id?: string }, command: string): string {
   if (!fields.id) throw new Error(`"${command}" needs the person's id in msg.person.id (or msg.id)`);
-  return fields.id;
+  return sanitiseId(fields.id);
+}
+
+/** msg.filename when it is text (its extension is checked against the photo's type). */
+function fileNameOf(msg: RegisterMessage): string | undefined {
+  if (typeof msg.filename !== 'string') return undefined;
+  if (msg.filename.length > MAX_PATH)
+    throw new Error(
+      `msg.filename ${quoteValue(msg.filename)} is not a file name (longer than ${MAX_PATH} characters)`,
+    );
+  return msg.filename;
 }
 
 function requireImage(msg: RegisterMessage, command: string): Buffer {
@@ -82,7 +109,7 @@ export class FaceRegisterController {
     const command = (msg.topic ?? 'register') as Command;
     if (!COMMANDS.includes(command)) {
       throw new Error(
-        `unknown command "${String(msg.topic)}" in msg.topic; use one of ${COMMANDS.join(', ')}`,
+        `unknown command ${quoteValue(msg.topic)} in msg.topic; use one of ${COMMANDS.join(', ')}`,
       );
     }
     const { store } = await this.store;
@@ -101,7 +128,7 @@ export class FaceRegisterController {
         const result = await enroller.enrol(
           {
             image: requireImage(msg, command),
-            fileName: typeof msg.filename === 'string' ? msg.filename : undefined,
+            fileName: fileNameOf(msg),
             ...fields,
             actor,
           },
@@ -121,8 +148,9 @@ export class FaceRegisterController {
       case 'delete': {
         const id = requireId(personFields(msg), command);
         const existed = store.getPerson(id);
-        if (!existed || !(await store.deletePerson(id, actor))) throw new Error(`no person with id ${id}`);
-        msg.payload = { deleted: true, id, name: existed.name };
+        // deletePerson also finishes an erasure of the id that an earlier failure left pending.
+        if (!(await store.deletePerson(id, actor))) throw new Error(`no person with id ${id}`);
+        msg.payload = { deleted: true, id, name: existed?.name ?? null };
         this.status.set('ok', 'status.deleted', { id, size: store.size() });
         break;
       }
@@ -150,6 +178,11 @@ export class FaceRegisterController {
             '"import" needs the path of a folder, a CSV/JSON manifest or an export file in msg.payload',
           );
         }
+        // No file system takes a path longer than PATH_MAX or with a NUL in it.
+        if (msg.payload.length > MAX_PATH || msg.payload.includes('\u0000'))
+          throw new Error(
+            `"import": ${quoteValue(msg.payload)} is not a path (too long, or a NUL character in it)`,
+          );
         const { engine } = await this.engine();
         // An import reports ids that already exist as duplicates (so it can be re-run safely),
         // whatever this node does with an existing id on "register".

@@ -2,6 +2,7 @@ import type { Lease } from '../../lib/shared/owner';
 import { checkFfmpeg } from '../../lib/camera/ffmpeg';
 import type { CameraFrame, CameraStream, ConnectionEvent } from '../../lib/camera/stream';
 import type { CameraProvider } from '../shared/camera';
+import { quoteValue } from '../shared/input';
 import type { NodeMessage, Send } from '../shared/red';
 import type { Status } from '../shared/status';
 
@@ -34,6 +35,12 @@ export class RtspSourceController {
   private lastEvent?: ConnectionEvent;
   /** Counts starts, so a start overtaken by a stop drops what it acquired. */
   private generation = 0;
+  /**
+   * Start, stop, restart and close run one after another, whoever asks (messages, the Face Library,
+   * autostart, a redeploy): a restart still under way when a stop gave the camera back would start
+   * an ffmpeg nobody holds.
+   */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly nodeId: string,
@@ -75,8 +82,18 @@ export class RtspSourceController {
     this.showState(event);
   };
 
+  private serial(task: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   /** Starts reading (if not already). Errors (no ffmpeg, a bad camera) go to the status and the log. */
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    return this.serial(() => this.begin());
+  }
+
+  private async begin(): Promise<void> {
     if (this.lease || this.closed) return;
     const generation = ++this.generation;
     const lease = this.acquire(generation);
@@ -121,16 +138,20 @@ export class RtspSourceController {
   }
 
   /** Stops this node's use of the camera (the camera's ffmpeg stops if no other node uses it). */
-  async stop(): Promise<void> {
-    const held = await this.giveBack();
-    if (!this.closed && held) this.onState({ state: 'stopped', camera: held.resource.config.name });
+  stop(): Promise<void> {
+    return this.serial(async () => {
+      const held = await this.giveBack();
+      if (!this.closed && held) this.onState({ state: 'stopped', camera: held.resource.config.name });
+    });
   }
 
   /** Restarts the camera's connection (for every node using it): the backoff starts over. */
-  async restart(): Promise<void> {
-    if (!this.lease) return this.start();
-    await this.lease;
-    await this.stream?.restart();
+  restart(): Promise<void> {
+    return this.serial(async () => {
+      if (!this.lease) return this.begin();
+      await this.lease;
+      await this.stream?.restart();
+    });
   }
 
   /** Handles a command from msg.payload. */
@@ -139,15 +160,15 @@ export class RtspSourceController {
     if (cmd === 'start') return this.start();
     if (cmd === 'stop') return this.stop();
     if (cmd === 'restart') return this.restart();
-    throw new Error(
-      `msg.payload must be "start", "stop" or "restart", got ${typeof payload === 'string' ? JSON.stringify(payload) : typeof payload}`,
-    );
+    throw new Error(`msg.payload must be "start", "stop" or "restart", got ${quoteValue(payload)}`);
   }
 
-  /** The node is closing: nothing is sent from now on, and the lease is given back. */
-  async close(): Promise<void> {
+  /** The node is closing: nothing is sent from now on, and the lease is given back (after a command under way). */
+  close(): Promise<void> {
     this.closed = true;
-    await this.giveBack();
+    return this.serial(async () => {
+      await this.giveBack();
+    });
   }
 
   /** Ends this node's hold on the camera (a start still connecting is dropped too); returns what it held. */

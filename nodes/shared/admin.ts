@@ -14,13 +14,22 @@ export type RouteResult = unknown;
 /** Returned by a handler that answers by itself (a multipart stream): adminRoute then stays out. */
 export const ANSWERED = Symbol('answered');
 
+/** What a handler may ask of the route it runs in. */
+export interface RouteContext {
+  /**
+   * Whether the caller is still allowed: the caller's token checked again (a stream outlives the
+   * moment it was checked at; a token that expired or was revoked since ends it).
+   */
+  stillAllowed(): Promise<boolean>;
+}
+
 export interface AdminRoute {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** Path under Node-RED's admin root, always starting with `/facewatch/`. */
   path: string;
   permission: Permission;
   /** The response is the handler's to write when it returns {@link ANSWERED}. */
-  handler: (req: Request, res: Response) => RouteResult;
+  handler: (req: Request, res: Response, ctx: RouteContext) => RouteResult;
   /** Answer 504 when the handler has not finished by then. */
   timeoutMs?: number;
   /**
@@ -60,6 +69,68 @@ function isExplicit(v: unknown): v is Explicit {
 type Guard = (req: Request, res: Response, next: NextFunction) => void;
 
 /**
+ * Why a request from a web page of another site is refused, or undefined when it is not one.
+ *
+ * Node-RED's admin API answers `Access-Control-Allow-Origin: *`, and without adminAuth needs no
+ * token, so any page open in a browser on the same machine could call FaceWatch's routes (delete
+ * people, read faces). A browser says where a request comes from: `Sec-Fetch-Site` (every current
+ * browser) is `same-origin` for the Face Library and the editor, `none` for an address typed or
+ * bookmarked, `same-site` or `cross-site` for another page (another port of the same host is
+ * `same-site`); without it, an `Origin` must name the host the request was sent to. Requests
+ * without either (curl, scripts) are not a browser's and pass on to the permission check.
+ */
+export function crossSiteProblem(req: Pick<Request, 'headers'>): string | undefined {
+  const site = req.headers['sec-fetch-site'];
+  if (typeof site === 'string' && site !== '') {
+    const s = site.trim().toLowerCase();
+    return s === 'same-origin' || s === 'none' ? undefined : `a request from another site (${s}) is refused`;
+  }
+  const origin = req.headers.origin;
+  if (typeof origin !== 'string' || origin === '') return undefined;
+  let host: string;
+  try {
+    host = new URL(origin).host.toLowerCase();
+  } catch {
+    return `a request from another site (Origin ${origin.slice(0, 100)}) is refused`;
+  }
+  const hosts = [req.headers['x-forwarded-host'], req.headers.host]
+    .flatMap((h) => (typeof h === 'string' ? h.split(',') : []))
+    .map((h) => h.trim().toLowerCase())
+    .filter(Boolean);
+  return hosts.includes(host)
+    ? undefined
+    : `a request from another site (Origin ${origin.slice(0, 100)}) is refused`;
+}
+
+/** Runs Node-RED's permission check again on a request whose answer has started: true when it passes. */
+function recheck(guard: Guard, req: Request): Promise<boolean> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (ok: boolean): void => {
+      if (!settled) {
+        settled = true;
+        resolve(ok);
+      }
+    };
+    // Only the calls Node-RED's guard and passport make on a refusal: each of them means "refused".
+    const refused: Record<string, unknown> = {
+      statusCode: 200,
+      setHeader: () => undefined,
+      set: () => refused,
+      status: () => refused,
+      json: () => done(false),
+      send: () => done(false),
+      end: () => done(false),
+    };
+    try {
+      guard(req, refused as unknown as Response, (err?: unknown) => done(!err));
+    } catch {
+      done(false);
+    }
+  });
+}
+
+/**
  * Node-RED's permission check, with its 401 for a signed-in user who lacks the permission turned
  * into `denyStatus` (an anonymous caller keeps Node-RED's 401).
  */
@@ -86,7 +157,8 @@ function permissionGuard(RED: NodeAPI, route: AdminRoute): Guard {
 }
 
 /**
- * Registers an admin route that always checks `RED.auth.needsPermission` and always answers:
+ * Registers an admin route that refuses requests from other sites (see {@link crossSiteProblem}),
+ * always checks `RED.auth.needsPermission` and always answers:
  * with the handler's result, with the status of a thrown HttpError, with 500 for any other
  * failure, or with 504 when the handler hangs. Error bodies are `{error: message}`.
  */
@@ -95,7 +167,17 @@ export function adminRoute(RED: NodeAPI, route: AdminRoute): void {
     throw new Error(`admin route outside /facewatch/: ${route.path}`);
   const timeoutMs = route.timeoutMs ?? 30000;
   const guard = permissionGuard(RED, route);
-  RED.httpAdmin[route.method](route.path, guard, (req: Request, res: Response) => {
+  const plainGuard = RED.auth.needsPermission(route.permission) as Guard;
+  // Before the permission check: a page of another site gets its 403 whatever its token.
+  const sameSite: Guard = (req, res, next) => {
+    const problem = crossSiteProblem(req);
+    if (!problem) return next();
+    res
+      .status(403)
+      .set(route.headers ?? {})
+      .json({ error: problem });
+  };
+  RED.httpAdmin[route.method](route.path, sameSite, guard, (req: Request, res: Response) => {
     let answered = false;
     if (route.headers) res.set(route.headers);
     const answer = (status: number, body: unknown, type?: string, headers?: Record<string, string>): void => {
@@ -108,7 +190,7 @@ export function adminRoute(RED: NodeAPI, route: AdminRoute): void {
     };
     const timer = setTimeout(() => answer(504, { error: 'timed out' }), timeoutMs);
     Promise.resolve()
-      .then(() => route.handler(req, res))
+      .then(() => route.handler(req, res, { stillAllowed: () => recheck(plainGuard, req) }))
       .then(
         (result) => {
           if (result === ANSWERED) {

@@ -1,6 +1,18 @@
 import type { Node, NodeMessageInFlow, Send } from './red';
 import { Status, errorText } from './status';
 
+/**
+ * A message's value as a short quote for an error: text cut at 40 characters (a field can be
+ * megabytes long, and the error goes to the status, the log and every Catch node), anything else by
+ * its type. Never calls the value's own methods.
+ */
+export function quoteValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v);
+  if (Buffer.isBuffer(v)) return 'a Buffer';
+  return Array.isArray(v) ? 'an array' : `a value of type ${typeof v}`;
+}
+
 /** What an input handler gets for each message. */
 export interface InputContext<M> {
   msg: M;
@@ -23,13 +35,18 @@ export function onInput<M extends NodeMessageInFlow = NodeMessageInFlow>(
     const finish = (err?: unknown): void => {
       if (finished) return;
       finished = true;
-      if (err === undefined) {
-        done();
-        return;
+      const error = err === undefined ? undefined : err instanceof Error ? err : new Error(errorText(err));
+      if (error) status?.error(error);
+      try {
+        if (error) done(error);
+        else done();
+      } catch (thrown) {
+        // Node-RED itself could not pass the message on to Catch or Complete nodes (a message with
+        // its own `hasOwnProperty`, one too deep to clone): said in the log, never an unhandled rejection.
+        node.error(
+          `could not end the message: ${errorText(thrown)}${error ? ` (after: ${error.message})` : ''}`,
+        );
       }
-      const error = err instanceof Error ? err : new Error(errorText(err));
-      status?.error(error);
-      done(error);
     };
     try {
       Promise.resolve(handler({ msg: msg as M, send })).then(

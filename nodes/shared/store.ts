@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { FaceStore, type StoreOptions } from '../../lib/store/face-store';
+import { closeStore, openStore } from '../../lib/events/store-events';
+import type { FaceStore, StoreOptions } from '../../lib/store/face-store';
 import { ResourceOwner } from '../../lib/shared/owner';
 import type { Provider } from './provider';
 import type { Node, NodeAPI } from './red';
@@ -23,9 +24,10 @@ export interface StoreProvider extends Node, Provider<FaceStore> {
 /**
  * One open FaceStore per datafile in this process, shared by every node using it: the store's lock
  * file keeps other processes out, this owner keeps one process from opening a file twice. A
- * redeploy's open waits for the previous store to finish its writes and close.
+ * redeploy's open waits for the previous store to finish its writes and close. The store's
+ * detection log (lib/events/store-events.ts) opens and closes with it.
  */
-export const stores = new ResourceOwner<FaceStore>({ close: (store) => store.close() });
+export const stores = new ResourceOwner<FaceStore>({ close: (store) => closeStore(store) });
 
 /** The key of a datafile in {@link stores}. */
 export function storeKey(file: string): string {
@@ -35,7 +37,7 @@ export function storeKey(file: string): string {
 /** Leases the store of `opts.file` for `user`, opening it if nobody in this process holds it. */
 export async function acquireStore(opts: StoreOptions, user = 'anonymous'): Promise<StoreLease> {
   const file = storeKey(opts.file);
-  const lease = await stores.acquire(file, user, () => FaceStore.open({ ...opts, file }));
+  const lease = await stores.acquire(file, user, () => openStore({ ...opts, file }));
   return { store: lease.resource, user, release: () => lease.release() };
 }
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ROOT } from '../helpers/env';
+import { adminToken, requestToken } from '../helpers/auth';
 import { startNodeRed, waitForLog, type RunningNodeRed } from '../helpers/nodered';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -29,21 +30,8 @@ describe('admin routes behind Node-RED adminAuth (real Node-RED process)', () =>
   });
   after(() => nr?.stop());
 
-  async function token(username: string): Promise<string> {
-    const res = await fetch(`${nr.url}/auth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        client_id: 'node-red-admin',
-        grant_type: 'password',
-        scope: username === 'admin' ? '*' : 'read',
-        username,
-        password: 's3cret-pass',
-      }),
-    });
-    assert.equal(res.status, 200);
-    return ((await res.json()) as { access_token: string }).access_token;
-  }
+  const token = (username: string): Promise<string> =>
+    adminToken(nr.url, username, 's3cret-pass', username === 'admin' ? '*' : 'read');
 
   it('refuses an anonymous caller with 401', async () => {
     const res = await fetch(`${nr.url}/facewatch/probe/ok`);
@@ -75,17 +63,7 @@ describe('admin routes behind Node-RED adminAuth (real Node-RED process)', () =>
 
   it('logs no error and no password, after a failed login, a good one and the routes', async () => {
     // Its own traffic, so the check means something when this test runs alone.
-    const wrong = await fetch(`${nr.url}/auth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        client_id: 'node-red-admin',
-        grant_type: 'password',
-        scope: '*',
-        username: 'admin',
-        password: 'wr0ng-guess',
-      }),
-    });
+    const wrong = await requestToken(nr.url, 'admin', 'wr0ng-guess');
     assert.equal(wrong.status, 403);
     const bearer = { authorization: `Bearer ${await token('admin')}` };
     const routes = [

@@ -1,7 +1,8 @@
 /**
- * The face-camera edit dialog in a real browser against a real Node-RED: the URL helper, Test connection
- * (with the stored password of a deployed camera, and with a wrong one) on GStreamer's RTSP server, and
- * Discover on loopback finding a simulated ONVIF camera and filling in its stream.
+ * The face-camera edit dialog in a real browser against a real Node-RED: the source, the URL helper, Test
+ * connection (with the stored password of a deployed camera, and with a wrong one) on GStreamer's RTSP
+ * server, and Discover on loopback finding a simulated ONVIF camera, filling in its stream and keeping
+ * the ONVIF address it came from.
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -86,6 +87,9 @@ describe('the face-camera dialog (real browser)', { skip: cameraSkip('ffprobe') 
     await page.evaluate(() => RED.editor.editConfig('', 'face-camera', 'cam1', 'node-input'));
     await page.waitForSelector('#node-config-input-url', { state: 'visible' });
     assert.equal(await page.inputValue('#node-config-input-url'), rtsp.url);
+    // Saved before the source setting: it shows the source its URL implies.
+    assert.equal(await page.inputValue('#node-config-input-source'), 'network');
+    assert.equal(await page.inputValue('#node-config-input-onvifAddress'), '');
 
     // Test connection with the stored password: the form holds only Node-RED's placeholder.
     assert.equal(await page.inputValue('#node-config-input-password'), '__PWRD__');
@@ -141,6 +145,13 @@ describe('the face-camera dialog (real browser)', { skip: cameraSkip('ffprobe') 
     );
     assert.equal(profiles.length, 2);
     assert.match(profiles[0], /1920x1080/);
+    // The ONVIF address it was set up from is kept: the only one its stored password will go to.
+    assert.equal(await page.inputValue('#node-config-input-onvifAddress'), onvif.xaddr);
+    assert.equal(await page.inputValue('#node-config-input-source'), 'network');
+    // A URL built for another host is another device: the ONVIF address is let go.
+    await page.fill('#node-config-input-host', '192.0.2.11');
+    await page.click('#fw-camera-build');
+    assert.equal(await page.inputValue('#node-config-input-onvifAddress'), '');
     await page.screenshot({ path: path.join(process.env.FW_SCREENSHOTS ?? nr.userDir, 'camera-dialog.png') });
     await page.click('#node-config-dialog-cancel');
     assert.deepEqual(pageErrors, []);

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { LIBRARY_ROUTES, type LibraryRouteSpec } from '../../nodes/shared/library/api-routes';
+import { adminToken } from '../helpers/auth';
 import { startNodeRed, waitForLog, type RunningNodeRed } from '../helpers/nodered';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -52,19 +53,7 @@ describe('Face Library REST API behind adminAuth (real Node-RED process)', () =>
     });
     await waitForLog(nr, /Started flows/);
     for (const user of ['admin', 'viewer']) {
-      const res = await fetch(`${nr.url}/auth/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          client_id: 'node-red-editor',
-          grant_type: 'password',
-          scope: '',
-          username: user,
-          password: PASSWORD,
-        }),
-      });
-      assert.equal(res.status, 200);
-      tokens[user] = ((await res.json()) as { access_token: string }).access_token;
+      tokens[user] = await adminToken(nr.url, user, PASSWORD, '');
     }
   });
   after(() => nr?.stop());
@@ -144,5 +133,43 @@ describe('Face Library REST API behind adminAuth (real Node-RED process)', () =>
     assert.equal(stopped.status, 200);
     assert.equal(((await stopped.json()) as { state: string }).state, 'stopped');
     assert.doesNotMatch(nr.log(), new RegExp(PASSWORD));
+  });
+
+  it("refuses a page of another site even with an administrator's token", async () => {
+    for (const headers of [{ origin: 'http://evil.example' }, { 'sec-fetch-site': 'cross-site' }] as Array<
+      Record<string, string>
+    >) {
+      const res = await fetch(`${nr.url}/facewatch/api/delete/NOBODY`, {
+        method: 'POST',
+        headers: { ...headers, authorization: `Bearer ${tokens.admin}` },
+      });
+      const body = (await res.json()) as { error?: string };
+      assert.equal(res.status, 403, JSON.stringify(headers));
+      assert.match(body.error ?? '', /another site/);
+    }
+  });
+
+  it('ends an MJPEG feed when its token is revoked', async () => {
+    const token = await adminToken(nr.url, 'viewer', PASSWORD, '');
+    const started = await fetch(`${nr.url}/facewatch/api/cameras/src/video_feed`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(started.status, 200);
+    assert.match(started.headers.get('content-type') ?? '', /multipart\/x-mixed-replace/);
+    const ended = (async () => {
+      const reader = started.body!.getReader();
+      for (;;) if ((await reader.read()).done) return Date.now();
+    })();
+    await new Promise((r) => setTimeout(r, 2000));
+    const revoked = Date.now();
+    const res = await fetch(`${nr.url}/auth/revoke`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ token }),
+    });
+    assert.equal(res.status, 200);
+    const end = await Promise.race([ended, new Promise<number>((r) => setTimeout(() => r(0), 20000))]);
+    assert.ok(end > 0, 'the feed ended');
+    assert.ok(end - revoked < 12000, `within two checks of the token (${end - revoked} ms)`);
   });
 });

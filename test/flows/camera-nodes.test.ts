@@ -21,7 +21,7 @@ import {
   stopServer,
   type TestNode,
 } from '../helpers/red';
-import { startRtspServer, type RtspServer } from '../helpers/rtsp';
+import { CLIP, startRtspServer, type RtspServer } from '../helpers/rtsp';
 import { until as waitFor } from '../helpers/wait';
 
 const until = (what: string, check: () => boolean, ms = 30000): Promise<boolean> =>
@@ -232,6 +232,86 @@ describe('face-camera and rtsp-source in a flow', { skip: cameraSkip() }, () => 
       assert.equal(frame.frame.width, 320);
     } finally {
       delete process.env.FW_TEST_CAMERA_PORT;
+    }
+  });
+
+  it('refuses at deploy a URL that is not of its source, and plays a file only as a file camera', async () => {
+    const problems = (): string[] =>
+      helper
+        .log()
+        .args.map((a: unknown[]) => a[0] as { level?: number; msg?: unknown; type?: string })
+        .filter((e) => e.type === 'face-camera')
+        .map((e) => String(e.msg));
+    // A path on a network camera (the default source) was read as a file before the source setting.
+    for (const url of [CLIP, '-report', `concat:${CLIP}|${CLIP}`, '/dev/video0']) {
+      await helper.load(nodes, [
+        camera(url, { source: 'network', version: 2 }),
+        source('s1'),
+        ...sinks('s1'),
+      ]);
+      const seen = statuses(helper.getNode('s1'));
+      const frames: unknown[] = [];
+      helper.getNode('s1-frames').on('input', (m: unknown) => frames.push(m));
+      helper.getNode('s1').receive({ payload: 'restart' });
+      await until(`an error status for ${url}`, () =>
+        seen.some(
+          (s) =>
+            /not a network camera address|unsupported camera address scheme/.test(s.text ?? '') &&
+            s.fill === 'red',
+        ),
+      );
+      assert.ok(
+        problems().some((m) =>
+          /camera "hall": .*(not a network camera address|unsupported camera address scheme)/.test(m),
+        ),
+        JSON.stringify(problems()),
+      );
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal(frames.length, 0, `${url} must not play`);
+      await helper.unload();
+    }
+    // The same file as a file camera plays; a device camera takes only /dev/videoN.
+    await helper.load(nodes, [camera(CLIP, { source: 'file', version: 2 }), source('s1'), ...sinks('s1')]);
+    assert.equal((await nextMessage<FrameMsg>(helper.getNode('s1-frames'))).frame.width, 320);
+    await helper.unload();
+    await helper.load(nodes, [camera(CLIP, { source: 'device', version: 2 }), source('s1'), ...sinks('s1')]);
+    const seen = statuses(helper.getNode('s1'));
+    helper.getNode('s1').receive({ payload: 'restart' });
+    await until('a device error', () => seen.some((s) => /not a video device: /.test(s.text ?? '')));
+  });
+
+  it('plays a file camera saved before the source setting, and says its source was set to file', async () => {
+    await helper.load(nodes, [camera(CLIP, { version: 1 }), source('s1'), ...sinks('s1')]);
+    assert.equal((await nextMessage<FrameMsg>(helper.getNode('s1-frames'))).frame.width, 320);
+    const warnings = helper
+      .log()
+      .args.map((a: unknown[]) => a[0] as { level?: number; msg?: unknown; type?: string })
+      .filter((e) => e.type === 'face-camera' && /settings upgraded/.test(String(e.msg)));
+    assert.equal(warnings.length, 1, JSON.stringify(warnings));
+    assert.match(
+      String(warnings[0].msg),
+      /from version 1 to 2: .*local video file: its source is now set to "file"/,
+    );
+  });
+
+  it('refuses a reserved camera name at deploy', async () => {
+    for (const name of ['__proto__', 'constructor', ' Prototype ']) {
+      await helper.load(nodes, [camera(server.url, { name }), source('s1'), ...sinks('s1')], creds);
+      const seen = statuses(helper.getNode('s1'));
+      helper.getNode('s1').receive({ payload: 'restart' });
+      await until(`an error status for ${name}`, () =>
+        seen.some((s) => /camera name ".*" is reserved/.test(s.text ?? '') && s.fill === 'red'),
+      );
+      const errors = helper
+        .log()
+        .args.map((a: unknown[]) => a[0] as { level?: number; msg?: unknown; type?: string })
+        .filter((e) => e.type === 'face-camera' && /is reserved/.test(String(e.msg)));
+      assert.ok(errors.length >= 1, name);
+      assert.match(
+        String(errors[0].msg),
+        /camera "cam": camera name ".*" is reserved \(__proto__, constructor, prototype cannot be used\): choose another/,
+      );
+      await helper.unload();
     }
   });
 

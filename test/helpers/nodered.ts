@@ -18,6 +18,10 @@ export interface NodeRedOptions {
   env?: Record<string, string>;
   /** Credentials by node id, written to flows_cred.json unencrypted (Node-RED reads and then encrypts them). */
   credentials?: Record<string, Record<string, string>>;
+  /** Runs on the new user directory before Node-RED starts (files an earlier run would have left). */
+  prepare?: (userDir: string) => void;
+  /** The process's working directory (default the repository root; the user directory with `'userDir'`). */
+  cwd?: 'userDir';
 }
 
 export interface RunningNodeRed {
@@ -25,6 +29,10 @@ export interface RunningNodeRed {
   port: number;
   userDir: string;
   log: () => string;
+  /** The pid of the Node-RED process running now. */
+  pid(): number | undefined;
+  /** Stops Node-RED (its files stay), runs `between` (a CLI command on its store), starts it again. */
+  restart(between?: () => Promise<void> | void): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -95,31 +103,43 @@ export async function startNodeRed(opts: NodeRedOptions = {}): Promise<RunningNo
   writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(opts.flows ?? []));
   if (opts.credentials)
     writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify(opts.credentials));
+  opts.prepare?.(userDir);
   const red = path.join(path.dirname(require.resolve('node-red/package.json')), 'red.js');
   let log = '';
-  const child = spawn(
-    process.execPath,
-    [red, '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')],
-    {
-      cwd: ROOT,
-      env: { ...process.env, ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+  let child: ChildProcess;
   const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitForHttp(`${url}/`, child);
-  } catch (err) {
-    await stopChild(child);
-    throw new Error(`${(err as Error).message}\n${log}`);
-  }
+  const launch = async (): Promise<void> => {
+    child = spawn(
+      process.execPath,
+      [red, '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')],
+      {
+        cwd: opts.cwd === 'userDir' ? userDir : ROOT,
+        env: { ...process.env, ...opts.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+    try {
+      await waitForHttp(`${url}/`, child);
+    } catch (err) {
+      await stopChild(child);
+      throw new Error(`${(err as Error).message}\n${log}`);
+    }
+  };
+  await launch();
   return {
     url,
     port,
     userDir,
     log: () => log,
+    pid: () => child.pid,
+    async restart(between?: () => Promise<void> | void) {
+      await stopChild(child);
+      await between?.();
+      log += '\n--- restarted ---\n';
+      await launch();
+    },
     async stop() {
       await stopChild(child);
       rmSync(userDir, { recursive: true, force: true });

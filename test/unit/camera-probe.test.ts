@@ -1,6 +1,10 @@
 /** Test connection (probeCamera) against GStreamer's RTSP server on loopback, a file and a closed port. */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import tls from 'node:tls';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { probeCamera } from '../../lib/camera/probe';
@@ -8,6 +12,31 @@ import { encodeUserinfo } from '../../lib/camera/url';
 import { PASSWORD, USER, cameraSkip, pids } from '../helpers/camera';
 import { ROOT } from '../helpers/env';
 import { CLIP, startRtspServer, type RtspServer } from '../helpers/rtsp';
+
+/** A throw-away self-signed certificate for 127.0.0.1. */
+function selfSigned(): { key: Buffer; cert: Buffer } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fw-rtsps-'));
+  try {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        `${dir}/key.pem`,
+        '-out',
+        `${dir}/cert.pem`,
+      ].concat(['-days', '1', '-subj', '/CN=127.0.0.1']),
+      { stdio: 'ignore', timeout: 30000 },
+    );
+    return { key: readFileSync(`${dir}/key.pem`), cert: readFileSync(`${dir}/cert.pem`) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 describe('Test connection', { skip: cameraSkip('ffprobe') }, () => {
   let server: RtspServer;
@@ -30,7 +59,7 @@ describe('Test connection', { skip: cameraSkip('ffprobe') }, () => {
       assert.ok(r.ok, JSON.stringify(r));
       assert.deepEqual([r.width, r.height, r.codec, r.fps], [640, 360, 'h264', 29.97]);
     }
-    const file = await probeCamera({ name: 'x', url: CLIP });
+    const file = await probeCamera({ name: 'x', url: CLIP, source: 'file' });
     assert.ok(file.ok && file.width === 640, JSON.stringify(file));
   });
 
@@ -56,8 +85,8 @@ describe('Test connection', { skip: cameraSkip('ffprobe') }, () => {
         'refused',
         /connection refused/,
       ],
-      [{ name: 'x', url: path.join(ROOT, 'README.md') }, 'not-video', /not a video stream/],
-      [{ name: 'x', url: path.join(ROOT, 'no-such-file.mp4') }, 'no-file', /no such file/],
+      [{ name: 'x', url: path.join(ROOT, 'README.md'), source: 'file' }, 'not-video', /not a video stream/],
+      [{ name: 'x', url: path.join(ROOT, 'no-such-file.mp4'), source: 'file' }, 'no-file', /no such file/],
       [{ name: 'x', url: 'gopher://cam' }, 'error', /unsupported camera address scheme/],
     ];
     for (const [camera, kind, reason] of cases) {
@@ -68,6 +97,37 @@ describe('Test connection', { skip: cameraSkip('ffprobe') }, () => {
       const text = JSON.stringify(r);
       for (const form of [PASSWORD, encodeUserinfo(PASSWORD), encodeURIComponent(PASSWORD)])
         assert.ok(!text.includes(form), text);
+    }
+  });
+
+  it('reads an RTSPS camera (RTSP over TLS) with only tls and tcp allowed', async () => {
+    // A TLS front for the RTSP server, as a camera with RTSPS has: ffmpeg sends RTSPS over TCP only.
+    const { key, cert } = selfSigned();
+    const front = tls.createServer({ key, cert }, (socket) => {
+      const back = net.connect(server.port, '127.0.0.1');
+      socket.pipe(back).pipe(socket);
+      const end = (): void => {
+        socket.destroy();
+        back.destroy();
+      };
+      socket.on('error', end).on('close', end);
+      back.on('error', end).on('close', end);
+    });
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    const { port } = front.address() as net.AddressInfo;
+    try {
+      for (const transport of ['tcp', 'udp'] as const) {
+        const r = await probeCamera({
+          name: 'x',
+          url: server.url.replace(/^rtsp:\/\/127\.0\.0\.1:\d+/, `rtsps://127.0.0.1:${port}`),
+          username: USER,
+          password: PASSWORD,
+          transport,
+        });
+        assert.ok(r.ok && r.width === 640 && r.codec === 'h264', `${transport}: ${JSON.stringify(r)}`);
+      }
+    } finally {
+      await new Promise<void>((r) => front.close(() => r()));
     }
   });
 

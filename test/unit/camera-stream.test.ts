@@ -206,7 +206,14 @@ describe('CameraStream over RTSP', { skip: cameraSkip() }, () => {
 
 describe('CameraStream from a file and over HTTP', { skip: toolSkip('ffmpeg') }, () => {
   it('plays a local file in a loop at its native rate', async () => {
-    const s = new CameraStream({ name: 'demo', url: CLIP, fps: 5, width: 0, stopGraceMs: 500 });
+    const s = new CameraStream({
+      name: 'demo',
+      url: CLIP,
+      source: 'file',
+      fps: 5,
+      width: 0,
+      stopGraceMs: 500,
+    });
     const r = record(s);
     s.start();
     try {
@@ -308,5 +315,6 @@ describe('CameraStream from a file and over HTTP', { skip: toolSkip('ffmpeg') },
     );
     assert.throws(() => new CameraStream({ name: 'x', url: '' }), /no camera address/);
     assert.throws(() => new CameraStream({ name: 'x', url: 'rtsp://' }), /invalid camera URL/);
+    assert.throws(() => new CameraStream({ name: 'x', url: CLIP }), /not a network camera address/);
   });
 });

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { REDACTED, displayUrl, presetUrl, redactor, withCredentials } from '../../lib/camera/url';
+import {
+  REDACTED,
+  displayUrl,
+  originOf,
+  presetUrl,
+  redactor,
+  sameOrigin,
+  withCredentials,
+} from '../../lib/camera/url';
 import { passwordForms } from '../helpers/camera';
 
 const USER = 'admin';
@@ -58,5 +66,40 @@ describe('camera URLs', () => {
     const redact = redactor({ username: 'u', password });
     for (const form of [...passwordForms('u', password), password.replace(/ /g, '+')])
       assert.ok(!redact(`x ${form} y`).includes(form), form);
+  });
+
+  it("compares scheme, host and port (a scheme's default port filled in): where a stored password may go", () => {
+    assert.equal(originOf('rtsp://Cam.Local/Streaming/101'), 'rtsp://cam.local:554');
+    assert.equal(originOf('rtsps://cam/x'), 'rtsps://cam:322');
+    assert.equal(originOf('http://cam/x'), 'http://cam:80');
+    assert.equal(originOf('https://u:p@cam:8443/x?y'), 'https://cam:8443');
+    assert.equal(originOf('http://[::1]:8080/x'), 'http://[::1]:8080');
+    for (const bad of [
+      undefined,
+      '',
+      'not a url',
+      '/etc/passwd',
+      'file:///etc/passwd',
+      'ftp://cam/x',
+      'rtsp://',
+    ])
+      assert.equal(originOf(bad), undefined, String(bad));
+    const same: Array<[string, string]> = [
+      ['rtsp://cam:554/a', 'rtsp://CAM/b?c'],
+      ['http://10.0.0.5/onvif/device_service', 'http://10.0.0.5:80/other'],
+      ['rtsp://cam:8554/clip', 'rtsp://user:pw@cam:8554/nope'],
+    ];
+    for (const [a, b] of same) assert.ok(sameOrigin(a, b), `${a} ~ ${b}`);
+    const different: Array<[string, string]> = [
+      ['rtsp://cam/a', 'rtsps://cam/a'],
+      ['rtsp://cam/a', 'http://cam:554/a'],
+      ['rtsp://cam:554/a', 'rtsp://cam:8554/a'],
+      ['rtsp://cam/a', 'rtsp://cam.evil.example/a'],
+      ['http://127.0.0.1/x', 'http://localhost/x'],
+      ['http://cam/x', 'https://cam/x'],
+      ['/etc/passwd', '/etc/passwd'],
+      ['', ''],
+    ];
+    for (const [a, b] of different) assert.ok(!sameOrigin(a, b), `${a} !~ ${b}`);
   });
 });

@@ -78,6 +78,7 @@ const EDITOR_LIMITS: Partial<Record<FaceWatchNodeType, Record<string, Limit>>> =
     maxMegabytes: ENROL.maxMegabytes,
   },
   'face-camera': {
+    source: CAMERA.source,
     transport: CAMERA.transport,
     fps: CAMERA.fps,
     width: CAMERA.width,
@@ -114,6 +115,8 @@ const FREE = new Set([
   'tlsCert',
   'tlsKey',
   'broker',
+  // face-camera: the ONVIF address it was set up from, saved by the editor.
+  'onvifAddress',
 ]);
 
 interface EditorDefault {

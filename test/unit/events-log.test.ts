@@ -10,8 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { EventLog, eventId } from '../../lib/events/log';
-import { cropFace, drawSnapshot, SNAPSHOT_FONT, xmlEscape } from '../../lib/events/snapshot';
+import { EventLog, eventId, type EventStats } from '../../lib/events/log';
+import { cropFace, drawSnapshot, plainFrame, SNAPSHOT_FONT, xmlEscape } from '../../lib/events/snapshot';
 import { ZonedClock } from '../../lib/events/time';
 import type { DetectionEvent } from '../../lib/types/events';
 import { fixturePath, hasTool } from '../helpers/env';
@@ -202,6 +202,131 @@ describe('event log', () => {
       readdirSync(folder).some((f) => f.startsWith('detections_')),
       'daily files of others remain',
     );
+    await log.close();
+  });
+
+  it("keeps the frame plain and draws it when served; erasure pixelates the person in others' frames", async () => {
+    const file = fresh();
+    const log = await EventLog.open({ file, timezone: 'UTC', dailyFiles: true });
+    const photo = await plainFrame(
+      readFileSync(fixturePath('face_recognition', 'examples', 'two_people.jpg')),
+    );
+    const { width = 0 } = await sharp(photo).metadata();
+    const aliceBox = { x: 40, y: 40, width: 120, height: 120 };
+    const bobBox = { x: width - 180, y: 40, width: 120, height: 120 };
+    const faces = [
+      { box: aliceBox, person: ALICE },
+      { box: bobBox, person: BOB },
+    ];
+    const time = '2026-08-01T10:00:00.000Z';
+    const hers = await log.record(
+      { ...event(time, ALICE), box: aliceBox, faces },
+      { snapshot: photo, crop: photo },
+    );
+    const his = await log.record({ ...event(time, BOB), box: bobBox, faces }, { snapshot: photo });
+    const folder = path.dirname(file);
+
+    // On disk: the frame as it came, no name drawn into it; served: drawn.
+    const stored = readFileSync(path.join(log.images.root, his.snapshot ?? ''));
+    assert.ok(stored.equals(photo), 'the stored frame is the plain frame');
+    const shown = await log.snapshot(his.id);
+    assert.ok(shown && !shown.equals(photo), 'the served snapshot is drawn');
+    assert.equal((await sharp(shown).metadata()).width, width);
+    assert.deepEqual(await log.frame(his.id), photo);
+
+    assert.equal(await log.erasePerson(ALICE.id), 1);
+    assert.equal(await log.get(hers.id), undefined);
+    const after = await log.get(his.id);
+    assert.deepEqual(after?.faces, [{ box: bobBox, person: BOB }], 'she left the faces of his event');
+    assert.deepEqual(filesContaining(folder, ALICE.name), [], 'her name is in no file');
+    assert.deepEqual(filesContaining(folder, ALICE.id), [], 'her id is in no file');
+    // Her face in his frame is blocks of one colour now; his own face is as it was.
+    const frame = readFileSync(path.join(log.images.root, his.snapshot ?? ''));
+    const region = async (img: Buffer, b: typeof aliceBox): Promise<Buffer> =>
+      // Inside the first of the 4x4 blocks of the box widened by a quarter (45 px for a 120 px box).
+      sharp(img)
+        .extract({ left: b.x - 30 + 10, top: b.y - 30 + 10, width: 25, height: 25 })
+        .greyscale()
+        .raw()
+        .toBuffer();
+    const spread = (px: Buffer): number => Math.max(...px) - Math.min(...px);
+    assert.ok(spread(await region(photo, aliceBox)) > 40, 'the test region had detail');
+    assert.ok(
+      spread(await region(frame, aliceBox)) < 25,
+      `her face is pixelated (${spread(await region(frame, aliceBox))})`,
+    );
+    const diff = (a: Buffer, b: Buffer): number =>
+      a.reduce((n, v, i) => n + Math.abs(v - b[i]), 0) / a.length;
+    assert.ok(diff(await region(frame, bobBox), await region(photo, bobBox)) < 8, 'his face is untouched');
+    const line = JSON.parse(readFileSync(log.dailyFile('2026-08-01'), 'utf8').trim()) as DetectionEvent;
+    assert.deepEqual(line.faces, [{ box: bobBox, person: BOB }], 'the daily line was rewritten too');
+    await log.close();
+  });
+
+  it("erasure removes an older snapshot that has the person's name drawn in (recorded before `faces`)", async () => {
+    const log = await EventLog.open({ file: fresh(), timezone: 'UTC' });
+    const img = await JPEG();
+    const time = '2026-08-02T10:00:00.000Z';
+    // Events of an older version: no `faces`, the names drawn into the one frame they share.
+    const hers = await log.record({ ...event(time, ALICE) }, { snapshot: img });
+    const his = await log.record({ ...event(time, BOB) }, { snapshot: img, crop: img });
+    const elsewhere = await log.record({ ...event(time, BOB, 'garden') }, { snapshot: img });
+    await log.erasePerson(ALICE.id);
+    assert.equal(await log.get(hers.id), undefined);
+    const after = await log.get(his.id);
+    assert.equal(after?.snapshot, null, 'the shared drawn frame is gone');
+    assert.ok(after?.crop, 'his crop stays');
+    assert.ok(!existsSync(path.join(log.images.root, his.id, 'frame.jpg')));
+    assert.ok((await log.get(elsewhere.id))?.snapshot, "another camera's frame stays");
+    await log.close();
+  });
+
+  it('sweeps expired daily lines whatever time zone their file was written in', async () => {
+    const log = await EventLog.open({
+      file: fresh(),
+      timezone: 'Asia/Bangkok',
+      dailyFiles: true,
+      retainKnownDays: 30,
+      retainUnknownDays: 7,
+    });
+    // 20:00 UTC is the next day in Bangkok, the same day in Los Angeles.
+    await log.record(event('2026-05-01T20:00:00.000Z', ALICE));
+    await log.record(event('2026-06-20T20:00:00.000Z', null));
+    const kept = await log.record(event('2026-06-29T20:00:00.000Z', BOB));
+    assert.ok(existsSync(log.dailyFile('2026-05-02')));
+    log.configure({
+      timezone: 'America/Los_Angeles',
+      dailyFiles: true,
+      retainKnownDays: 30,
+      retainUnknownDays: 7,
+    });
+    const report = await log.sweep(Date.parse('2026-06-30T12:00:00Z'));
+    assert.equal(report.expired, 2);
+    assert.ok(!existsSync(log.dailyFile('2026-05-02')), "the Bangkok day's file went");
+    assert.ok(!existsSync(log.dailyFile('2026-06-21')));
+    assert.ok(readFileSync(log.dailyFile('2026-06-30'), 'utf8').includes(kept.id));
+    await log.close();
+  });
+
+  it('statistics of cameras and names from outside never reach a prototype', async () => {
+    const log = await EventLog.open({ file: fresh(), timezone: 'UTC' });
+    const day = '2026-09-01';
+    await log.record(event(`${day}T08:00:00.000Z`, { id: 'P1', name: '__proto__' }, '__proto__'));
+    await log.record(
+      event(`${day}T09:00:00.000Z`, { id: 'constructor', name: 'constructor' }, 'constructor'),
+    );
+    // An id `__proto__` made the old statistics write `count` onto Object.prototype.
+    await log.record(event(`${day}T10:00:00.000Z`, { id: '__proto__', name: 'Mallory' }, 'door'));
+    const s = await log.stats(3, new Date(`${day}T12:00:00Z`));
+    assert.equal(({} as Record<string, unknown>).count, undefined);
+    assert.equal(s.todayByPersonId['__proto__' as string].count, 1);
+    assert.equal(Object.getPrototypeOf({}), Object.prototype);
+    assert.ok(Object.hasOwn(s.todayByCamera, '__proto__'));
+    assert.equal(s.todayByCamera['__proto__' as string], 1);
+    assert.equal(s.todayByCamera.constructor, 1);
+    assert.equal(s.todayByPersonId['constructor' as string].count, 1);
+    const copy = JSON.parse(JSON.stringify(s)) as EventStats;
+    assert.equal(copy.todayByPerson['constructor' as string], 1);
     await log.close();
   });
 

@@ -190,6 +190,79 @@ describe('FaceStore', () => {
     await again.close();
   });
 
+  it('refuses the keys that reach a prototype as ids, names and metadata keys: enrol, import, rename', async () => {
+    const protoBefore = Object.getOwnPropertyNames(Object.prototype).sort();
+    const store = await FaceStore.open({ file: path.join(freshDir(), 'faces.db') });
+    for (const id of ['__proto__', 'constructor', 'prototype', ' Constructor ']) {
+      await assert.rejects(
+        store.addPerson({ id, name: 'X' }, { descriptor: unit(1), modelId: MODEL }),
+        (err) => {
+          assert.ok(isStoreError(err, 'EINVALID_ID'), String(err));
+          assert.match(err.message, /is reserved \(__proto__, constructor, prototype cannot be used\)/);
+          return true;
+        },
+        id,
+      );
+      await assert.rejects(store.addPerson({ name: id }), (err) => {
+        assert.ok(isStoreError(err, 'EINVALID_NAME'), String(err));
+        assert.match(err.message, /name ".*" is reserved/);
+        return true;
+      });
+      await assert.rejects(store.deletePerson(id), (err) => isStoreError(err, 'EINVALID_ID'));
+    }
+    const p = await store.addPerson({ name: 'Rena' });
+    for (const name of ['__proto__', 'prototype'])
+      await assert.rejects(store.updatePerson(p.id, { name }), (err) => isStoreError(err, 'EINVALID_NAME'));
+    for (const metadata of [
+      JSON.parse('{"__proto__": {"polluted": 1}}') as Record<string, unknown>,
+      { deep: JSON.parse('{"constructor": {"prototype": {"polluted": 1}}}') as unknown },
+    ]) {
+      await assert.rejects(store.updatePerson(p.id, { metadata }), (err) => {
+        assert.ok(isStoreError(err, 'EINVALID_METADATA'), String(err));
+        assert.match(err.message, /reserved/);
+        return true;
+      });
+    }
+    assert.equal(store.getPerson(p.id)?.name, 'Rena');
+    const report = await store.importJson(
+      JSON.parse(
+        JSON.stringify({
+          format: 'facewatch-store',
+          version: 1,
+          people: [
+            { id: '__proto__', name: 'Proto', metadata: {}, samples: [] },
+            { id: 'constructor', name: 'Cons', metadata: {}, samples: [] },
+            { id: 'ok-1', name: 'prototype', metadata: {}, samples: [] },
+            { id: 'ok-2', name: 'Fine', metadata: {}, samples: [] },
+          ],
+        }),
+      ),
+    );
+    assert.deepEqual(
+      report.rows.map((r) => [r.status, r.code]),
+      [
+        ['refused', 'EINVALID_ID'],
+        ['refused', 'EINVALID_ID'],
+        ['refused', 'EINVALID_NAME'],
+        ['enrolled', undefined],
+      ],
+    );
+    assert.deepEqual(
+      store
+        .listPeople()
+        .map((x) => x.name)
+        .sort(),
+      ['Fine', 'Rena'],
+    );
+    await store.close();
+    assert.deepEqual(
+      Object.getOwnPropertyNames(Object.prototype).sort(),
+      protoBefore,
+      'Object.prototype untouched',
+    );
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+
   it('emits store events and matches a registration at once, per-person minimum over samples', async () => {
     const store = await FaceStore.open({ file: path.join(freshDir(), 'faces.db') });
     const events: string[] = [];
@@ -374,9 +447,23 @@ describe('FaceStore', () => {
     const del = audit.find((e) => e.action === 'delete');
     assert.deepEqual(
       { id: del?.id, name: del?.name, actor: del?.actor },
-      { id: v.id, name: 'Victor Victim', actor: 'tester' },
+      { id: v.id, name: undefined, actor: 'tester' },
     );
     assert.ok(typeof del?.time === 'string');
+    // The earlier lines about the person keep time, action, id and actor; the name is nowhere.
+    for (const e of audit.filter((x) => x.id === v.id && x.action !== 'delete'))
+      assert.deepEqual(Object.keys(e), ['time', 'action', 'id', 'actor']);
+    assert.equal(
+      files.find((f) => f.text.includes('Victor Victim'))?.file,
+      undefined,
+      'the name is in no file',
+    );
+    assert.ok(
+      audit.some((e) => e.id === k.id && e.name === 'Kate Keep'),
+      "other people's lines keep their names",
+    );
+    assert.equal(store.pendingErasures().length, 0);
+    assert.equal(existsSync(store.journalFile), false, 'no journal is left when nothing is pending');
     assert.deepEqual([...new Set(audit.map((e) => e.action))].sort(), [
       'add-sample',
       'delete',

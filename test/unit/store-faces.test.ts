@@ -360,7 +360,8 @@ describe('face store with real photos', () => {
     for (const needle of cropNeedles) assert.deepEqual(filesContaining(dir, needle), [], 'face crop bytes');
     assert.equal(existsSync(path.join(store.imagesDir, victim.person.id)), false);
     const audit = readFileSync(store.auditFile, 'utf8');
-    assert.match(audit, /"action":"delete","id":"PERSON_0001","name":"Barack Obama","actor":"test"/);
+    assert.match(audit, /"action":"delete","id":"PERSON_0001","actor":"test"/);
+    assert.equal(grep(dir, 'Barack Obama').length, 0, 'the name is in no file, the audit log included');
     assert.equal(/"descriptor"|"d":/.test(audit), false, 'the audit log holds no descriptors');
     // The rest of the store still works.
     const probe = (
@@ -599,6 +600,42 @@ describe('face store with real photos', () => {
     const del = await cli(['delete', '--store', file, 'PERSON_0001']);
     assert.equal(del.code, 0, del.stderr);
     assert.deepEqual(JSON.parse(del.stdout), { id: 'PERSON_0001', deleted: true });
+  });
+
+  it('CLI: facewatch import refuses the ids and names that reach a prototype, before reading a face', async () => {
+    const dir = fresh();
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'faces.db');
+    const manifest = path.join(dir, 'people.csv');
+    writeFileSync(
+      manifest,
+      [
+        'id,name,metadata,photo',
+        `__proto__,Proto Person,,${OBAMA}`,
+        `Constructor,Cons Person,,${OBAMA}`,
+        `ok-1,prototype,,${OBAMA}`,
+        `ok-2,Meta Person,__proto__=x,${OBAMA}`,
+      ].join('\n'),
+    );
+    const r = await cli(['import', '--store', file, manifest]);
+    assert.equal(r.code, 1, r.stderr);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { status?: string; code?: string; reason?: string; summary?: unknown });
+    assert.deepEqual(
+      lines.slice(0, 4).map((l) => [l.status, l.code]),
+      [
+        ['refused', 'EINVALID_ID'],
+        ['refused', 'EINVALID_ID'],
+        ['refused', 'EINVALID_NAME'],
+        ['refused', 'EINVALID_METADATA'],
+      ],
+    );
+    for (const l of lines.slice(0, 4)) assert.match(l.reason ?? '', /reserved/);
+    const store = await FaceStore.open({ file });
+    assert.equal(store.size(), 0);
+    await store.close();
   });
 
   it('CLI: eval prints the figures as one JSON object', async () => {

@@ -5,7 +5,8 @@ import {
   type DiscoveredDevice as Device,
   type VendorPreset,
 } from '../../../lib/types/camera';
-import { CAMERA, SETTINGS_VERSION } from '../../../lib/types/defaults';
+import { CAMERA, isChoice, SETTINGS_VERSION } from '../../../lib/types/defaults';
+import { migrateSettings } from '../../../lib/types/migrate';
 import type { FaceCameraSettings } from '../../../lib/types/node-settings';
 import { applyLimits, choiceSetting, labelOf, migrateForm, numberSetting } from '../../shared/editor/common';
 
@@ -18,12 +19,14 @@ interface FaceCameraCreds {
 /** face-camera's editor defaults (exported for the test that compares them with lib/types/defaults.ts). */
 export const defaults = {
   name: { value: '' },
+  source: choiceSetting(CAMERA.source),
   url: { value: '', required: true },
   transport: choiceSetting(CAMERA.transport),
   fps: numberSetting(CAMERA.fps),
   width: numberSetting(CAMERA.width),
   stallTimeout: numberSetting(CAMERA.stallTimeout),
   maxAttempts: numberSetting(CAMERA.maxAttempts),
+  onvifAddress: { value: '' },
   version: { value: SETTINGS_VERSION['face-camera'] },
 };
 
@@ -60,12 +63,30 @@ function post<T>(path: string, body: unknown): Promise<T> {
   });
 }
 
-/** The credentials as the form holds them (an unchanged password is Node-RED's placeholder). */
-function credentials(): { username: string; password: string } {
+/** What Node-RED's editor shows in the password field of a node whose stored password it withholds. */
+const PLACEHOLDER = '__PWRD__';
+
+/**
+ * The credentials as the form holds them, with the camera's id only when the deployed camera's
+ * stored password is wanted (the password left as Node-RED's placeholder) or `also` says so: the
+ * server then uses that password only toward the camera's own address.
+ */
+function credentials(id: string, also = false): { id?: string; username: string; password: string } {
+  const password = String($(`#${P}-password`).val() ?? '');
   return {
+    ...(password === PLACEHOLDER || also ? { id } : {}),
     username: String($(`#${P}-username`).val() ?? ''),
-    password: String($(`#${P}-password`).val() ?? ''),
+    password,
   };
+}
+
+/** The host of a URL in lower case, or '' when it has none. */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).hostname.toLowerCase();
+  } catch {
+    return '';
+  }
 }
 
 function say(el: JQuery, kind: 'ok' | 'error' | 'busy', text: string): void {
@@ -91,6 +112,9 @@ RED.nodes.registerType<FaceCameraProps, FaceCameraCreds>('face-camera', {
       maxAttempts: CAMERA.maxAttempts,
     });
     migrateForm('face-camera', this, P);
+    // A camera saved before the source setting shows the source it runs with (inferred from its URL).
+    if (!isChoice(CAMERA.source, $(`#${P}-source`).val()))
+      $(`#${P}-source`).val(migrateSettings('face-camera', this).settings.source);
     const id = this.id;
 
     // URL helper: host, port and a brand's stream path.
@@ -106,6 +130,10 @@ RED.nodes.registerType<FaceCameraProps, FaceCameraCreds>('face-camera', {
           $(`#${P}-stream`).val() === 'sub' ? 'sub' : 'main',
           port,
         );
+        $(`#${P}-source`).val('network');
+        // Another host is another device: the ONVIF address of the old one no longer belongs to it.
+        const onvif = $(`#${P}-onvifAddress`);
+        if (hostOf(String(onvif.val() ?? '')) !== hostOf(url)) onvif.val('');
         $(`#${P}-url`).val(url).trigger('change');
         say($('#fw-camera-build-result'), 'ok', '');
       } catch (err) {
@@ -117,11 +145,13 @@ RED.nodes.registerType<FaceCameraProps, FaceCameraCreds>('face-camera', {
     $('#fw-camera-test').on('click', () => {
       const out = $('#fw-camera-test-result');
       say(out, 'busy', t('test.running'));
+      const url = String($(`#${P}-url`).val() ?? '');
       post<ProbeAnswer>('facewatch/camera/test', {
-        id,
-        url: String($(`#${P}-url`).val() ?? ''),
+        // A `${VAR}` is resolved only by the deployed camera, so its id goes along.
+        ...credentials(id, url.includes('${')),
+        url,
+        source: String($(`#${P}-source`).val() ?? ''),
         transport: String($(`#${P}-transport`).val() ?? ''),
-        ...credentials(),
       }).then(
         (r) =>
           r.ok
@@ -157,10 +187,9 @@ RED.nodes.registerType<FaceCameraProps, FaceCameraCreds>('face-camera', {
       list.empty();
       say(out, 'busy', t('discover.running'));
       post<{ devices: Device[] }>('facewatch/camera/discover', {
-        id,
+        ...credentials(id),
         interface: String(iface.val() ?? ''),
         address: String($(`#${P}-probe-address`).val() ?? '').trim(),
-        ...credentials(),
       }).then(
         ({ devices }) => {
           say(out, devices.length ? 'ok' : 'error', t('discover.found', { count: devices.length }));
@@ -186,12 +215,15 @@ RED.nodes.registerType<FaceCameraProps, FaceCameraCreds>('face-camera', {
       say(out, 'busy', t('discover.reading'));
       $(`#${P}-host`).val(d.address);
       post<{ profiles: Profile[] }>('facewatch/camera/profiles', {
-        id,
+        ...credentials(id),
         xaddr: d.xaddr,
-        ...credentials(),
       }).then(
         ({ profiles }) => {
           out.empty();
+          // The device service this camera is set up from: the only address, besides its stream's,
+          // its stored password will be sent to (Discover and profiles, once deployed).
+          $(`#${P}-onvifAddress`).val(d.xaddr);
+          $(`#${P}-source`).val('network');
           const select = $('<select>').addClass('fw-profiles').css('width', '70%');
           for (const p of profiles)
             select.append(

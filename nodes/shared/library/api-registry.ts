@@ -1,22 +1,13 @@
 /**
  * What the Face Library's routes need to find at run time, per Node-RED runtime: the deployed
- * detection-logs' event logs, the deployed rtsp-sources' controls, and the live view's hub. Nodes
- * add themselves when they start and are removed when they close.
+ * rtsp-sources' controls and the live view's hub (events are found through their face stores).
+ * Nodes add themselves when they start and are removed when they close.
  */
-import type { EventLog } from '../../../lib/events/log';
 import { drawSnapshot } from '../../../lib/events/snapshot';
 import { LiveHub } from '../../../lib/live/hub';
 import { asJpeg } from '../../../lib/vision/image';
 import { onClose } from '../close';
 import type { Node, NodeAPI } from '../red';
-
-/** A deployed detection-log. */
-export interface LibraryLog {
-  id: string;
-  /** The face-store config node it records for. */
-  store: string | undefined;
-  log: Promise<EventLog>;
-}
 
 /** An rtsp-source's state, as the cameras route shows it. */
 export interface SourceInfo {
@@ -41,7 +32,6 @@ export interface LibrarySource {
 
 /** The runtime's registry. */
 export class LibraryRegistry {
-  readonly logs = new Map<string, LibraryLog>();
   readonly sources = new Map<string, LibrarySource>();
   readonly live = new LiveHub({
     encode: (raw) => asJpeg(raw),
@@ -51,16 +41,6 @@ export class LibraryRegistry {
         faces.map((f) => ({ box: f.box, text: f.name ?? 'unknown', known: f.known })),
       ),
   });
-
-  /** Adds a detection-log until it closes. */
-  addLog(node: Node, entry: Omit<LibraryLog, 'id'>): void {
-    // A log that fails to open is its node's to report; the routes skip it.
-    entry.log.catch(() => undefined);
-    this.logs.set(node.id, { id: node.id, ...entry });
-    onClose(node, () => {
-      this.logs.delete(node.id);
-    });
-  }
 
   /** Adds an rtsp-source until it closes. */
   addSource(node: Node, entry: Omit<LibrarySource, 'id'>): void {

@@ -5,11 +5,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
+import { LIBRARY } from '../../../lib/types/defaults';
 import { HttpError } from '../admin';
 import type { NodeAPI } from '../red';
 
@@ -22,6 +23,27 @@ export function uploadDir(RED: NodeAPI): string {
   return path.join(userDir, 'facewatch', 'uploads');
 }
 
+/** The Content-Types a photo upload may have ('' when none is given). */
+const PHOTO_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'application/octet-stream', ''];
+
+/** Uploads being received or checked right now, in this process. */
+let inFlight = 0;
+
+/**
+ * Removes the uploads a crash or a kill left in `dir` (photos of people being checked): called when
+ * Node-RED starts, before any upload of this run exists.
+ */
+export async function sweepUploads(dir: string): Promise<number> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  let n = 0;
+  for (const name of names) {
+    if (!/^upload-.*\.part$/.test(name)) continue;
+    await rm(path.join(dir, name), { force: true });
+    n++;
+  }
+  return n;
+}
+
 function megabytes(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(bytes % 2 ** 20 ? 1 : 0)} MB`;
 }
@@ -29,7 +51,9 @@ function megabytes(bytes: number): string {
 /**
  * Streams the request body (a photo) to a temporary file, hands its bytes to `use` and removes the
  * file. Throws HttpError 415 for a form or JSON body, 413 past `limit` bytes (the body is read to its
- * end so the client sees the answer, unless it is far over), 400 for an empty body.
+ * end so the client sees the answer, unless it is far over), 400 for an empty body, and 503 (with
+ * Retry-After, the body unread) while LIBRARY.maxUploads uploads are already being received or
+ * checked.
  */
 export async function receiveUpload<T>(
   req: Request,
@@ -40,7 +64,7 @@ export async function receiveUpload<T>(
 ): Promise<T> {
   const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   const consumed = (req as Request & { _body?: boolean })._body === true || req.readableEnded;
-  if (consumed || /^(application\/json|application\/x-www-form-urlencoded|multipart\/)/.test(type))
+  if (consumed || !PHOTO_TYPES.includes(type))
     throw new HttpError(
       415,
       'send the photo itself as the request body, with Content-Type image/jpeg, image/png, image/webp or application/octet-stream',
@@ -54,6 +78,29 @@ export async function receiveUpload<T>(
     res.set('Connection', 'close');
     throw tooLarge;
   }
+  if (inFlight >= LIBRARY.maxUploads) {
+    res.set({ 'Retry-After': '5', Connection: 'close' });
+    throw new HttpError(
+      503,
+      `${LIBRARY.maxUploads} photos are being checked already: try again in a few seconds`,
+    );
+  }
+  inFlight++;
+  try {
+    return await receive(req, res, limit, dir, tooLarge, use);
+  } finally {
+    inFlight--;
+  }
+}
+
+async function receive<T>(
+  req: Request,
+  res: Response,
+  limit: number,
+  dir: string,
+  tooLarge: HttpError,
+  use: (image: Buffer) => Promise<T>,
+): Promise<T> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, `upload-${randomUUID()}.part`);
   let size = 0;

@@ -7,6 +7,8 @@ import { readFile } from 'node:fs/promises';
 import type { Request, Response } from 'express';
 import sharp from 'sharp';
 import type { EventLog } from '../../../lib/events/log';
+import { storeEvents } from '../../../lib/events/store-events';
+import { MjpegFeed } from '../../../lib/live/feed';
 import { Enroller, type EnrolOptions, type EnrolResult } from '../../../lib/store/enrol';
 import { isStoreError, type StoreErrorCode } from '../../../lib/store/errors';
 import type { FaceStore, Person } from '../../../lib/store/face-store';
@@ -14,16 +16,16 @@ import type { DetectionEvent } from '../../../lib/types/events';
 import { DETECT, LIBRARY } from '../../../lib/types/defaults';
 import type { FaceRegisterSettings } from '../../../lib/types/node-settings';
 import { enrolSettings } from '../../face-register/config';
-import { adminRoute, ANSWERED, HttpError } from '../admin';
+import { adminRoute, ANSWERED, HttpError, type RouteContext } from '../admin';
 import { leaseEngine } from '../engine';
 import type { NodeAPI } from '../red';
 import { upgradeSettings } from '../settings';
 import type { StoreLease, StoreProvider } from '../store';
 import { libraryRegistry, type LibraryRegistry, type LibrarySource } from './api-registry';
 import { LIBRARY_ROUTES, routeKey } from './api-routes';
-import { receiveUpload, uploadDir } from './api-upload';
+import { receiveUpload, sweepUploads, uploadDir } from './api-upload';
 
-type Handler = (req: Request, res: Response) => unknown;
+type Handler = (req: Request, res: Response, ctx: RouteContext) => unknown;
 
 /** Answers with a face image: never cached (biometric data). */
 const NO_STORE = { 'Cache-Control': 'no-store' };
@@ -56,6 +58,12 @@ const STATUS: Partial<Record<StoreErrorCode, number>> = {
   EMODEL_MISMATCH: 422,
   ESTORE_LOCKED: 503,
   ESTORE_CLOSED: 503,
+  // A full disk, a file without permission: nothing was changed (or the erasure stays pending and
+  // the next delete finishes it); the message says which.
+  EWRITE: 503,
+  EERASURE: 503,
+  ESTORE_UNREADABLE: 503,
+  ESTORE_CORRUPT: 503,
 };
 
 /** A store or enrolment error as the HTTP error it is (the message is face-register's, with its code). */
@@ -97,12 +105,32 @@ function storeNodes(RED: NodeAPI): Array<{ id: string; name: string }> {
   return out;
 }
 
+/**
+ * The deployed face-store of `id`, null when none is deployed, a 400 when `id` names a node of
+ * another type: only a face-store is ever asked to open anything (another config node's acquire()
+ * would start a camera's ffmpeg or an inference pool).
+ */
+function storeNode(RED: NodeAPI, id: string): StoreProvider | null {
+  const node = RED.nodes.getNode(id) as (StoreProvider & { type?: string }) | null;
+  if (!node) return null;
+  if (node.type !== 'face-store' || typeof node.acquire !== 'function')
+    throw new HttpError(400, `${id.slice(0, 64)} is not a face-store`);
+  return node;
+}
+
 function storeProviderOf(RED: NodeAPI, req: Request): StoreProvider {
-  const wanted = param(req, 'store');
+  return storeById(RED, param(req, 'store'));
+}
+
+/** The face-store of `wanted`, else the first deployed one. */
+function storeById(RED: NodeAPI, wanted: string | undefined): StoreProvider {
   const id = wanted ?? storeNodes(RED)[0]?.id;
-  const provider = id ? (RED.nodes.getNode(id) as StoreProvider | null) : null;
-  if (!provider || typeof provider.acquire !== 'function')
-    throw new HttpError(404, wanted ? `no face-store ${wanted} is deployed` : 'no face-store is deployed');
+  const provider = id ? storeNode(RED, id) : null;
+  if (!provider)
+    throw new HttpError(
+      404,
+      wanted ? `no face-store ${wanted.slice(0, 64)} is deployed` : 'no face-store is deployed',
+    );
   return provider;
 }
 
@@ -128,15 +156,35 @@ async function withStore<T>(
   }
 }
 
-/** The open event logs of deployed detection-logs (one per datafile), optionally of one store only. */
-async function eventLogs(reg: LibraryRegistry, storeId?: string): Promise<EventLog[]> {
-  const logs = new Map<string, EventLog>();
-  for (const entry of reg.logs.values()) {
-    if (storeId && entry.store !== storeId) continue;
-    const log = await entry.log.catch(() => undefined);
-    if (log) logs.set(log.file, log);
+/**
+ * Runs `fn` with the detection logs of the request's store (`?store=`) or of every deployed store,
+ * leased meanwhile. Events belong to their store (lib/events/store-events.ts), whether a
+ * detection-log is deployed or not; a store without events has no log (reading creates no files),
+ * and one that cannot open (locked, corrupt) is left out.
+ */
+async function withLogs<T>(
+  RED: NodeAPI,
+  storeId: string | undefined,
+  fn: (logs: EventLog[]) => Promise<T>,
+): Promise<T> {
+  const providers = storeId
+    ? [storeById(RED, storeId)]
+    : storeNodes(RED).flatMap(({ id }) => storeNode(RED, id) ?? []);
+  const leases: StoreLease[] = [];
+  try {
+    for (const p of providers) {
+      const lease = await p.acquire('facewatch-library').catch(() => undefined);
+      if (lease) leases.push(lease);
+    }
+    const logs: EventLog[] = [];
+    for (const l of leases) {
+      const log = await storeEvents(l.store).existing();
+      if (log) logs.push(log);
+    }
+    return await fn(logs);
+  } finally {
+    for (const l of leases) await l.release();
   }
-  return [...logs.values()];
 }
 
 const EVENT_ID = /^[0-9A-Za-z.-]{1,64}$/;
@@ -266,46 +314,52 @@ function handlers(RED: NodeAPI, reg: LibraryRegistry): Record<string, Handler> {
   };
 
   const removePerson: Handler = (req) =>
-    withStore(RED, req, async (store, provider) => {
+    withStore(RED, req, async (store) => {
       const id = String(req.params.id);
       const person = store.getPerson(id);
-      if (!person) throw new HttpError(404, `no person with id ${id}`);
-      const logs = await eventLogs(reg, provider.id);
-      let events = 0;
-      let files = person.samples.filter((s) => s.image).length;
-      // Erased from the logs first (their count), then from the store, whose person-deleted event
-      // reaches every detection-log (the tracker forgets them) and face-mqtt (retained topics cleared).
-      for (const log of logs) {
-        const theirs = await log.query({ person: id, limit: 1000 });
-        files += theirs.reduce((n, e) => n + (e.snapshot ? 1 : 0) + (e.crop ? 1 : 0), 0);
-        events += await log.erasePerson(id);
-      }
+      // An erasure that did not finish (a full disk, a crash) is finished by deleting the id again.
+      const pending = store.pendingErasures().some((p) => p.id === id);
+      if (!person && !pending) throw new HttpError(404, `no person with id ${id}`);
+      const log = await storeEvents(store).existing();
+      const events = (await log?.countPerson(id)) ?? 0;
+      const files = (person?.samples.filter((s) => s.image).length ?? 0) + events;
+      // The store erases everything of theirs: its own files, its detection log's events and their
+      // face in other events' frames (an eraser), then tells every detection-log (the tracker
+      // forgets them) and face-mqtt (retained topics cleared).
       await store.deletePerson(id, actor(req));
-      // An event recorded in between, and the detection-logs' own erasure, are done before we answer.
-      for (const log of logs) events += await log.erasePerson(id);
       return { deleted: true, id, events, files };
     });
 
-  const recentEvents = async (q: Parameters<EventLog['query']>[0], storeId?: string) => {
-    const all: DetectionEvent[] = [];
-    for (const log of await eventLogs(reg, storeId)) all.push(...(await log.query(q)));
-    return all.sort(newestFirst);
-  };
+  const recentEvents = (req: Request, q: Parameters<EventLog['query']>[0]): Promise<DetectionEvent[]> =>
+    withLogs(RED, param(req, 'store'), async (logs) => {
+      const all: DetectionEvent[] = [];
+      for (const log of logs) all.push(...(await log.query(q)));
+      return all.sort(newestFirst);
+    });
 
-  const eventFile = async (id: string, name: 'frame.jpg' | 'face.jpg'): Promise<Buffer> => {
+  /** An event's picture, from whichever store's log holds the event. */
+  const eventImage = (id: string, which: 'snapshot' | 'crop' | 'frame'): Promise<Buffer | undefined> => {
     if (!EVENT_ID.test(id)) throw new HttpError(400, 'not an event id');
-    for (const log of await eventLogs(reg)) {
-      const data = await log.images.read(id, name).catch(() => undefined);
-      if (data) return data;
-    }
-    throw new HttpError(404, `no ${name === 'frame.jpg' ? 'snapshot' : 'crop'} for event ${id}`);
+    // Any store's: the event may be another store's than the one a person is enrolled into.
+    return withLogs(RED, undefined, async (logs) => {
+      for (const log of logs) {
+        const data = await log[which](id);
+        if (data) return data;
+      }
+      return undefined;
+    });
+  };
+  const eventPicture = async (req: Request, which: 'snapshot' | 'crop') => {
+    const data = await eventImage(String(req.params.id), which);
+    if (!data) throw new HttpError(404, `no ${which} for event ${String(req.params.id).slice(0, 64)}`);
+    return jpeg(data);
   };
 
   return {
     'GET /facewatch/api/stores': async () => {
       const out = [];
       for (const { id, name } of storeNodes(RED)) {
-        const provider = RED.nodes.getNode(id) as StoreProvider | null;
+        const provider = storeNode(RED, id);
         if (!provider) continue;
         let people: number | null = null;
         try {
@@ -337,11 +391,12 @@ function handlers(RED: NodeAPI, reg: LibraryRegistry): Record<string, Handler> {
       }),
 
     'GET /facewatch/api/faces/:id': (req) =>
-      withStore(RED, req, async (store, provider) => {
+      withStore(RED, req, async (store) => {
         const id = String(req.params.id);
         const person = store.getPerson(id);
         if (!person) throw new HttpError(404, `no person with id ${id}`);
-        const events = (await recentEvents({ person: id, limit: 20 }, provider.id)).slice(0, 20);
+        const log = await storeEvents(store).existing();
+        const events = log ? await log.query({ person: id, limit: 20 }) : [];
         return { ...personDetail(person), events };
       }),
 
@@ -418,7 +473,7 @@ function handlers(RED: NodeAPI, reg: LibraryRegistry): Record<string, Handler> {
       const after = param(req, 'after');
       let events: DetectionEvent[];
       try {
-        events = await recentEvents({
+        events = await recentEvents(req, {
           person: param(req, 'person'),
           camera: param(req, 'camera'),
           known: knownText === undefined ? undefined : knownText === 'true',
@@ -440,10 +495,8 @@ function handlers(RED: NodeAPI, reg: LibraryRegistry): Record<string, Handler> {
       return { events: events.slice(0, limit), cameras: [...cameras].sort() };
     },
 
-    'GET /facewatch/api/events/:id/snapshot': async (req) =>
-      jpeg(await eventFile(String(req.params.id), 'frame.jpg')),
-    'GET /facewatch/api/events/:id/crop': async (req) =>
-      jpeg(await eventFile(String(req.params.id), 'face.jpg')),
+    'GET /facewatch/api/events/:id/snapshot': (req) => eventPicture(req, 'snapshot'),
+    'GET /facewatch/api/events/:id/crop': (req) => eventPicture(req, 'crop'),
 
     'POST /facewatch/api/events/:id/enrol': (req) =>
       withStore(RED, req, async (store, provider) => {
@@ -454,7 +507,9 @@ function handlers(RED: NodeAPI, reg: LibraryRegistry): Record<string, Handler> {
           person?: unknown;
         };
         const eventId = String(req.params.id);
-        const image = await eventFile(eventId, 'face.jpg').catch(() => eventFile(eventId, 'frame.jpg'));
+        // The face's crop, else the plain frame (no boxes or names drawn over the face).
+        const image = (await eventImage(eventId, 'crop')) ?? (await eventImage(eventId, 'frame'));
+        if (!image) throw new HttpError(404, `no picture of event ${eventId.slice(0, 64)}`);
         const existing = typeof body.person === 'string' && body.person ? body.person : undefined;
         if (existing && !store.getPerson(existing)) throw new HttpError(404, `no person with id ${existing}`);
         const id = existing ?? (typeof body.id === 'string' && body.id ? body.id : undefined);
@@ -500,14 +555,14 @@ function handlers(RED: NodeAPI, reg: LibraryRegistry): Record<string, Handler> {
       }),
 
     'GET /facewatch/api/stats': (req) =>
-      withStore(RED, req, async (store, provider) => {
+      withStore(RED, req, async (store) => {
         const people = store.size();
         let eventsToday = 0;
         const hours = new Array<number>(24).fill(0);
         const byName = new Map<string, { id: string | null; name: string; count: number }>();
         const byCamera = new Map<string, number>();
-        for (const log of await eventLogs(reg, provider.id)) {
-          const s = await log.stats(people);
+        const log = await storeEvents(store).existing();
+        for (const s of log ? [await log.stats(people)] : []) {
           eventsToday += s.eventsToday;
           s.todayByHour.forEach((n, h) => (hours[h] += n));
           for (const [camera, n] of Object.entries(s.todayByCamera))
@@ -571,28 +626,39 @@ function handlers(RED: NodeAPI, reg: LibraryRegistry): Record<string, Handler> {
       return { ...jpeg(shown.jpeg), headers: { 'X-Frame-Seq': String(shown.frame.seq) } };
     },
 
-    'GET /facewatch/api/cameras/:id/video_feed': (req, res) => {
+    'GET /facewatch/api/cameras/:id/video_feed': (req, res, ctx) => {
       const camera = liveCamera(reg, String(req.params.id));
       const gone = clientGone(res);
-      const boundary = 'facewatchframe';
+      const feed = new MjpegFeed(res, 'facewatchframe', LIBRARY.feedBuffer);
+      const checkMs = LIBRARY.feedAuthCheck * 1000;
       res.status(200);
-      res.set({ ...NO_STORE, 'Content-Type': `multipart/x-mixed-replace; boundary=${boundary}` });
+      res.set({ ...NO_STORE, 'Content-Type': `multipart/x-mixed-replace; boundary=${feed.boundary}` });
       res.flushHeaders();
       void (async () => {
         let after = 0;
+        let checked = Date.now();
         while (!gone.aborted) {
-          const frame = await reg.live.next(camera, after, pollMs, gone);
+          // The stream outlives the check its request passed: a token that expired or was revoked
+          // since (or a user whose permission was taken away) ends it.
+          if (Date.now() - checked >= checkMs) {
+            checked = Date.now();
+            if (!(await ctx.stillAllowed())) break;
+          }
+          const frame = await reg.live.next(camera, after, Math.min(pollMs, checkMs), gone);
           if (!frame) continue;
           after = frame.seq;
+          // A client that does not keep up loses frames instead of Node-RED queueing them.
+          if (!feed.ready()) {
+            feed.drop();
+            continue;
+          }
           const part = await reg.live.drawn(camera, frame.seq).catch(() => null);
           if (!part || gone.aborted) continue;
-          res.write(
-            `--${boundary}\r\nContent-Type: image/jpeg\r\nContent-Length: ${part.jpeg.length}\r\n\r\n`,
-          );
-          res.write(part.jpeg);
-          res.write('\r\n');
+          feed.part(part.jpeg);
         }
-      })().finally(() => res.end());
+      })()
+        .catch(() => undefined)
+        .finally(() => res.end());
       return ANSWERED;
     },
   };
@@ -601,6 +667,10 @@ function handlers(RED: NodeAPI, reg: LibraryRegistry): Record<string, Handler> {
 /** The Face Library's REST API under `/facewatch/api/` (every route checks facewatch.read or .write). */
 export function registerLibraryApi(RED: NodeAPI): void {
   const reg = libraryRegistry(RED);
+  // Uploads a crash or a kill left behind are photos of people: removed when Node-RED starts.
+  sweepUploads(uploadDir(RED)).catch((err: Error) =>
+    RED.log.warn(`facewatch: could not remove leftover uploads in ${uploadDir(RED)}: ${err.message}`),
+  );
   const table = handlers(RED, reg);
   const keys = new Set(Object.keys(table));
   for (const route of LIBRARY_ROUTES) {
