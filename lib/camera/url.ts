@@ -14,6 +14,9 @@ export { VENDOR_PRESETS, presetUrl, type VendorPreset } from '../types/camera';
  * but unreserved characters, so `:`, `@`, `/`, `%`, `!` and friends cannot break the URL.
  */
 export function encodeUserinfo(value: string): string {
+  // A lone UTF-16 surrogate is no character: it has no UTF-8 form, and encodeURIComponent throws.
+  if (/\p{Cs}/u.test(value))
+    throw new Error('the user name or password is not valid text (it holds half of a UTF-16 character)');
   return encodeURIComponent(value).replace(
     /[!'()*]/g,
     (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,

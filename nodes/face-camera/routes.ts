@@ -46,6 +46,9 @@ interface CredentialBody {
 function text(v: unknown, what: string, max = 2048): string | undefined {
   if (v === undefined || v === null || v === '') return undefined;
   if (typeof v !== 'string' || v.length > max) throw new HttpError(400, `${what} must be text`);
+  // A lone UTF-16 surrogate is half a character: no URL, no UTF-8 and no camera can carry it.
+  if (/\p{Cs}/u.test(v))
+    throw new HttpError(400, `${what} is not valid text (it holds half of a UTF-16 character)`);
   return v;
 }
 
@@ -110,7 +113,9 @@ const WITHHELD =
   "the camera's stored password is used only for its own deployed address: type the password to try this one";
 
 function timeout(v: unknown, def: number, max: number): number {
-  const n = Number(v ?? def);
+  // A number, or its text as a form sends it; anything else (null, a list, an object) is a mistake.
+  const given = typeof v === 'number' || (typeof v === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(v));
+  const n = v === undefined || v === '' ? def : given ? Number(v) : NaN;
   if (!Number.isFinite(n) || n <= 0) throw new HttpError(400, 'timeout must be a positive number of seconds');
   return Math.min(n, max) * 1000;
 }
@@ -275,10 +280,11 @@ export function registerCameraRoutes(RED: NodeAPI): void {
         throw new HttpError(400, (err as Error).message);
       }
       const credentials = credentialsOf(RED, body, target, (camera) => camera.onvifAddress);
+      const timeoutMs = timeout(body.timeout, 10, 30);
       try {
         return await readCamera({
           xaddr,
-          timeoutMs: timeout(body.timeout, 10, 30),
+          timeoutMs,
           username: credentials.username,
           password: credentials.password,
         });

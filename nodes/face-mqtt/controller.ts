@@ -45,6 +45,25 @@ export function eventOf(msg: { event?: unknown; payload?: unknown }): DetectionE
     throw new Error(
       'msg.event is not a detection event: it needs known (true or false), time (ISO text) and person ({id, name} or null)',
     );
+  // Other people seen in the same frame (detection-log's `faces`): a list of {person: {id} or null}.
+  if (
+    e.faces !== undefined &&
+    !(
+      Array.isArray(e.faces) &&
+      e.faces.every((f: unknown) => {
+        if (!f || typeof f !== 'object') return false;
+        const fp = (f as { person?: unknown }).person;
+        return (
+          fp === null ||
+          fp === undefined ||
+          (typeof fp === 'object' && typeof (fp as { id?: unknown }).id === 'string')
+        );
+      })
+    )
+  )
+    throw new Error(
+      "msg.event.faces must be detection-log's list of faces in the frame ({box, person: {id, name} or null})",
+    );
   // Each becomes a level of a topic, and MQTT refuses topics over 65535 bytes (mqtt.js then throws
   // from inside its socket code, where nothing catches it).
   for (const [what, v] of [

@@ -890,6 +890,26 @@ describe('fuzzing every node’s input (seeded random messages)', { skip: camera
     assert.deepEqual(escaped.slice(before), []);
   });
 
+  it("regression: an event whose faces are not a list is refused with detection-log's shape named", async () => {
+    // FaceMqtt.publish called event.faces.some() on whatever came: a TypeError for a string or an object.
+    for (const [n, faces] of [
+      ['text', 'faces'],
+      ['object', { a: 1 }],
+      ['list', [1]],
+    ] as const) {
+      const id = `fuzz-faces-${n}`;
+      const caught = new Promise<string | undefined>((resolve) => {
+        waiting.set(id, () => resolve(ended.get(id)?.error));
+      });
+      helper.getNode('mq').receive({ _msgid: id, event: { ...good.event, id, faces } });
+      assert.match(
+        (await caught) ?? 'ended without an error',
+        /msg\.event\.faces must be detection-log's list/,
+      );
+    }
+    await eventReachesBroker('after events with faces that are not a list');
+  });
+
   it(`face-mqtt: ${MESSAGES} random events end once each, then an event reaches the broker`, async (t) => {
     const f = new Fuzz('face-mqtt');
     const event = (): unknown =>

@@ -666,6 +666,30 @@ describe('fuzzing every REST route (seeded random requests, real Node-RED)', { s
     assert.deepEqual(report, [], `${seedLine(f)}\n${report.join('\n')}`);
   });
 
+  it('regression: camera routes answer 400 to a password with half a character and to a timeout that is no number', async () => {
+    // encodeURIComponent threw "URI malformed" (a 500) for a lone surrogate; a timeout of [1] went on
+    // to the device (Number([1]) is 1), and a bad timeout for profiles came back as a 502.
+    const json = (b: unknown): Buffer => Buffer.from(JSON.stringify(b));
+    const test = await api(
+      'POST',
+      '/facewatch/camera/test',
+      json({ url: `rtsp://127.0.0.1:${closedPort}/cam`, username: 'admin', password: 'pa\ud800ss' }),
+      'application/json',
+    );
+    assert.equal(test.status, 400, test.body);
+    assert.match(test.body, /password is not valid text/);
+    for (const timeout of [[1], null, 'soon', 0]) {
+      const profiles = await api(
+        'POST',
+        '/facewatch/camera/profiles',
+        json({ xaddr: `http://127.0.0.1:${closedPort}/onvif/device_service`, timeout }),
+        'application/json',
+      );
+      assert.equal(profiles.status, 400, `timeout ${JSON.stringify(timeout)}: ${profiles.body}`);
+      assert.match(profiles.body, /timeout must be a positive number of seconds/);
+    }
+  });
+
   it('still works after the storm: lists, enrols and names', async () => {
     const stores = await api('GET', '/facewatch/api/stores');
     assert.equal(stores.status, 200, stores.body);
