@@ -18,29 +18,9 @@ import { isStoreError } from '../../lib/store/errors';
 import { FaceStore, type Person, type Sample } from '../../lib/store/face-store';
 import { confidenceOf } from '../../lib/store/match';
 import { MATCH } from '../../lib/types/defaults';
+import { DIM, MODEL, unitVector } from './store-fixtures';
 
-const MODEL = 'test-model-1';
-const DIM = 128;
-
-function unit(seed: number): Float32Array {
-  // Deterministic pseudo-random unit vector (mulberry32), so failures are reproducible.
-  let t = seed >>> 0;
-  const next = (): number => {
-    t = (t + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(t ^ (t >>> 15), 1 | t);
-    r ^= r + Math.imul(r ^ (r >>> 7), 61 | r);
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-  const v = new Float32Array(DIM);
-  let s = 0;
-  for (let i = 0; i < DIM; i++) {
-    v[i] = next();
-    s += v[i] * v[i];
-  }
-  const n = Math.sqrt(s);
-  for (let i = 0; i < DIM; i++) v[i] /= n;
-  return v;
-}
+const unit = unitVector;
 
 /** A vector at euclidean distance `d` from unit vector `v` (d small), still roughly unit. */
 function near(v: Float32Array, d: number, seed: number): Float32Array {
