@@ -3,6 +3,9 @@
  * the skip rule for a machine without ffmpeg or GStreamer's RTSP server, and process look-ups.
  */
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { encodeUserinfo } from '../../lib/camera/url';
 import { IN_CI, toolSkip } from './env';
 import { hasRtspServer } from './rtsp';
@@ -57,5 +60,34 @@ export function pids(marker: string): number[] {
       .filter((pid) => pid !== process.pid);
   } catch {
     return [];
+  }
+}
+
+/** A self-signed certificate for 127.0.0.1, made with openssl in a throw-away folder. */
+export function selfSigned(): { key: Buffer; cert: Buffer } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fw-tls-'));
+  try {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+      ],
+      { stdio: 'ignore', timeout: 30000 },
+    );
+    return { key: readFileSync(path.join(dir, 'key.pem')), cert: readFileSync(path.join(dir, 'cert.pem')) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,42 +1,14 @@
 /** Test connection (probeCamera) against GStreamer's RTSP server on loopback, a file and a closed port. */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import tls from 'node:tls';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { probeCamera } from '../../lib/camera/probe';
 import { encodeUserinfo } from '../../lib/camera/url';
-import { PASSWORD, USER, cameraSkip, pids } from '../helpers/camera';
+import { PASSWORD, USER, cameraSkip, pids, selfSigned } from '../helpers/camera';
 import { ROOT } from '../helpers/env';
 import { CLIP, startRtspServer, type RtspServer } from '../helpers/rtsp';
-
-/** A throw-away self-signed certificate for 127.0.0.1. */
-function selfSigned(): { key: Buffer; cert: Buffer } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'fw-rtsps-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        `${dir}/key.pem`,
-        '-out',
-        `${dir}/cert.pem`,
-      ].concat(['-days', '1', '-subj', '/CN=127.0.0.1']),
-      { stdio: 'ignore', timeout: 30000 },
-    );
-    return { key: readFileSync(`${dir}/key.pem`), cert: readFileSync(`${dir}/cert.pem`) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 describe('Test connection', { skip: cameraSkip('ffprobe') }, () => {
   let server: RtspServer;
