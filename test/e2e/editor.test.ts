@@ -54,6 +54,25 @@ describe('the Node-RED editor with FaceWatch (real browser)', () => {
       assert.ok(paletteTypes.includes(type), `${type} missing from the palette (${paletteTypes.join(', ')})`);
     }
 
+    // The example flow as shipped, before any dialog opens (which would fill in missing settings):
+    // no node carries the red triangle of invalid settings.
+    const invalid = await page.evaluate((): string[] => {
+      // Anonymous callbacks only: a named function gets tsx's __name helper, which the page lacks.
+      const all: Array<{ type: string; id: string; valid?: boolean; validationErrors?: string[] }> = [];
+      RED.nodes.eachNode((n) => {
+        all.push(n as (typeof all)[number]);
+        return true;
+      });
+      RED.nodes.eachConfig((n) => {
+        all.push(n as (typeof all)[number]);
+        return true;
+      });
+      return all
+        .filter((n) => n.valid === false)
+        .map((n) => `${n.type} ${n.id}: ${(n.validationErrors ?? []).join(', ')}`);
+    });
+    assert.deepEqual(invalid, [], 'examples/flows.json nodes the editor marks invalid');
+
     // The example flow's face-detect node is drawn; double-clicking it opens its form.
     const detectId = await page.evaluate((): string => {
       let id = '';
