@@ -22,7 +22,8 @@
 //
 // Environment: FACEWATCH_HOST (default 127.0.0.1), FACEWATCH_PORT (default 1880),
 // FACEWATCH_USER_DIR (default .node-red), FACEWATCH_RESET_FLOWS=1 to reload the example flow,
-// FACEWATCH_ADMIN_PASSWORD (the admin password of your own).
+// FACEWATCH_ADMIN_PASSWORD (the admin password of your own), FACEWATCH_MALLOC=glibc (keep glibc's malloc
+// where jemalloc is installed: see scripts/allocator.mjs).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
@@ -40,6 +41,7 @@ import {
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { allocatorEnv } from './allocator.mjs';
 import { brokerAnswers, startEmbeddedBroker } from './demo-broker.mjs';
 import { demoClip, hasFfmpeg, INSTALL_FFMPEG, startDemoCamera } from './demo-camera.mjs';
 
@@ -197,11 +199,10 @@ const env = {
   FACEWATCH_SAMPLES: process.env.FACEWATCH_SAMPLES || samples,
   FACEWATCH_ENROL_DIR: process.env.FACEWATCH_ENROL_DIR || path.join(userDir, 'enrol'),
   FACEWATCH_HA_DISCOVERY: process.env.FACEWATCH_HA_DISCOVERY || 'false',
-  // glibc keeps a malloc arena per thread (libvips's and the inference threads'), and memory freed in
-  // one stays with the process: two arenas keep Node-RED's memory flat over hours (README "Hours of
-  // running"). Ignored where the C library is not glibc.
-  MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX || '2',
 };
+// jemalloc where it is installed, else glibc's malloc with two arenas (scripts/allocator.mjs).
+const allocator = allocatorEnv(process.env);
+Object.assign(env, allocator.vars);
 mkdirSync(env.FACEWATCH_ENROL_DIR, { recursive: true });
 
 let broker = 'yours (FACEWATCH_MQTT_URL)';
@@ -264,6 +265,7 @@ console.log(
     `  camera        ${camera}`,
     `  enrol folder  ${shown(env.FACEWATCH_ENROL_DIR)}  (one sub-folder of photos per person)`,
     `  user dir      ${shown(userDir)}`,
+    `  memory        ${allocator.line}`,
   ].join('\n'),
 );
 

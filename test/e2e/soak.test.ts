@@ -44,6 +44,11 @@ describe(
       assert.equal(report.erasures.length, 5, 'every enrolled person was deleted');
       assert.equal(f.malformed.length, 6, 'one malformed upload of each kind, after the priming ones');
       assert.deepEqual(report.harnessErrors, []);
+      assert.equal(
+        report.jemallocLoaded,
+        report.allocator === 'jemalloc',
+        `Node-RED runs with the allocator chosen for it (${report.allocator})`,
+      );
       for (const [name, t] of Object.entries(report.targets))
         console.log(
           `${t.pass === null ? 'n/a ' : t.pass ? 'pass' : 'FAIL'}  ${name}: ${JSON.stringify(t.value)}`,

@@ -28,6 +28,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import mqtt from 'mqtt';
 import type { DetectionEvent } from '../../lib/types/events';
+import { allocatorEnv } from '../../scripts/allocator.mjs';
 import { pids } from '../helpers/camera';
 import { IN_CI, ROOT, toolSkip } from '../helpers/env';
 import { MOSQUITTO, startMosquitto } from '../helpers/mosquitto';
@@ -178,13 +179,36 @@ function nodeRedLog(log: string): string {
  * The environment of the Node-RED process npm start runs: its child whose title is `node-red` (red.js
  * sets it; the demo camera's ffmpeg is the other child).
  */
-function nodeRedEnvironment(s: Started): string {
+function nodeRedPid(s: Started): string {
   const children = execFileSync('pgrep', ['-P', String(s.child.pid)], { encoding: 'utf8' })
     .split('\n')
     .filter(Boolean)
     .filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('node-red'));
   assert.equal(children.length, 1, "Node-RED is found among npm start's children");
-  return readFileSync(`/proc/${children[0]}/environ`, 'utf8');
+  return children[0];
+}
+
+function nodeRedEnvironment(s: Started): string {
+  return readFileSync(`/proc/${nodeRedPid(s)}/environ`, 'utf8');
+}
+
+/**
+ * npm start runs Node-RED with jemalloc where this machine has it, else glibc's malloc with two arenas
+ * (scripts/allocator.mjs), and says which.
+ */
+function assertAllocator(s: Started): void {
+  const expected = allocatorEnv(process.env);
+  assert.match(
+    s.log(),
+    new RegExp(`^\\s+memory\\s+${expected.allocator === 'jemalloc' ? 'jemalloc' : "glibc's malloc"}`, 'm'),
+  );
+  const maps = readFileSync(`/proc/${nodeRedPid(s)}/maps`, 'utf8');
+  assert.equal(
+    /libjemalloc\.so/.test(maps),
+    expected.allocator === 'jemalloc',
+    'jemalloc is mapped in Node-RED exactly when chosen',
+  );
+  assert.match(nodeRedEnvironment(s), /(^|\0)MALLOC_ARENA_MAX=2(\0|$)/);
 }
 
 async function assertExampleFlowRuns(s: Started, t: string): Promise<void> {
@@ -243,6 +267,7 @@ describe('npm start', () => {
         assert.ok(nodeRedLog(s.log()).length > 0, "Node-RED's log lines are recognised");
 
         await assertExampleFlowRuns(s, t);
+        assertAllocator(s);
         assert.equal(printed(s.log(), 'editor'), `${s.url}/`);
         assert.equal(printed(s.log(), 'Face Library'), `${s.url}/facewatch/`);
         const broker = printed(s.log(), 'MQTT broker');

@@ -30,6 +30,7 @@ import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import type { DetectionEvent } from '../../lib/types/events';
+import { allocatorEnv } from '../../scripts/allocator.mjs';
 import { fixturePath, faceApiSample, ROOT } from './env';
 import { retainedNow, startMosquitto, type Mosquitto } from './mosquitto';
 import { CLIP_SECONDS, motionClip } from './motion-clip';
@@ -206,6 +207,10 @@ export interface SoakReport {
   cameras: number;
   clips: string[];
   pipeline: string;
+  /** The malloc Node-RED ran with (scripts/allocator.mjs). */
+  allocator: 'jemalloc' | 'glibc' | 'system';
+  /** Whether Node-RED's process had jemalloc mapped (/proc/<pid>/maps), read at the first sample. */
+  jemallocLoaded?: boolean;
   schedule: SoakSchedule;
   /** Every figure at t=0 (after the priming cycle), each minute, and once settled after the end. */
   samples: SoakSample[];
@@ -635,6 +640,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   const say = opts.log ?? (() => undefined);
   const endS = schedule.minutes * 60;
   const tag = randomBytes(3).toString('hex');
+  // Node-RED's allocator, chosen as npm start chooses it (FACEWATCH_MALLOC=glibc for glibc's malloc).
+  const ALLOCATOR = allocatorEnv(process.env);
   const report: SoakReport = {
     machine: {
       cpus: os.cpus().length,
@@ -646,7 +653,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     minutes: schedule.minutes,
     cameras: ncam,
     clips: [],
-    pipeline: `examples/flows.json as shipped (face-camera → rtsp-source → face-detect, motion gating → face-match → detection-log with snapshots, a ${SOAK_DISK_CAP_MB} MB disk cap → face-mqtt), its camera copied for each camera, 2 frames/s, 640 px, RTSP/TCP on loopback, a private Mosquitto (persistence on), Node-RED run as npm start runs it (MALLOC_ARENA_MAX=2)`,
+    pipeline: `examples/flows.json as shipped (face-camera → rtsp-source → face-detect, motion gating → face-match → detection-log with snapshots, a ${SOAK_DISK_CAP_MB} MB disk cap → face-mqtt), its camera copied for each camera, 2 frames/s, 640 px, RTSP/TCP on loopback, a private Mosquitto (persistence on), Node-RED run as npm start runs it (${ALLOCATOR.line})`,
+    allocator: ALLOCATOR.allocator,
     schedule,
     samples: [],
     faults: { brokerRestarts: [], cameraKills: [], enrolments: [], malformed: [] },
@@ -739,8 +747,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         FACEWATCH_CAMERA_URL: servers[0]!.url,
         FACEWATCH_MQTT_URL: broker.url,
         FACEWATCH_SAMPLES: path.dirname(faceApiSample(1)),
-        // As npm start runs Node-RED (scripts/start.mjs): two malloc arenas.
-        MALLOC_ARENA_MAX: '2',
+        // As npm start runs Node-RED (scripts/start.mjs): jemalloc where installed, else two glibc arenas.
+        ...ALLOCATOR.vars,
         ...opts.nodeRedEnv,
       },
     });
@@ -817,6 +825,14 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         harness('reading the file descriptors', err);
       }
       const status = procStatus(probe.pid);
+      if (!first) {
+        // Which malloc Node-RED really runs with: jemalloc shows in its mapped libraries.
+        try {
+          report.jemallocLoaded = /libjemalloc\.so/.test(readFileSync(`/proc/${probe.pid}/maps`, 'utf8'));
+        } catch (err) {
+          harness("reading Node-RED's mapped libraries", err);
+        }
+      }
       const [states, people] = await Promise.all([
         cameraStates().catch((err: unknown) => (harness('cameras', err), [] as string[])),
         json<{ samples: number }[]>('faces').catch(
