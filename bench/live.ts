@@ -135,9 +135,9 @@ export async function run(): Promise<unknown> {
     const port = (server.address() as { port: number }).port;
     const base = `http://127.0.0.1:${port}`;
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const built = require(
-      path.join(__dirname, '..', 'dist', 'nodes', 'shared', 'library', 'api-registry.js'),
-    ) as { libraryRegistry: (RED: { httpAdmin: unknown }) => Registry };
+    const built = require(path.join(__dirname, '..', 'dist', 'nodes', 'library', 'registry.js')) as {
+      libraryRegistry: (RED: { httpAdmin: unknown }) => Registry;
+    };
     const { counters } = built.libraryRegistry({ httpAdmin: app }).live;
     const out = helper.getNode('out');
     helper.getNode('src').receive({ payload: 'start' });

@@ -232,11 +232,6 @@ export function defaultText(limit: NumberLimit | ChoiceLimit, off?: string): str
   return off !== undefined && d === 0 ? `(default 0: ${off})` : `(default ${d})`;
 }
 
-/** "from 0.05 to 2" for a help text. */
-export function rangeText(limit: NumberLimit): string {
-  return describeLimit(limit).replace(/^(0 or )?a (whole )?number /, '$1');
-}
-
 /** "refuse (default), add-sample, allow" for a help text. */
 export function choicesText(limit: ChoiceLimit): string {
   return limit.values.map((v) => (v === limit.default ? `${v} (default)` : v)).join(', ');

@@ -4,16 +4,7 @@
 // and the Face Library page (web/) into dist/web.
 // A type error anywhere fails the build.
 import { execFileSync } from 'node:child_process';
-import {
-  chmodSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -37,9 +28,11 @@ run(['-p', 'tsconfig.editor.json', '--noEmit']);
 run(['-p', 'tsconfig.web.json', '--noEmit']);
 
 const nodesDir = path.join(root, 'nodes');
-const types = readdirSync(nodesDir, { withFileTypes: true })
-  .filter((d) => d.isDirectory() && d.name !== 'shared')
-  .map((d) => d.name);
+// The node types: package.json's node-red.nodes (the list test/unit/defaults.test.ts checks
+// against lib/types/node-types.ts); nodes/shared and nodes/library are not node types.
+const types = Object.keys(
+  JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'))['node-red'].nodes,
+);
 
 for (const type of types) {
   const src = path.join(nodesDir, type);
@@ -76,7 +69,7 @@ for (const type of types) {
 }
 
 // The Face Library page (web/): its script bundled into one file (the page's CSP allows no inline
-// script), beside its HTML shell and stylesheet; nodes/shared/library/page.ts serves them.
+// script), beside its HTML shell and stylesheet; nodes/library/page.ts serves them.
 const webOut = path.join(dist, 'web');
 mkdirSync(webOut, { recursive: true });
 await build({

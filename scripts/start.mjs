@@ -191,7 +191,13 @@ if (!existsSync(flowFile) || process.env.FACEWATCH_RESET_FLOWS === '1') {
 }
 
 const samples = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'demo');
-const red = path.join(path.dirname(require.resolve('node-red/package.json')), 'red.js');
+// FACEWATCH_NODE_RED: another node-red package folder to run (the Node-RED 5 tests use it).
+const red = path.join(
+  process.env.FACEWATCH_NODE_RED
+    ? path.resolve(process.env.FACEWATCH_NODE_RED)
+    : path.dirname(require.resolve('node-red/package.json')),
+  'red.js',
+);
 const env = {
   ...process.env,
   FACEWATCH_HOST: host,

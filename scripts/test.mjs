@@ -49,8 +49,11 @@ function find(dir) {
   return out;
 }
 
+// A folder argument (test/flows) stands for the test files in it.
 const files = process.argv.slice(2).length
-  ? process.argv.slice(2)
+  ? process.argv
+      .slice(2)
+      .flatMap((a) => (statSync(path.resolve(root, a)).isDirectory() ? find(path.resolve(root, a)) : [a]))
   : ['unit', 'flows', 'e2e', 'fuzz'].flatMap((suite) => find(path.join(root, 'test', suite)));
 if (files.length === 0) {
   console.error('test: no test files found');

@@ -5,7 +5,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { Supervisor, type SupervisorExit } from '../process/supervisor';
-import type { CameraSource } from '../types/defaults';
+import type { CameraFrame } from '../types';
+import { CAMERA, PROCESS, type CameraSource } from '../types/defaults';
 import {
   cameraInput,
   classifyFailure,
@@ -30,36 +31,27 @@ export interface CameraConfig {
   password?: string;
   /** RTSP transport (default tcp). */
   transport?: 'tcp' | 'udp';
-  /** Frames per second sent on (default 2). */
+  /** Frames per second sent on (default CAMERA.fps: lib/types/defaults.ts). */
   fps?: number;
-  /** Frames scaled to this width (default 640; 0 keeps the camera's). */
+  /** Frames scaled to this width (default CAMERA.width; 0 keeps the camera's). */
   width?: number;
-  /** Seconds without a frame before the stream is restarted (default 20). */
+  /** Seconds without a frame before the stream is restarted (default CAMERA.stallTimeout). */
   stallTimeout?: number;
-  /** Socket timeout inside ffmpeg, seconds (default 10). */
+  /** Socket timeout inside ffmpeg, seconds (default CAMERA.socketTimeout). */
   socketTimeout?: number;
-  /** First reconnect delay in ms (default 1000); it doubles up to `maxRetryDelayMs`. */
+  /** First reconnect delay in ms (default CAMERA.retryDelay); it doubles up to `maxRetryDelayMs`. */
   retryDelayMs?: number;
-  /** Longest reconnect delay in ms (default 60000). */
+  /** Longest reconnect delay in ms (default CAMERA.maxRetryDelay). */
   maxRetryDelayMs?: number;
-  /** Reconnect attempts in a row before giving up (default 0: never give up). */
+  /** Reconnect attempts in a row before giving up (default CAMERA.maxAttempts, 0: never give up). */
   maxAttempts?: number;
-  /** Grace periods of a stop (ms): after closing stdin, then after SIGTERM (default 1500 each). */
+  /** Grace periods of a stop (ms): after closing stdin, then after SIGTERM (default PROCESS.cameraStopGraceMs each). */
   stopGraceMs?: number;
 }
 
 /** One frame as rtsp-source sends it on: packed RGB. */
-export interface CameraFrame {
-  data: Uint8Array;
-  width: number;
-  height: number;
-  channels: 3;
-  camera: string;
-  /** Frames of this stream so far, this one included (it keeps counting across reconnects). */
-  seq: number;
-  /** When the frame was read, ms since the epoch. */
-  ts: number;
-}
+/** A frame of the stream: the wire type (lib/types). */
+export type { CameraFrame };
 
 export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'stopped';
 
@@ -100,14 +92,14 @@ export function resolveCameraConfig(c: CameraConfig): Required<CameraConfig> & C
     username: c.username ?? '',
     password: c.password ?? '',
     transport: c.transport === 'udp' ? 'udp' : 'tcp',
-    fps: positive(c.fps, 2, 'fps'),
-    width: Math.max(0, Math.round(c.width ?? 640)),
-    stallTimeout: positive(c.stallTimeout, 20, 'stall timeout'),
-    socketTimeout: positive(c.socketTimeout, 10, 'socket timeout'),
-    retryDelayMs: positive(c.retryDelayMs, 1000, 'retry delay'),
-    maxRetryDelayMs: positive(c.maxRetryDelayMs, 60_000, 'maximum retry delay'),
-    maxAttempts: Math.max(0, Math.round(c.maxAttempts ?? 0)),
-    stopGraceMs: positive(c.stopGraceMs, 1500, 'stop grace'),
+    fps: positive(c.fps, CAMERA.fps.default, 'fps'),
+    width: Math.max(0, Math.round(c.width ?? CAMERA.width.default)),
+    stallTimeout: positive(c.stallTimeout, CAMERA.stallTimeout.default, 'stall timeout'),
+    socketTimeout: positive(c.socketTimeout, CAMERA.socketTimeout.default, 'socket timeout'),
+    retryDelayMs: positive(c.retryDelayMs, CAMERA.retryDelay.default * 1000, 'retry delay'),
+    maxRetryDelayMs: positive(c.maxRetryDelayMs, CAMERA.maxRetryDelay.default * 1000, 'maximum retry delay'),
+    maxAttempts: Math.max(0, Math.round(c.maxAttempts ?? CAMERA.maxAttempts.default)),
+    stopGraceMs: positive(c.stopGraceMs, PROCESS.cameraStopGraceMs, 'stop grace'),
     source,
     ...input,
   };

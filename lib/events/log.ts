@@ -20,7 +20,7 @@ import {
 import path from 'node:path';
 import { CropFolder } from '../store/crops';
 import { Datafile } from '../store/datafile';
-import { EVENTS } from '../types/defaults';
+import { EVENT_QUERY, EVENTS } from '../types/defaults';
 import type { DetectionEvent } from '../types/events';
 import { drawSnapshot, eventLabels, pixelate } from './snapshot';
 import { ZonedClock } from './time';
@@ -31,11 +31,11 @@ export interface EventLogSettings {
   dailyFiles?: boolean;
   /** IANA time zone of days; '' or absent: the system's. */
   timezone?: string;
-  /** Days an event of a known person is kept (default 30). */
+  /** Days an event of a known person is kept (default EVENTS.retainKnownDays: lib/types/defaults.ts). */
   retainKnownDays?: number;
-  /** Days an event of an unknown face is kept (default 7). */
+  /** Days an event of an unknown face is kept (default EVENTS.retainUnknownDays). */
   retainUnknownDays?: number;
-  /** Disk cap in MB of datafile, daily files and pictures; 0 or absent: none. */
+  /** Disk cap in MB of datafile, daily files and pictures; 0: none (default EVENTS.maxDiskMB). */
   maxDiskMB?: number;
 }
 
@@ -57,7 +57,9 @@ export interface EventQuery {
   /** ISO time or epoch ms, exclusive. */
   to?: string | number;
   known?: boolean;
-  /** Default 100, at most 1000. */
+  /** Only events with a later id than this one (ids sort by time): what came since the caller last looked. */
+  after?: string;
+  /** At most this many (EVENT_QUERY.limit: default 100, at most 1000). */
   limit?: number;
   offset?: number;
 }
@@ -328,7 +330,9 @@ export class EventLog {
     if (from !== undefined) time.$gte = isoTime(from);
     if (to !== undefined) time.$lt = isoTime(to);
     if (Object.keys(time).length) where.time = time;
-    const limit = Math.min(Math.max(Math.floor(Number(q.limit ?? 100)) || 0, 1), 1000);
+    if (q.after !== undefined && q.after !== '') where._id = { $gt: String(q.after) };
+    const { limit: L } = EVENT_QUERY;
+    const limit = Math.min(Math.max(Math.floor(Number(q.limit ?? L.default)) || 0, L.min), L.max);
     const offset = Math.min(Math.max(Math.floor(Number(q.offset ?? 0)) || 0, 0), Number.MAX_SAFE_INTEGER);
     const docs = await this.db.find<Doc>(where).sort({ time: -1, _id: -1 }).skip(offset).limit(limit);
     return docs.map(publicEvent);
@@ -406,7 +410,7 @@ export class EventLog {
       await this.drop(expired);
       let overCap = 0;
       let bytes = 0;
-      const cap = (this.settingsNow.maxDiskMB ?? 0) * 1024 * 1024;
+      const cap = (this.settingsNow.maxDiskMB ?? EVENTS.maxDiskMB.default) * 1024 * 1024;
       if (cap > 0) {
         await this.db.compact();
         let total = await this.diskUsage();

@@ -84,6 +84,7 @@ export class EventRecorder {
         person: t.person ? { id: t.person.id, name: t.person.name } : null,
         distance: t.distance,
         confidence: t.confidence,
+        ...(typeof face.score === 'number' ? { score: Math.round(face.score * 1000) / 1000 } : {}),
         box: face.box,
         quality: face.quality ?? {
           faceSize: Math.min(face.box.width, face.box.height),

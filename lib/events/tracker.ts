@@ -13,6 +13,8 @@ import { reservedKeyProblem } from '../types/keys';
 /** One face of a frame, as the tracker needs it (a face from face-match). */
 export interface TrackFace {
   box: Box;
+  /** The detector's confidence that this is a face, 0..1 (face-detect's `score`). */
+  score?: number;
   quality?: FaceQuality;
   descriptor?: number[];
   match?: FaceMatch;

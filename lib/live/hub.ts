@@ -6,30 +6,12 @@
  * each kept frame is encoded to JPEG at most once, on the first request for it (a JPEG that
  * face-detect kept in msg.image is used as it is).
  */
-import type { Box, RawImage } from '../types';
+import type { Box, CameraFrame, RawImage } from '../types';
 import { LIBRARY } from '../types/defaults';
+import type { LiveFace, LiveFrame } from '../types/library';
 import { isReservedKey } from '../types/keys';
 
-/** A face as the live view draws it. */
-export interface LiveFace {
-  box: Box;
-  /** The person's name, or null for an unknown face. */
-  name: string | null;
-  known: boolean;
-  /** 0..1 (face-match's confidence); 0 for an unknown face without candidates. */
-  confidence: number;
-}
-
-/** One live frame, as the long-poll answers it (the image comes from {@link LiveHub.jpeg}). */
-export interface LiveFrame {
-  /** The hub's own sequence of this camera's live frames (increasing, never reset while it runs). */
-  seq: number;
-  /** Capture time, epoch ms. */
-  ts: number;
-  width: number;
-  height: number;
-  faces: LiveFace[];
-}
+export type { LiveFace, LiveFrame } from '../types/library';
 
 /** What the hub reads of a face-match output message (structurally; lib knows no Node-RED). */
 export interface MatchOutput {
@@ -47,13 +29,6 @@ export interface MatchOutput {
   image?: unknown;
   width?: unknown;
   height?: unknown;
-}
-
-/** A raw frame as rtsp-source reads it. */
-export interface SourceFrame extends RawImage {
-  camera: string;
-  seq: number;
-  ts: number;
 }
 
 /** Counters, for the benchmark and the tests. */
@@ -102,7 +77,7 @@ interface Waiter {
 interface Camera {
   entries: Entry[];
   /** Recent raw frames from rtsp-source, by their stream seq (references, never copies). */
-  raws: SourceFrame[];
+  raws: CameraFrame[];
   lastPublish: number;
   /** When face-match last gave a frame to show. */
   lastMatched: number;
@@ -212,7 +187,7 @@ export class LiveHub {
   }
 
   /** rtsp-source's hook: called with each frame it reads; remembered only for a watched camera. */
-  fromSource(frame: SourceFrame): void {
+  fromSource(frame: CameraFrame): void {
     if (!this.watching(frame.camera)) return;
     const cam = this.camera(frame.camera);
     cam.raws.push(frame);

@@ -5,5 +5,4 @@ export * from './topics';
 export * from './discovery';
 export * from './publisher';
 export * from './faces';
-export { publishBurst, sampleEvent, type BurstResult } from './bench';
 export { acquireBroker, brokers } from './registry';

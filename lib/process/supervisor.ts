@@ -5,6 +5,7 @@
  */
 import { fork, spawn, type ChildProcess, type ForkOptions, type SpawnOptions } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { PROCESS } from '../types/defaults';
 
 /** How a child process ended. */
 export interface ExitInfo {
@@ -18,9 +19,9 @@ export interface ExitInfo {
 
 /** Grace periods of a stop by escalation. */
 export interface StopOptions {
-  /** After ending stdin and closing the IPC channel, how long to wait before SIGTERM (ms, default 2000). */
+  /** After ending stdin and closing the IPC channel, how long to wait before SIGTERM (ms, default PROCESS.graceMs: lib/types/defaults.ts). */
   graceMs?: number;
-  /** After SIGTERM, how long to wait before SIGKILL (ms, default 2000). */
+  /** After SIGTERM, how long to wait before SIGKILL (ms, default PROCESS.termGraceMs). */
   termGraceMs?: number;
 }
 
@@ -83,24 +84,24 @@ export async function stopChild(child: ChildProcess, opts: StopOptions = {}): Pr
   child.stdin?.on('error', () => undefined);
   child.stdin?.end();
   if (child.connected) child.disconnect();
-  if (await within(exited, opts.graceMs ?? 2000)) return exited;
+  if (await within(exited, opts.graceMs ?? PROCESS.graceMs)) return exited;
   child.kill('SIGTERM');
-  if (await within(exited, opts.termGraceMs ?? 2000)) return exited;
+  if (await within(exited, opts.termGraceMs ?? PROCESS.termGraceMs)) return exited;
   child.kill('SIGKILL');
   return exited;
 }
 
 /** When and how often a supervisor restarts its process. */
 export interface RestartPolicy {
-  /** Delay before the first restart (ms, default 1000). */
+  /** Delay before the first restart (ms, default PROCESS.initialDelayMs). */
   initialDelayMs?: number;
-  /** The delay doubles (by `factor`) up to this cap (ms, default 60000). */
+  /** The delay doubles (by `factor`) up to this cap (ms, default PROCESS.maxDelayMs). */
   maxDelayMs?: number;
-  /** Growth of the delay per attempt (default 2). */
+  /** Growth of the delay per attempt (default PROCESS.factor). */
   factor?: number;
   /** Restarts in a row after which the supervisor gives up (default: never gives up). */
   maxAttempts?: number;
-  /** A process that ran this long counts as healthy: the attempt counter starts over (ms, default 30000). */
+  /** A process that ran this long counts as healthy: the attempt counter starts over (ms, default PROCESS.healthyAfterMs). */
   healthyAfterMs?: number;
 }
 
@@ -155,9 +156,9 @@ export interface SupervisorEvents {
 
 /** The backoff delay of restart `attempt` (1-based) under `policy`. */
 export function backoffDelay(policy: RestartPolicy, attempt: number): number {
-  const initial = policy.initialDelayMs ?? 1000;
-  const cap = policy.maxDelayMs ?? 60_000;
-  const factor = policy.factor ?? 2;
+  const initial = policy.initialDelayMs ?? PROCESS.initialDelayMs;
+  const cap = policy.maxDelayMs ?? PROCESS.maxDelayMs;
+  const factor = policy.factor ?? PROCESS.factor;
   return Math.min(cap, initial * factor ** Math.max(0, attempt - 1));
 }
 
@@ -299,7 +300,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     if (this.opts.restart !== false) {
       this.healthyTimer = setTimeout(() => {
         this.attempts = 0;
-      }, this.policy().healthyAfterMs ?? 30_000);
+      }, this.policy().healthyAfterMs ?? PROCESS.healthyAfterMs);
       this.healthyTimer.unref();
     }
   }

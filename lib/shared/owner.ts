@@ -1,8 +1,10 @@
 /**
  * One way to own a shared resource: resources by key, opened by their first user and closed by their
- * last. Engines (one inference pool per face-engine), face stores (one per datafile), and soon
- * cameras (one ffmpeg each) and MQTT brokers (one client each) all use it, so the rules below hold
- * for every one of them:
+ * last. Engines (lib/vision/registry.ts: one inference pool per face-engine), face stores
+ * (lib/store/registry.ts: one per datafile, its detection log with it), cameras (lib/camera/registry.ts:
+ * one ffmpeg each) and MQTT brokers (lib/mqtt/registry.ts: one client each) all use it, every user
+ * holds the one {@link Lease} shape, and the config nodes offer them the same way
+ * (nodes/shared/provider.ts `offerResource`), so the rules below hold for every one of them:
  *
  * - concurrent first users share one open; a failed open is forgotten, so the next user tries again;
  * - a key whose last user just left is closing: a new user (a redeploy) waits for that close to

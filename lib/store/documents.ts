@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { DocRewrite, RawDoc } from './backups';
 import { decodeDescriptor, encodeDescriptor } from './codec';
-import type { Person, Sample, SampleInfo } from './face-store';
+import type { Person, Sample, SampleInfo } from './types';
 
 /** A sample in memory: descriptor included. */
 export type SampleRecord = Sample;

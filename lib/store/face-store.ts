@@ -65,129 +65,32 @@ import { reembedStore, type ReembedCompute, type ReembedResult } from './reembed
 import { SearchWorker } from './search-worker';
 import { exportStore, importStore, type StoreExport } from './transfer';
 
+import type {
+  FaceStoreEvents,
+  Person,
+  PersonEraser,
+  PersonInput,
+  SampleInfo,
+  SampleInput,
+  StoreOptions,
+  StoreTx,
+} from './types';
+import { STORE, STORE_OFFLOAD_ROWS } from '../types/defaults';
+
+export type {
+  FaceStoreEvents,
+  Person,
+  PersonEraser,
+  PersonInput,
+  Sample,
+  SampleInfo,
+  SampleInput,
+  StoreOptions,
+  StoreTx,
+} from './types';
 export type { StoreExport } from './transfer';
 export type { PendingErasure } from './journal';
 export type { ReembedCompute, ReembedFailure, ReembedResult } from './reembed';
-
-/** How to open a store. Only `file` is required. */
-export interface StoreOptions {
-  /** The NeDB datafile, e.g. `<userDir>/facewatch/faces.db`. */
-  file: string;
-  /** Face crops; default: a folder named after the datafile without extension (`faces.db` → `faces/`). */
-  imagesDir?: string;
-  /** Audit log (JSON lines); default `<datafile without extension>.audit.jsonl`. */
-  auditFile?: string;
-  /** Rolling backups kept (`<file>.bak.1` newest); default 3, 0 disables. */
-  backups?: number;
-  /** Take the lock file (one process per store); default true. */
-  lock?: boolean;
-  /** Default actor recorded in the audit log; default `unknown`. */
-  actor?: string;
-  /** Who holds the lock, shown to a process that is refused; default `process <title>`. */
-  owner?: string;
-  /** Default match options of this store (DEFAULT_MATCH_OPTIONS: lib/types/defaults.ts MATCH). */
-  match?: Partial<MatchOptions>;
-  /**
-   * Searches over at least this many samples run in a worker thread in {@link FaceStore.matchAsync},
-   * keeping the event loop free; default 100000 (a 100k search takes about 2 ms on the main
-   * thread with the SIMD kernel, 1M about 20 ms: see bench/results/match.json). 0 = never.
-   */
-  offloadRows?: number;
-}
-
-/** A sample to store with a person. */
-export interface SampleInput {
-  /** The face descriptor (128 numbers for face-api's recognition model). */
-  descriptor: ArrayLike<number>;
-  /** Id of the model that computed it; must equal the store's model id once the store has one. */
-  modelId: string;
-  /** JPEG crop of the face; kept so `facewatch reembed` can recompute the descriptor with new weights. */
-  crop?: Buffer;
-  /** Where the sample came from: a file name, `camera:<name>`, `import:<file>`, ... */
-  source?: string;
-  /** ISO time the photo was taken or received; default now. */
-  time?: string;
-}
-
-/** A sample as the store shows it (descriptors are not handed out with people). */
-export interface SampleInfo {
-  id: string;
-  modelId: string;
-  /** Crop file relative to the images folder (`PERSON_0001/<sample>.jpg`), or null. */
-  image: string | null;
-  source: string;
-  time: string;
-}
-
-/** A sample with its descriptor, as carried by the `sample-added` and `sample-removed` events. */
-export interface Sample extends SampleInfo {
-  descriptor: Float32Array;
-}
-
-/** A person as the store shows it. */
-export interface Person {
-  id: string;
-  name: string;
-  metadata: Record<string, unknown>;
-  samples: SampleInfo[];
-  createdAt: string;
-  updatedAt: string;
-}
-
-/**
- * Something beside the store that keeps copies of a person's data (the detection log, ...),
- * registered with {@link FaceStore.addEraser}. `erasePerson` must be idempotent (an erasure that
- * failed part-way runs it again) and must not change the face store (it runs inside the
- * erasure's batch). A rejection fails the erasure, which stays pending.
- */
-export interface PersonEraser {
-  erasePerson(person: { id: string; name: string }): Promise<unknown>;
-}
-
-/** Input of {@link FaceStore.addPerson}. */
-export interface PersonInput {
-  /** Given id; generated (`PERSON_0001`, ...) when absent. */
-  id?: string;
-  name: string;
-  metadata?: Record<string, unknown>;
-}
-
-/**
- * Events a store emits (all synchronous, after the change is on disk):
- * - `person-added` (person: Person): a new person, samples included.
- * - `person-updated` (person: Person): name, metadata or samples changed, or the model changed (reembed).
- * - `person-deleted` (person: Person): the person as it was; their data is already erased from
- *   the datafile, the backups, the images folder, every registered eraser and the audit log.
- *   An erasure finished after a restart carries the person without samples or metadata.
- * - `sample-added` (event: {person: Person; sample: Sample}): also after `person-added`, per sample.
- * - `sample-removed` (event: {person: Person; sample: Sample}): also before `person-deleted`, per sample.
- * - `model-changed` (event: {from: string | null; to: string}): after reembed.
- */
-export interface FaceStoreEvents {
-  'person-added': [Person];
-  'person-updated': [Person];
-  'person-deleted': [Person];
-  'sample-added': [{ person: Person; sample: Sample }];
-  'sample-removed': [{ person: Person; sample: Sample }];
-  'model-changed': [{ from: string | null; to: string }];
-}
-
-/**
- * The changes one batch may make. Obtained from {@link FaceStore.batch}; only valid until the
- * batch's function resolves. Each method has the same meaning as the FaceStore method of the
- * same name.
- */
-export interface StoreTx {
-  addPerson(input: PersonInput, sample?: SampleInput, actor?: string): Promise<Person>;
-  addSample(id: string, sample: SampleInput, actor?: string): Promise<Person>;
-  updatePerson(
-    id: string,
-    patch: { name?: string; metadata?: Record<string, unknown> },
-    actor?: string,
-  ): Promise<Person>;
-  removeSample(id: string, sampleId: string, actor?: string): Promise<Person>;
-  deletePerson(id: string, actor?: string): Promise<boolean>;
-}
 
 /** The file names of sample images the store writes (`newSampleId()` + `.jpg`); only such files are swept. */
 const SAMPLE_IMAGE = /^[0-9a-f]{16}\.jpg$/;
@@ -256,11 +159,11 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
     this.auditFile = opts.auditFile;
     this.lockFile = `${opts.file}.lock`;
     this.journalFile = journal.file;
-    this.backups = new BackupSet(opts.file, opts.backups ?? 3);
+    this.backups = new BackupSet(opts.file, opts.backups ?? STORE.backups.default);
     this.audit = new AuditLog(opts.auditFile);
     this.actor = opts.actor ?? 'unknown';
     this.defaults = { ...DEFAULT_MATCH_OPTIONS, ...opts.match };
-    this.offloadRows = opts.offloadRows ?? 100000;
+    this.offloadRows = opts.offloadRows ?? STORE_OFFLOAD_ROWS;
     this.datafile = datafile;
     this.journal = journal;
     this.lock = lock;

@@ -6,7 +6,7 @@
 import type { AuditAction } from './audit';
 import type { DescriptorIndex } from './descriptor-index';
 import type { MetaDoc, PersonRecord } from './documents';
-import type { FaceStoreEvents, SampleInfo, StoreTx } from './face-store';
+import type { FaceStoreEvents, SampleInfo, StoreTx } from './types';
 
 export interface StoreInternals {
   /** The people in memory. Read only: change them in a batch, or with {@link replace}. */

@@ -7,7 +7,7 @@ import { toDescriptor } from './codec';
 import { DescriptorIndex } from './descriptor-index';
 import { publicPerson, publicSample, type PersonRecord } from './documents';
 import { StoreError } from './errors';
-import type { SampleInfo } from './face-store';
+import type { SampleInfo } from './types';
 import type { StoreInternals } from './internals';
 
 /** Computes a descriptor from a crop; null when it finds no face. */

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { sanitiseId, toDescriptor } from './codec';
 import { StoreError } from './errors';
-import type { SampleInput } from './face-store';
+import type { SampleInput } from './types';
 import { summarise, type ImportReport, type ImportRow } from './report';
 import type { StoreInternals } from './internals';
 

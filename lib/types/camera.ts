@@ -52,7 +52,7 @@ export function presetUrl(
   return `rtsp://${bracketed}:${port ?? p.port}${p[stream]}`;
 }
 
-/** A camera found by `discover` (lib/camera/onvif.ts). */
+/** A camera found by `discover` (lib/camera/onvif-discovery.ts). */
 export interface DiscoveredDevice {
   /** The device's name (its `onvif://www.onvif.org/name/…` scope), else its model, else its address. */
   name: string;

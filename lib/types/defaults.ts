@@ -7,7 +7,7 @@
  *
  * Isomorphic: the editor bundles this file, so nothing here may import Node.js or Node-RED modules.
  */
-import type { BackendChoice, DetectOptions, DetectorName } from './index';
+import type { BackendChoice, DetectOptions, DetectorName } from './detect';
 
 /** A number setting: its default and the values it accepts. */
 export interface NumberLimit {
@@ -129,6 +129,32 @@ export const STORE = Object.freeze({
   backups: num({ default: 3, min: 0, max: 50, step: 1, integer: true }),
 });
 
+/**
+ * A face store's searches over at least this many samples run in a worker thread (a 100k search
+ * takes about 2 ms on the main thread with the SIMD kernel, 1M about 20 ms: bench/results/match.json);
+ * 0 = never.
+ */
+export const STORE_OFFLOAD_ROWS = 100_000;
+
+/**
+ * A supervised process (lib/process: a camera's ffmpeg, an inference worker process): its restart
+ * backoff and the grace periods of its stop. A camera's reconnect delays default to the backoff's.
+ */
+export const PROCESS = Object.freeze({
+  /** Delay before the first restart; it grows by `factor` per attempt up to `maxDelayMs`. */
+  initialDelayMs: 1000,
+  maxDelayMs: 60_000,
+  factor: 2,
+  /** A process that ran this long counts as healthy: the attempt counter starts over. */
+  healthyAfterMs: 30_000,
+  /** After ending stdin (and the IPC channel), how long to wait before SIGTERM. */
+  graceMs: 2000,
+  /** After SIGTERM, how long to wait before SIGKILL. */
+  termGraceMs: 2000,
+  /** A camera's ffmpeg stops sooner: each grace period of its stop. */
+  cameraStopGraceMs: 1500,
+});
+
 /** A camera (face-camera, lib/camera). */
 export const CAMERA = Object.freeze({
   /** What kind of address the URL is (see CAMERA_SOURCES). */
@@ -143,8 +169,8 @@ export const CAMERA = Object.freeze({
   /** Reconnect attempts in a row before giving up; 0 = never give up. */
   maxAttempts: num({ default: 0, min: 1, max: 1000000, step: 1, integer: true, zeroOff: true }),
   /** First reconnect delay; it doubles up to maxRetryDelay. */
-  retryDelay: num({ default: 1, min: 0.1, max: 3600, step: 0.1, unit: 's' }),
-  maxRetryDelay: num({ default: 60, min: 1, max: 3600, step: 1, unit: 's' }),
+  retryDelay: num({ default: PROCESS.initialDelayMs / 1000, min: 0.1, max: 3600, step: 0.1, unit: 's' }),
+  maxRetryDelay: num({ default: PROCESS.maxDelayMs / 1000, min: 1, max: 3600, step: 1, unit: 's' }),
   /** Socket timeout inside ffmpeg (RTSP, HTTP). */
   socketTimeout: num({ default: 10, min: 1, max: 600, step: 1, unit: 's' }),
   /**
@@ -234,6 +260,11 @@ export const EVENTS = Object.freeze({
   maxDiskMB: num({ default: 0, min: 1, max: 10000000, step: 1, zeroOff: true, unit: 'MB' }),
 });
 
+/** Event queries (detection-log's `query`, the Face Library's events): how many events one answer holds. */
+export const EVENT_QUERY = Object.freeze({
+  limit: num({ default: 100, min: 1, max: 1000, step: 1, integer: true }),
+});
+
 /**
  * How often detection-log sweeps its store's events (retention, then the disk cap): hourly, and
  * every few minutes while a disk cap is set, so that a busy camera cannot run far past the cap (the
@@ -292,35 +323,7 @@ export const DEFAULT_DETECT_OPTIONS: Readonly<DetectOptions> = Object.freeze({
   cropMargin: DETECT.cropMargin.default,
 });
 
-/** The FaceWatch node types that store settings in a flow file. */
-export type FaceWatchNodeType =
-  | 'face-engine'
-  | 'face-detect'
-  | 'face-store'
-  | 'face-match'
-  | 'face-register'
-  | 'face-camera'
-  | 'rtsp-source'
-  | 'detection-log'
-  | 'face-mqtt-broker'
-  | 'face-mqtt';
-
-/**
- * The current settings version of each node type (a `version` setting in the flow file; absent
- * means 0). Raise it together with a migration in migrate.ts when a default changes meaning.
- */
-export const SETTINGS_VERSION: Readonly<Record<FaceWatchNodeType, number>> = Object.freeze({
-  'face-engine': 1,
-  'face-detect': 1,
-  'face-store': 1,
-  'face-match': 1,
-  'face-register': 1,
-  'face-camera': 2,
-  'rtsp-source': 1,
-  'detection-log': 1,
-  'face-mqtt-broker': 1,
-  'face-mqtt': 1,
-});
+export { NODE_TYPES, type FaceWatchNodeType } from './node-types';
 
 /** Whether `limit` is a number limit. */
 export function isNumberLimit(limit: Limit): limit is NumberLimit {

@@ -27,8 +27,13 @@ export interface DetectionEvent {
   person: { id: string; name: string } | null;
   /** The track's decisive distance to that person (or to the nearest, for an unknown face); null without descriptors. */
   distance: number | null;
-  /** 0..1, derived from `distance` as face-match does. */
+  /** 0..1, derived from `distance` as face-match does (0 for an unknown face). */
   confidence: number;
+  /**
+   * The detector's confidence that this is a face, 0..1 (face-detect's `score` on the event's frame);
+   * absent in events recorded before this field existed, or when the face came without one.
+   */
+  score?: number;
   /** The face's box in the frame that produced this event. */
   box: Box;
   quality: FaceQuality;

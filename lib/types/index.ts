@@ -16,36 +16,9 @@ export interface Point {
   y: number;
 }
 
-/** Which detector network finds faces. */
-export type DetectorName = 'ssd' | 'tiny';
+import type { BackendName } from './detect';
 
-/** TensorFlow.js backends FaceWatch can run on. `auto` picks the fastest that loads. */
-export type BackendName = 'tfjs-node' | 'wasm' | 'cpu';
-export type BackendChoice = 'auto' | BackendName;
-
-/** Options for one detection call; every field has a default (see `DEFAULT_DETECT_OPTIONS`). */
-export interface DetectOptions {
-  detector: DetectorName;
-  /** Input size of the tiny detector (multiple of 32, 128..608). */
-  inputSize: number;
-  /** Minimum detector confidence, 0..1. */
-  minConfidence: number;
-  /** Faces whose box is smaller than this (shorter side, pixels of the original frame) are dropped. */
-  minFaceSize: number;
-  /** At most this many faces per frame, largest first. 0 = no limit. */
-  maxFaces: number;
-  landmarks: boolean;
-  descriptors: boolean;
-  ageGender: boolean;
-  expressions: boolean;
-  /** Frames whose longer side exceeds this are down-scaled before detection; 0 = never. */
-  maxDimension: number;
-  /** Attach a JPEG crop of each face. */
-  crop: boolean;
-  /** Margin around the face box for crops, as a fraction of the box size. */
-  cropMargin: number;
-}
-
+export type { BackendChoice, BackendName, DetectOptions, DetectorName } from './detect';
 export { DEFAULT_DETECT_OPTIONS } from './defaults';
 
 /** Quality figures used to accept or refuse a face for enrolment. */
@@ -89,6 +62,34 @@ export interface Timing {
   total: number;
 }
 
+/** Why the motion gate ran the detector on a camera frame (`motion`, `recent-faces`, `refresh`) or did not. */
+export type GateReason = 'motion' | 'recent-faces' | 'refresh' | 'no-motion';
+
+/** msg.timing of face-detect: the engine's timing, and with motion gating on, the gate's part. */
+export interface DetectTiming extends Timing {
+  /** Milliseconds the motion detector took on this frame. */
+  motion?: number;
+  /** The gate skipped the detector on this frame (queue, inference and total then cover the gate alone). */
+  skipped?: boolean;
+  /** Why the detector ran or did not. */
+  reason?: GateReason;
+}
+
+/** msg.motion of face-detect: what the motion gate saw in a camera frame. */
+export interface MotionInfo {
+  /** A changed area of at least the minimum size. */
+  moving: boolean;
+  /** Share of the frame (0..1) that changed. */
+  area: number;
+  /** The changed areas, in pixels of the frame, largest first. */
+  regions: Box[];
+  /** The detector ran on this frame. */
+  detected: boolean;
+  reason: GateReason;
+  /** In region mode, the part of the frame the detector looked at (absent: the whole frame). */
+  crop?: Box;
+}
+
 /** The result of one detection call. */
 export interface DetectResult {
   width: number;
@@ -119,10 +120,27 @@ export interface FaceMatch {
   candidates: MatchCandidate[];
 }
 
-/** A raw frame: `channels` bytes per pixel, rows packed without padding. */
+/**
+ * A raw image: `channels` bytes per pixel, rows packed without padding. Every frame type is this
+ * plus what it adds: {@link CameraFrame} on the wire; lib/vision's worker frames are RawImages whose
+ * buffer is their own (transferable).
+ */
 export interface RawImage {
   data: Uint8Array;
   width: number;
   height: number;
   channels: 1 | 3 | 4;
+}
+
+/**
+ * `msg.frame`: a camera's raw frame as rtsp-source sends it to face-detect (which takes the pixels
+ * off and passes the rest on), the one frame type on the wire.
+ */
+export interface CameraFrame extends RawImage {
+  /** The camera's name (face-camera's). */
+  camera: string;
+  /** Frames of this stream so far, this one included (it keeps counting across reconnects). */
+  seq: number;
+  /** When the frame was read, ms since the epoch. */
+  ts: number;
 }

@@ -1,18 +1,13 @@
 /**
- * Upgrades a node's saved settings to the current settings version (see SETTINGS_VERSION in
- * defaults.ts). The runtime applies it when a node loads, before reading the settings; the editor
+ * Upgrades a node's saved settings to the current settings version (SETTINGS_VERSION, which is the
+ * number of migration steps of each node type). The runtime applies it when a node loads, before reading the settings; the editor
  * applies it when the edit dialog opens, so a node saved by an older version shows what it will run
  * with. Settings saved without a `version` are version 0.
  *
  * Isomorphic: used by the editor bundles and the runtime.
  */
-import {
-  CAMERA_SOURCES,
-  MATCH,
-  SETTINGS_VERSION,
-  type CameraSource,
-  type FaceWatchNodeType,
-} from './defaults';
+import { CAMERA_SOURCES, MATCH, type CameraSource } from './defaults';
+import type { FaceWatchNodeType } from './node-types';
 
 /** One setting a migration changed. */
 export interface SettingChange {
@@ -109,6 +104,18 @@ const STEPS: Record<FaceWatchNodeType, Step[]> = {
   'face-mqtt-broker': [() => []],
   'face-mqtt': [() => []],
 };
+
+/**
+ * The current settings version of each node type (a `version` setting in the flow file; absent
+ * means 0): the number of its steps above, so a migration and the version cannot disagree. Add a
+ * step when a default changes meaning.
+ */
+export const SETTINGS_VERSION: Readonly<Record<FaceWatchNodeType, number>> = Object.freeze(
+  Object.fromEntries(Object.entries(STEPS).map(([type, steps]) => [type, steps.length])) as Record<
+    FaceWatchNodeType,
+    number
+  >,
+);
 
 /** The version a node's settings were saved with: 0 when absent or unreadable. */
 export function settingsVersion(settings: { version?: unknown }): number {

@@ -20,7 +20,7 @@ export type NumberSetting = number | string;
 
 /**
  * Every node's settings carry the settings version they were saved with (SETTINGS_VERSION in
- * defaults.ts; absent in flows saved before versions existed, which are version 0). The hidden
+ * migrate.ts; absent in flows saved before versions existed, which are version 0). The hidden
  * input stores it as text.
  */
 export interface VersionedSettings {

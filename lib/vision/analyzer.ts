@@ -6,11 +6,11 @@
  */
 import path from 'node:path';
 import type * as FaceApiTypes from '@vladmandic/face-api';
-import type { BackendName, DetectOptions, Point } from '../types';
+import type { BackendName, Box, DetectOptions, Point } from '../types';
 import { MODEL_MANIFESTS, recognitionModelId, type ModelName } from './models';
 import type { Frame } from './image';
 import type { ModelSet, WorkerFace } from './protocol';
-import { clipRect, extractRgb, laplacianVariance, yawFromLandmarks } from './quality';
+import { clipRect, extractRgb, laplacianVariance, yawFromLandmarks, type PixelRect } from './quality';
 
 import type * as TfTypes from '@tensorflow/tfjs';
 
@@ -43,6 +43,42 @@ interface Nets {
   recognition?: FaceApiTypes.FaceRecognitionNet;
   ageGender?: FaceApiTypes.AgeGenderNet;
   expressions?: FaceApiTypes.FaceExpressionNet;
+}
+
+/** The images of one frame the pipeline works on, and where the frame sits in each (see prepare). */
+interface FrameView {
+  /** The frame's size. */
+  width: number;
+  height: number;
+  /** The work image (the frame, padded by padX and padY on each side when small) and its size. */
+  work: Tensor3D;
+  workW: number;
+  workH: number;
+  padX: number;
+  padY: number;
+  /** The detector's square input (size x size) holding the work image at rw x rh from left, top. */
+  detInput: Tensor3D;
+  size: number;
+  rw: number;
+  rh: number;
+  left: number;
+  top: number;
+}
+
+/** A face the detector found and the pipeline keeps. */
+interface KeptFace {
+  /** face-api's detection in the work image (what landmarks start from). */
+  detection: FaceDetection;
+  /** The box in frame pixels, clipped to the frame. */
+  rect: PixelRect;
+  box: Box;
+}
+
+/** What landmarks give the kept faces, by index: their points and the chips the other nets take. */
+interface FaceChips {
+  landmarks?: Point[][];
+  descriptor?: FaceTensor[];
+  attributes?: FaceTensor[];
 }
 
 /** Loads face-api for a backend: its tfjs-node build, or its WASM build (which also has the cpu backend). */
@@ -133,191 +169,231 @@ export class FaceAnalyzer {
     return this.nets[name]!;
   }
 
-  /** Runs the pipeline on one frame. Boxes, landmarks and crops are in the frame's own pixels. */
+  /**
+   * Runs the pipeline on one frame: the detector's input ({@link prepare}), the faces it finds in
+   * the frame's pixels ({@link locate}), the chips landmarks give ({@link align}), then each face's
+   * figures ({@link describe}). Boxes, landmarks and crops are in the frame's own pixels.
+   */
   async detect(frame: Frame, options: DetectOptions): Promise<WorkerFace[]> {
-    const { tf, faceapi } = this;
-    const { width, height } = frame;
+    // Every tensor made for this frame, disposed at the end whatever happens.
     const owned: Array<{ dispose(): void }> = [];
     try {
-      const image = this.toTensor(frame);
-      owned.push(image);
-
-      // Work image: the frame, padded when small (landmarks and descriptors also run on it, so a face
-      // cut by the frame's edge is still aligned on the whole box).
-      const small = Math.min(width, height) < SMALL_IMAGE_SIDE;
-      const padX = small ? width : 0;
-      const padY = small ? height : 0;
-      const workW = width + 2 * padX;
-      const workH = height + 2 * padY;
-      const work: Tensor3D = small
-        ? tf.pad(image, [
-            [padY, padY],
-            [padX, padX],
-            [0, 0],
-          ])
-        : image;
-      if (work !== image) owned.push(work);
-
-      // Detection image: the work image scaled straight to the detector's square input, zero-padded
-      // at the right and bottom, which is the input face-api itself builds. Built from the frame
-      // alone, it skips face-api's float copy of the whole frame padded to a square (a 640x360 frame
-      // becomes 640x640) and saves about an eighth of the tiny detector's time per frame.
-      const size = options.detector === 'tiny' ? options.inputSize : SSD_INPUT_SIZE;
-      const scale = size / Math.max(workW, workH);
-      const rw = Math.max(1, Math.min(size, Math.round(width * scale)));
-      const rh = Math.max(1, Math.min(size, Math.round(height * scale)));
-      const left = Math.min(size - rw, Math.round(padX * scale));
-      const top = Math.min(size - rh, Math.round(padY * scale));
-      const longer = Math.max(workW, workH);
-      const detInput = tf.tidy(() => {
-        let x: Tensor3D = image;
-        // maxDimension below the detector's size: detect on the frame as seen at that resolution.
-        if (options.maxDimension > 0 && options.maxDimension < Math.min(size, longer)) {
-          const s = options.maxDimension / longer;
-          x = tf.image.resizeBilinear(x, [
-            Math.max(1, Math.round(height * s)),
-            Math.max(1, Math.round(width * s)),
-          ]);
-        }
-        x = tf.image.resizeBilinear(x, [rh, rw]);
-        return tf.pad(x, [
-          [top, size - top - rh],
-          [left, size - left - rw],
-          [0, 0],
-        ]);
-      });
-      owned.push(detInput);
-
-      let detections: FaceDetection[];
-      if (options.detector === 'tiny') {
-        const net = await this.net('tiny');
-        detections = await net.locateFaces(
-          asFaceTensor(detInput),
-          new faceapi.TinyFaceDetectorOptions({ inputSize: size, scoreThreshold: options.minConfidence }),
-        );
-      } else {
-        const net = await this.net('ssd');
-        detections = await net.locateFaces(
-          asFaceTensor(detInput),
-          new faceapi.SsdMobilenetv1Options({ minConfidence: options.minConfidence }),
-        );
-      }
-
-      // From the detector's square to the work image (for landmarks) and to the frame (reported).
-      const sx = width / rw;
-      const sy = height / rh;
-      let kept = detections
-        .map((d) => {
-          const b = d.forSize(size, size).box;
-          const inWork = {
-            x: (b.x - left) * sx + padX,
-            y: (b.y - top) * sy + padY,
-            width: b.width * sx,
-            height: b.height * sy,
-          };
-          const detection = new faceapi.FaceDetection(
-            d.score,
-            new faceapi.Rect(inWork.x / workW, inWork.y / workH, inWork.width / workW, inWork.height / workH),
-            { width: workW, height: workH },
-          );
-          const rect = clipRect({ ...inWork, x: inWork.x - padX, y: inWork.y - padY }, width, height);
-          return {
-            detection,
-            rect,
-            box: { x: rect.x0, y: rect.y0, width: rect.x1 - rect.x0, height: rect.y1 - rect.y0 },
-          };
-        })
-        .filter((d) => Math.min(d.box.width, d.box.height) >= options.minFaceSize)
-        .sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
-      if (options.maxFaces > 0) kept = kept.slice(0, options.maxFaces);
+      const view = this.prepare(frame, options, owned);
+      const kept = await this.locate(view, options);
       if (kept.length === 0) return [];
-
-      const needLandmarks =
-        options.landmarks || options.descriptors || options.ageGender || options.expressions;
-      let landmarks: Point[][] | undefined;
-      let descriptorChips: FaceTensor[] | undefined;
-      let attributeChips: FaceTensor[] | undefined;
-      if (needLandmarks) {
-        const landmarkNet = await this.net('landmarks');
-        const faceTensors = await faceapi.extractFaceTensors(
-          asFaceTensor(work),
-          kept.map((k) => k.detection),
-        );
-        owned.push(...faceTensors);
-        const unshifted = await Promise.all(
-          faceTensors.map((t) => landmarkNet.detectLandmarks(t) as Promise<FaceApiTypes.FaceLandmarks68>),
-        );
-        const withLandmarks = kept.map((k, i) =>
-          faceapi.extendWithFaceLandmarks({ detection: k.detection }, unshifted[i]),
-        );
-        landmarks = withLandmarks.map((w) =>
-          w.landmarks.positions.map((p) => ({ x: p.x - padX, y: p.y - padY })),
-        );
-        // The chips face-api's own tasks use: the recognition net gets dlib's alignment (eyes and
-        // mouth at fixed places), age/gender and expressions the box around the landmarks.
-        if (options.descriptors) {
-          descriptorChips = await faceapi.extractFaceTensors(
-            asFaceTensor(work),
-            withLandmarks.map((w) => w.landmarks.align(null, { useDlibAlignment: true })),
-          );
-          owned.push(...descriptorChips);
-        }
-        if (options.ageGender || options.expressions) {
-          attributeChips = await faceapi.extractFaceTensors(
-            asFaceTensor(work),
-            withLandmarks.map((w) => w.alignedRect),
-          );
-          owned.push(...attributeChips);
-        }
-      }
-
+      const chips = await this.align(view, kept, options, owned);
       const faces: WorkerFace[] = [];
-      for (let i = 0; i < kept.length; i++) {
-        const k = kept[i];
-        const face: WorkerFace = {
-          box: k.box,
-          score: k.detection.score,
-          quality: {
-            faceSize: Math.min(k.box.width, k.box.height),
-            sharpness: laplacianVariance(frame.data, width, frame.channels, k.rect),
-            yaw: yawFromLandmarks(landmarks?.[i]),
-          },
-        };
-        if (options.landmarks && landmarks) face.landmarks = landmarks[i];
-        const descriptorChip = descriptorChips?.[i];
-        if (descriptorChip) {
-          const net = await this.net('recognition');
-          face.descriptor = Array.from((await net.computeFaceDescriptor(descriptorChip)) as Float32Array);
-        }
-        const chip = attributeChips?.[i];
-        if (chip && options.ageGender) {
-          const net = await this.net('ageGender');
-          const p = (await net.predictAgeAndGender(chip)) as FaceApiTypes.AgeAndGenderPrediction;
-          face.age = p.age;
-          face.gender = p.gender === faceapi.Gender.FEMALE ? 'female' : 'male';
-          face.genderProbability = p.genderProbability;
-        }
-        if (chip && options.expressions) {
-          const net = await this.net('expressions');
-          const e = (await net.predictExpressions(chip)) as FaceApiTypes.FaceExpressions;
-          face.expressions = Object.fromEntries(e.asSortedArray().map((x) => [x.expression, x.probability]));
-        }
-        if (options.crop) {
-          const mx = k.box.width * options.cropMargin;
-          const my = k.box.height * options.cropMargin;
-          const r = clipRect(
-            { x: k.box.x - mx, y: k.box.y - my, width: k.box.width + 2 * mx, height: k.box.height + 2 * my },
-            width,
-            height,
-          );
-          face.rawCrop = extractRgb(frame.data, width, frame.channels, r);
-        }
-        faces.push(face);
-      }
+      for (let i = 0; i < kept.length; i++)
+        faces.push(await this.describe(frame, kept[i], chips, i, options));
       return faces;
     } finally {
       for (const t of owned) t.dispose();
     }
+  }
+
+  /**
+   * The images the pipeline works on. The work image is the frame, padded when small (landmarks and
+   * descriptors also run on it, so a face cut by the frame's edge is still aligned on the whole box).
+   * The detection image is the work image scaled straight to the detector's square input,
+   * zero-padded at the right and bottom, which is the input face-api itself builds. Built from the
+   * frame alone, it skips face-api's float copy of the whole frame padded to a square (a 640x360
+   * frame becomes 640x640) and saves about an eighth of the tiny detector's time per frame.
+   */
+  private prepare(frame: Frame, options: DetectOptions, owned: Array<{ dispose(): void }>): FrameView {
+    const { tf } = this;
+    const { width, height } = frame;
+    const image = this.toTensor(frame);
+    owned.push(image);
+    const small = Math.min(width, height) < SMALL_IMAGE_SIDE;
+    const padX = small ? width : 0;
+    const padY = small ? height : 0;
+    const workW = width + 2 * padX;
+    const workH = height + 2 * padY;
+    const work: Tensor3D = small
+      ? tf.pad(image, [
+          [padY, padY],
+          [padX, padX],
+          [0, 0],
+        ])
+      : image;
+    if (work !== image) owned.push(work);
+    const size = options.detector === 'tiny' ? options.inputSize : SSD_INPUT_SIZE;
+    const scale = size / Math.max(workW, workH);
+    const rw = Math.max(1, Math.min(size, Math.round(width * scale)));
+    const rh = Math.max(1, Math.min(size, Math.round(height * scale)));
+    const left = Math.min(size - rw, Math.round(padX * scale));
+    const top = Math.min(size - rh, Math.round(padY * scale));
+    const longer = Math.max(workW, workH);
+    const detInput = tf.tidy(() => {
+      let x: Tensor3D = image;
+      // maxDimension below the detector's size: detect on the frame as seen at that resolution.
+      if (options.maxDimension > 0 && options.maxDimension < Math.min(size, longer)) {
+        const s = options.maxDimension / longer;
+        x = tf.image.resizeBilinear(x, [
+          Math.max(1, Math.round(height * s)),
+          Math.max(1, Math.round(width * s)),
+        ]);
+      }
+      x = tf.image.resizeBilinear(x, [rh, rw]);
+      return tf.pad(x, [
+        [top, size - top - rh],
+        [left, size - left - rw],
+        [0, 0],
+      ]);
+    });
+    owned.push(detInput);
+    return { width, height, work, workW, workH, padX, padY, detInput, size, rw, rh, left, top };
+  }
+
+  /**
+   * The faces the detector finds, in the work image (for landmarks) and in the frame (reported):
+   * at least minFaceSize, largest first, at most maxFaces.
+   */
+  private async locate(view: FrameView, options: DetectOptions): Promise<KeptFace[]> {
+    const { faceapi } = this;
+    const { width, height, workW, workH, padX, padY, size, rw, rh, left, top } = view;
+    let detections: FaceDetection[];
+    if (options.detector === 'tiny') {
+      const net = await this.net('tiny');
+      detections = await net.locateFaces(
+        asFaceTensor(view.detInput),
+        new faceapi.TinyFaceDetectorOptions({ inputSize: size, scoreThreshold: options.minConfidence }),
+      );
+    } else {
+      const net = await this.net('ssd');
+      detections = await net.locateFaces(
+        asFaceTensor(view.detInput),
+        new faceapi.SsdMobilenetv1Options({ minConfidence: options.minConfidence }),
+      );
+    }
+    const sx = width / rw;
+    const sy = height / rh;
+    const kept = detections
+      .map((d) => {
+        const b = d.forSize(size, size).box;
+        const inWork = {
+          x: (b.x - left) * sx + padX,
+          y: (b.y - top) * sy + padY,
+          width: b.width * sx,
+          height: b.height * sy,
+        };
+        const detection = new faceapi.FaceDetection(
+          d.score,
+          new faceapi.Rect(inWork.x / workW, inWork.y / workH, inWork.width / workW, inWork.height / workH),
+          { width: workW, height: workH },
+        );
+        const rect = clipRect({ ...inWork, x: inWork.x - padX, y: inWork.y - padY }, width, height);
+        return {
+          detection,
+          rect,
+          box: { x: rect.x0, y: rect.y0, width: rect.x1 - rect.x0, height: rect.y1 - rect.y0 },
+        };
+      })
+      .filter((d) => Math.min(d.box.width, d.box.height) >= options.minFaceSize)
+      .sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
+    return options.maxFaces > 0 ? kept.slice(0, options.maxFaces) : kept;
+  }
+
+  /**
+   * Landmarks of the kept faces (in the frame's pixels) and the chips face-api's own tasks use: the
+   * recognition net gets dlib's alignment (eyes and mouth at fixed places), age/gender and expressions
+   * the box around the landmarks. Nothing when no option needs landmarks.
+   */
+  private async align(
+    view: FrameView,
+    kept: KeptFace[],
+    options: DetectOptions,
+    owned: Array<{ dispose(): void }>,
+  ): Promise<FaceChips> {
+    const { faceapi } = this;
+    const needLandmarks =
+      options.landmarks || options.descriptors || options.ageGender || options.expressions;
+    if (!needLandmarks) return {};
+    const { work, padX, padY } = view;
+    const landmarkNet = await this.net('landmarks');
+    const faceTensors = await faceapi.extractFaceTensors(
+      asFaceTensor(work),
+      kept.map((k) => k.detection),
+    );
+    owned.push(...faceTensors);
+    const unshifted = await Promise.all(
+      faceTensors.map((t) => landmarkNet.detectLandmarks(t) as Promise<FaceApiTypes.FaceLandmarks68>),
+    );
+    const withLandmarks = kept.map((k, i) =>
+      faceapi.extendWithFaceLandmarks({ detection: k.detection }, unshifted[i]),
+    );
+    const chips: FaceChips = {
+      landmarks: withLandmarks.map((w) =>
+        w.landmarks.positions.map((p) => ({ x: p.x - padX, y: p.y - padY })),
+      ),
+    };
+    if (options.descriptors) {
+      chips.descriptor = await faceapi.extractFaceTensors(
+        asFaceTensor(work),
+        withLandmarks.map((w) => w.landmarks.align(null, { useDlibAlignment: true })),
+      );
+      owned.push(...chips.descriptor);
+    }
+    if (options.ageGender || options.expressions) {
+      chips.attributes = await faceapi.extractFaceTensors(
+        asFaceTensor(work),
+        withLandmarks.map((w) => w.alignedRect),
+      );
+      owned.push(...chips.attributes);
+    }
+    return chips;
+  }
+
+  /** One face's figures: score, quality, and what the options ask for (landmarks, descriptor, age, crop). */
+  private async describe(
+    frame: Frame,
+    k: KeptFace,
+    chips: FaceChips,
+    i: number,
+    options: DetectOptions,
+  ): Promise<WorkerFace> {
+    const { faceapi } = this;
+    const { width, height } = frame;
+    const landmarks = chips.landmarks?.[i];
+    const face: WorkerFace = {
+      box: k.box,
+      score: k.detection.score,
+      quality: {
+        faceSize: Math.min(k.box.width, k.box.height),
+        sharpness: laplacianVariance(frame.data, width, frame.channels, k.rect),
+        yaw: yawFromLandmarks(landmarks),
+      },
+    };
+    if (options.landmarks && landmarks) face.landmarks = landmarks;
+    const descriptorChip = chips.descriptor?.[i];
+    if (descriptorChip) {
+      const net = await this.net('recognition');
+      face.descriptor = Array.from((await net.computeFaceDescriptor(descriptorChip)) as Float32Array);
+    }
+    const chip = chips.attributes?.[i];
+    if (chip && options.ageGender) {
+      const net = await this.net('ageGender');
+      const p = (await net.predictAgeAndGender(chip)) as FaceApiTypes.AgeAndGenderPrediction;
+      face.age = p.age;
+      face.gender = p.gender === faceapi.Gender.FEMALE ? 'female' : 'male';
+      face.genderProbability = p.genderProbability;
+    }
+    if (chip && options.expressions) {
+      const net = await this.net('expressions');
+      const e = (await net.predictExpressions(chip)) as FaceApiTypes.FaceExpressions;
+      face.expressions = Object.fromEntries(e.asSortedArray().map((x) => [x.expression, x.probability]));
+    }
+    if (options.crop) {
+      const mx = k.box.width * options.cropMargin;
+      const my = k.box.height * options.cropMargin;
+      const r = clipRect(
+        { x: k.box.x - mx, y: k.box.y - my, width: k.box.width + 2 * mx, height: k.box.height + 2 * my },
+        width,
+        height,
+      );
+      face.rawCrop = extractRgb(frame.data, width, frame.channels, r);
+    }
+    return face;
   }
 
   /** The frame as an int32 RGB tensor (grey repeated, alpha dropped). */

@@ -20,13 +20,11 @@ export const DEFAULT_MAX_PIXELS = 40_000_000;
 /** Formats the engine decodes. */
 export type ImageFormat = 'jpeg' | 'png' | 'webp';
 
-/** A frame ready for a worker: tightly packed pixels in a buffer of its own (transferable). */
-export interface Frame {
-  data: Uint8Array;
-  width: number;
-  height: number;
-  channels: 1 | 3 | 4;
-}
+/**
+ * What the engine hands a worker: a RawImage whose tightly packed pixels are in a buffer of their own
+ * (transferable). A name for that promise, not a type of its own.
+ */
+export type Frame = RawImage;
 
 /** Signatures of formats we recognise only to name them in the error. */
 const OTHER_FORMATS: Array<[string, (b: Buffer) => boolean]> = [

@@ -3,7 +3,7 @@
  * frame goes to the detector, with two keep-alives (faces found in the last seconds: once a second
  * while nothing moves; and a refresh every N seconds in any case). In region mode it also plans the crop the detector looks at.
  */
-import type { Box, DetectedFace, DetectOptions, RawImage } from '../types';
+import type { Box, DetectedFace, DetectOptions, GateReason, RawImage } from '../types';
 import { MOTION_DETECTOR, type MotionMode } from '../types/defaults';
 import { SMALL_IMAGE_SIDE } from './analyzer';
 import { MotionDetector, type MotionResult } from './motion';
@@ -11,8 +11,7 @@ import { MotionDetector, type MotionResult } from './motion';
 /** The shortest gap between keep-alive runs (keepAliveEvery, a quarter early allowed for frame timing). */
 const KEEP_ALIVE_GAP_MS = MOTION_DETECTOR.keepAliveEvery * 750;
 
-/** Why the detector ran on a frame, or why it did not. */
-export type GateReason = 'motion' | 'recent-faces' | 'refresh' | 'no-motion';
+export type { GateReason } from '../types';
 
 /** Settings of a gate (face-detect's motion settings). */
 export interface GateSettings {

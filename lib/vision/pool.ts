@@ -13,6 +13,7 @@ import type { Isolation } from './backend';
 import { EngineError } from './errors';
 import type { Frame } from './image';
 import type { FromWorker, ModelSet, StatsReply, ToWorker, WorkerFace, WorkerMemory } from './protocol';
+import { PROCESS } from '../types/defaults';
 
 /** What the pool needs to start its workers. */
 export interface PoolOptions {
@@ -108,7 +109,7 @@ function threadHandle(events: HandleEvents): WorkerHandle {
 }
 
 /** Grace periods of a child-process worker's stop: the IPC channel closing, then SIGTERM. */
-const PROCESS_STOP = { graceMs: 2000, termGraceMs: 2000 };
+const PROCESS_STOP = { graceMs: PROCESS.graceMs, termGraceMs: PROCESS.termGraceMs };
 
 function processHandle(events: HandleEvents): WorkerHandle {
   const child: ChildProcess = fork(WORKER_FILE, [], {

@@ -4,7 +4,7 @@
  * the default engine. The last release closes the engine. The counting itself is the generic
  * {@link ResourceOwner}'s.
  */
-import { ResourceOwner, type StateChange } from '../shared/owner';
+import { ResourceOwner, type Lease, type StateChange } from '../shared/owner';
 import { FaceEngine, type EngineConfig } from './engine';
 import type { WorkerStats } from './pool';
 
@@ -21,14 +21,8 @@ export interface EngineWorkerStats {
 /** The key of the engine shared by every node that names no face-engine config node. */
 export const DEFAULT_ENGINE_KEY = 'facewatch:default';
 
-/** A user's hold on a shared engine. */
-export interface EngineLease {
-  engine: FaceEngine;
-  /** Who holds it (a node id, a route, a command). */
-  user: string;
-  /** Gives the hold back; the last one closes the engine. Calling it twice is harmless. */
-  release(): Promise<void>;
-}
+/** A user's hold on a shared engine (`resource`); the last release closes it. */
+export type EngineLease = Lease<FaceEngine>;
 
 /**
  * Shared engines by key. The config of the first user of a key creates the engine; later users of
@@ -40,9 +34,8 @@ export class EngineRegistry {
   readonly owner = new ResourceOwner<FaceEngine>({ close: (engine) => engine.close() });
 
   /** Leases the engine of `key` for `user`, creating it from `config` if nobody holds it. */
-  async acquire(key: string, config: EngineConfig = {}, user = 'anonymous'): Promise<EngineLease> {
-    const lease = await this.owner.acquire(key, user, () => FaceEngine.create(config));
-    return { engine: lease.resource, user, release: () => lease.release() };
+  acquire(key: string, config: EngineConfig = {}, user = 'anonymous'): Promise<EngineLease> {
+    return this.owner.acquire(key, user, () => FaceEngine.create(config));
   }
 
   /** Keys with a live engine. */

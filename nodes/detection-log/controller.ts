@@ -25,7 +25,7 @@ export interface LogParts {
   recorder: EventRecorder;
 }
 
-const QUERY_FIELDS = ['person', 'camera', 'from', 'to', 'known', 'limit', 'offset'] as const;
+const QUERY_FIELDS = ['person', 'camera', 'from', 'to', 'known', 'after', 'limit', 'offset'] as const;
 
 /** The largest epoch ms a JavaScript Date holds: beyond it a time cannot be written as ISO text. */
 const MAX_TIME_MS = 8.64e15;
@@ -51,10 +51,10 @@ export function queryOf(msg: Record<string, unknown>): EventQuery {
     throw new Error(`query: known must be true or false, got ${quoteValue(q.known)}`);
   if (q.person && typeof q.person === 'object' && !Array.isArray(q.person) && !Buffer.isBuffer(q.person))
     q.person = (q.person as { id?: unknown }).id;
-  for (const k of ['person', 'camera'] as const)
+  for (const k of ['person', 'camera', 'after'] as const)
     if (q[k] !== undefined && typeof q[k] !== 'string')
       throw new Error(
-        `query: ${k} must be text (${k === 'person' ? "a person's id or name" : "a camera's name"}), got ${quoteValue(q[k])}`,
+        `query: ${k} must be text (${k === 'person' ? "a person's id or name" : k === 'camera' ? "a camera's name" : 'an event id'}), got ${quoteValue(q[k])}`,
       );
   for (const k of ['from', 'to'] as const) {
     const v = q[k];
@@ -147,6 +147,8 @@ export function recordFaces(faces: unknown[]): RecordFace[] {
     if (q) out.quality = q;
     const m = match(f.match, where);
     if (m) out.match = m;
+    // The detector's confidence (face-detect's score); an unusable one is left out, not an error.
+    if (typeof f.score === 'number' && f.score >= 0 && f.score <= 1) out.score = f.score;
     if (f.descriptor !== undefined) {
       if (!Array.isArray(f.descriptor) || !f.descriptor.every(isFiniteNumber))
         throw new Error(`${where}.descriptor must be an array of numbers (face-detect's descriptor)`);

@@ -28,7 +28,7 @@ export = function register(RED: NodeAPI): void {
     );
     // The events belong to the store (lib/events/store-events.ts): its log opens with it, erases
     // with it, and follows the settings of the first detection-log on it.
-    const logOpen: Promise<EventLog> = storeLease.then(async ({ store }) => {
+    const logOpen: Promise<EventLog> = storeLease.then(async ({ resource: store }) => {
       const events = storeEvents(store);
       const { log, warning } = await events.configure(this.id, {
         dailyFiles: settings.dailyFiles,
@@ -43,7 +43,7 @@ export = function register(RED: NodeAPI): void {
       return log;
     });
     const parts: Promise<LogParts> = Promise.all([storeLease, logOpen]).then(([s, log]) => ({
-      store: s.store,
+      store: s.resource,
       log,
       recorder: new EventRecorder(log, { cooldown: settings.cooldown, snapshots: settings.snapshots }),
     }));
@@ -75,9 +75,9 @@ export = function register(RED: NodeAPI): void {
     onClose(this, async () => {
       clearInterval(timer);
       const s = await storeLease.catch(() => undefined);
-      s?.store.off('person-deleted', onDeleted);
+      s?.resource.off('person-deleted', onDeleted);
       await logOpen.catch(() => undefined);
-      if (s) storeEvents(s.store).unconfigure(this.id);
+      if (s) storeEvents(s.resource).unconfigure(this.id);
       await s?.release();
     });
   }

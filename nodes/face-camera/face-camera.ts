@@ -3,7 +3,7 @@ import { resolveCameraConfig, type CameraConfig } from '../../lib/camera/stream'
 import { reservedKeyProblem } from '../../lib/types/keys';
 import type { FaceCameraCredentials, FaceCameraSettings } from '../../lib/types/node-settings';
 import type { CameraProvider } from '../shared/camera';
-import { provide } from '../shared/provider';
+import { missingAddress, offerResource } from '../shared/provider';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { substituteEnv, unsetEnv, upgradeSettings } from '../shared/settings';
 import { cameraSettings } from './config';
@@ -44,9 +44,7 @@ export = function register(RED: NodeAPI): void {
     } else {
       // No address yet (the example flow before its variable is set) is not a failure: this node and
       // every rtsp-source using it say so, and nothing is started.
-      if (unset.length > 0)
-        this.unset = `no camera address: ${unset.join(', ')} ${unset.length > 1 ? 'are' : 'is'} not set`;
-      else if (!config.url) this.unset = 'no camera address: set the URL (or its variable)';
+      this.unset = missingAddress('camera', unset, config.url);
       if (this.unset) {
         this.problem = this.unset;
         this.warn(`camera "${this.cameraName}": ${this.unset}`);
@@ -59,11 +57,7 @@ export = function register(RED: NodeAPI): void {
           this.error(`camera "${this.cameraName}": ${this.problem}`);
         }
     }
-    const users = provide(this, cameras, this.id);
-    this.register = (user, onState) => users.register(user, onState);
-    this.deregister = (user, done) => users.deregister(user, done);
-    this.acquire = (user: string) =>
-      this.problem ? Promise.reject(new Error(this.problem)) : acquireCamera(this.id, user, config);
+    offerResource(this, cameras, this.id, (user) => acquireCamera(this.id, user ?? 'anonymous', config));
   }
   RED.nodes.registerType(
     'face-camera',

@@ -1,12 +1,7 @@
 import type { Request, Response } from 'express';
 import { cameraInput } from '../../lib/camera/ffmpeg';
-import {
-  deviceServiceUrl,
-  discover,
-  discoveryInterfaces,
-  OnvifError,
-  readCamera,
-} from '../../lib/camera/onvif';
+import { deviceServiceUrl, OnvifError, readCamera } from '../../lib/camera/onvif-device';
+import { discover, discoveryInterfaces } from '../../lib/camera/onvif-discovery';
 import { probeCamera } from '../../lib/camera/probe';
 import { sameOrigin } from '../../lib/camera/url';
 import { CAMERA, isChoice, type CameraSource } from '../../lib/types/defaults';

@@ -30,7 +30,7 @@ export = function register(RED: NodeAPI): void {
       },
     );
     lease.then(
-      ({ engine }) => status.set('idle', 'status.ready', { backend: engine.backend }),
+      ({ resource: engine }) => status.set('idle', 'status.ready', { backend: engine.backend }),
       (err: unknown) => status.error(err),
     );
     const warn = (m: string): void => this.warn(m);

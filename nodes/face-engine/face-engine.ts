@@ -1,7 +1,7 @@
 import { engines, type EngineLease } from '../../lib/vision/registry';
 import { engineConfig, type FaceEngineDef } from './config';
 import type { EngineProvider } from '../shared/engine';
-import { provide } from '../shared/provider';
+import { offerResource } from '../shared/provider';
 import type { NodeAPI } from '../shared/red';
 import { upgradeSettings } from '../shared/settings';
 
@@ -17,10 +17,9 @@ export = function register(RED: NodeAPI): void {
     const warn = (m: string): void => this.warn(m);
     const config = engineConfig(upgradeSettings('face-engine', def, warn), warn);
     const key = `face-engine:${this.id}`;
-    const users = provide(this, engines.owner, key);
-    this.register = (user, onState) => users.register(user, onState);
-    this.deregister = (user, done) => users.deregister(user, done);
-    this.acquire = (user?: string): Promise<EngineLease> => engines.acquire(key, config, user);
+    offerResource(this, engines.owner, key, (user): Promise<EngineLease> =>
+      engines.acquire(key, config, user),
+    );
   }
   RED.nodes.registerType('face-engine', FaceEngineNode);
 };

@@ -44,7 +44,7 @@ export class FaceMatchController {
   async handle(msg: MatchMessage, send: Send): Promise<void> {
     const reserved = reservedKeyProblem('msg.frame.camera', msg.frame?.camera);
     if (reserved) throw new Error(reserved);
-    const { store } = await this.lease;
+    const { resource: store } = await this.lease;
     const faces = msg.faces;
     if (!Array.isArray(faces)) throw new Error('expected msg.faces from face-detect (an array of faces)');
     for (const [i, face] of faces.entries()) {

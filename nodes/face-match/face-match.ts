@@ -2,7 +2,7 @@ import type { FaceMatchSettings } from '../../lib/types/node-settings';
 import { onClose } from '../shared/close';
 import { translator } from '../shared/i18n';
 import { onInput } from '../shared/input';
-import { libraryRegistry } from '../shared/library/api-registry';
+import { libraryRegistry } from '../library/registry';
 import { follow } from '../shared/provider';
 import { upgradeSettings } from '../shared/settings';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
@@ -30,7 +30,7 @@ export = function register(RED: NodeAPI): void {
       (msg) => live.fromMatch(msg),
     );
     const onStoreChange = (): void => {
-      void lease.then(({ store }) => controller.showStatus(store));
+      void lease.then(({ resource: store }) => controller.showStatus(store));
     };
     follow(
       this,
@@ -42,7 +42,7 @@ export = function register(RED: NodeAPI): void {
       },
     );
     lease.then(
-      ({ store }) => {
+      ({ resource: store }) => {
         controller.showStatus(store);
         store.on('person-added', onStoreChange);
         store.on('person-deleted', onStoreChange);
@@ -52,8 +52,8 @@ export = function register(RED: NodeAPI): void {
     onInput<MatchMessage>(this, status, ({ msg, send }) => controller.handle(msg, send));
     onClose(this, async () => {
       const held = await lease.catch(() => undefined);
-      held?.store.off('person-added', onStoreChange);
-      held?.store.off('person-deleted', onStoreChange);
+      held?.resource.off('person-added', onStoreChange);
+      held?.resource.off('person-deleted', onStoreChange);
       await held?.release();
     });
   }

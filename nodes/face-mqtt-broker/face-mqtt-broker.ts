@@ -3,7 +3,7 @@ import { checkBrokerUrl } from '../../lib/mqtt/publisher';
 import { acquireBroker, brokers } from '../../lib/mqtt/registry';
 import type { FaceMqttBrokerCredentials, FaceMqttBrokerSettings } from '../../lib/types/node-settings';
 import { onClose } from '../shared/close';
-import { provide } from '../shared/provider';
+import { missingAddress, offerResource } from '../shared/provider';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { substituteEnv, unsetEnv, upgradeSettings } from '../shared/settings';
 import { brokerSettings } from './config';
@@ -28,9 +28,7 @@ export = function register(RED: NodeAPI): void {
     this.brokerName = def.name?.trim() || displayUrl(options.url) || this.id;
     // No address yet (the example flow before its variable is set) is not a failure: face-mqtt says
     // so and drops its events quietly instead of failing each one.
-    if (unset.length > 0)
-      this.unset = `no broker address: ${unset.join(', ')} ${unset.length > 1 ? 'are' : 'is'} not set`;
-    else if (!options.url) this.unset = 'no broker address: set the URL (or its variable)';
+    this.unset = missingAddress('broker', unset, options.url);
     if (this.unset) {
       this.problem = this.unset;
       this.warn(`broker "${this.brokerName}": ${this.unset}; events are not sent`);
@@ -41,7 +39,9 @@ export = function register(RED: NodeAPI): void {
         this.problem = (err as Error).message;
         this.error(`broker "${this.brokerName}": ${this.problem}`);
       }
-    const users = provide(this, brokers, this.id);
+    const users = offerResource(this, brokers, this.id, (user) =>
+      acquireBroker(this.id, user ?? 'anonymous', options),
+    );
     // The client's own state changes (connected, queue) reach the users as an 'open' resource.
     let unhook: (() => void) | undefined;
     const stop = brokers.watch(this.id, ({ state, resource }) => {
@@ -61,10 +61,6 @@ export = function register(RED: NodeAPI): void {
       stop();
       unhook?.();
     });
-    this.register = (user, onState) => users.register(user, onState);
-    this.deregister = (user, done) => users.deregister(user, done);
-    this.acquire = (user: string) =>
-      this.problem ? Promise.reject(new Error(this.problem)) : acquireBroker(this.id, user, options);
   }
   RED.nodes.registerType(
     'face-mqtt-broker',

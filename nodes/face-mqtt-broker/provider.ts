@@ -1,10 +1,10 @@
 import type { MqttPublisher } from '../../lib/mqtt/publisher';
 import type { Lease } from '../../lib/shared/owner';
-import type { Provider } from '../shared/provider';
-import type { Node, NodeAPI } from '../shared/red';
+import type { ResourceNode } from '../shared/provider';
+import type { NodeAPI } from '../shared/red';
 
 /** The runtime face of a face-mqtt-broker config node, as face-mqtt sees it. */
-export interface BrokerProvider extends Node, Provider<MqttPublisher> {
+export interface BrokerProvider extends ResourceNode<MqttPublisher> {
   brokerName: string;
   /** Set when the settings cannot work (a bad URL): said at deploy, never with the password. */
   problem?: string;

@@ -112,14 +112,14 @@ export class FaceMqttController {
       snapshots: this.deps.snapshots,
       presenceTimeout: this.deps.presenceTimeout,
       // An event still in flight when its person was deleted must not publish them again.
-      enrolled: (id) => (this.store ? this.store.store.getPerson(id) !== undefined : undefined),
+      enrolled: (id) => (this.store ? this.store.resource.getPerson(id) !== undefined : undefined),
     });
     this.faces = faces;
     this.show(this.broker.resource.state());
     if (this.deps.acquireStore) {
       this.store = await this.deps.acquireStore();
       if (this.closed) throw new Error('closed');
-      this.watchStore(this.store.store, faces);
+      this.watchStore(this.store.resource, faces);
     }
     return faces;
   }

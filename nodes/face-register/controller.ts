@@ -112,7 +112,7 @@ export class FaceRegisterController {
         `unknown command ${quoteValue(msg.topic)} in msg.topic; use one of ${COMMANDS.join(', ')}`,
       );
     }
-    const { store } = await this.store;
+    const { resource: store } = await this.store;
     const actor = this.actor(msg);
     let person: Person | undefined;
     switch (command) {
@@ -123,7 +123,7 @@ export class FaceRegisterController {
         if (command === 'add-sample' && !store.getPerson(requireId(fields, command))) {
           throw new Error(`no person with id ${fields.id}`);
         }
-        const { engine } = await this.engine();
+        const { resource: engine } = await this.engine();
         const enroller = new Enroller(store, engine, this.options);
         const result = await enroller.enrol(
           {
@@ -183,7 +183,7 @@ export class FaceRegisterController {
           throw new Error(
             `"import": ${quoteValue(msg.payload)} is not a path (too long, or a NUL character in it)`,
           );
-        const { engine } = await this.engine();
+        const { resource: engine } = await this.engine();
         // An import reports ids that already exist as duplicates (so it can be re-run safely),
         // whatever this node does with an existing id on "register".
         const { existing: _existing, ...enrol } = this.options;

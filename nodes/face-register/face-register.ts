@@ -9,7 +9,7 @@ import { upgradeSettings } from '../shared/settings';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { Status } from '../shared/status';
 import { storeProvider, type StoreLease } from '../shared/store';
-import { enrolSettings } from './config';
+import { enrolSettings } from '../../lib/store/enrol-settings';
 import { FaceRegisterController, type RegisterMessage } from './controller';
 
 interface FaceRegisterDef extends NodeDef, FaceRegisterSettings {}
@@ -34,7 +34,7 @@ export = function register(RED: NodeAPI): void {
     follow(this, () => storeProvider(RED, def.store), onState);
     follow(this, () => engineProvider(RED, def.engine || undefined), onState);
     store.then(
-      ({ store: s }) => status.set('idle', 'status.size', { size: s.size() }),
+      ({ resource: s }) => status.set('idle', 'status.size', { size: s.size() }),
       (err: unknown) => status.error(err),
     );
     const warn = (m: string): void => this.warn(m);

@@ -1,9 +1,9 @@
 import type { FaceStoreSettings } from '../../lib/types/node-settings';
 import type { NodeAPI, NodeDef } from '../shared/red';
 import { upgradeSettings } from '../shared/settings';
-import { provide } from '../shared/provider';
+import { offerResource } from '../shared/provider';
 import { storeSettings } from './config';
-import { registerLibrary } from '../shared/library';
+import { registerLibrary } from '../library';
 import {
   acquireStore,
   storeFile,
@@ -32,10 +32,7 @@ export = function register(RED: NodeAPI): void {
       owner: `Node-RED (pid ${process.pid})`,
       actor: 'node-red',
     };
-    const users = provide(this, stores, storeKey(this.file));
-    this.register = (user, onState) => users.register(user, onState);
-    this.deregister = (user, done) => users.deregister(user, done);
-    this.acquire = (user?: string): Promise<StoreLease> => acquireStore(opts, user);
+    offerResource(this, stores, storeKey(this.file), (user): Promise<StoreLease> => acquireStore(opts, user));
   }
   RED.nodes.registerType('face-store', FaceStoreNode);
   registerLibrary(RED);

@@ -3,7 +3,7 @@ import { cameraProvider } from '../shared/camera';
 import { onClose } from '../shared/close';
 import { translator } from '../shared/i18n';
 import { onInput } from '../shared/input';
-import { libraryRegistry } from '../shared/library/api-registry';
+import { libraryRegistry } from '../library/registry';
 import { follow } from '../shared/provider';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { upgradeSettings } from '../shared/settings';

@@ -1,10 +1,10 @@
 import type { Lease } from '../../lib/shared/owner';
 import type { CameraStream } from '../../lib/camera/stream';
-import type { Provider } from './provider';
-import type { Node, NodeAPI } from './red';
+import type { ResourceNode } from './provider';
+import type { NodeAPI } from './red';
 
 /** The runtime face of a face-camera config node, as rtsp-source sees it. */
-export interface CameraProvider extends Node, Provider<CameraStream> {
+export interface CameraProvider extends ResourceNode<CameraStream> {
   /** The camera's name in frames and events: its name, or its id when it has none. */
   cameraName: string;
   /** What is wrong with its settings (a bad URL, an unsupported scheme), if anything. */

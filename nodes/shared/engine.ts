@@ -6,12 +6,12 @@ import {
   type EngineConfig,
   type EngineLease,
 } from '../../lib/vision/registry';
-import { currentStatus, ProviderUsers, type Provider } from './provider';
+import { watchedUsers, type Provider, type ProviderUsers, type ResourceNode } from './provider';
 import type { Node, NodeAPI } from './red';
 import { optionalNumber } from './settings';
 
 /** The runtime face of a face-engine config node, as the nodes that use it see it. */
-export interface EngineProvider extends Node, Provider<FaceEngine> {
+export interface EngineProvider extends ResourceNode<FaceEngine> {
   /** Leases the engine of this config node for `user`; the last release stops its workers. */
   acquire(user?: string): Promise<EngineLease>;
 }
@@ -34,14 +34,8 @@ export function engineProvider(
   engineNodeId: string | undefined,
 ): Provider<FaceEngine> | undefined {
   if (engineNodeId) return (RED.nodes.getNode(engineNodeId) as EngineProvider | null) ?? undefined;
-  if (!defaultUsers) {
-    const users = new ProviderUsers<FaceEngine>(() => currentStatus(engines.owner, DEFAULT_ENGINE_KEY));
-    // The default engine lives as long as the process's nodes use it: this one watcher never stops.
-    engines.watch(DEFAULT_ENGINE_KEY, (change) =>
-      users.broadcast({ state: change.state, resource: change.resource, error: change.error }),
-    );
-    defaultUsers = users;
-  }
+  // The default engine lives as long as the process's nodes use it: this one watcher never stops.
+  defaultUsers ??= watchedUsers(engines.owner, DEFAULT_ENGINE_KEY).users;
   return defaultUsers;
 }
 

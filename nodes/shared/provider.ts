@@ -1,4 +1,4 @@
-import type { ResourceOwner, ResourceState } from '../../lib/shared/owner';
+import type { Lease, ResourceOwner, ResourceState } from '../../lib/shared/owner';
 import { onClose } from './close';
 import type { Node } from './red';
 
@@ -69,12 +69,25 @@ function call<R>(onState: StateListener<R>, status: ResourceStatus<R>): void {
  * the config node closes.
  */
 export function provide<R>(configNode: Node, owner: ResourceOwner<R>, key: string): ProviderUsers<R> {
+  const { users, stop } = watchedUsers(owner, key);
+  onClose(configNode, () => stop());
+  return users;
+}
+
+/**
+ * The users of the resource `key` of `owner`, told its current state as they register and each
+ * change after, until `stop` (a config node's {@link provide}; the default engine, which no config
+ * node owns, never stops).
+ */
+export function watchedUsers<R>(
+  owner: ResourceOwner<R>,
+  key: string,
+): { users: ProviderUsers<R>; stop: () => void } {
   const users = new ProviderUsers<R>(() => currentStatus(owner, key));
   const stop = owner.watch(key, (change) =>
     users.broadcast({ state: change.state, resource: change.resource, error: change.error }),
   );
-  onClose(configNode, () => stop());
-  return users;
+  return { users, stop };
 }
 
 /**
@@ -106,4 +119,43 @@ export function follow<R>(
   held.register(node, onState);
   const registered = held;
   onClose(node, () => new Promise<void>((resolve) => registered.deregister(node, resolve)));
+}
+
+/** A config node that owns a shared resource: what its users call. */
+export interface ResourceNode<R> extends Node, Provider<R> {
+  /** What is wrong with its settings, if anything: every acquire is refused with it. */
+  problem?: string;
+  acquire(user?: string): Promise<Lease<R>>;
+}
+
+/**
+ * Makes `configNode` the one provider of the resource `key` of `owner`, the same way for every
+ * FaceWatch config node (face-engine, face-store, face-camera, face-mqtt-broker): its users register
+ * and hear each state change until it closes, and `acquire` leases the resource through `open`, or
+ * is refused with the node's `problem` when its settings cannot work.
+ */
+export function offerResource<R>(
+  configNode: ResourceNode<R>,
+  owner: ResourceOwner<R>,
+  key: string,
+  open: (user: string | undefined) => Promise<Lease<R>>,
+): ProviderUsers<R> {
+  const users = provide(configNode, owner, key);
+  configNode.register = (user, onState) => users.register(user, onState);
+  configNode.deregister = (user, done) => users.deregister(user, done);
+  configNode.acquire = (user) =>
+    configNode.problem ? Promise.reject(new Error(configNode.problem)) : open(user);
+  return users;
+}
+
+/**
+ * Why a config node has no address to use yet, or undefined when it has one: the `${VAR}`s of its
+ * address that have no value (`unset`, from unsetEnv), else an empty address. Not a failure: the node
+ * and its users say so and start nothing (the example flow before its variables are set).
+ */
+export function missingAddress(what: string, unset: string[], address: string): string | undefined {
+  if (unset.length > 0)
+    return `no ${what} address: ${unset.join(', ')} ${unset.length > 1 ? 'are' : 'is'} not set`;
+  if (!address) return `no ${what} address: set the URL (or its variable)`;
+  return undefined;
 }

@@ -1,54 +1,14 @@
 /**
- * Reading node settings. The editor stores numbers as numbers or, from text inputs, as strings,
- * and an empty input as ''. Defaults and limits come from lib/types/defaults.ts; a value out of
- * range or not a number falls back to the default and is reported once, through node.warn, when
- * the node starts.
+ * Reading node settings at run time: upgrading them to the current settings version and resolving
+ * `${VAR}`s. Reading values against their limits is lib/types/settings-reader.ts (re-exported here);
+ * a refused value is reported once, through node.warn, when the node starts.
  */
-import {
-  readChoice,
-  readNumber,
-  readOptionalNumber,
-  type ChoiceLimit,
-  type FaceWatchNodeType,
-  type NumberLimit,
-} from '../../lib/types/defaults';
+import type { FaceWatchNodeType } from '../../lib/types/defaults';
 import { describeMigration, migrateSettings } from '../../lib/types/migrate';
+import type { Warn } from '../../lib/types/settings-reader';
 import type { Node, NodeAPI } from './red';
 
-/** The setting as a number, or undefined when it is empty or not a number. */
-export function optionalNumber(v: unknown): number | undefined {
-  if (v === '' || v === undefined || v === null || typeof v === 'boolean') return undefined;
-  const n = Number(v);
-  return Number.isFinite(n) ? n : undefined;
-}
-
-/** Where a settings parser reports a value it did not accept (node.warn at runtime). */
-export type Warn = (message: string) => void;
-
-/** Reads settings against their limits, reporting each refused value through `warn`. */
-export class SettingsReader {
-  constructor(private readonly warn: Warn = () => undefined) {}
-
-  /** A number setting: '' gives the default; a bad value the default, with a warning. */
-  number(name: string, limit: NumberLimit, v: unknown): number {
-    return this.report(readNumber(limit, v, `setting ${name}`));
-  }
-
-  /** A number setting that may stay empty ('' gives undefined: the engine's default). */
-  optionalNumber(name: string, limit: NumberLimit, v: unknown): number | undefined {
-    return this.report(readOptionalNumber(limit, v, `setting ${name}`));
-  }
-
-  /** A choice setting: '' gives the default; an unknown value the default, with a warning. */
-  choice<T extends string>(name: string, limit: ChoiceLimit<T>, v: unknown): T {
-    return this.report(readChoice(limit, v, `setting ${name}`));
-  }
-
-  private report<T>(r: { value: T; problem?: string }): T {
-    if (r.problem) this.warn(r.problem);
-    return r.value;
-  }
-}
+export { optionalNumber, SettingsReader, type Warn } from '../../lib/types/settings-reader';
 
 /**
  * A node's settings upgraded to the current settings version (lib/types/migrate.ts), before they

@@ -2,28 +2,17 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ROOT } from '../helpers/env';
-import { adminToken, requestToken } from '../helpers/auth';
+import { adminToken, requestToken, adminAuthSettings } from '../helpers/auth';
 import { startNodeRed, waitForLog, type RunningNodeRed } from '../helpers/nodered';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const bcrypt = require('bcryptjs') as { hashSync(s: string, rounds: number): string };
 
 describe('admin routes behind Node-RED adminAuth (real Node-RED process)', () => {
   let nr: RunningNodeRed;
-  const hash = bcrypt.hashSync('s3cret-pass', 8);
+  const auth = adminAuthSettings('s3cret-pass', { admin: '*', viewer: 'read' });
 
   before(async () => {
     nr = await startNodeRed({
       nodesDir: path.join(ROOT, 'test', 'fixtures', 'nodes'),
-      settings: {
-        adminAuth: {
-          type: 'credentials',
-          users: [
-            { username: 'admin', password: hash, permissions: '*' },
-            { username: 'viewer', password: hash, permissions: 'read' },
-          ],
-        },
-      },
+      settings: { adminAuth: auth },
       flows: [{ id: 'p1', type: 'facewatch-probe', z: '', wires: [] }],
     });
     await waitForLog(nr, /Started flows/);
@@ -81,7 +70,7 @@ describe('admin routes behind Node-RED adminAuth (real Node-RED process)', () =>
     const log = nr.log();
     assert.match(log, /Started flows/, 'the log was captured');
     assert.doesNotMatch(log, /\[error\]/);
-    for (const secret of ['s3cret-pass', 'wr0ng-guess', hash])
+    for (const secret of ['s3cret-pass', 'wr0ng-guess', auth.users[0].password])
       assert.ok(!log.includes(secret), 'a password in the log');
   });
 });

@@ -11,7 +11,7 @@
  *   network camera are a 400 and never reach ffprobe (no log file in Node-RED's cwd or user dir), a
  *   camera that redirects elsewhere is refused, and testing a file or a device needs `flows.write`.
  */
-import { adminToken } from '../helpers/auth';
+import { adminToken, adminAuthSettings } from '../helpers/auth';
 import assert from 'node:assert/strict';
 import { readdirSync, rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
@@ -21,9 +21,6 @@ import { startHostileCamera, type HostileCamera } from '../helpers/hostile-camer
 import { freePort, startNodeRed, waitForLog, type RunningNodeRed } from '../helpers/nodered';
 import { freeUdpPort, startOnvifDevice, type OnvifDevice } from '../helpers/onvif-device';
 import { CLIP, startRtspServer, type RtspServer } from '../helpers/rtsp';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const bcrypt = require('bcryptjs') as { hashSync(s: string, rounds: number): string };
 
 const LOGIN = 'trust-login-pw';
 /** The broker's stored credentials: nothing but its own broker may ever see them. */
@@ -51,17 +48,13 @@ describe(
       onvif = await startOnvifDevice({ username: USER, password: PASSWORD, discoveryPort: null });
       trap = await startHostileCamera(CLIP);
       cwdReports = reports(ROOT);
-      const hash = bcrypt.hashSync(LOGIN, 8);
       nr = await startNodeRed({
         settings: {
-          adminAuth: {
-            type: 'credentials',
-            users: [
-              { username: 'admin', password: hash, permissions: '*' },
-              // May test cameras, not change flows: the user the file rule is about.
-              { username: 'operator', password: hash, permissions: ['facewatch.read', 'facewatch.write'] },
-            ],
-          },
+          // operator may test cameras, not change flows: the user the file rule is about.
+          adminAuth: adminAuthSettings(LOGIN, {
+            admin: '*',
+            operator: ['facewatch.read', 'facewatch.write'],
+          }),
         },
         flows: [
           { id: 't1', type: 'tab', label: 'trust' },

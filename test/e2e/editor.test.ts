@@ -3,19 +3,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { EditorRED } from 'node-red';
+import { NODE_TYPES as TYPES } from '../../lib/types/node-types';
 import { launchBrowser, noBrowser, type BrowserHandle } from '../helpers/browser';
 import { ROOT } from '../helpers/env';
 import { startNodeRed, waitForLog, type RunningNodeRed } from '../helpers/nodered';
 
 declare const RED: EditorRED;
 
-const NODE_TYPES = Object.keys(
-  (
-    JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
-      'node-red': { nodes: Record<string, string> };
-    }
-  )['node-red'].nodes,
-);
+const NODE_TYPES: readonly string[] = TYPES;
 
 describe('the Node-RED editor with FaceWatch (real browser)', () => {
   let nr: RunningNodeRed | undefined;
@@ -58,6 +53,7 @@ describe('the Node-RED editor with FaceWatch (real browser)', () => {
     // no node carries the red triangle of invalid settings.
     const invalid = await page.evaluate((): string[] => {
       // Anonymous callbacks only: a named function gets tsx's __name helper, which the page lacks.
+      const editor = (RED as unknown as { editor: { validateNode(n: unknown): boolean } }).editor;
       const all: Array<{ type: string; id: string; valid?: boolean; validationErrors?: string[] }> = [];
       RED.nodes.eachNode((n) => {
         all.push(n as (typeof all)[number]);
@@ -67,6 +63,8 @@ describe('the Node-RED editor with FaceWatch (real browser)', () => {
         all.push(n as (typeof all)[number]);
         return true;
       });
+      // Validated as the editor validates a node it loads (config nodes included).
+      for (const n of all) editor.validateNode(n);
       return all
         .filter((n) => n.valid === false)
         .map((n) => `${n.type} ${n.id}: ${(n.validationErrors ?? []).join(', ')}`);
@@ -137,6 +135,136 @@ describe('the Node-RED editor with FaceWatch (real browser)', () => {
       );
       await page.waitForSelector(field, { state: 'detached' });
     }
+
+    // The broker's discovery comes from ${FACEWATCH_HA_DISCOVERY}: opening and saving the dialog keeps
+    // that text (a checkbox would turn it into true).
+    await page.evaluate(() => RED.editor.editConfig('', 'face-mqtt-broker', 'fw.broker', 'node-input'));
+    await page.waitForSelector('#node-config-input-discovery[type=text]', { state: 'visible' });
+    assert.equal(await page.inputValue('#node-config-input-discovery'), '${FACEWATCH_HA_DISCOVERY}');
+    assert.match((await page.textContent('#node-config-discovery-env')) ?? '', /environment variable/);
+    await page.click('#node-config-dialog-ok');
+    await page.waitForSelector('#node-config-input-discovery', { state: 'detached' });
+    assert.equal(
+      await page.evaluate(() => (RED.nodes.node('fw.broker') as { discovery?: unknown } | null)?.discovery),
+      '${FACEWATCH_HA_DISCOVERY}',
+    );
     assert.deepEqual(pageErrors, []);
+  });
+
+  it('accepts every node type as an older FaceWatch saved it, and deploys without the invalid-nodes warning', async (t) => {
+    if (noBrowser(t) || !nr || !browser) return;
+    // Each node type with only what its first settings version had to say (no `version`: version 0;
+    // a camera as version 1 saved it, before `source`), so every setting added since is absent.
+    const old = [
+      { id: 'o.engine', type: 'face-engine', backend: 'wasm', poolSize: 1 },
+      { id: 'o.store', type: 'face-store', file: '' },
+      { id: 'o.camera', type: 'face-camera', version: 1, url: 'rtsp://127.0.0.1:9/old' },
+      { id: 'o.broker', type: 'face-mqtt-broker', url: 'mqtt://127.0.0.1:9' },
+      { id: 'o.tab', type: 'tab', label: 'old' },
+      {
+        id: 'o.source',
+        type: 'rtsp-source',
+        z: 'o.tab',
+        camera: 'o.camera',
+        x: 100,
+        y: 40,
+        wires: [['o.detect'], []],
+      },
+      {
+        id: 'o.detect',
+        type: 'face-detect',
+        z: 'o.tab',
+        engine: 'o.engine',
+        x: 300,
+        y: 40,
+        wires: [['o.match']],
+      },
+      {
+        id: 'o.match',
+        type: 'face-match',
+        z: 'o.tab',
+        store: 'o.store',
+        threshold: 0.6,
+        x: 500,
+        y: 40,
+        wires: [['o.log']],
+      },
+      {
+        id: 'o.log',
+        type: 'detection-log',
+        z: 'o.tab',
+        store: 'o.store',
+        x: 700,
+        y: 40,
+        wires: [['o.mqtt']],
+      },
+      { id: 'o.mqtt', type: 'face-mqtt', z: 'o.tab', broker: 'o.broker', x: 900, y: 40, wires: [] },
+      {
+        id: 'o.register',
+        type: 'face-register',
+        z: 'o.tab',
+        store: 'o.store',
+        engine: 'o.engine',
+        x: 300,
+        y: 120,
+        wires: [[]],
+      },
+    ];
+    const page = await browser.browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    await page.goto(nr.url, { waitUntil: 'domcontentloaded' });
+    await page.waitForSelector('#red-ui-palette-container-facewatch', { timeout: 60000 });
+    // Imported as data (ids kept), then each node validated as the editor validates a node it loads
+    // or edits: config nodes included, whose red triangle shows in the config sidebar.
+    await page.evaluate((nodes) => {
+      const red = RED as unknown as {
+        nodes: { import(n: unknown): unknown; dirty(d: boolean): void };
+        view: { redraw(full: boolean): void };
+      };
+      red.nodes.import(nodes);
+      red.nodes.dirty(true);
+      red.view.redraw(true);
+    }, old);
+    const invalid = await page.evaluate((): string[] => {
+      const editor = (RED as unknown as { editor: { validateNode(n: unknown): boolean } }).editor;
+      const all: Array<{ type: string; id: string; valid?: boolean; validationErrors?: string[] }> = [];
+      RED.nodes.eachNode((n) => {
+        all.push(n as (typeof all)[number]);
+        return true;
+      });
+      RED.nodes.eachConfig((n) => {
+        all.push(n as (typeof all)[number]);
+        return true;
+      });
+      for (const n of all) if (n.id.startsWith('o.')) editor.validateNode(n);
+      return all
+        .filter((n) => n.id.startsWith('o.') && n.valid === false)
+        .map((n) => `${n.type} ${n.id}: ${(n.validationErrors ?? []).join(', ')}`);
+    });
+    assert.deepEqual(invalid, [], 'older saved nodes the editor marks invalid');
+    const imported = await page.evaluate(() => {
+      let n = 0;
+      RED.nodes.eachNode((x) => {
+        if ((x as { id: string }).id.startsWith('o.')) n++;
+        return true;
+      });
+      RED.nodes.eachConfig((x) => {
+        if ((x as { id: string }).id.startsWith('o.')) n++;
+        return true;
+      });
+      return n;
+    });
+    assert.equal(imported, old.length - 1, 'every older node was imported (the tab aside)');
+    // Deploy: no "not properly configured" question, just the deployment.
+    await page.click('#red-ui-header-button-deploy');
+    await page.waitForFunction(
+      () => /Successfully deployed|not properly configured/i.test(document.body.innerText),
+      undefined,
+      { timeout: 60000 },
+    );
+    assert.doesNotMatch(await page.innerText('body'), /not properly configured/i);
+    assert.deepEqual(pageErrors, []);
+    await page.close();
   });
 });

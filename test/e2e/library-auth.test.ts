@@ -1,17 +1,14 @@
 /**
  * The Face Library's REST API behind Node-RED's adminAuth, in a real Node-RED process: every route
- * of the table the API registers from (api-routes.ts, so none is forgotten) answers 401 without a
+ * of the table the API registers from (nodes/library/routes.ts, so none is forgotten) answers 401 without a
  * token and with a bad one, every changing route answers 403 to a user who may only read, and a
  * reader and an administrator get through to the handlers.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { LIBRARY_ROUTES, type LibraryRouteSpec } from '../../nodes/shared/library/api-routes';
-import { adminToken } from '../helpers/auth';
+import { LIBRARY_ROUTES, type LibraryRouteSpec } from '../../nodes/library/routes';
+import { adminToken, adminAuthSettings } from '../helpers/auth';
 import { startNodeRed, waitForLog, type RunningNodeRed } from '../helpers/nodered';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const bcrypt = require('bcryptjs') as { hashSync(s: string, rounds: number): string };
 
 const PASSWORD = 'lib-s3cret';
 
@@ -32,16 +29,9 @@ describe('Face Library REST API behind adminAuth (real Node-RED process)', () =>
   const tokens: Record<string, string> = {};
 
   before(async () => {
-    const hash = bcrypt.hashSync(PASSWORD, 8);
     nr = await startNodeRed({
       settings: {
-        adminAuth: {
-          type: 'credentials',
-          users: [
-            { username: 'admin', password: hash, permissions: '*' },
-            { username: 'viewer', password: hash, permissions: 'read' },
-          ],
-        },
+        adminAuth: adminAuthSettings(PASSWORD, { admin: '*', viewer: 'read' }),
       },
       flows: [
         { id: 'tab', type: 'tab', label: 'auth' },

@@ -22,13 +22,11 @@ import { launchBrowser, noBrowser, type BrowserHandle } from '../helpers/browser
 import { cameraSkip } from '../helpers/camera';
 import { fixturePath, ROOT } from '../helpers/env';
 import { filesContaining } from '../helpers/files';
+import { adminAuthSettings } from '../helpers/auth';
 import { startNodeRed, waitForLog, type RunningNodeRed } from '../helpers/nodered';
 import { startRtspServer, type RtspServer } from '../helpers/rtsp';
 
 declare const RED: EditorRED;
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const bcrypt = require('bcryptjs') as { hashSync(s: string, rounds: number): string };
 
 const SHOTS = path.resolve(ROOT, process.env.FACEWATCH_SCREENSHOTS ?? path.join('docs', 'screenshots'));
 const CSP =
@@ -413,6 +411,11 @@ describe(
       await page.waitForFunction(
         () => !!document.querySelector<HTMLImageElement>('#events li.event.known img.snapshot')?.naturalWidth,
       );
+      // A named face: face-match's confidence and the distance to the person.
+      assert.match(
+        (await item.first().locator('.figures').textContent()) ?? '',
+        /^confidence \d{1,3}% · distance \d\.\d\d$/,
+      );
       await shot(page, 'detections');
 
       await page.goto(`${base}#live`);
@@ -462,6 +465,11 @@ describe(
         0,
         'the filter shows unknown faces only',
       );
+      // An unknown face says how sure the detector was that it is a face and how far the nearest
+      // person was, not "confidence 0%".
+      const figures = (await item.locator('.figures').textContent()) ?? '';
+      assert.match(figures, /^face \d{1,3}% · nearest \d\.\d\d$/);
+      assert.doesNotMatch(figures, /confidence/);
       await item.locator('button', { hasText: 'Enrol as…' }).click();
       await item.locator('.enrol-as-name').fill('Joe Biden');
       await item.locator('button[type=submit]').click();
@@ -530,19 +538,12 @@ describe('the Face Library page with adminAuth on, under /admin (real browser)',
   let nr: RunningNodeRed;
   let libraryUrl: string;
   let browser: BrowserHandle | undefined;
-  const hash = bcrypt.hashSync('s3cret-pass', 8);
 
   before(async () => {
     nr = await startNodeRed({
       settings: {
         httpAdminRoot: '/admin',
-        adminAuth: {
-          type: 'credentials',
-          users: [
-            { username: 'admin', password: hash, permissions: '*' },
-            { username: 'viewer', password: hash, permissions: 'read' },
-          ],
-        },
+        adminAuth: adminAuthSettings('s3cret-pass', { admin: '*', viewer: 'read' }),
       },
       flows: [
         { id: 'eng', type: 'face-engine', version: 1, poolSize: 1, detector: 'ssd' },
@@ -565,7 +566,7 @@ describe('the Face Library page with adminAuth on, under /admin (real browser)',
     await page.waitForFunction(() => !document.querySelector('dialog#signin[open]'));
   }
 
-  it('asks to sign in, then works; a read-only user is told what they may not do', async (t) => {
+  it('asks to sign in, then works; a read-only user sees nothing that changes anything, and the server refuses them', async (t) => {
     if (noBrowser(t)) return;
     // The shell loads for anyone; the data does not.
     assert.equal((await fetch(libraryUrl)).status, 200);
@@ -589,20 +590,54 @@ describe('the Face Library page with adminAuth on, under /admin (real browser)',
     await enrolByPage(page, libraryUrl, { name: 'Rose Leslie' }, [photo.rose]);
     assert.match((await page.textContent('#enrol-result')) ?? '', /Rose Leslie is enrolled/);
 
-    // Sign out, sign in as the viewer: the grid shows, enrolling is refused with a message.
+    // Sign out, sign in as the viewer: the grid shows, and nothing that would change anything.
     await page.click('#who button');
     await page.goto(`${libraryUrl}#people`);
     await page.reload();
     await signIn(page, 'viewer');
     await page.waitForFunction(() => /1 person enrolled/.test(document.body.innerText));
     assert.match((await page.textContent('#who')) ?? '', /Signed in as viewer \(read only\)/);
-    await enrolByPage(page, libraryUrl, { name: 'Kit Harington' }, [
-      fixturePath('face_recognition', 'examples', 'knn_examples', 'train', 'kit_harington', 'john1.jpeg'),
-    ]);
-    assert.match(
-      (await page.textContent('#enrol-files')) ?? '',
-      /You do not have permission to enrol people/,
+    /** The controls that change something and are visible now. */
+    const writeControlsShown = (): Promise<string[]> =>
+      page.evaluate(() =>
+        Array.from(document.querySelectorAll<HTMLElement>('[data-write]'))
+          .filter((el) => el.offsetParent !== null || el.getClientRects().length > 0)
+          .map((el) => el.textContent?.trim() || el.tagName),
+      );
+    assert.equal(
+      (await page.locator('[data-write]').count()) > 0,
+      true,
+      'the grid has write controls, hidden',
     );
+    assert.deepEqual(await writeControlsShown(), [], 'no Enrol tab, no "Enrol someone"');
+    // Rose's page: her name and metadata as read-only text fields, no Save, Delete or Add a sample.
+    await page.click('text=Rose Leslie');
+    await page.waitForSelector('#person-name');
+    const roseId = decodeURIComponent(new URL(page.url()).hash.replace(/^#person\//, ''));
+    assert.equal(await page.locator('#person-name').getAttribute('readonly'), '');
+    assert.equal(await page.locator('#delete-person').count(), 1);
+    assert.deepEqual(await writeControlsShown(), []);
+    // The enrol view, reached by its address, says why there is no form.
+    await page.goto(`${libraryUrl}#enrol`);
+    await page.waitForSelector('#enrol-readonly', { state: 'visible' });
+    assert.match(
+      (await page.textContent('#enrol-readonly')) ?? '',
+      /read only: enrolling needs the facewatch\.write permission/,
+    );
+    assert.equal(await page.locator('#enrol-form').isVisible(), false);
+    assert.deepEqual(await writeControlsShown(), []);
+    // The server refuses the viewer's change whatever the page shows (test/e2e/library-auth.test.ts
+    // tries every changing route): the page's own token is refused here.
+    const refused = await page.evaluate(async (id) => {
+      const tokens = JSON.parse(localStorage.getItem('auth-tokens') ?? '{}') as { access_token?: string };
+      const res = await fetch(`api/faces/${encodeURIComponent(id)}`, {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${tokens.access_token ?? ''}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'Someone Else' }),
+      });
+      return res.status;
+    }, roseId);
+    assert.equal(refused, 403);
     assert.equal(await page.locator('dialog#signin[open]').count(), 0, 'no sign-in form for a permission');
     assert.deepEqual(await w.violations(), []);
     assert.deepEqual(w.errors, []);

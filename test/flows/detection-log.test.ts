@@ -13,6 +13,7 @@ import type { DetectionEvent } from '../../lib/types/events';
 import { fixturePath } from '../helpers/env';
 import { filesContaining } from '../helpers/files';
 import { builtNode, helper, nextMessage, startServer, stopServer } from '../helpers/red';
+import { pipelineFlow } from '../helpers/pipeline';
 
 interface EventMsg {
   topic: string;
@@ -45,27 +46,7 @@ describe('detection-log in a flow', () => {
   });
   afterEach(() => helper.unload());
 
-  const flow = (): object[] => [
-    { id: 'eng', type: 'face-engine', backend: 'wasm', poolSize: 1, detector: 'ssd' },
-    { id: 'st', type: 'face-store', file: path.join(dir, 'facewatch', 'faces.db'), backups: 1 },
-    { id: 'reg', type: 'face-register', store: 'st', engine: 'eng', wires: [['regOut']] },
-    { id: 'regOut', type: 'helper' },
-    { id: 'fd', type: 'face-detect', engine: 'eng', descriptors: true, crops: true, wires: [['fm']] },
-    { id: 'fm', type: 'face-match', store: 'st', wires: [['log']] },
-    {
-      id: 'log',
-      type: 'detection-log',
-      store: 'st',
-      cooldown: 3,
-      snapshots: true,
-      timezone: 'Asia/Bangkok',
-      dailyFiles: true,
-      wires: [['out']],
-    },
-    { id: 'out', type: 'helper' },
-    { id: 'c1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-    { id: 'caught', type: 'helper' },
-  ];
+  const flow = (): object[] => pipelineFlow(dir, { log: { timezone: 'Asia/Bangkok', dailyFiles: true } });
 
   it('sends events with snapshots, answers queries and stats, erases a deleted person', async () => {
     await helper.load(nodes, flow());

@@ -16,6 +16,7 @@ import { fixturePath } from '../helpers/env';
 import { filesContaining } from '../helpers/files';
 import { clearRetained, retainedNow } from '../helpers/mosquitto';
 import { builtNode, helper, nextMessage, startServer, stopServer } from '../helpers/red';
+import { pipelineFlow } from '../helpers/pipeline';
 
 const nodes = [
   'face-engine',
@@ -52,35 +53,26 @@ describe('the event path: detection-log and face-mqtt on a real broker', () => {
       if (topic === `${base}/events`) events.push(JSON.parse(payload.toString()) as DetectionEvent);
     });
     await sub.subscribeAsync(`${base}/events`, { qos: 1 });
-    await helper.load(nodes, [
-      { id: 'eng', type: 'face-engine', backend: 'wasm', poolSize: 1, detector: 'ssd' },
-      { id: 'st', type: 'face-store', file: path.join(dir, 'facewatch', 'faces.db'), backups: 1 },
-      { id: 'reg', type: 'face-register', store: 'st', engine: 'eng', wires: [['regOut']] },
-      { id: 'regOut', type: 'helper' },
-      { id: 'fd', type: 'face-detect', engine: 'eng', descriptors: true, crops: true, wires: [['fm']] },
-      { id: 'fm', type: 'face-match', store: 'st', wires: [['log']] },
-      {
-        id: 'log',
-        type: 'detection-log',
-        store: 'st',
-        cooldown: 3,
-        snapshots: true,
-        dailyFiles: true,
-        timezone: 'Asia/Bangkok',
-        wires: [['mq', 'logged']],
-      },
-      { id: 'logged', type: 'helper' },
-      {
-        id: 'brk',
-        type: 'face-mqtt-broker',
-        url: BROKER,
-        baseTopic: base,
-        discoveryPrefix: prefix,
-        discovery: true,
-        qos: 1,
-      },
-      { id: 'mq', type: 'face-mqtt', broker: 'brk', store: 'st', snapshots: true, presenceTimeout: 300 },
-    ]);
+    await helper.load(
+      nodes,
+      pipelineFlow(
+        dir,
+        { log: { dailyFiles: true, timezone: 'Asia/Bangkok', wires: [['mq', 'logged']] }, out: null },
+        [
+          { id: 'logged', type: 'helper' },
+          {
+            id: 'brk',
+            type: 'face-mqtt-broker',
+            url: BROKER,
+            baseTopic: base,
+            discoveryPrefix: prefix,
+            discovery: true,
+            qos: 1,
+          },
+          { id: 'mq', type: 'face-mqtt', broker: 'brk', store: 'st', snapshots: true, presenceTimeout: 300 },
+        ],
+      ),
+    );
 
     const enrolled = nextMessage<{ payload: { status: string }; person: { id: string } }>(
       helper.getNode('regOut'),

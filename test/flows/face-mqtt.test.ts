@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, afterEach, before, describe, it } from 'node:test';
 import mqtt from 'mqtt';
-import { sampleEvent } from '../../lib/mqtt/bench';
+import { sampleEvent } from '../helpers/sample-event';
 import { clearRetained } from '../helpers/mosquitto';
 import { builtNode, helper, startServer, stopServer } from '../helpers/red';
 import { until as waitFor } from '../helpers/wait';

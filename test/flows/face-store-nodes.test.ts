@@ -6,6 +6,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import type { DetectedFace } from '../../lib/types';
 import { fixturePath } from '../helpers/env';
 import { builtNode, helper, nextMessage, startServer, stopServer } from '../helpers/red';
+import { pipelineFlow } from '../helpers/pipeline';
 
 interface Out {
   topic?: string;
@@ -32,27 +33,27 @@ describe('face-register and face-match in a flow', () => {
   });
   afterEach(() => helper.unload());
 
-  const flow = (outputs = 1, db = `faces-${outputs}.db`): object[] => [
-    { id: 'eng', type: 'face-engine', backend: 'wasm', poolSize: 1, detector: 'ssd' },
-    { id: 'st', type: 'face-store', file: path.join(dir, db), backups: 2 },
-    { id: 'reg', type: 'face-register', store: 'st', engine: 'eng', wires: [['regOut']] },
-    { id: 'regOut', type: 'helper' },
-    { id: 'fd', type: 'face-detect', engine: 'eng', descriptors: true, wires: [['fm']] },
-    {
-      id: 'fm',
-      type: 'face-match',
-      store: 'st',
-      threshold: 0.6,
-      margin: 0.05,
-      candidates: 3,
-      outputs,
-      wires: outputs === 2 ? [['known'], ['unknown']] : [['known']],
-    },
-    { id: 'known', type: 'helper' },
-    { id: 'unknown', type: 'helper' },
-    { id: 'c1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-    { id: 'caught', type: 'helper' },
-  ];
+  const flow = (outputs = 1, db = `faces-${outputs}.db`): object[] =>
+    pipelineFlow(
+      dir,
+      {
+        st: { file: path.join(dir, db), backups: 2 },
+        fd: { crops: false },
+        fm: {
+          threshold: 0.6,
+          margin: 0.05,
+          candidates: 3,
+          outputs,
+          wires: outputs === 2 ? [['known'], ['unknown']] : [['known']],
+        },
+        log: null,
+        out: null,
+      },
+      [
+        { id: 'known', type: 'helper' },
+        { id: 'unknown', type: 'helper' },
+      ],
+    );
 
   it('a registration is recognised on the next frame, without a restart; deletion forgets it', async () => {
     await helper.load(nodes, flow());

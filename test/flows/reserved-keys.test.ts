@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import mqtt from 'mqtt';
-import { sampleEvent } from '../../lib/mqtt/bench';
+import { sampleEvent } from '../helpers/sample-event';
 import type { DetectionEvent } from '../../lib/types/events';
 import type { EventStats } from '../../lib/events/log';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto';

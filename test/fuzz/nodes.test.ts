@@ -30,6 +30,7 @@ import { startMosquitto, type Mosquitto } from '../helpers/mosquitto';
 import { builtNode, helper, nextMessage, startServer, stopServer } from '../helpers/red';
 import { startRtspServer, type RtspServer } from '../helpers/rtsp';
 import { until } from '../helpers/wait';
+import { NODE_TYPES } from '../../lib/types/node-types';
 
 // Node-RED's own message clone (Buffers stay Buffers, as between two nodes of a flow).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -40,18 +41,7 @@ const MESSAGES = 1000;
 /** A message not ended by then counts as hung. */
 const END_WITHIN_MS = 15000;
 
-const nodes = [
-  'face-engine',
-  'face-store',
-  'face-camera',
-  'face-mqtt-broker',
-  'rtsp-source',
-  'face-detect',
-  'face-match',
-  'face-register',
-  'detection-log',
-  'face-mqtt',
-].map(builtNode);
+const nodes = NODE_TYPES.map(builtNode);
 
 const OBAMA = fixturePath('face_recognition', 'examples', 'knn_examples', 'train', 'obama', 'obama.jpg');
 const OBAMA2 = fixturePath('face_recognition', 'examples', 'knn_examples', 'train', 'obama', 'obama2.jpg');

@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { LIBRARY_ROUTES } from '../../nodes/shared/library/api-routes';
+import { LIBRARY_ROUTES } from '../../nodes/library/routes';
 import { cameraSkip } from '../helpers/camera';
 import { fixturePath } from '../helpers/env';
 import { Fuzz, NASTY_STRINGS, PROTO_KEYS, seedLine, show } from '../helpers/fuzz';

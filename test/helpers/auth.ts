@@ -27,3 +27,28 @@ export async function adminToken(
   assert.equal(res.status, 200, `a token for ${username}: ${text}`);
   return (JSON.parse(text) as { access_token: string }).access_token;
 }
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const bcrypt = require('bcryptjs') as { hashSync(s: string, rounds: number): string };
+
+/**
+ * Node-RED's `adminAuth` setting with one user per entry of `users` (name → permissions, as
+ * Node-RED takes them: `'*'`, `'read'` or a list), every one with `password`.
+ */
+export function adminAuthSettings(
+  password: string,
+  users: Record<string, string | string[]>,
+): {
+  type: 'credentials';
+  users: Array<{ username: string; password: string; permissions: string | string[] }>;
+} {
+  const hash = bcrypt.hashSync(password, 8);
+  return {
+    type: 'credentials',
+    users: Object.entries(users).map(([username, permissions]) => ({
+      username,
+      password: hash,
+      permissions,
+    })),
+  };
+}

@@ -14,6 +14,14 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
+/**
+ * The node-red package the tests run: FACEWATCH_NODE_RED names another one (a folder holding
+ * node-red's package.json: Node-RED 5, see scripts/test-node-red5.sh), else the project's own.
+ */
+export const NODE_RED_DIR = process.env.FACEWATCH_NODE_RED
+  ? path.resolve(process.env.FACEWATCH_NODE_RED)
+  : path.dirname(require.resolve('node-red/package.json'));
+
 export const IN_CI = /^(1|true|yes)$/i.test(process.env.CI ?? '');
 
 /** The small face sets shipped with the repository (test/fixtures/faces/README.md). */

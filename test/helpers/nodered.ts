@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT } from './env';
+import { NODE_RED_DIR, ROOT } from './env';
 
 export interface NodeRedOptions {
   flows?: object[];
@@ -104,7 +104,7 @@ export async function startNodeRed(opts: NodeRedOptions = {}): Promise<RunningNo
   if (opts.credentials)
     writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify(opts.credentials));
   opts.prepare?.(userDir);
-  const red = path.join(path.dirname(require.resolve('node-red/package.json')), 'red.js');
+  const red = path.join(NODE_RED_DIR, 'red.js');
   let log = '';
   let child: ChildProcess;
   const url = `http://127.0.0.1:${port}`;

@@ -4,7 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
-import { ROOT } from './env';
+import { NODE_RED_DIR, ROOT } from './env';
 
 export interface TestNode extends EventEmitter {
   id: string;
@@ -35,7 +35,7 @@ export interface Helper {
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const helper = require('node-red-node-test-helper') as Helper;
-helper.init(require.resolve('node-red'));
+helper.init(require.resolve(NODE_RED_DIR));
 
 export function startServer(): Promise<void> {
   return new Promise((resolve) => helper.startServer(resolve));

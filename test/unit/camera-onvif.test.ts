@@ -5,13 +5,8 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { describe, it } from 'node:test';
 import { Cam } from 'onvif';
-import {
-  OnvifError,
-  discover,
-  discoveryInterfaces,
-  readCamera,
-  type CameraInfo,
-} from '../../lib/camera/onvif';
+import { OnvifError, readCamera, type CameraInfo } from '../../lib/camera/onvif-device';
+import { discover, discoveryInterfaces } from '../../lib/camera/onvif-discovery';
 import { encodeUserinfo } from '../../lib/camera/url';
 import { IN_CI } from '../helpers/env';
 import {

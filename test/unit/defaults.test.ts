@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { DEFAULT_ENROL_OPTIONS, resolveEnrolOptions } from '../../lib/store/enrol';
@@ -26,23 +26,28 @@ import {
   MQTT,
   readChoice,
   readNumber,
-  SETTINGS_VERSION,
   STORE,
   type FaceWatchNodeType,
   type Limit,
   type NumberLimit,
 } from '../../lib/types/defaults';
-import { migrateSettings, OLD_MATCH_THRESHOLD, settingsVersion } from '../../lib/types/migrate';
+import {
+  migrateSettings,
+  OLD_MATCH_THRESHOLD,
+  SETTINGS_VERSION,
+  settingsVersion,
+} from '../../lib/types/migrate';
+import { NODE_TYPES } from '../../lib/types/node-types';
 import { resolveDetectOptions } from '../../lib/vision/engine';
 import { detectSettings } from '../../nodes/face-detect/config';
 import { engineConfig } from '../../nodes/face-engine/config';
 import { matchSettings } from '../../nodes/face-match/config';
-import { enrolSettings } from '../../nodes/face-register/config';
+import { enrolSettings } from '../../lib/store/enrol-settings';
 import { storeSettings } from '../../nodes/face-store/config';
 import { upgradeSettings } from '../../nodes/shared/settings';
 import { ROOT } from '../helpers/env';
 
-const TYPES = Object.keys(SETTINGS_VERSION) as FaceWatchNodeType[];
+const TYPES: readonly FaceWatchNodeType[] = NODE_TYPES;
 
 /** Which limit each editor setting of each node takes its default and validator from. */
 const EDITOR_LIMITS: Partial<Record<FaceWatchNodeType, Record<string, Limit>>> = {
@@ -244,6 +249,33 @@ describe('the defaults module', () => {
 function limitName(limit: NumberLimit): string {
   return Object.entries(DETECT).find(([, l]) => l === limit)?.[0] ?? '?';
 }
+
+describe('the node types', () => {
+  it("are one list: the folders under nodes/, package.json's node-red.nodes and the settings versions follow it", () => {
+    const folders = readdirSync(path.join(ROOT, 'nodes'), { withFileTypes: true })
+      .filter((d) => d.isDirectory() && d.name !== 'shared' && d.name !== 'library')
+      .map((d) => d.name);
+    assert.deepEqual(folders.sort(), [...NODE_TYPES].sort());
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+      'node-red': { nodes: Record<string, string> };
+    };
+    assert.deepEqual(Object.keys(pkg['node-red'].nodes).sort(), [...NODE_TYPES].sort());
+    for (const [type, file] of Object.entries(pkg['node-red'].nodes))
+      assert.equal(file, `dist/nodes/${type}/${type}.js`);
+    assert.deepEqual(Object.keys(SETTINGS_VERSION).sort(), [...NODE_TYPES].sort());
+  });
+
+  it('have a settings version that is the number of their migration steps', () => {
+    // face-camera has two steps (1: versions began; 2: the source setting), face-match one (0.6 → 0.5).
+    assert.equal(SETTINGS_VERSION['face-camera'], 2);
+    assert.equal(SETTINGS_VERSION['face-match'], 1);
+    for (const type of NODE_TYPES) {
+      const m = migrateSettings(type, {});
+      assert.equal(m.to, SETTINGS_VERSION[type]);
+      assert.equal(m.settings.version, SETTINGS_VERSION[type]);
+    }
+  });
+});
 
 describe('the editor scripts', () => {
   let editors: Map<string, EditorDefinition>;

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Recorded } from '../../lib/events/recorder';
-import { sampleEvent } from '../../lib/mqtt/bench';
+import { sampleEvent } from '../helpers/sample-event';
 import { withoutErased } from '../../nodes/detection-log/controller';
 
 const ADA = { id: 'P1', name: 'Ada Lovelace' };

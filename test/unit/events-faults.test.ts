@@ -17,9 +17,9 @@ import sharp from 'sharp';
 import { EventLog } from '../../lib/events/log';
 import { IN_CI, ROOT } from '../helpers/env';
 import { filesContaining } from '../helpers/files';
-import { ALICE, logFile, NOW } from './events-fault-child';
+import { ALICE, logFile, NOW } from '../helpers/events-fault-child';
 
-const CHILD = path.join(__dirname, 'events-fault-child.ts');
+const CHILD = path.join(__dirname, '..', 'helpers', 'events-fault-child.ts');
 const IS_ROOT = process.getuid?.() === 0;
 
 interface Run {

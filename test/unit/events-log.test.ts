@@ -101,6 +101,19 @@ describe('event log', () => {
       [`${day}T09:15:00.000Z`, `${day}T08:30:00.000Z`],
     );
     await assert.rejects(log.query({ from: 'yesterday-ish' }), /not a time/);
+    // `after` filters before the limit and the offset: what came since an event, a page at a time.
+    const all = await log.query();
+    const since = all[3].id; // the second oldest (08:00)
+    assert.deepEqual(
+      (await log.query({ after: since })).map((e) => e.time),
+      [`${day}T10:00:00.000Z`, `${day}T09:15:00.000Z`, `${day}T08:30:00.000Z`],
+    );
+    assert.deepEqual(
+      (await log.query({ after: since, limit: 1, offset: 2 })).map((e) => e.time),
+      [`${day}T08:30:00.000Z`],
+      'the offset counts only events after `after`',
+    );
+    assert.deepEqual(await log.query({ after: all[0].id }), [], 'nothing after the newest');
 
     const s = await log.stats(7, new Date(`${day}T12:00:00Z`));
     assert.equal(s.people, 7);

@@ -63,9 +63,23 @@ describe('the naming rule on the labelled photos', () => {
       const match = await store.matchAsync(f.face.descriptor, f.face.modelId, resolveMatchOptions());
       const [r] = await recorder.frame({
         ts: (ts += 1000),
-        faces: [{ box: f.face.box, quality: f.face.quality, descriptor: f.face.descriptor, match }],
+        faces: [
+          {
+            box: f.face.box,
+            score: f.face.score,
+            quality: f.face.quality,
+            descriptor: f.face.descriptor,
+            match,
+          },
+        ],
       });
       assert.ok(r, `${p.rel}: a photo is its own track and makes an event`);
+      // The detector's confidence travels with the event (the Face Library shows it for unknown faces).
+      assert.ok(
+        typeof r.event.score === 'number' && r.event.score > 0 && r.event.score <= 1,
+        `${p.rel}: score ${r.event.score}`,
+      );
+      assert.equal(r.event.score, Math.round(f.face.score * 1000) / 1000);
       if (!r.event.person) continue;
       named++;
       assert.equal(

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
-import { LiveHub, type MatchOutput, type SourceFrame } from '../../lib/live/hub';
+import { LiveHub, type MatchOutput } from '../../lib/live/hub';
+import type { CameraFrame } from '../../lib/types';
 import type { RawImage } from '../../lib/types';
 import { asJpeg } from '../../lib/vision/image';
 
@@ -32,7 +33,7 @@ function setup(opts: { maxFps?: number } = {}) {
   };
 }
 
-function raw(camera: string, seq: number, ts: number, value = 120): SourceFrame {
+function raw(camera: string, seq: number, ts: number, value = 120): CameraFrame {
   return {
     camera,
     seq,
@@ -44,7 +45,7 @@ function raw(camera: string, seq: number, ts: number, value = 120): SourceFrame 
   };
 }
 
-function matched(frame: SourceFrame, names: Array<string | null>, image?: Buffer): MatchOutput {
+function matched(frame: CameraFrame, names: Array<string | null>, image?: Buffer): MatchOutput {
   const { camera, seq, ts, width, height } = frame;
   return {
     frame: { camera, seq, ts, width, height },

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import mqtt from 'mqtt';
 import { FaceMqtt, MqttPublisher } from '../../lib/mqtt';
-import { sampleEvent } from '../../lib/mqtt/bench';
+import { sampleEvent } from '../helpers/sample-event';
 import type { DetectionEvent } from '../../lib/types/events';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto';
 

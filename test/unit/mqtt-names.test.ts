@@ -19,7 +19,7 @@ import {
   Topics,
   type DiscoveryContext,
 } from '../../lib/mqtt';
-import { sampleEvent } from '../../lib/mqtt/bench';
+import { sampleEvent } from '../helpers/sample-event';
 import type { DetectionEvent } from '../../lib/types/events';
 import { retainedNow, startMosquitto, type Mosquitto } from '../helpers/mosquitto';
 import { until as waitFor } from '../helpers/wait';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import mqtt from 'mqtt';
-import { sampleEvent } from '../../lib/mqtt/bench';
+import { sampleEvent } from '../helpers/sample-event';
 import { FaceMqtt } from '../../lib/mqtt/faces';
 import { MqttPublisher, type TlsOptions } from '../../lib/mqtt/publisher';
 import { toolSkip } from '../helpers/env';

@@ -16,26 +16,26 @@ describe('acquireStore (one open store per datafile in a process)', () => {
   it('shares one store between users and closes it with the last', async () => {
     const file = path.join(dir, 'shared.db');
     const [a, b] = await Promise.all([acquireStore({ file }), acquireStore({ file })]);
-    assert.equal(a.store, b.store);
+    assert.equal(a.resource, b.resource);
     await a.release();
     await a.release();
-    await b.store.addPerson({ name: 'still open while a user remains' });
+    await b.resource.addPerson({ name: 'still open while a user remains' });
     await b.release();
-    await assert.rejects(b.store.addPerson({ name: 'after the last release' }), /closed/);
+    await assert.rejects(b.resource.addPerson({ name: 'after the last release' }), /closed/);
   });
 
   it('lets a redeploy reopen the store while the old one is still closing', async () => {
     const file = path.join(dir, 'redeploy.db');
     const first = await acquireStore({ file });
-    await first.store.addPerson({ name: 'Ada' });
+    await first.resource.addPerson({ name: 'Ada' });
     // A write still in progress when Node-RED stops the old nodes; it starts the new ones at once.
-    const writing = first.store.addPerson({ name: 'Grace' });
+    const writing = first.resource.addPerson({ name: 'Grace' });
     const closing = first.release();
     const second = await acquireStore({ file });
     await Promise.all([writing, closing]);
-    assert.notEqual(second.store, first.store);
+    assert.notEqual(second.resource, first.resource);
     assert.deepEqual(
-      second.store.listPeople().map((p) => p.name),
+      second.resource.listPeople().map((p) => p.name),
       ['Ada', 'Grace'],
     );
     await second.release();

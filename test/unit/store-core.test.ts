@@ -18,7 +18,7 @@ import { isStoreError } from '../../lib/store/errors';
 import { FaceStore, type Person, type Sample } from '../../lib/store/face-store';
 import { confidenceOf } from '../../lib/store/match';
 import { MATCH } from '../../lib/types/defaults';
-import { DIM, MODEL, unitVector } from './store-fixtures';
+import { DIM, MODEL, unitVector } from '../helpers/store-fixtures';
 
 const unit = unitVector;
 

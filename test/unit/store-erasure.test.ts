@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { encodeDescriptor } from '../../lib/store/codec';
 import { isStoreError } from '../../lib/store/errors';
 import { FaceStore, type Person } from '../../lib/store/face-store';
-import { filesContaining, jpegish, MODEL, unitVector } from './store-fixtures';
+import { filesContaining, jpegish, MODEL, unitVector } from '../helpers/store-fixtures';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 

@@ -34,8 +34,8 @@ import { buildSync } from 'esbuild';
 import { encodeDescriptor } from '../../lib/store/codec';
 import { FaceStore } from '../../lib/store/face-store';
 import { IN_CI } from '../helpers/env';
-import { filesContaining, jpegish, MODEL, unitVector } from './store-fixtures';
-import type { Outcome, Step } from './store-fault-child';
+import { filesContaining, jpegish, MODEL, unitVector } from '../helpers/store-fixtures';
+import type { Outcome, Step } from '../helpers/store-fault-child';
 
 const NOBODY = 65534;
 const NODE_MODULES = path.resolve(__dirname, '..', '..', 'node_modules');
@@ -49,7 +49,7 @@ before(async () => {
   chmodSync(tmp, 0o755);
   child = path.join(tmp, 'child.cjs');
   buildSync({
-    entryPoints: [path.join(__dirname, 'store-fault-child.ts')],
+    entryPoints: [path.join(__dirname, '..', 'helpers', 'store-fault-child.ts')],
     bundle: true,
     platform: 'node',
     format: 'cjs',

@@ -17,7 +17,7 @@ import {
   type FaceSet,
   type LabelledPhoto,
 } from '../helpers/env';
-import { hugePng } from './vision-fixtures';
+import { hugePng } from '../helpers/vision-fixtures';
 
 /**
  * Largest share of single-face photos that may yield no face or several, per detector. Measured

@@ -16,7 +16,7 @@ import { asJpeg, decodeImage, encodeJpeg, rawFrame, sniffFormat } from '../../li
 import { defaultModelPath, recognitionModelId } from '../../lib/vision/models';
 import { clipRect, extractRgb, laplacianVariance, yawFromLandmarks } from '../../lib/vision/quality';
 import { faceApiSample, fixturePath } from '../helpers/env';
-import { hugePng } from './vision-fixtures';
+import { hugePng } from '../helpers/vision-fixtures';
 
 async function rejectsWith(p: Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
   await assert.rejects(p, (err: unknown) => {

@@ -104,32 +104,32 @@ describe('engine registry', () => {
       registry.acquire('engine-1', config),
       registry.acquire('engine-1', config),
     ]);
-    assert.equal(a.engine, b.engine);
+    assert.equal(a.resource, b.resource);
     assert.equal(registry.users('engine-1'), 2);
     const image = await readFile(faceApiSample(3));
 
     await a.release();
     await a.release(); // a second release of the same lease counts once
     assert.equal(registry.users('engine-1'), 1);
-    assert.ok((await b.engine.detect(image)).faces.length >= 1);
+    assert.ok((await b.resource.detect(image)).faces.length >= 1);
 
     // Frames queued behind the one in flight fail with ENGINE_CLOSED when the last user leaves.
     const pending = Promise.allSettled([
-      b.engine.detect(image),
-      b.engine.detect(image),
-      b.engine.detect(image),
+      b.resource.detect(image),
+      b.resource.detect(image),
+      b.resource.detect(image),
     ]);
     await b.release();
-    assert.equal(b.engine.isClosed, true);
+    assert.equal(b.resource.isClosed, true);
     assert.deepEqual(registry.keys(), []);
     const settled = await pending;
     assert.ok(settled.some((s) => s.status === 'rejected'));
     for (const s of settled) if (s.status === 'rejected') isCode('ENGINE_CLOSED')(s.reason);
-    await assert.rejects(b.engine.detect(image), isCode('ENGINE_CLOSED'));
+    await assert.rejects(b.resource.detect(image), isCode('ENGINE_CLOSED'));
 
     const c = await registry.acquire('engine-1', config);
-    assert.notEqual(c.engine, a.engine);
-    assert.ok((await c.engine.detect(image)).faces.length >= 1);
+    assert.notEqual(c.resource, a.resource);
+    assert.ok((await c.resource.detect(image)).faces.length >= 1);
     await c.release();
     assert.equal(typeof DEFAULT_ENGINE_KEY, 'string');
   });

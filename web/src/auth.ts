@@ -34,6 +34,17 @@ function changed(): void {
   for (const fn of listeners) fn();
 }
 
+let readOnlyUser = false;
+
+/**
+ * Whether the signed-in user may only look (Node-RED's permissions give no facewatch.write): the page
+ * then hides every control that changes something (marked `data-write`) and shows the inputs as
+ * read-only. The server refuses such a user's changes whatever the page shows.
+ */
+export function readOnly(): boolean {
+  return readOnlyUser;
+}
+
 /** The signed-in user's name, or null (no token, or no adminAuth). */
 export async function currentUser(): Promise<string | null> {
   return (await signedIn())?.username ?? null;
@@ -186,6 +197,8 @@ export function installAuth(): void {
  */
 export async function renderWho(el: HTMLElement): Promise<void> {
   const [info, user] = await Promise.all([authRequired(), signedIn()]);
+  readOnlyUser = Boolean(info && user && !user.canWrite);
+  document.body.classList.toggle('readonly', readOnlyUser);
   if (!info) {
     replace(el);
     return;

@@ -55,17 +55,31 @@ export function eventItem(
         e.known ? 'known' : 'unknown',
       ),
       h('span', { class: 'small' }, `${e.camera} · `, h('time', { datetime: e.time }, when(e.time))),
-      h('span', { class: 'small muted' }, `confidence ${Math.round(e.confidence * 100)}%`),
+      h('span', { class: 'small muted figures' }, eventFigures(e)),
     ),
   );
   if (!e.known && people && e.crop) item.appendChild(enrolAs(e, ctx, people));
   return item;
 }
 
+/**
+ * What the event says of its face: for a named face, face-match's confidence and the distance to the
+ * person; for an unknown one, the detector's confidence that it is a face and, where someone was
+ * compared, the distance to the nearest person (how far from being named it was).
+ */
+export function eventFigures(e: DetectionEvent): string {
+  const parts: string[] = [];
+  if (e.known) parts.push(`confidence ${Math.round(e.confidence * 100)}%`);
+  else if (typeof e.score === 'number') parts.push(`face ${Math.round(e.score * 100)}%`);
+  if (e.distance !== null && e.distance !== undefined)
+    parts.push(`${e.known ? 'distance' : 'nearest'} ${e.distance.toFixed(2)}`);
+  return parts.join(' · ');
+}
+
 /** "Enrol as…": a new person, or a sample of someone enrolled, in one step. */
 function enrolAs(e: DetectionEvent, ctx: ViewContext, people: () => PersonSummary[]): HTMLElement {
   const toggle = h('button', { type: 'button', class: 'small', 'aria-expanded': 'false' }, 'Enrol as…');
-  const box = h('div', { class: 'enrol-as' }, toggle);
+  const box = h('div', { class: 'enrol-as', 'data-write': true }, toggle);
   let form: HTMLFormElement | null = null;
   toggle.addEventListener('click', () => {
     if (form) {

@@ -61,7 +61,13 @@ export const enrolView: View = (root, ctx) => {
 
   const form = h(
     'form',
-    { class: 'panel enrol', id: 'enrol-form', 'aria-labelledby': 'enrol-title', novalidate: true },
+    {
+      'data-write': true,
+      class: 'panel enrol',
+      id: 'enrol-form',
+      'aria-labelledby': 'enrol-title',
+      novalidate: true,
+    },
     h('div', { class: 'field' }, h('label', { for: 'enrol-name' }, 'Name'), name),
     h(
       'div',
@@ -126,6 +132,11 @@ export const enrolView: View = (root, ctx) => {
       'p',
       { class: 'muted' },
       'One face per photo, facing the camera, well lit. Each photo becomes one sample.',
+    ),
+    h(
+      'p',
+      { class: 'readonly-note', id: 'enrol-readonly' },
+      'You are signed in read only: enrolling needs the facewatch.write permission.',
     ),
     form,
   );

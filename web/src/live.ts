@@ -61,8 +61,8 @@ export const liveView: View = async (root, ctx, arg) => {
         ...cameras.map((c) => {
           const state = h('span', { class: 'state' });
           const fps = h('span', { class: 'fps small' });
-          const start = h('button', { type: 'button', class: 'small' }, 'Start');
-          const stop = h('button', { type: 'button', class: 'small' }, 'Stop');
+          const start = h('button', { type: 'button', class: 'small', 'data-write': true }, 'Start');
+          const stop = h('button', { type: 'button', class: 'small', 'data-write': true }, 'Stop');
           start.setAttribute('aria-label', `Start ${c.name}`);
           stop.setAttribute('aria-label', `Stop ${c.name}`);
           start.addEventListener('click', () => control(c, 'start'));

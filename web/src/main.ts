@@ -98,7 +98,7 @@ async function stores(): Promise<void> {
     'select',
     { id: 'store-select' },
     ...list.map((s) =>
-      h('option', { value: s.id, selected: s.id === saved }, `${s.name || s.file} (${s.people})`),
+      h('option', { value: s.id, selected: s.id === saved }, `${s.name || s.file} (${s.people ?? '?'})`),
     ),
   );
   setStore(select.value);
@@ -120,19 +120,18 @@ async function stores(): Promise<void> {
 function start(): void {
   installAuth();
   const who = document.getElementById('who');
-  const refreshWho = (): void => {
-    if (who) void renderWho(who);
+  // Who is signed in first, then the view: a read-only user's view leaves out what changes things.
+  const refresh = async (): Promise<void> => {
+    if (who) await renderWho(who);
+    await stores();
+    route();
   };
-  onAuthChange(() => {
-    refreshWho();
-    void stores().then(route);
-  });
+  onAuthChange(() => void refresh());
   window.addEventListener('hashchange', () => {
     route();
     document.getElementById('main')?.focus({ preventScroll: true });
   });
-  refreshWho();
-  void stores().then(route);
+  void refresh();
 }
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);

@@ -31,7 +31,13 @@ export function metadataEditor(initial: Record<string, unknown> = {}, legend = '
     );
     const remove = h(
       'button',
-      { type: 'button', class: 'icon', 'aria-label': 'Remove this entry', title: 'Remove' },
+      {
+        type: 'button',
+        class: 'icon',
+        'aria-label': 'Remove this entry',
+        title: 'Remove',
+        'data-write': true,
+      },
       '×',
     );
     remove.addEventListener('click', () => {
@@ -44,7 +50,7 @@ export function metadataEditor(initial: Record<string, unknown> = {}, legend = '
     rows.appendChild(row);
   };
   for (const [k, v] of originals) addRow(k, shown(v));
-  const add = h('button', { type: 'button', class: 'small' }, 'Add an entry');
+  const add = h('button', { type: 'button', class: 'small', 'data-write': true }, 'Add an entry');
   add.addEventListener('click', () => {
     addRow();
     const inputs = rows.querySelectorAll<HTMLInputElement>('.meta-key');

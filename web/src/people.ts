@@ -1,5 +1,6 @@
 /** People: the grid of enrolled people with search, and one person's page (samples, events, edits). */
 import { ApiError, call, get, json, url } from './api';
+import { readOnly } from './auth';
 import { h, message, metaText, replace, when } from './dom';
 import { eventItem } from './detections';
 import { metadataEditor } from './metadata';
@@ -25,7 +26,7 @@ export const peopleView: View = (root, ctx) => {
       'div',
       { class: 'view-head' },
       h('h2', { id: 'people-title' }, 'People'),
-      h('a', { href: '#enrol', class: 'button primary' }, 'Enrol someone'),
+      h('a', { href: '#enrol', class: 'button primary', 'data-write': true }, 'Enrol someone'),
     ),
     h(
       'form',
@@ -57,9 +58,14 @@ export const peopleView: View = (root, ctx) => {
           h(
             'p',
             {},
-            'Nobody is enrolled yet. ',
-            h('a', { href: '#enrol' }, 'Enrol someone'),
-            ' from a photo.',
+            'Nobody is enrolled yet.',
+            h(
+              'span',
+              { 'data-write': true },
+              ' ',
+              h('a', { href: '#enrol' }, 'Enrol someone'),
+              ' from a photo.',
+            ),
           ),
         );
     } catch (err) {
@@ -117,7 +123,7 @@ export const personView: View = async (root, ctx, arg) => {
   const name = h('input', { id: 'person-name', value: person.name, required: true, autocomplete: 'off' });
   const meta = metadataEditor(person.metadata);
   const editOut = h('div', { 'aria-live': 'polite' });
-  const save = h('button', { type: 'submit', class: 'primary' }, 'Save');
+  const save = h('button', { type: 'submit', class: 'primary', 'data-write': true }, 'Save');
   const editForm = h(
     'form',
     { class: 'panel', 'aria-labelledby': 'edit-title' },
@@ -152,6 +158,9 @@ export const personView: View = async (root, ctx, arg) => {
     );
   });
 
+  // A read-only user sees the name and metadata, not a form to change them.
+  if (readOnly()) for (const input of editForm.querySelectorAll('input')) input.readOnly = true;
+
   // Samples.
   const sampleOut = h('div', { 'aria-live': 'polite' });
   const samples = h(
@@ -172,6 +181,7 @@ export const personView: View = async (root, ctx, arg) => {
           {
             type: 'button',
             class: 'small danger-outline',
+            'data-write': true,
             'aria-label': `Delete sample ${i + 1}`,
             onclick: () => {
               if (person.samples.length === 1) {
@@ -221,13 +231,19 @@ export const personView: View = async (root, ctx, arg) => {
     );
   });
 
+  picker.dataset.write = '';
+
   // Recent events.
   const events = person.events.length
     ? h('ul', { class: 'events compact' }, ...person.events.map((e) => eventItem(e, ctx, null)))
     : h('p', { class: 'muted' }, 'No detections of this person yet.');
 
   // Deleting.
-  const del = h('button', { type: 'button', class: 'danger', id: 'delete-person' }, `Delete ${person.name}…`);
+  const del = h(
+    'button',
+    { type: 'button', class: 'danger', id: 'delete-person', 'data-write': true },
+    `Delete ${person.name}…`,
+  );
   del.addEventListener('click', () => confirmDelete(person, ctx));
 
   const title = h('h2', { id: 'person-title' }, person.name);

@@ -1,4 +1,5 @@
-import { EVENTS, SETTINGS_VERSION } from '../../../lib/types/defaults';
+import { EVENTS } from '../../../lib/types/defaults';
+import { SETTINGS_VERSION } from '../../../lib/types/migrate';
 import type { DetectionLogSettings } from '../../../lib/types/node-settings';
 import {
   applyLimits,

@@ -5,7 +5,8 @@ import {
   type DiscoveredDevice as Device,
   type VendorPreset,
 } from '../../../lib/types/camera';
-import { CAMERA, isChoice, SETTINGS_VERSION } from '../../../lib/types/defaults';
+import { CAMERA, isChoice } from '../../../lib/types/defaults';
+import { SETTINGS_VERSION } from '../../../lib/types/migrate';
 import { migrateSettings } from '../../../lib/types/migrate';
 import type { FaceCameraSettings } from '../../../lib/types/node-settings';
 import { applyLimits, choiceSetting, labelOf, migrateForm, numberSetting } from '../../shared/editor/common';

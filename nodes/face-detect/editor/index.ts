@@ -1,4 +1,5 @@
-import { DETECT, DETECT_NODE, MOTION, SETTINGS_VERSION } from '../../../lib/types/defaults';
+import { DETECT, DETECT_NODE, MOTION } from '../../../lib/types/defaults';
+import { SETTINGS_VERSION } from '../../../lib/types/migrate';
 import type { FaceDetectSettings } from '../../../lib/types/node-settings';
 import {
   applyLimits,

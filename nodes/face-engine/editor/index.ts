@@ -1,4 +1,5 @@
-import { DETECT, ENGINE, SETTINGS_VERSION } from '../../../lib/types/defaults';
+import { DETECT, ENGINE } from '../../../lib/types/defaults';
+import { SETTINGS_VERSION } from '../../../lib/types/migrate';
 import type { FaceEngineSettings } from '../../../lib/types/node-settings';
 import { applyLimits, choiceSetting, labelOf, migrateForm, numberSetting } from '../../shared/editor/common';
 

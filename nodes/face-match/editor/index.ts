@@ -1,4 +1,5 @@
-import { MATCH, SETTINGS_VERSION } from '../../../lib/types/defaults';
+import { MATCH } from '../../../lib/types/defaults';
+import { SETTINGS_VERSION } from '../../../lib/types/migrate';
 import type { FaceMatchSettings } from '../../../lib/types/node-settings';
 import {
   applyLimits,

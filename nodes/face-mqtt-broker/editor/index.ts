@@ -1,4 +1,5 @@
-import { MQTT, MQTT_TEXT, SETTINGS_VERSION } from '../../../lib/types/defaults';
+import { MQTT, MQTT_TEXT } from '../../../lib/types/defaults';
+import { SETTINGS_VERSION } from '../../../lib/types/migrate';
 import type { FaceMqttBrokerSettings } from '../../../lib/types/node-settings';
 import { applyLimits, labelOf, migrateForm, numberSetting } from '../../shared/editor/common';
 
@@ -25,6 +26,39 @@ export const defaults = {
   version: { value: SETTINGS_VERSION['face-mqtt-broker'] },
 };
 
+/**
+ * Discovery set by an environment variable (`${FACEWATCH_HA_DISCOVERY}` in the example flow) is text
+ * a checkbox cannot hold: the editor would save it as the box's true or false. Such a value is shown
+ * and saved as text in an input with the checkbox's id (the editor saves whatever that input holds);
+ * emptying it brings the checkbox back.
+ */
+function keepDiscoveryText(value: unknown): void {
+  if (typeof value !== 'string' || !value.includes('${')) return;
+  const box = $('#node-config-input-discovery');
+  const row = box.parent();
+  const label = row.children('label');
+  const span = row.children('span');
+  const text = $('<input type="text" id="node-config-input-discovery" style="width: 70%" />').val(value);
+  const hint = $('<div class="form-tips" id="node-config-discovery-env"></div>').text(
+    RED._('node-red-contrib-facewatch/face-mqtt-broker:face-mqtt-broker.hint.discoveryEnv'),
+  );
+  // The label names the text input; the checkbox's own text after it is hidden meanwhile.
+  label.text(span.text());
+  span.hide();
+  box.replaceWith(text);
+  row.after(hint);
+  text.on('change', () => {
+    if (String(text.val()).trim() !== '') return;
+    const restored = $(
+      '<input type="checkbox" id="node-config-input-discovery" style="width: auto; margin: 0 4px 0 0" />',
+    ).prop('checked', true);
+    label.html('&nbsp;');
+    span.show();
+    text.replaceWith(restored);
+    hint.remove();
+  });
+}
+
 RED.nodes.registerType<FaceMqttBrokerProps, FaceMqttBrokerCreds>('face-mqtt-broker', {
   category: 'config',
   defaults,
@@ -37,5 +71,6 @@ RED.nodes.registerType<FaceMqttBrokerProps, FaceMqttBrokerCreds>('face-mqtt-brok
   oneditprepare: function () {
     applyLimits('node-config-input', { qos: MQTT.qos, queueLimit: MQTT.queueLimit });
     migrateForm('face-mqtt-broker', this, 'node-config-input');
+    keepDiscoveryText(this.discovery);
   },
 });

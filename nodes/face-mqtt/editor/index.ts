@@ -1,4 +1,5 @@
-import { MQTT, SETTINGS_VERSION } from '../../../lib/types/defaults';
+import { MQTT } from '../../../lib/types/defaults';
+import { SETTINGS_VERSION } from '../../../lib/types/migrate';
 import type { FaceMqttSettings } from '../../../lib/types/node-settings';
 import {
   applyLimits,

@@ -1,4 +1,5 @@
-import { ENROL, SETTINGS_VERSION } from '../../../lib/types/defaults';
+import { ENROL } from '../../../lib/types/defaults';
+import { SETTINGS_VERSION } from '../../../lib/types/migrate';
 import type { FaceRegisterSettings } from '../../../lib/types/node-settings';
 import {
   applyLimits,

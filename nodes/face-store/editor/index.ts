@@ -1,4 +1,5 @@
-import { SETTINGS_VERSION, STORE } from '../../../lib/types/defaults';
+import { STORE } from '../../../lib/types/defaults';
+import { SETTINGS_VERSION } from '../../../lib/types/migrate';
 import type { FaceStoreSettings } from '../../../lib/types/node-settings';
 import { applyLimits, labelOf, migrateForm, numberSetting } from '../../shared/editor/common';
 import { addLibraryTab } from './library-tab';

@@ -1,4 +1,4 @@
-import { SETTINGS_VERSION } from '../../../lib/types/defaults';
+import { SETTINGS_VERSION } from '../../../lib/types/migrate';
 import type { RtspSourceSettings } from '../../../lib/types/node-settings';
 import { CATEGORY, COLOR, labelOf, migrateForm } from '../../shared/editor/common';
 

@@ -13,9 +13,13 @@ export const CATEGORY = 'facewatch';
 /** Background colour of FaceWatch nodes in the workspace. */
 export const COLOR = '#8fc9e8';
 
-/** A number input that must satisfy a limit of lib/types/defaults.ts (range, whole number, multiple). */
+/**
+ * A number input that must satisfy a limit of lib/types/defaults.ts (range, whole number, multiple).
+ * Absent (a flow saved before the setting existed) is accepted, as choiceValidator accepts it: the
+ * runtime uses the default, and the dialog fills it in; an emptied input is not.
+ */
 export function validator(limit: NumberLimit): (v: unknown) => boolean {
-  return (v) => v !== '' && v !== null && v !== undefined && inLimit(limit, Number(v));
+  return (v) => v === undefined || (v !== '' && v !== null && inLimit(limit, Number(v)));
 }
 
 /** Like {@link validator}, but empty is accepted too ("use the engine's default"). */

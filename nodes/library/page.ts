@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Request, Response } from 'express';
-import type { NodeAPI } from '../red';
+import type { NodeAPI } from '../shared/red';
 
 /**
  * The page's policy: nothing inline (no script, no style attribute or element), everything from
@@ -18,8 +18,8 @@ export const LIBRARY_CSP = [
   "frame-ancestors 'self'",
 ].join('; ');
 
-/** Where the build puts the page (dist/web), from dist/nodes/shared/library. */
-const WEB = path.resolve(__dirname, '..', '..', '..', 'web');
+/** Where the build puts the page (dist/web), from dist/nodes/library. */
+const WEB = path.resolve(__dirname, '..', '..', 'web');
 
 /** The only files served under assets/: no path from the request ever reaches the file system. */
 const ASSETS: Record<string, string> = {

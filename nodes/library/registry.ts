@@ -3,21 +3,14 @@
  * rtsp-sources' controls and the live view's hub (events are found through their face stores).
  * Nodes add themselves when they start and are removed when they close.
  */
-import { drawSnapshot } from '../../../lib/events/snapshot';
-import { LiveHub } from '../../../lib/live/hub';
-import { asJpeg } from '../../../lib/vision/image';
-import { onClose } from '../close';
-import type { Node, NodeAPI } from '../red';
+import { drawSnapshot } from '../../lib/events/snapshot';
+import { LiveHub } from '../../lib/live/hub';
+import { asJpeg } from '../../lib/vision/image';
+import type { SourceInfo } from '../../lib/types/library';
+import { onClose } from '../shared/close';
+import type { Node, NodeAPI } from '../shared/red';
 
-/** An rtsp-source's state, as the cameras route shows it. */
-export interface SourceInfo {
-  state: 'connecting' | 'connected' | 'disconnected' | 'stopped';
-  /** Frames per second over its last frames. */
-  fps: number;
-  width?: number;
-  height?: number;
-  reason?: string;
-}
+export type { SourceInfo } from '../../lib/types/library';
 
 /** A deployed rtsp-source and its own controls. */
 export interface LibrarySource {

@@ -10,9 +10,9 @@ import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
-import { LIBRARY } from '../../../lib/types/defaults';
-import { HttpError } from '../admin';
-import type { NodeAPI } from '../red';
+import { LIBRARY } from '../../lib/types/defaults';
+import { HttpError } from '../shared/admin';
+import type { NodeAPI } from '../shared/red';
 
 /** Bodies this much over the limit are cut off instead of read to their end. */
 const DRAIN_FACTOR = 4;

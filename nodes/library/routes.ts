@@ -1,4 +1,4 @@
-import type { AdminRoute } from '../admin';
+import type { AdminRoute } from '../shared/admin';
 
 /** One route of the Face Library's REST API: what the tests enumerate and the API registers. */
 export interface LibraryRouteSpec {

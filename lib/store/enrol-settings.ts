@@ -1,7 +1,11 @@
-import type { EnrolOptions } from '../../lib/store/enrol';
-import { ENROL } from '../../lib/types/defaults';
-import type { FaceRegisterSettings } from '../../lib/types/node-settings';
-import { SettingsReader, type Warn } from '../shared/settings';
+/**
+ * Enrolment options from face-register's saved settings: what face-register enrols with, and what
+ * the Face Library enrols with on a store that a face-register serves (its checks and messages).
+ */
+import { ENROL } from '../types/defaults';
+import type { FaceRegisterSettings } from '../types/node-settings';
+import { SettingsReader, type Warn } from '../types/settings-reader';
+import type { EnrolOptions } from './enrol';
 
 /** Turns face-register's saved settings into enrolment options, with the defaults of lib/types/defaults.ts. */
 export function enrolSettings(def: Partial<FaceRegisterSettings>, warn?: Warn): Partial<EnrolOptions> {

@@ -1,4 +1,4 @@
-import type { NodeAPI } from '../red';
+import type { NodeAPI } from '../shared/red';
 import { registerLibraryApi } from './api';
 import { registerLibraryPage } from './page';
 
