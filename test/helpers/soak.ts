@@ -134,6 +134,12 @@ export interface SoakSample {
   rssFile: number;
   /** Node-RED's RSS plus the RSS of worker processes (process isolation only). */
   totalRss: number;
+  /**
+   * Node-RED's RSS as the median of five readings of /proc/<pid>/status over a second, plus the
+   * worker processes' (process isolation only): one reading moves ±15 MB with the allocator giving
+   * memory back in bursts, which a one-hour slope cannot tell from growth. The RSS target reads this.
+   */
+  rssMedian?: number;
   /** Event-loop delay over the window since the previous sample, ms beyond the sampling interval. */
   loopP99Ms: number;
   loopMaxMs: number;
@@ -388,6 +394,19 @@ async function descriptors(pid: number, httpPort: number): Promise<Descriptors> 
 }
 
 /** The `kB` fields of /proc/<pid>/status, in bytes. */
+/** The median of `n` readings of Node-RED's VmRSS, `gapMs` apart (bytes; -1 when unreadable). */
+async function medianRss(pid: number, n = 5, gapMs = 200): Promise<number> {
+  const values: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const v = procStatus(pid).VmRSS;
+    if (v !== undefined) values.push(v);
+    if (i < n - 1) await new Promise((r) => setTimeout(r, gapMs));
+  }
+  if (!values.length) return -1;
+  values.sort((a, b) => a - b);
+  return values[Math.floor(values.length / 2)];
+}
+
 function procStatus(pid: number): Record<string, number> {
   const out: Record<string, number> = {};
   try {
@@ -825,6 +844,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         harness('reading the file descriptors', err);
       }
       const status = procStatus(probe.pid);
+      const vmRss = await medianRss(probe.pid);
       if (!first) {
         // Which malloc Node-RED really runs with: jemalloc shows in its mapped libraries.
         try {
@@ -853,6 +873,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         totalRss:
           probe.memory.rss +
           workers.filter((w) => w.isolation === 'process').reduce((n, w) => n + (w.rss ?? 0), 0),
+        rssMedian:
+          vmRss < 0
+            ? undefined
+            : vmRss + workers.filter((w) => w.isolation === 'process').reduce((n, w) => n + (w.rss ?? 0), 0),
         loopP99Ms: Math.round(probe.window.loopP99Ms * 10) / 10,
         loopMaxMs: Math.round(probe.window.loopMaxMs * 10) / 10,
         windowS: Math.round(probe.window.seconds * 10) / 10,
@@ -1280,13 +1304,17 @@ export function targets(r: SoakReport): Record<string, Target> {
   const out: Record<string, Target> = {};
 
   const warm = [start, ...minutes].filter((x): x is SoakSample => !!x && x.t >= s.warmupMinutes * 60 - 5);
-  const rssSlope = slope(warm.map((x) => ({ x: x.t / 3600, y: x.totalRss / MB })));
+  // The median of five readings a minute where the report has it (older reports: one reading).
+  const rssSlope = slope(warm.map((x) => ({ x: x.t / 3600, y: (x.rssMedian ?? x.totalRss) / MB })));
   const heapSlope = slope(warm.map((x) => ({ x: x.t / 3600, y: x.heapUsed / MB })));
+  const anonSlope = slope(
+    warm.filter((x) => x.rssAnon > 0).map((x) => ({ x: x.t / 3600, y: x.rssAnon / MB })),
+  );
   out.rssGrowth = {
     pass: warm.length >= 10 && rssSlope !== null ? rssSlope < 5 : null,
     value: rssSlope === null ? null : Math.round(rssSlope * 100) / 100,
     limit: '< 5 MB/hour',
-    note: `least-squares slope of Node-RED's RSS (worker threads included) over ${warm.length} samples from minute ${s.warmupMinutes}; heap slope ${heapSlope === null ? 'n/a' : heapSlope.toFixed(2)} MB/hour${warm.length < 10 ? '; too few samples to judge' : ''}`,
+    note: `least-squares slope of Node-RED's RSS (worker threads included; the median of five readings a minute) over ${warm.length} samples from minute ${s.warmupMinutes}; heap slope ${heapSlope === null ? 'n/a' : heapSlope.toFixed(2)} MB/hour; anonymous RSS slope ${anonSlope === null ? 'n/a' : anonSlope.toFixed(2)} MB/hour${warm.length < 10 ? '; too few samples to judge' : ''}`,
   };
 
   const tensorsOf = (x?: SoakSample): Record<string, number> => {
