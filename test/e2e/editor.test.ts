@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { EditorRED } from 'node-red';
+import type { Page } from 'playwright-core';
 import { NODE_TYPES as TYPES } from '../../lib/types/node-types';
 import { launchBrowser, noBrowser, type BrowserHandle } from '../helpers/browser';
 import { ROOT } from '../helpers/env';
@@ -11,6 +12,31 @@ import { startNodeRed, waitForLog, type RunningNodeRed } from '../helpers/nodere
 declare const RED: EditorRED;
 
 const NODE_TYPES: readonly string[] = TYPES;
+
+/**
+ * The nodes (config nodes included) whose id starts with `prefix` that the editor marks invalid, as
+ * "type id: errors", each validated first as the editor validates a node it loads or edits.
+ */
+function invalidNodes(page: Page, prefix = ''): Promise<string[]> {
+  return page.evaluate((p): string[] => {
+    // Anonymous callbacks only: a named function gets tsx's __name helper, which the page lacks.
+    const editor = (RED as unknown as { editor: { validateNode(n: unknown): boolean } }).editor;
+    const all: Array<{ type: string; id: string; valid?: boolean; validationErrors?: string[] }> = [];
+    RED.nodes.eachNode((n) => {
+      all.push(n as (typeof all)[number]);
+      return true;
+    });
+    RED.nodes.eachConfig((n) => {
+      all.push(n as (typeof all)[number]);
+      return true;
+    });
+    const mine = all.filter((n) => n.id.startsWith(p));
+    for (const n of mine) editor.validateNode(n);
+    return mine
+      .filter((n) => n.valid === false)
+      .map((n) => `${n.type} ${n.id}: ${(n.validationErrors ?? []).join(', ')}`);
+  }, prefix);
+}
 
 describe('the Node-RED editor with FaceWatch (real browser)', () => {
   let nr: RunningNodeRed | undefined;
@@ -51,24 +77,7 @@ describe('the Node-RED editor with FaceWatch (real browser)', () => {
 
     // The example flow as shipped, before any dialog opens (which would fill in missing settings):
     // no node carries the red triangle of invalid settings.
-    const invalid = await page.evaluate((): string[] => {
-      // Anonymous callbacks only: a named function gets tsx's __name helper, which the page lacks.
-      const editor = (RED as unknown as { editor: { validateNode(n: unknown): boolean } }).editor;
-      const all: Array<{ type: string; id: string; valid?: boolean; validationErrors?: string[] }> = [];
-      RED.nodes.eachNode((n) => {
-        all.push(n as (typeof all)[number]);
-        return true;
-      });
-      RED.nodes.eachConfig((n) => {
-        all.push(n as (typeof all)[number]);
-        return true;
-      });
-      // Validated as the editor validates a node it loads (config nodes included).
-      for (const n of all) editor.validateNode(n);
-      return all
-        .filter((n) => n.valid === false)
-        .map((n) => `${n.type} ${n.id}: ${(n.validationErrors ?? []).join(', ')}`);
-    });
+    const invalid = await invalidNodes(page);
     assert.deepEqual(invalid, [], 'examples/flows.json nodes the editor marks invalid');
 
     // The example flow's face-detect node is drawn; double-clicking it opens its form.
@@ -226,22 +235,7 @@ describe('the Node-RED editor with FaceWatch (real browser)', () => {
       red.nodes.dirty(true);
       red.view.redraw(true);
     }, old);
-    const invalid = await page.evaluate((): string[] => {
-      const editor = (RED as unknown as { editor: { validateNode(n: unknown): boolean } }).editor;
-      const all: Array<{ type: string; id: string; valid?: boolean; validationErrors?: string[] }> = [];
-      RED.nodes.eachNode((n) => {
-        all.push(n as (typeof all)[number]);
-        return true;
-      });
-      RED.nodes.eachConfig((n) => {
-        all.push(n as (typeof all)[number]);
-        return true;
-      });
-      for (const n of all) if (n.id.startsWith('o.')) editor.validateNode(n);
-      return all
-        .filter((n) => n.id.startsWith('o.') && n.valid === false)
-        .map((n) => `${n.type} ${n.id}: ${(n.validationErrors ?? []).join(', ')}`);
-    });
+    const invalid = await invalidNodes(page, 'o.');
     assert.deepEqual(invalid, [], 'older saved nodes the editor marks invalid');
     const imported = await page.evaluate(() => {
       let n = 0;

@@ -10,8 +10,9 @@
  */
 import { rmSync, statfsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { EventLog, eventId } from '../../lib/events/log';
+import { EventLog } from '../../lib/events/log';
 import type { DetectionEvent } from '../../lib/types/events';
+import { loggedEvent } from './sample-event';
 
 export const ALICE = { id: 'PERSON_0001', name: 'Alice Aardvark' };
 export const BOB = { id: 'PERSON_0002', name: 'Bob Bandicoot' };
@@ -27,24 +28,12 @@ function event(
   person: typeof ALICE | null,
   others: Array<typeof ALICE | null> = [],
 ): DetectionEvent {
-  const box = { x: 4, y: 4, width: 24, height: 24 };
-  return {
-    id: eventId(new Date(time)),
-    time,
-    camera: 'door',
-    known: !!person,
-    person,
-    distance: 0.4,
-    confidence: 0.6,
-    box,
-    quality: { faceSize: 24, sharpness: 20, yaw: null },
-    frames: 1,
+  return loggedEvent(time, person, {
+    side: 24,
+    at: 4,
+    others,
     trackId: `T${Math.random().toString(36).slice(2)}`,
-    reason: 'track-start',
-    faces: [person, ...others].map((p) => ({ box, person: p })),
-    snapshot: null,
-    crop: null,
-  };
+  });
 }
 
 const options = { dailyFiles: true, timezone: 'UTC', retainKnownDays: 30, retainUnknownDays: 7 };

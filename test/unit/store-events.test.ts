@@ -10,29 +10,14 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } f
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { EventLog, eventId } from '../../lib/events/log';
+import { EventLog } from '../../lib/events/log';
 import { closeStore, eventLogFile, openStore, storeEvents } from '../../lib/events/store-events';
 import type { DetectionEvent } from '../../lib/types/events';
 import { filesContaining } from '../helpers/files';
+import { loggedEvent } from '../helpers/sample-event';
 
 function event(person: { id: string; name: string } | null, time = new Date().toISOString()): DetectionEvent {
-  return {
-    id: eventId(new Date(time)),
-    time,
-    camera: 'door',
-    known: !!person,
-    person,
-    distance: 0.4,
-    confidence: 0.6,
-    box: { x: 1, y: 1, width: 50, height: 50 },
-    quality: { faceSize: 50, sharpness: 20, yaw: null },
-    frames: 1,
-    trackId: 'T1',
-    reason: 'track-start',
-    faces: [{ box: { x: 1, y: 1, width: 50, height: 50 }, person }],
-    snapshot: null,
-    crop: null,
-  };
+  return loggedEvent(time, person);
 }
 
 describe('events belong to their store', () => {
