@@ -168,6 +168,8 @@ describe('the Node-RED editor with FaceWatch (real browser)', () => {
       { id: 'o.engine', type: 'face-engine', backend: 'wasm', poolSize: 1 },
       { id: 'o.store', type: 'face-store', file: '' },
       { id: 'o.camera', type: 'face-camera', version: 1, url: 'rtsp://127.0.0.1:9/old' },
+      // A camera as version 0 saved it (no version at all), a video file before `source` existed.
+      { id: 'o.camera0', type: 'face-camera', url: '/var/lib/cams/door.mp4' },
       { id: 'o.broker', type: 'face-mqtt-broker', url: 'mqtt://127.0.0.1:9' },
       { id: 'o.tab', type: 'tab', label: 'old' },
       {
