@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { FaceStore, type StoreOptions } from '../store/face-store';
+import { EVENTS } from '../types/defaults';
 import { EventLog, type EventLogSettings } from './log';
 
 /** The events datafile of a store's datafile: `<dir>/<base>-events/events.db`. */
@@ -49,21 +50,67 @@ async function adoptLegacyEvents(storeFile: string, target: string): Promise<str
   return undefined;
 }
 
-/** Who configured a store's log, and how. */
+/** Who configured a store's log, how, and where to tell them when other settings apply. */
 interface Configurer {
   who: string;
   settings: EventLogSettings;
+  warn?: (message: string) => void;
+  /** The settings in force this configurer was last told about (none: told nothing). */
+  told?: string;
+}
+
+const SETTING_KEYS: Array<keyof EventLogSettings> = [
+  'dailyFiles',
+  'timezone',
+  'retainKnownDays',
+  'retainUnknownDays',
+  'maxDiskMB',
+];
+
+/** The settings as the log applies them: every default filled in. */
+function filled(s: EventLogSettings): Required<EventLogSettings> {
+  return {
+    dailyFiles: !!s.dailyFiles,
+    timezone: s.timezone ?? '',
+    retainKnownDays: s.retainKnownDays ?? EVENTS.retainKnownDays.default,
+    retainUnknownDays: s.retainUnknownDays ?? EVENTS.retainUnknownDays.default,
+    maxDiskMB: s.maxDiskMB ?? EVENTS.maxDiskMB.default,
+  };
 }
 
 function sameSettings(a: EventLogSettings, b: EventLogSettings): boolean {
-  const keys: Array<keyof EventLogSettings> = [
-    'dailyFiles',
-    'timezone',
-    'retainKnownDays',
-    'retainUnknownDays',
-    'maxDiskMB',
-  ];
-  return keys.every((k) => (a[k] ?? '') === (b[k] ?? ''));
+  const fa = filled(a);
+  const fb = filled(b);
+  return SETTING_KEYS.every((k) => fa[k] === fb[k]);
+}
+
+/**
+ * The settings a store's log follows when several detection-logs configure it: the strictest of
+ * them, whatever order they started in, since events are data about people and no detection-log may
+ * keep them longer than another one promised: the shortest retention of each kind, the smallest disk
+ * cap (0, no cap, only when none has one), daily files only when every one writes them, and the time
+ * zone of the first to start (days must have one zone; a different one is warned about).
+ */
+export function strictestSettings(all: EventLogSettings[]): Required<EventLogSettings> {
+  const f = all.map(filled);
+  if (!f.length) return filled({});
+  const caps = f.map((s) => s.maxDiskMB).filter((c) => c > 0);
+  return {
+    dailyFiles: f.every((s) => s.dailyFiles),
+    timezone: f[0].timezone,
+    retainKnownDays: Math.min(...f.map((s) => s.retainKnownDays)),
+    retainUnknownDays: Math.min(...f.map((s) => s.retainUnknownDays)),
+    maxDiskMB: caps.length ? Math.min(...caps) : 0,
+  };
+}
+
+/** The settings in force, for a warning: known and unknown retention, cap, daily files, zone. */
+function describeSettings(s: Required<EventLogSettings>): string {
+  return (
+    `known faces kept ${s.retainKnownDays} days, unknown ${s.retainUnknownDays} days, ` +
+    `${s.maxDiskMB > 0 ? `a ${s.maxDiskMB} MB disk cap` : 'no disk cap'}, daily files ${s.dailyFiles ? 'on' : 'off'}, ` +
+    `time zone ${s.timezone || "the system's"}`
+  );
 }
 
 /** A store's detection log, opened on first use and closed with the store. */
@@ -87,8 +134,7 @@ export class StoreEvents {
   open(): Promise<EventLog> {
     this.opening ??= (async () => {
       this.legacyWarning = await adoptLegacyEvents(this.store.file, this.file);
-      const first = this.configurers[0];
-      return EventLog.open({ file: this.file, ...first?.settings });
+      return EventLog.open({ file: this.file, ...this.inForce() });
     })();
     // A failed open is tried again by the next caller.
     this.opening.catch(() => (this.opening = undefined));
@@ -110,35 +156,75 @@ export class StoreEvents {
     return w;
   }
 
-  /**
-   * Opens the log with a detection-log's settings. One store keeps one log, so the first
-   * detection-log's settings are used; a later one that differs gets a warning saying whose are in
-   * force. When the first one leaves ({@link unconfigure}) the next one's apply.
-   */
-  async configure(who: string, settings: EventLogSettings): Promise<{ log: EventLog; warning?: string }> {
-    this.configurers.push({ who, settings });
-    const log = await this.open();
-    const first = this.configurers[0];
-    if (first.who === who) {
-      log.configure(settings);
-      return { log };
-    }
-    if (sameSettings(first.settings, settings)) return { log };
-    return {
-      log,
-      warning:
-        `this detection-log's retention, disk cap, time zone or daily files differ from those of detection-log ${first.who}, ` +
-        `which the events of face store ${this.store.file} follow: a store keeps one detection log, give its detection-logs the same settings`,
-    };
+  /** The settings the log follows now: the strictest of its detection-logs' ({@link strictestSettings}). */
+  inForce(): Required<EventLogSettings> {
+    return strictestSettings(this.configurers.map((c) => c.settings));
   }
 
-  /** A detection-log leaves: when it was the one whose settings applied, the next one's apply. */
+  /**
+   * Opens the log with a detection-log's settings. One store keeps one log: with several
+   * detection-logs on the store it follows the strictest of their settings ({@link strictestSettings}),
+   * and each detection-log whose own settings are not the ones in force is told (through `warn`, once
+   * for each change of what is in force) what applies and why. The warning for the caller is also
+   * returned.
+   */
+  async configure(
+    who: string,
+    settings: EventLogSettings,
+    warn?: (message: string) => void,
+  ): Promise<{ log: EventLog; warning?: string }> {
+    const i = this.configurers.findIndex((c) => c.who === who);
+    if (i >= 0) this.configurers.splice(i, 1);
+    const me: Configurer = { who, settings, warn };
+    this.configurers.push(me);
+    const log = await this.open();
+    log.configure(this.inForce());
+    const warnings = this.tell();
+    return { log, warning: warnings.get(me) };
+  }
+
+  /** A detection-log leaves: the log follows the strictest settings of those that remain. */
   unconfigure(who: string): void {
     const i = this.configurers.findIndex((c) => c.who === who);
     if (i < 0) return;
     this.configurers.splice(i, 1);
-    if (i === 0 && this.configurers[0] && this.opening)
-      void this.opening.then((log) => log.configure(this.configurers[0].settings)).catch(() => undefined);
+    if (this.configurers.length && this.opening)
+      void this.opening
+        .then((log) => {
+          log.configure(this.inForce());
+          this.tell();
+        })
+        .catch(() => undefined);
+  }
+
+  /**
+   * Tells every detection-log whose settings differ from those in force, once per change of them;
+   * returns what each was told.
+   */
+  private tell(): Map<Configurer, string> {
+    const force = this.inForce();
+    const key = JSON.stringify(force);
+    const told = new Map<Configurer, string>();
+    const others = (c: Configurer): string =>
+      this.configurers
+        .filter((o) => o !== c)
+        .map((o) => o.who)
+        .join(', ');
+    for (const c of this.configurers) {
+      if (sameSettings(c.settings, force) || c.told === key) continue;
+      c.told = key;
+      const message =
+        `this detection-log's retention, disk cap, time zone or daily files differ from those of detection-log ${others(c)} ` +
+        `on face store ${this.store.file}: a store keeps one detection log, which follows the strictest of their settings ` +
+        `(${describeSettings(force)}); give its detection-logs the same settings`;
+      told.set(c, message);
+      try {
+        c.warn?.(message);
+      } catch {
+        // One node's failing warning must not keep the log from the others.
+      }
+    }
+    return told;
   }
 
   /** Erases a person's events (see {@link EventLog.erasePerson}); 0 when the store has no events. */

@@ -27,17 +27,21 @@ export = function register(RED: NodeAPI): void {
       storeProvider(RED, def.store).acquire(this.id),
     );
     // The events belong to the store (lib/events/store-events.ts): its log opens with it, erases
-    // with it, and follows the settings of the first detection-log on it.
+    // with it, and follows the strictest settings of the detection-logs on it (this node is warned,
+    // now or when another one starts, when its own are not the ones in force).
     const logOpen: Promise<EventLog> = storeLease.then(async ({ resource: store }) => {
       const events = storeEvents(store);
-      const { log, warning } = await events.configure(this.id, {
-        dailyFiles: settings.dailyFiles,
-        timezone: settings.timezone,
-        retainKnownDays: settings.retainKnownDays,
-        retainUnknownDays: settings.retainUnknownDays,
-        maxDiskMB: settings.maxDiskMB,
-      });
-      if (warning) this.warn(warning);
+      const { log } = await events.configure(
+        this.id,
+        {
+          dailyFiles: settings.dailyFiles,
+          timezone: settings.timezone,
+          retainKnownDays: settings.retainKnownDays,
+          retainUnknownDays: settings.retainUnknownDays,
+          maxDiskMB: settings.maxDiskMB,
+        },
+        warn,
+      );
       const moved = events.takeWarning();
       if (moved) this.warn(moved);
       return log;

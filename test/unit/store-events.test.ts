@@ -55,6 +55,57 @@ describe('events belong to their store', () => {
     await closeStore(b);
   });
 
+  it('several detection-logs on one store: the strictest settings apply whatever order they start in, and each one overridden is told', async () => {
+    const lax = {
+      retainKnownDays: 30,
+      retainUnknownDays: 30,
+      maxDiskMB: 0,
+      dailyFiles: true,
+      timezone: 'UTC',
+    };
+    const strict = {
+      retainKnownDays: 10,
+      retainUnknownDays: 2,
+      maxDiskMB: 50,
+      dailyFiles: false,
+      timezone: 'Asia/Bangkok',
+    };
+    const expected = { retainKnownDays: 10, retainUnknownDays: 2, maxDiskMB: 50, dailyFiles: false };
+    for (const order of [
+      [lax, strict],
+      [strict, lax],
+    ]) {
+      const d = folder();
+      const store = await openStore({ file: path.join(d, 'faces.db') });
+      const events = storeEvents(store);
+      const told: Record<string, string[]> = { first: [], second: [] };
+      const first = await events.configure('first', order[0], (m) => told.first.push(m));
+      const second = await events.configure('second', order[1], (m) => told.second.push(m));
+      assert.equal(first.log, second.log, 'one log per store');
+      // The strictest of both, and the first node's time zone.
+      assert.deepEqual(first.log.settings, { ...expected, timezone: order[0].timezone });
+      // Whoever is overridden is told, once, naming what applies; the strict one, not overridden
+      // in retention, is told only of the time zone when it came second.
+      const laxName = order[0] === lax ? 'first' : 'second';
+      assert.equal(told[laxName].length, 1, JSON.stringify(told));
+      assert.match(
+        told[laxName][0],
+        /strictest of their settings \(known faces kept 10 days, unknown 2 days, a 50 MB disk cap, daily files off/,
+      );
+      assert.equal(second.warning, told.second[0]);
+      // An unknown face's event of 5 days ago is past the strict retention: the sweep removes it.
+      const old = new Date(Date.now() - 5 * 86400000).toISOString();
+      await first.log.record(loggedEvent(old, null));
+      await first.log.sweep();
+      assert.equal((await first.log.query()).length, 0, 'kept no longer than the strictest node promised');
+      // The strict node leaves: the lax settings apply again.
+      events.unconfigure(order[0] === strict ? 'first' : 'second');
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(first.log.settings.retainUnknownDays, 30);
+      await closeStore(store);
+    }
+  });
+
   it('deleting a person erases their events when no detection log had the events open', async () => {
     const d = folder();
     const file = path.join(d, 'faces.db');
