@@ -131,7 +131,9 @@ function describeRequest(r: Request): string {
     .map(([k, v]) => `${k}: ${show(v, 120)}`)
     .join('; ');
   const path = r.path.length > 300 ? `${r.path.slice(0, 300)}…(${r.path.length} chars)` : r.path;
-  return `${r.method} ${path} [${headers}]${r.body ? ` body ${show(r.body.length > 200 ? r.body.toString('latin1') : r.body, 300)}` : ''}`;
+  // A JSON body as its text (what the route parsed), any other as bytes.
+  const text = r.body && (r.body.length > 200 || /json/.test(r.headers['content-type'] ?? ''));
+  return `${r.method} ${path} [${headers}]${r.body ? ` body ${show(text ? r.body.toString('utf8') : r.body, 300)}` : ''}`;
 }
 
 describe('fuzzing every REST route (seeded random requests, real Node-RED)', { skip: cameraSkip() }, () => {
@@ -381,7 +383,8 @@ describe('fuzzing every REST route (seeded random requests, real Node-RED)', { s
           [1, () => notText(f)],
         );
         body[k] = field.value;
-        ok &&= field.ok;
+        // null is no user or password at all (the route reads it as absent), as good as leaving it out.
+        ok &&= field.ok || field.value === null;
       }
     // Whose stored credentials may go where is the route's to decide: a 4xx, or the device's answer.
     if (f.chance(0.3))
