@@ -22,7 +22,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { FaceMatch } from '../types';
 import { AuditLog, type AuditAction } from './audit';
@@ -39,14 +39,12 @@ import { CropFolder } from './crops';
 import { Datafile } from './datafile';
 import { DescriptorIndex, type IndexHit } from './descriptor-index';
 import {
-  corruptLines,
   eventSample,
   mentionsPerson,
   META_ID,
   newMeta,
   newSampleId,
   publicPerson,
-  readDocuments,
   toDoc,
   withoutPerson,
   withoutSample,
@@ -55,10 +53,11 @@ import {
   type SampleRecord,
 } from './documents';
 import { StoreError } from './errors';
-import { errorCode, isMissing, isNoSpace, messageOf, removeFile } from './files';
+import { errorCode, isNoSpace, messageOf, removeFile } from './files';
 import type { ImportReport } from './report';
 import type { StoreInternals } from './internals';
 import { ErasureJournal, type PendingErasure } from './journal';
+import { loadDatafile } from './load';
 import { StoreLock } from './lock';
 import { decideMatch, DEFAULT_MATCH_OPTIONS, type MatchOptions } from './match';
 import { reembedStore, type ReembedCompute, type ReembedResult } from './reembed';
@@ -248,73 +247,12 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
     });
   }
 
+  /** Reads the datafile into memory (lib/store/load.ts): the people, the meta document, the index. */
   private async load(): Promise<void> {
-    try {
-      // NeDB reads the datafile through a stream whose errors it does not handle: a file it
-      // cannot open would be an uncaught exception, so it is opened here first.
-      await (await open(this.file, 'r')).close();
-    } catch (err) {
-      if (!isMissing(err)) throw await this.loadError(err as Error);
-    }
-    try {
-      await this.datafile.load();
-    } catch (err) {
-      throw await this.loadError(err as Error & { corruptItems?: number; dataLength?: number });
-    }
-    const docs = await this.datafile.all();
-    let records: PersonRecord[];
-    try {
-      const loaded = readDocuments(docs);
-      if (loaded.meta) this.meta = loaded.meta;
-      records = loaded.people;
-    } catch (err) {
-      throw await this.loadError(err as Error);
-    }
-    for (const p of records) this.people.set(p.id, p);
-    if (this.meta.dim) {
-      const index = new DescriptorIndex(this.meta.dim);
-      index.reserve(records.reduce((n, p) => n + p.samples.length, 0));
-      for (const p of records) for (const s of p.samples) index.add(p.id, s.id, s.descriptor);
-      this.index = index;
-    }
-  }
-
-  private async loadError(
-    err: Error & { corruptItems?: number; dataLength?: number; code?: string },
-  ): Promise<StoreError> {
-    const newest = (await this.backups.list())[0];
-    const backupText = newest
-      ? `The newest backup is ${newest.file} (${newest.mtime.toISOString()}); to restore it, stop every user of the store and copy it over ${this.file}.`
-      : 'No backup exists.';
-    const details = { file: this.file, backup: newest?.file ?? null, cause: err.message };
-    if (err.corruptItems !== undefined) {
-      let where = '';
-      try {
-        const lines = corruptLines(this.file);
-        if (lines.length)
-          where = ` (line${lines.length > 1 ? 's' : ''} ${lines.slice(0, 10).join(', ')}${lines.length > 10 ? ', ...' : ''})`;
-      } catch {
-        // The count from NeDB is enough.
-      }
-      return new StoreError(
-        'ESTORE_CORRUPT',
-        `face store ${this.file} is corrupt: ${err.corruptItems} of ${err.dataLength} lines cannot be read${where}. ` +
-          `The file was left untouched. ${backupText}`,
-        { ...details, corruptLines: err.corruptItems },
-      );
-    }
-    if (err.message.startsWith('document ') || err.message.startsWith('sample ')) {
-      return new StoreError(
-        'ESTORE_CORRUPT',
-        `face store ${this.file} is corrupt: ${err.message}. The file was left untouched. ${backupText}`,
-        details,
-      );
-    }
-    return new StoreError(
-      'ESTORE_UNREADABLE',
-      `face store ${this.file} cannot be read: ${err.message}. ${backupText}`,
-      details,
-    );
+    const loaded = await loadDatafile(this.file, this.datafile, this.backups);
+    if (loaded.meta) this.meta = loaded.meta;
+    for (const p of loaded.people) this.people.set(p.id, p);
+    if (loaded.index) this.index = loaded.index;
   }
 
   /** The id of the model whose descriptors the store holds; null until the first sample. */
