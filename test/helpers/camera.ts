@@ -9,6 +9,7 @@ import path from 'node:path';
 import { encodeUserinfo } from '../../lib/camera/url';
 import { IN_CI, toolSkip } from './env';
 import { hasRtspServer } from './rtsp';
+import { selfSignedFiles } from './tls';
 
 /** A camera user and a password that needs percent-encoding in a URL. */
 export const USER = 'operator';
@@ -67,26 +68,8 @@ export function pids(marker: string): number[] {
 export function selfSigned(): { key: Buffer; cert: Buffer } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fw-tls-'));
   try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        path.join(dir, 'key.pem'),
-        '-out',
-        path.join(dir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-      ],
-      { stdio: 'ignore', timeout: 30000 },
-    );
-    return { key: readFileSync(path.join(dir, 'key.pem')), cert: readFileSync(path.join(dir, 'cert.pem')) };
+    const { key, cert } = selfSignedFiles(dir, 'server', '/CN=127.0.0.1');
+    return { key: readFileSync(key), cert: readFileSync(cert) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

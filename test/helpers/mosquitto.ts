@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
+import { selfSignedFiles } from './tls';
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 
@@ -63,21 +64,8 @@ function makeCertificates(dir: string): {
   const ssl = (...args: string[]): void => {
     execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
   };
-  ssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    f('ca.key'),
-    '-out',
-    f('ca.crt'),
-    '-days',
-    '1',
-    '-subj',
-    '/CN=facewatch-test-ca',
-  );
+  // The CA: ca.key and ca.crt.
+  selfSignedFiles(dir, 'ca', '/CN=facewatch-test-ca');
   writeFileSync(f('server.ext'), 'subjectAltName=IP:127.0.0.1\n');
   for (const [who, cn] of [
     ['server', '127.0.0.1'],
