@@ -6,7 +6,7 @@ import { eventItem } from './detections';
 import { metadataEditor } from './metadata';
 import { photoPicker, photoProblem } from './upload';
 import { errorText, type View, type ViewContext } from './view';
-import type { PersonDetail, PersonSummary } from './types';
+import type { PersonSummary, PersonWithEvents } from './types';
 
 const personHash = (id: string): string => `#person/${encodeURIComponent(id)}`;
 
@@ -103,9 +103,9 @@ export const personView: View = async (root, ctx, arg) => {
   const id = decodeURIComponent(arg);
   const base = `faces/${encodeURIComponent(id)}`;
   replace(root, h('p', { class: 'muted' }, 'Loading…'));
-  let person: PersonDetail;
+  let person: PersonWithEvents;
   try {
-    person = await get<PersonDetail>(base, 'see enrolled people');
+    person = await get<PersonWithEvents>(base, 'see enrolled people');
   } catch (err) {
     replace(
       root,
@@ -294,7 +294,7 @@ export const personView: View = async (root, ctx, arg) => {
 };
 
 /** The confirmation says plainly that the data is erased for good. */
-function confirmDelete(person: PersonDetail, ctx: ViewContext): void {
+function confirmDelete(person: PersonWithEvents, ctx: ViewContext): void {
   const out = h('div', { 'aria-live': 'polite' });
   const cancel = h('button', { type: 'button', value: 'cancel' }, 'Cancel');
   const erase = h('button', { type: 'button', class: 'danger', id: 'confirm-delete' }, 'Erase for good');

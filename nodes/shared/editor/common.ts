@@ -25,7 +25,7 @@ export function validator(limit: NumberLimit): (v: unknown) => boolean {
 /** Like {@link validator}, but empty is accepted too ("use the engine's default"). */
 export function optionalValidator(limit: NumberLimit): (v: unknown) => boolean {
   const check = validator(limit);
-  return (v) => v === '' || v === undefined || check(v);
+  return (v) => v === '' || check(v);
 }
 
 /**
