@@ -75,6 +75,7 @@ import type {
   StoreTx,
 } from './types';
 import { STORE, STORE_OFFLOAD_ROWS } from '../types/defaults';
+import { quoteValue } from '../shared/quote';
 
 export type {
   FaceStoreEvents,
@@ -761,7 +762,11 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
     this.assertOpen();
     const p = this.get(id);
     const s = p.samples.find((x) => x.id === sampleId);
-    if (!s) throw new StoreError('ENOTFOUND', `person ${id} has no sample ${sampleId}`, { id, sampleId });
+    if (!s)
+      throw new StoreError('ENOTFOUND', `person ${id} has no sample ${quoteValue(sampleId)}`, {
+        id,
+        sampleId,
+      });
     const next: PersonRecord = {
       ...p,
       samples: p.samples.filter((x) => x !== s),

@@ -4,7 +4,7 @@ import type { FaceStore } from '../../lib/store/face-store';
 import type { Box, FaceMatch, FaceQuality } from '../../lib/types';
 import type { DetectionEvent } from '../../lib/types/events';
 import { reservedKeyProblem } from '../../lib/types/keys';
-import { quoteValue } from '../shared/input';
+import { quoteValue } from '../../lib/shared/quote';
 import type { NodeMessage, NodeMessageInFlow, Send } from '../shared/red';
 import type { Status } from '../shared/status';
 
@@ -175,7 +175,7 @@ export const FRAME_TIME_SLACK_MS = 24 * 3600 * 1000;
 export function frameTime(ts: unknown, now: number): { ts: number; problem?: string } {
   if (ts === undefined || ts === null) return { ts: now };
   if (typeof ts !== 'number' || !Number.isFinite(ts))
-    return { ts: now, problem: `msg.frame.ts ${shown(ts)} is not a time (epoch milliseconds)` };
+    return { ts: now, problem: `msg.frame.ts ${quoteValue(ts)} is not a time (epoch milliseconds)` };
   if (Math.abs(ts - now) > FRAME_TIME_SLACK_MS) {
     const seconds =
       Math.abs(ts * 1000 - now) <= FRAME_TIME_SLACK_MS ? ': it looks like seconds, not milliseconds' : '';
@@ -186,12 +186,6 @@ export function frameTime(ts: unknown, now: number): { ts: number; problem?: str
     };
   }
   return { ts };
-}
-
-function shown(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
-  if (typeof v === 'number') return String(v);
-  return `(${v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v})`;
 }
 
 /**

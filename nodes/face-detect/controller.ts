@@ -7,7 +7,7 @@ import { FrameDroppedError, type FaceEngine } from '../../lib/vision/engine';
 import { asJpeg } from '../../lib/vision/image';
 import type { EngineLease } from '../../lib/vision/registry';
 import type { Node, NodeMessageInFlow, Send } from '../shared/red';
-import { quoteValue } from '../shared/input';
+import { quoteValue } from '../../lib/shared/quote';
 import type { Status } from '../shared/status';
 
 export type { DetectTiming, MotionInfo } from '../../lib/types';

@@ -6,7 +6,7 @@ import type { EngineLease } from '../../lib/vision/registry';
 import type { NodeMessageInFlow, Send } from '../shared/red';
 import type { Status } from '../shared/status';
 import type { StoreLease } from '../shared/store';
-import { quoteValue } from '../shared/input';
+import { quoteValue } from '../../lib/shared/quote';
 
 /** Linux's PATH_MAX: the longest path an import can name. */
 const MAX_PATH = 4096;

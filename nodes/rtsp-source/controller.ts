@@ -2,7 +2,7 @@ import type { Lease } from '../../lib/shared/owner';
 import { checkFfmpeg } from '../../lib/camera/ffmpeg';
 import type { CameraFrame, CameraStream, ConnectionEvent } from '../../lib/camera/stream';
 import type { CameraProvider } from '../shared/camera';
-import { quoteValue } from '../shared/input';
+import { quoteValue } from '../../lib/shared/quote';
 import type { NodeMessage, Send } from '../shared/red';
 import type { Status } from '../shared/status';
 

@@ -486,6 +486,17 @@ describe('FaceStore', () => {
     await store.close();
   });
 
+  it('names a missing sample in a short quote, however long the id asked for', async () => {
+    const store = await FaceStore.open({ file: path.join(freshDir(), 'faces.db') });
+    const p = await store.addPerson({ name: 'Sam' }, { descriptor: unit(13), modelId: MODEL });
+    await assert.rejects(store.removeSample(p.id, '%'.repeat(10000)), (err: Error) => {
+      assert.match(err.message, /has no sample "%{40}…"$/);
+      assert.ok(err.message.length < 120, err.message.slice(0, 200));
+      return true;
+    });
+    await store.close();
+  });
+
   it('reports one corrupt line among many, names the newest backup and leaves the file untouched', async () => {
     const dir = freshDir();
     const file = path.join(dir, 'faces.db');
