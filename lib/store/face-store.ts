@@ -9,16 +9,12 @@
  * datafile is backed up before the first write of a batch, and erasures compact the datafile and
  * scrub the backups before the batch ends. A write that fails on disk is undone (datafile.ts).
  *
- * An erasure is recorded in the erasure journal (journal.ts) before any of it is done, then done
- * in this order: the store's part (the person leaves matching at once; backups scrubbed, or
- * removed when they cannot be; the document removed and the datafile compacted; the images
- * deleted), the erasers other rooms registered ({@link FaceStore.addEraser}), the person's name
- * scrubbed from the audit log, the events; only then the journal entry is removed. An erasure
- * that fails part-way stays recorded and is finished by the next delete of the same id, and its
- * store part by the next open.
- *
- * Beside this file: documents.ts (records in memory and their NeDB documents), crops.ts (the
- * images folder), transfer.ts (the JSON export format) and reembed.ts (moving to a new model).
+ * Beside this file, each with one job: load.ts (reading the datafile at open), lock.ts (one
+ * process per store), matcher.ts (the index in memory and 1:N matching), changes.ts (enrolment,
+ * samples, renames), erasure.ts (erasing a person everywhere, journalled), audit.ts (the audit
+ * log), documents.ts (records in memory and their NeDB documents), crops.ts (the images folder),
+ * backups.ts, transfer.ts (the JSON export format) and reembed.ts (moving to a new model). This
+ * file opens and closes a store, answers its reads and runs its batches.
  */
 import { EventEmitter } from 'node:events';
 import { existsSync, statSync } from 'node:fs';
@@ -27,41 +23,21 @@ import path from 'node:path';
 import type { FaceMatch } from '../types';
 import { AuditLog, type AuditAction } from './audit';
 import { BackupSet } from './backups';
-import {
-  formatGeneratedId,
-  generatedIdNumber,
-  sanitiseId,
-  sanitiseMetadata,
-  sanitiseName,
-  toDescriptor,
-} from './codec';
 import { CropFolder } from './crops';
 import { Datafile } from './datafile';
-import { DescriptorIndex, type IndexHit } from './descriptor-index';
-import {
-  eventSample,
-  mentionsPerson,
-  META_ID,
-  newMeta,
-  newSampleId,
-  publicPerson,
-  toDoc,
-  withoutPerson,
-  withoutSample,
-  type MetaDoc,
-  type PersonRecord,
-  type SampleRecord,
-} from './documents';
+import { META_ID, newMeta, publicPerson, type MetaDoc, type PersonRecord } from './documents';
+import { Changes } from './changes';
+import { Erasures } from './erasure';
 import { StoreError } from './errors';
-import { errorCode, isNoSpace, messageOf, removeFile } from './files';
+import { errorCode, messageOf, removeFile } from './files';
 import type { ImportReport } from './report';
 import type { StoreInternals } from './internals';
 import { ErasureJournal, type PendingErasure } from './journal';
 import { loadDatafile } from './load';
 import { StoreLock } from './lock';
-import { decideMatch, DEFAULT_MATCH_OPTIONS, type MatchOptions } from './match';
+import { DEFAULT_MATCH_OPTIONS, type MatchOptions } from './match';
+import { Matcher } from './matcher';
 import { reembedStore, type ReembedCompute, type ReembedResult } from './reembed';
-import { SearchWorker } from './search-worker';
 import { exportStore, importStore, type StoreExport } from './transfer';
 
 import type {
@@ -75,7 +51,6 @@ import type {
   StoreTx,
 } from './types';
 import { STORE, STORE_OFFLOAD_ROWS } from '../types/defaults';
-import { quoteValue } from '../shared/quote';
 
 export type {
   FaceStoreEvents,
@@ -107,25 +82,18 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
   readonly defaults: MatchOptions;
 
   private readonly datafile: Datafile;
-  private readonly journal: ErasureJournal;
-  /** Registered erasers, by name, in registration order. */
-  private readonly erasers = new Map<string, PersonEraser>();
-  /** People whose erasure has started in this process, as they were (for the events). */
-  private readonly erasing = new Map<string, PersonRecord>();
-  /** Ids whose store part of a pending erasure is done since the store opened. */
-  private readonly storeErased = new Set<string>();
+  private readonly matcher: Matcher;
+  private readonly erasures: Erasures;
+  private readonly changes: Changes;
   private readonly crops: CropFolder;
   private readonly backups: BackupSet;
   private readonly audit: AuditLog;
   private readonly actor: string;
   private readonly people = new Map<string, PersonRecord>();
   private meta: MetaDoc = newMeta();
-  private index: DescriptorIndex | null = null;
   private lock: StoreLock | null;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
-  private readonly offloadRows: number;
-  private worker: SearchWorker | null = null;
   private readonly onExit = (): void => this.lock?.release();
   /** Handed to the modules that work on the whole store (transfer, reembed). */
   private readonly internals: StoreInternals = {
@@ -135,12 +103,12 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
     batch: (fn) => this.batch(fn),
     imagePath: (sample) => this.imagePath(sample),
     saveMeta: (next) => this.saveMeta(next),
-    replace: (next) => this.replace(next),
+    replace: (next) => this.changes.replace(next),
     unit: (fn, opts) => this.unit(fn, opts),
     useIndex: (index) => {
-      this.index = index;
+      this.matcher.index = index;
     },
-    compact: () => this.compact(),
+    compact: () => this.datafile.compact(),
     log: (action, actor, p, details) => this.log(action, actor, p, details),
     flushAudit: () => this.audit.flush(),
     emit: (event, ...args) => this.emitSafe(event, ...args),
@@ -163,9 +131,35 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
     this.audit = new AuditLog(opts.auditFile);
     this.actor = opts.actor ?? 'unknown';
     this.defaults = { ...DEFAULT_MATCH_OPTIONS, ...opts.match };
-    this.offloadRows = opts.offloadRows ?? STORE_OFFLOAD_ROWS;
+    this.matcher = new Matcher(
+      {
+        file: this.file,
+        person: (id) => this.people.get(id),
+        model: () => ({ modelId: this.meta.modelId, dim: this.meta.dim }),
+      },
+      this.defaults,
+      opts.offloadRows ?? STORE_OFFLOAD_ROWS,
+    );
     this.datafile = datafile;
-    this.journal = journal;
+    // What the store's erasures and changes both work on.
+    const parts = {
+      file: this.file,
+      datafile,
+      crops: this.crops,
+      backups: this.backups,
+      people: this.people,
+      matcher: this.matcher,
+      log: this.log.bind(this),
+      emit: this.emitSafe.bind(this),
+    };
+    this.erasures = new Erasures({ ...parts, journal, audit: this.audit });
+    this.changes = new Changes({
+      ...parts,
+      erasures: this.erasures,
+      meta: () => this.meta,
+      saveMeta: (next) => this.saveMeta(next),
+      unit: (fn, opts) => this.unit(fn, opts),
+    });
     this.lock = lock;
     if (lock) process.on('exit', this.onExit);
   }
@@ -204,11 +198,11 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
       }
       const journal = await ErasureJournal.open(`${file}.erasures.json`);
       store = new FaceStore(full, Datafile.create(file), journal, lock);
-      await store.sweepTemporary();
+      await store.sweepTemporary(journal);
       await store.load();
       for (const e of journal.list()) {
         try {
-          await store.eraseStorePart(e.id);
+          await store.erasures.eraseStorePart(e.id);
         } catch (err) {
           throw new StoreError(
             'EERASURE',
@@ -231,9 +225,9 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
    * audit log's `.tmp` files, and NeDB's `<datafile>~` (only beside an existing datafile: without
    * one, NeDB recovers from it).
    */
-  private async sweepTemporary(): Promise<void> {
+  private async sweepTemporary(journal: ErasureJournal): Promise<void> {
     await this.backups.sweep();
-    await this.journal.sweep();
+    await journal.sweep();
     await this.audit.sweep();
     if (existsSync(this.file)) await removeFile(`${this.file}~`).catch(() => undefined);
   }
@@ -253,7 +247,7 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
     const loaded = await loadDatafile(this.file, this.datafile, this.backups);
     if (loaded.meta) this.meta = loaded.meta;
     for (const p of loaded.people) this.people.set(p.id, p);
-    if (loaded.index) this.index = loaded.index;
+    if (loaded.index) this.matcher.index = loaded.index;
   }
 
   /** The id of the model whose descriptors the store holds; null until the first sample. */
@@ -273,7 +267,7 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
 
   /** Number of samples in the matching index. */
   samples(): number {
-    return this.index?.rows ?? 0;
+    return this.matcher.rows;
   }
 
   getPerson(id: string): Person | undefined {
@@ -300,67 +294,29 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
     return this.backups.list();
   }
 
-  // ---------------------------------------------------------------- matching
-
-  private checkQuery(descriptor: ArrayLike<number>, modelId: string): Float32Array | null {
-    if (this.meta.modelId && modelId !== this.meta.modelId) {
-      throw new StoreError(
-        'EMODEL_MISMATCH',
-        `descriptor was made by model ${modelId}, but face store ${this.file} holds descriptors of model ${this.meta.modelId}; ` +
-          'descriptors of different models cannot be compared (run `facewatch reembed` to move the store to the new model)',
-        { modelId, storeModelId: this.meta.modelId },
-      );
-    }
-    if (!this.index || this.index.rows === 0) return null;
-    return toDescriptor(descriptor, this.meta.dim);
-  }
+  // ---------------------------------------------------------------- matching: matcher.ts
 
   /**
    * 1:N search on the calling thread. A person's distance is the minimum over their samples.
-   * Throws `EMODEL_MISMATCH` for a descriptor of another model. See {@link decideMatch} for how
-   * `known`, `ambiguous` and `confidence` are derived.
+   * Throws `EMODEL_MISMATCH` for a descriptor of another model. See `decideMatch` (match.ts) for
+   * how `known`, `ambiguous` and `confidence` are derived.
    */
   match(descriptor: ArrayLike<number>, modelId: string, opts: Partial<MatchOptions> = {}): FaceMatch {
     this.assertOpen();
-    const o = { ...this.defaults, ...opts };
-    const q = this.checkQuery(descriptor, modelId);
-    const hits = q && this.index ? this.index.search(q, Math.max(o.k, 2)) : [];
-    return this.decide(hits, o);
+    return this.matcher.match(descriptor, modelId, opts);
   }
 
   /**
    * Same as {@link match}, but a store with at least `offloadRows` samples is searched in a
    * worker thread over shared memory, so the event loop stays free. Use this from nodes.
    */
-  async matchAsync(
+  matchAsync(
     descriptor: ArrayLike<number>,
     modelId: string,
     opts: Partial<MatchOptions> = {},
   ): Promise<FaceMatch> {
     this.assertOpen();
-    const o = { ...this.defaults, ...opts };
-    const q = this.checkQuery(descriptor, modelId);
-    const index = this.index;
-    if (!q || !index) return this.decide([], o);
-    const k = Math.max(o.k, 2);
-    if (this.offloadRows <= 0 || index.rows < this.offloadRows) return this.decide(index.search(q, k), o);
-    this.worker ??= new SearchWorker();
-    // A patch during the search may move rows or re-use a person slot: retry, then scan here.
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const view = index.view();
-      const res = await this.worker.search(view, q, k);
-      if (this.closed) throw new StoreError('ESTORE_CLOSED', `face store ${this.file} is closed`);
-      if (index === this.index && index.version === view.version)
-        return this.decide(index.hits(res.slots, res.d2), o);
-    }
-    return this.decide(this.index ? this.index.search(q, k) : [], o);
-  }
-
-  private decide(hits: IndexHit[], o: MatchOptions): FaceMatch {
-    return decideMatch(hits, o, (id) => {
-      const p = this.people.get(id);
-      return p ? { id: p.id, name: p.name, metadata: structuredClone(p.metadata) } : null;
-    });
+    return this.matcher.matchAsync(descriptor, modelId, opts);
   }
 
   // ---------------------------------------------------------------- changes
@@ -400,24 +356,25 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
         <A extends unknown[], R>(f: (...a: A) => Promise<R>, backup = true) =>
         async (...a: A): Promise<R> => {
           if (!open) throw new Error('a store transaction was used after its batch ended');
+          this.assertOpen();
           if (backup) await before();
           return f(...a);
         };
       const tx: StoreTx = {
         addPerson: guard((input: PersonInput, sample?: SampleInput, actor?: string) =>
-          this.txAddPerson(input, sample, actor),
+          this.changes.addPerson(input, sample, actor),
         ),
         addSample: guard((id: string, sample: SampleInput, actor?: string) =>
-          this.txAddSample(id, sample, actor),
+          this.changes.addSample(id, sample, actor),
         ),
         updatePerson: guard(
           (id: string, patch: { name?: string; metadata?: Record<string, unknown> }, actor?: string) =>
-            this.txUpdatePerson(id, patch, actor),
+            this.changes.updatePerson(id, patch, actor),
         ),
         removeSample: guard((id: string, sampleId: string, actor?: string) =>
-          this.txRemoveSample(id, sampleId, actor),
+          this.changes.removeSample(id, sampleId, actor),
         ),
-        deletePerson: guard((id: string, actor?: string) => this.txDeletePerson(id, actor), false),
+        deletePerson: guard((id: string, actor?: string) => this.erasures.deletePerson(id, actor), false),
       };
       try {
         return await fn(tx);
@@ -480,17 +437,12 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
    * Returns the function that removes it.
    */
   addEraser(name: string, eraser: PersonEraser): () => void {
-    if (typeof name !== 'string' || !name) throw new TypeError('an eraser needs a name');
-    if (typeof eraser?.erasePerson !== 'function') throw new TypeError(`eraser ${name} has no erasePerson()`);
-    this.erasers.set(name, eraser);
-    return () => {
-      if (this.erasers.get(name) === eraser) this.erasers.delete(name);
-    };
+    return this.erasures.addEraser(name, eraser);
   }
 
   /** The erasures recorded and not finished (copies), oldest first. */
   pendingErasures(): PendingErasure[] {
-    return this.journal.list();
+    return this.erasures.pending();
   }
 
   /**
@@ -499,27 +451,7 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
    * one could not be finished (its entry is kept; the others are finished).
    */
   finishPendingErasures(actor?: string): Promise<string[]> {
-    return this.batch(async () => {
-      const finished: string[] = [];
-      const failed: Error[] = [];
-      for (const entry of this.journal.list()) {
-        try {
-          await this.finishErasure(entry, actor);
-          finished.push(entry.id);
-        } catch (err) {
-          failed.push(err as Error);
-        }
-      }
-      if (failed.length === 1) throw failed[0];
-      if (failed.length > 1) {
-        throw new StoreError(
-          'EERASURE',
-          `${failed.length} erasures are not finished: ${failed.map((e) => e.message).join(' | ')}`,
-          { finished },
-        );
-      }
-      return finished;
-    });
+    return this.batch(() => this.erasures.finishPending(actor));
   }
 
   private assertOpen(): void {
@@ -558,366 +490,18 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
    */
   private async unit<T>(fn: () => Promise<T>, opts: { people?: boolean } = {}): Promise<T> {
     const meta = this.meta;
-    const index = this.index;
+    const index = this.matcher.index;
     const people = opts.people ? new Map(this.people) : null;
     try {
       return await this.datafile.unit(fn);
     } catch (err) {
       this.meta = meta;
-      this.index = index;
+      this.matcher.index = index;
       if (people) {
         this.people.clear();
         for (const [id, p] of people) this.people.set(id, p);
       }
       throw err;
-    }
-  }
-
-  private async nextId(): Promise<string> {
-    let n = this.meta.nextId;
-    while (this.people.has(formatGeneratedId(n)) || this.journal.get(formatGeneratedId(n))) n++;
-    await this.saveMeta({ ...this.meta, nextId: n + 1 });
-    return formatGeneratedId(n);
-  }
-
-  /** Validates a sample against the store's model; adopts the model when the store has none. */
-  private prepareSample(personId: string, input: SampleInput): { rec: SampleRecord; adoptModel: boolean } {
-    if (!input || typeof input.modelId !== 'string' || !input.modelId) {
-      throw new StoreError('EDESCRIPTOR', 'a sample needs the id of the model that computed its descriptor');
-    }
-    if (this.meta.modelId && input.modelId !== this.meta.modelId) {
-      throw new StoreError(
-        'EMODEL_MISMATCH',
-        `descriptor was made by model ${input.modelId}, but face store ${this.file} holds descriptors of model ${this.meta.modelId}; ` +
-          'refusing to mix them (run `facewatch reembed` to move the store to the new model)',
-        { modelId: input.modelId, storeModelId: this.meta.modelId },
-      );
-    }
-    const descriptor = toDescriptor(input.descriptor, this.meta.dim);
-    const id = newSampleId();
-    const rec: SampleRecord = {
-      id,
-      descriptor,
-      modelId: input.modelId,
-      image: input.crop ? this.crops.relative(personId, `${id}.jpg`) : null,
-      source: typeof input.source === 'string' ? input.source.slice(0, 500) : '',
-      time: input.time ?? new Date().toISOString(),
-    };
-    return { rec, adoptModel: !this.meta.modelId };
-  }
-
-  /** Writes a new sample's crop, when it has one. */
-  private async writeImage(rec: SampleRecord, crop: Buffer | undefined): Promise<void> {
-    const ref = rec.image && this.crops.parse(rec.image);
-    if (!crop || !ref) return;
-    try {
-      await this.crops.write(ref.key, ref.name, crop);
-    } catch (err) {
-      throw new StoreError(
-        'EWRITE',
-        `face store ${this.file}: the face image could not be written: ${messageOf(err)}; nothing was changed`,
-        { errno: errorCode(err) },
-      );
-    }
-  }
-
-  /** Deletes a sample's crop, and the person's folder when no other crop is left in it. */
-  private async dropImage(rec: SampleRecord): Promise<void> {
-    const ref = rec.image && this.crops.parse(rec.image);
-    if (ref) await this.crops.remove(ref.key, ref.name);
-  }
-
-  private async adopt(rec: SampleRecord): Promise<void> {
-    await this.saveMeta({ ...this.meta, modelId: rec.modelId, dim: rec.descriptor.length });
-    if (!this.index || this.index.dim !== rec.descriptor.length)
-      this.index = new DescriptorIndex(rec.descriptor.length);
-  }
-
-  private async txAddPerson(input: PersonInput, sample?: SampleInput, actor?: string): Promise<Person> {
-    this.assertOpen();
-    const name = sanitiseName(input?.name);
-    const metadata = sanitiseMetadata(input?.metadata);
-    const given =
-      input.id !== undefined && input.id !== null && input.id !== '' ? sanitiseId(input.id) : null;
-    if (given !== null) {
-      if (this.people.has(given)) {
-        throw new StoreError(
-          'EEXISTS',
-          `a person with id ${given} already exists (${this.people.get(given)?.name})`,
-          { id: given },
-        );
-      }
-      const pending = this.journal.get(given);
-      if (pending) {
-        throw new StoreError(
-          'EEXISTS',
-          `person ${given} is being erased (since ${pending.since}); delete ${given} again to finish the erasure before using the id again`,
-          { id: given },
-        );
-      }
-    }
-    return this.unit(async () => {
-      let id: string;
-      if (given !== null) {
-        id = given;
-        const n = generatedIdNumber(id);
-        // Generated ids skip ids users chose: never hand out this number later, even after a delete.
-        if (n !== null && n >= this.meta.nextId) await this.saveMeta({ ...this.meta, nextId: n + 1 });
-      } else {
-        id = await this.nextId();
-      }
-      const prepared = sample ? this.prepareSample(id, sample) : null;
-      const now = new Date().toISOString();
-      const rec: PersonRecord = {
-        id,
-        name,
-        metadata,
-        samples: prepared ? [prepared.rec] : [],
-        createdAt: now,
-        updatedAt: now,
-      };
-      if (prepared) await this.writeImage(prepared.rec, sample?.crop);
-      try {
-        if (prepared?.adoptModel) await this.adopt(prepared.rec);
-        await this.datafile.insert(toDoc(rec));
-      } catch (err) {
-        if (prepared) await this.dropImage(prepared.rec).catch(() => undefined);
-        throw err;
-      }
-      this.people.set(id, rec);
-      if (prepared) this.index?.add(id, prepared.rec.id, prepared.rec.descriptor);
-      const person = publicPerson(rec);
-      this.log('enrol', actor, rec, { samples: rec.samples.length, source: prepared?.rec.source });
-      this.emitSafe('person-added', person);
-      if (prepared) this.emitSafe('sample-added', { person, sample: eventSample(prepared.rec) });
-      return person;
-    });
-  }
-
-  private get(id: string): PersonRecord {
-    const p = this.people.get(String(id));
-    if (!p)
-      throw new StoreError('ENOTFOUND', `no person with id ${String(id)} in face store ${this.file}`, { id });
-    return p;
-  }
-
-  private async replace(next: PersonRecord): Promise<void> {
-    await this.datafile.update(next.id, toDoc(next));
-    this.people.set(next.id, next);
-  }
-
-  private async txAddSample(id: string, sample: SampleInput, actor?: string): Promise<Person> {
-    this.assertOpen();
-    const p = this.get(id);
-    const { rec: s, adoptModel } = this.prepareSample(p.id, sample);
-    await this.writeImage(s, sample.crop);
-    const next: PersonRecord = { ...p, samples: [...p.samples, s], updatedAt: new Date().toISOString() };
-    try {
-      await this.unit(async () => {
-        if (adoptModel) await this.adopt(s);
-        await this.replace(next);
-      });
-    } catch (err) {
-      await this.dropImage(s).catch(() => undefined);
-      throw err;
-    }
-    this.index?.add(p.id, s.id, s.descriptor);
-    const person = publicPerson(next);
-    this.log('add-sample', actor, next, { samples: next.samples.length, source: s.source });
-    this.emitSafe('sample-added', { person, sample: eventSample(s) });
-    this.emitSafe('person-updated', person);
-    return person;
-  }
-
-  private async txUpdatePerson(
-    id: string,
-    patch: { name?: string; metadata?: Record<string, unknown> },
-    actor?: string,
-  ): Promise<Person> {
-    this.assertOpen();
-    const p = this.get(id);
-    const next: PersonRecord = {
-      ...p,
-      name: patch.name !== undefined ? sanitiseName(patch.name) : p.name,
-      metadata: patch.metadata !== undefined ? sanitiseMetadata(patch.metadata) : p.metadata,
-      updatedAt: new Date().toISOString(),
-    };
-    await this.unit(() => this.replace(next));
-    const person = publicPerson(next);
-    const changed = [
-      patch.name !== undefined ? 'name' : '',
-      patch.metadata !== undefined ? 'metadata' : '',
-    ].filter(Boolean);
-    this.log('update', actor, next, { changed, ...(next.name !== p.name ? { previousName: p.name } : {}) });
-    this.emitSafe('person-updated', person);
-    return person;
-  }
-
-  /** Compacts the datafile so no appended line still holds erased data. */
-  private async compact(): Promise<void> {
-    await this.datafile.compact();
-  }
-
-  private async txRemoveSample(id: string, sampleId: string, actor?: string): Promise<Person> {
-    this.assertOpen();
-    const p = this.get(id);
-    const s = p.samples.find((x) => x.id === sampleId);
-    if (!s)
-      throw new StoreError('ENOTFOUND', `person ${id} has no sample ${quoteValue(sampleId)}`, {
-        id,
-        sampleId,
-      });
-    const next: PersonRecord = {
-      ...p,
-      samples: p.samples.filter((x) => x !== s),
-      updatedAt: new Date().toISOString(),
-    };
-    // Backups first: one that cannot be rewritten is removed, which also makes room on a full disk.
-    await this.backups.rewriteAll(withoutSample(id, sampleId), mentionsPerson(id));
-    // The changed document and the compaction that drops its old lines succeed or fail together.
-    await this.unit(async () => {
-      await this.datafile.update(next.id, toDoc(next));
-      await this.compact();
-    });
-    this.people.set(next.id, next);
-    this.index?.removeSample(s.id);
-    await this.dropImage(s).catch((err: Error) =>
-      process.emitWarning(
-        `face store ${this.file}: the image of removed sample ${s.id} could not be deleted (${err.message}); it is swept at the next open`,
-      ),
-    );
-    const person = publicPerson(next);
-    this.log('remove-sample', actor, next, { samples: next.samples.length });
-    this.emitSafe('sample-removed', { person, sample: eventSample(s) });
-    this.emitSafe('person-updated', person);
-    s.descriptor.fill(0);
-    return person;
-  }
-
-  private async txDeletePerson(rawId: string, actor?: string): Promise<boolean> {
-    this.assertOpen();
-    const id = sanitiseId(rawId);
-    const p = this.people.get(id);
-    let entry = this.journal.get(id);
-    if (!p && !entry) {
-      // Nothing to erase; scrub what an erasure cut short by an earlier version may have left.
-      await this.scrubStore(id);
-      return false;
-    }
-    if (!entry) {
-      entry = { id, name: p!.name, since: new Date().toISOString() };
-      const recorded = entry;
-      try {
-        await this.withRoom(() => this.journal.add(recorded));
-      } catch (err) {
-        throw new StoreError(
-          'EERASURE',
-          `the erasure of ${id} could not be recorded in ${this.journalFile}: ${messageOf(err)}; nothing was erased`,
-          { id, errno: errorCode(err) },
-        );
-      }
-    }
-    await this.finishErasure(entry, actor);
-    return true;
-  }
-
-  /** Runs every step of a recorded erasure (each is idempotent); see {@link deletePerson}. */
-  private async finishErasure(entry: PendingErasure, actor?: string): Promise<void> {
-    const { id, name } = entry;
-    let step = "the face store's files";
-    try {
-      await this.eraseStorePart(id);
-      step = 'the erasers';
-      await this.runErasers(entry);
-      step = 'the audit log';
-      await this.withRoom(() => this.audit.scrubPerson(id, name));
-    } catch (err) {
-      throw new StoreError(
-        'EERASURE',
-        `the erasure of ${id} is not finished (${step}): ${messageOf(err)}. ` +
-          `It stays recorded in ${this.journalFile} and is finished by deleting ${id} again or at the next start.`,
-        { id, step, errno: errorCode(err) ?? (err as StoreError).details?.errno },
-      );
-    }
-    const rec = this.erasing.get(id);
-    this.log('delete', actor, { id }, rec ? { samples: rec.samples.length } : undefined);
-    const person: Person = rec
-      ? publicPerson(rec)
-      : { id, name, metadata: {}, samples: [], createdAt: entry.since, updatedAt: entry.since };
-    if (rec) for (const s of rec.samples) this.emitSafe('sample-removed', { person, sample: eventSample(s) });
-    this.emitSafe('person-deleted', person);
-    try {
-      await this.withRoom(() => this.journal.remove(id));
-    } catch (err) {
-      throw new StoreError(
-        'EERASURE',
-        `${id} is erased, but its entry in the erasure journal ${this.journalFile} could not be removed (${messageOf(err)}); ` +
-          `the erasure runs again at the next delete of ${id} or the next start`,
-        { id, step: 'the journal', errno: errorCode(err) },
-      );
-    }
-    this.erasing.delete(id);
-    this.storeErased.delete(id);
-    if (rec) for (const s of rec.samples) s.descriptor.fill(0);
-  }
-
-  /**
-   * The store's part of an erasure: the person leaves matching at once, then backups, datafile
-   * and images are scrubbed. Done once per open for a pending erasure.
-   */
-  private async eraseStorePart(id: string): Promise<void> {
-    if (this.storeErased.has(id)) return;
-    const p = this.people.get(id);
-    if (p) {
-      this.people.delete(id);
-      this.index?.removePerson(id);
-      this.erasing.set(id, p);
-    }
-    await this.scrubStore(id);
-    this.storeErased.add(id);
-  }
-
-  /**
-   * Removes an id from the backups, the datafile and the images folder. Backups first: one that
-   * cannot be rewritten is removed, which also makes room on a full disk for the compaction.
-   */
-  private async scrubStore(id: string): Promise<void> {
-    await this.backups.rewriteAll(withoutPerson(id), mentionsPerson(id));
-    if (this.datafile.has(id)) await this.withRoom(() => this.datafile.remove(id));
-    await this.withRoom(() => this.compact());
-    await this.crops.removeKey(id);
-  }
-
-  /** Runs every registered eraser; rejects naming each one that failed (after running them all). */
-  private async runErasers(entry: PendingErasure): Promise<void> {
-    const failed: string[] = [];
-    for (const [name, eraser] of [...this.erasers]) {
-      try {
-        await eraser.erasePerson({ id: entry.id, name: entry.name });
-      } catch (err) {
-        failed.push(`eraser "${name}" failed: ${messageOf(err)}`);
-      }
-    }
-    if (failed.length) throw new StoreError('EERASURE', failed.join('; '), { id: entry.id });
-  }
-
-  /**
-   * Runs a step of an erasure; on a full disk, removes the oldest backup and tries again (losing
-   * a backup beats keeping data that should be erased), until no backup is left.
-   */
-  private async withRoom<T>(fn: () => Promise<T>): Promise<T> {
-    for (;;) {
-      try {
-        return await fn();
-      } catch (err) {
-        const errno = errorCode(err) ?? (err as StoreError).details?.errno;
-        if (!isNoSpace({ code: errno })) throw err;
-        const dropped = await this.backups.dropOldest().catch(() => null);
-        if (!dropped) throw err;
-        process.emitWarning(
-          `face store ${this.file}: the disk is full; backup ${dropped} was removed to make room for an erasure`,
-        );
-      }
     }
   }
 
@@ -962,11 +546,9 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> {
     await this.queue;
     this.closed = true;
     await this.audit.flush();
-    await this.worker?.close();
-    this.worker = null;
+    await this.matcher.close();
     this.lock?.release();
     this.lock = null;
     process.removeListener('exit', this.onExit);
-    this.index?.clear();
   }
 }
