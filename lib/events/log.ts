@@ -221,8 +221,41 @@ export class EventLog {
    * the plain frame (see {@link plainFrame}); `event.faces` says what is drawn over it when it is
    * served. Resolves to the event as recorded, the object to send and publish.
    */
-  record(event: DetectionEvent, files: EventFiles = {}): Promise<DetectionEvent> {
+  record(event: DetectionEvent, files?: EventFiles): Promise<DetectionEvent>;
+  /**
+   * The same, for the people `enrolled` still knows, decided in turn with the erasures (an erasure
+   * queued before this record has run, one queued after it erases what this writes): an event of
+   * someone it no longer knows (erased while their frame was on its way) is not written and
+   * resolves to null; in someone else's event they leave `faces` and their face is pixelated in
+   * the kept frame.
+   */
+  record(
+    event: DetectionEvent,
+    files: EventFiles,
+    enrolled: (personId: string) => boolean,
+  ): Promise<DetectionEvent | null>;
+  record(
+    event: DetectionEvent,
+    files: EventFiles = {},
+    enrolled?: (personId: string) => boolean,
+  ): Promise<DetectionEvent | null> {
     return this.serial(async () => {
+      if (enrolled) {
+        if (event.person && !enrolled(event.person.id)) return null;
+        const faces = event.faces ?? [];
+        const gone = faces.filter((f) => f.person && !enrolled(f.person.id));
+        if (gone.length) {
+          event = { ...event, faces: faces.filter((f) => !gone.includes(f)) };
+          if (files.snapshot)
+            files = {
+              ...files,
+              snapshot: await pixelate(
+                files.snapshot,
+                gone.map((f) => f.box),
+              ),
+            };
+        }
+      }
       const e: DetectionEvent = { ...event, snapshot: null, crop: null };
       let undoDaily: (() => Promise<void>) | undefined;
       try {

@@ -40,6 +40,11 @@ export interface RecorderOptions {
   cooldown: number;
   /** Keep the drawn frame and the face crop with each event. */
   snapshots: boolean;
+  /**
+   * Who the store still knows: a face named after someone it no longer knows (erased while the
+   * frame was on its way) is not recorded and leaves the pictures (see {@link EventLog.record}).
+   */
+  enrolled?: (personId: string) => boolean;
 }
 
 /** Feeds frames to a tracker and records the events it decides. */
@@ -100,7 +105,17 @@ export class EventRecorder {
       };
       let crop: Buffer | null = null;
       if (this.opts.snapshots && f.image) crop = face.crop ?? (await cropFace(f.image, face.box));
-      out.push({ event: await this.log.record(event, { snapshot: plain, crop }), snapshot });
+      const files = { snapshot: plain, crop };
+      const enrolled = this.opts.enrolled;
+      if (!enrolled) {
+        out.push({ event: await this.log.record(event, files), snapshot });
+        continue;
+      }
+      const recorded = await this.log.record(event, files, enrolled);
+      if (!recorded) continue;
+      // The drawn frame names everyone in it: not sent on when someone left it.
+      const whole = (recorded.faces?.length ?? 0) === faces.length;
+      out.push({ event: recorded, snapshot: whole ? snapshot : null });
     }
     return out;
   }

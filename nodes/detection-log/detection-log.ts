@@ -49,7 +49,11 @@ export = function register(RED: NodeAPI): void {
     const parts: Promise<LogParts> = Promise.all([storeLease, logOpen]).then(([s, log]) => ({
       store: s.resource,
       log,
-      recorder: new EventRecorder(log, { cooldown: settings.cooldown, snapshots: settings.snapshots }),
+      recorder: new EventRecorder(log, {
+        cooldown: settings.cooldown,
+        snapshots: settings.snapshots,
+        enrolled: (id) => s.resource.getPerson(id) !== undefined,
+      }),
     }));
     const controller = new DetectionLogController(status, parts, warn);
     const onDeleted = (person: Person): void => {

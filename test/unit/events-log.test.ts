@@ -276,6 +276,60 @@ describe('event log', () => {
     await log.close();
   });
 
+  it('records nothing of someone erased while their frame was on its way, in turn with the erasure', async () => {
+    const file = fresh();
+    const log = await EventLog.open({ file, timezone: 'UTC', dailyFiles: true });
+    const folder = path.dirname(file);
+    const photo = await plainFrame(
+      readFileSync(fixturePath('face_recognition', 'examples', 'two_people.jpg')),
+    );
+    const { width = 0 } = await sharp(photo).metadata();
+    const aliceBox = { x: 40, y: 40, width: 120, height: 120 };
+    const bobBox = { x: width - 180, y: 40, width: 120, height: 120 };
+    const faces = [
+      { box: aliceBox, person: ALICE },
+      { box: bobBox, person: BOB },
+    ];
+    const time = '2026-08-02T10:00:00.000Z';
+    const enrolled = new Set([ALICE.id, BOB.id]);
+    const known = (id: string): boolean => enrolled.has(id);
+    // The erasure is queued first; her frame's record, queued after it, runs after it.
+    const erasing = (async () => {
+      enrolled.delete(ALICE.id);
+      return log.erasePerson(ALICE.id);
+    })();
+    const hers = log.record(
+      { ...event(time, ALICE), box: aliceBox, faces },
+      { snapshot: photo, crop: photo },
+      known,
+    );
+    const his = log.record({ ...event(time, BOB), box: bobBox, faces }, { snapshot: photo }, known);
+    assert.equal(await erasing, 0);
+    assert.equal(await hers, null, 'her event is not recorded');
+    const kept = await his;
+    assert.ok(kept);
+    assert.deepEqual(kept.faces, [{ box: bobBox, person: BOB }], 'she is not among the faces of his event');
+    assert.deepEqual(filesContaining(folder, ALICE.id), [], 'her id is in no file');
+    assert.deepEqual(filesContaining(folder, ALICE.name), [], 'her name is in no file');
+    assert.equal((await log.query()).length, 1);
+    // His frame is kept with her face pixelated; without the check it would be the plain frame.
+    const frame = readFileSync(path.join(log.images.root, kept.snapshot ?? ''));
+    assert.ok(!frame.equals(photo), 'the kept frame is not the frame as it came');
+    const spread = async (img: Buffer): Promise<number> => {
+      const px = await sharp(img)
+        .extract({ left: aliceBox.x - 20, top: aliceBox.y - 20, width: 25, height: 25 })
+        .greyscale()
+        .raw()
+        .toBuffer();
+      return Math.max(...px) - Math.min(...px);
+    };
+    assert.ok((await spread(photo)) > 40, 'the test region had detail');
+    assert.ok((await spread(frame)) < 25, `her face is pixelated (${await spread(frame)})`);
+    // Without the check (a log used on its own), an event is recorded as given.
+    assert.ok(await log.record(event(time, ALICE)));
+    await log.close();
+  });
+
   it("erasure removes an older snapshot that has the person's name drawn in (recorded before `faces`)", async () => {
     const log = await EventLog.open({ file: fresh(), timezone: 'UTC' });
     const img = await JPEG();
