@@ -1,0 +1,148 @@
+/**
+ * The PostgreSQL schema's migrations, on the machine's real PostgreSQL, each test in a database it
+ * makes and drops: a new database gets every migration once, instances starting together apply each
+ * once, a failing migration leaves nothing of itself, a newer schema is left alone and refused for
+ * writing, and a schema name is never SQL.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import {
+  migrate,
+  MIGRATIONS,
+  schemaIdentifier,
+  SCHEMA_VERSION,
+  type Migration,
+} from '../../lib/store/pg/schema';
+import { createDatabase, type TestDatabase } from '../helpers/pg';
+
+describe('PostgreSQL schema migrations', () => {
+  let db: TestDatabase | undefined;
+  afterEach(async () => {
+    await db?.drop();
+    db = undefined;
+  });
+
+  async function tables(schema: string): Promise<string[]> {
+    const c = await db!.connect();
+    const { rows } = await c.query<{ t: string }>(
+      'SELECT table_name AS t FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1',
+      [schema],
+    );
+    return rows.map((r) => r.t);
+  }
+
+  it('creates the schema in a new database, every migration once and recorded', async () => {
+    db = await createDatabase();
+    const c = await db.connect();
+    const first = await migrate(c);
+    assert.deepEqual(first, {
+      version: SCHEMA_VERSION,
+      applied: MIGRATIONS.map((m) => m.version),
+      writable: true,
+    });
+    assert.deepEqual(await tables('facewatch'), [
+      'audit',
+      'changes',
+      'erasures',
+      'events',
+      'migrations',
+      'people',
+      'samples',
+      'store_meta',
+    ]);
+    const { rows } = await c.query('SELECT version, name FROM facewatch.migrations ORDER BY version');
+    assert.deepEqual(
+      rows,
+      MIGRATIONS.map((m) => ({ version: m.version, name: m.name })),
+    );
+    assert.deepEqual(await migrate(c), { version: SCHEMA_VERSION, applied: [], writable: true });
+    // The connection's search path is its own again: nothing later lands in the store's schema by accident.
+    const path = await c.query<{ p: string }>("SELECT current_setting('search_path') AS p");
+    assert.doesNotMatch(path.rows[0].p, /facewatch/);
+  });
+
+  it('applies each migration once when five instances start together', async () => {
+    db = await createDatabase();
+    const clients = await Promise.all([1, 2, 3, 4, 5].map(() => db!.connect()));
+    const states = await Promise.all(clients.map((c) => migrate(c, 'shared')));
+    const applied = states.flatMap((s) => s.applied).sort();
+    assert.deepEqual(
+      applied,
+      MIGRATIONS.map((m) => m.version),
+    );
+    for (const s of states) assert.equal(s.version, SCHEMA_VERSION);
+    const { rows } = await clients[0].query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM shared.migrations',
+    );
+    assert.equal(rows[0].n, SCHEMA_VERSION);
+  });
+
+  it('leaves nothing of a migration that fails, and keeps the ones before it', async () => {
+    db = await createDatabase();
+    const c = await db.connect();
+    const broken: Migration[] = [
+      MIGRATIONS[0],
+      { version: 2, name: 'half a change', sql: 'CREATE TABLE half (x int); SELECT no_such_function();' },
+    ];
+    await assert.rejects(migrate(c, 'facewatch', broken), (err: Error) => {
+      assert.match(
+        err.message,
+        /^migration 2 \(half a change\) of the database schema facewatch failed: .*no_such_function/,
+      );
+      assert.match(err.message, /nothing of it was applied$/);
+      return true;
+    });
+    assert.ok(!(await tables('facewatch')).includes('half'));
+    const { rows } = await c.query<{ v: number }>('SELECT max(version)::int AS v FROM facewatch.migrations');
+    assert.equal(rows[0].v, 1);
+    // The connection is usable after the failure, and the real migrations finish the job.
+    assert.deepEqual((await migrate(c)).applied, [2]);
+  });
+
+  it('leaves a newer schema alone and refuses to write to it', async () => {
+    db = await createDatabase();
+    const c = await db.connect();
+    await migrate(c);
+    await c.query(`INSERT INTO facewatch.migrations (version, name) VALUES ($1, 'from a newer FaceWatch')`, [
+      SCHEMA_VERSION + 1,
+    ]);
+    const before = await tables('facewatch');
+    const state = await migrate(c);
+    assert.equal(state.writable, false);
+    assert.equal(state.version, SCHEMA_VERSION + 1);
+    assert.deepEqual(state.applied, []);
+    assert.match(
+      state.problem ?? '',
+      new RegExp(`at version ${SCHEMA_VERSION + 1}, newer than this FaceWatch knows \\(${SCHEMA_VERSION}\\)`),
+    );
+    assert.deepEqual(await tables('facewatch'), before);
+  });
+
+  it('keeps two schemas of one database apart', async () => {
+    db = await createDatabase();
+    const c = await db.connect();
+    await migrate(c, 'site_a');
+    await migrate(c, 'site_b');
+    await c.query(
+      `INSERT INTO site_a.people (id, name, created_at, updated_at) VALUES ('P1', 'Ann', now(), now())`,
+    );
+    const b = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM site_b.people');
+    assert.equal(b.rows[0].n, 0);
+  });
+
+  it('takes only plain schema names, never SQL', () => {
+    assert.equal(schemaIdentifier('facewatch'), '"facewatch"');
+    assert.equal(schemaIdentifier('site_2'), '"site_2"');
+    for (const bad of [
+      '',
+      'Facewatch',
+      'a-b',
+      '2nd',
+      'x"; DROP SCHEMA public; --',
+      'pg_catalog',
+      'a'.repeat(64),
+    ])
+      assert.throws(() => schemaIdentifier(bad), /is not a schema name FaceWatch uses/, bad);
+    assert.throws(() => schemaIdentifier(undefined as unknown as string), RangeError);
+  });
+});
