@@ -28,7 +28,11 @@ export type StoreErrorCode =
   | 'EBLURRY'
   | 'EYAW'
   | 'EDUPLICATE'
-  | 'EIMAGE';
+  | 'EIMAGE'
+  /** A shared store's database is unreachable: nothing was changed. */
+  | 'EDB_DOWN'
+  /** A shared store's schema is newer than this FaceWatch knows: it reads, never writes. */
+  | 'ESCHEMA_NEWER';
 
 /** An error of the face store or of enrolment, with a machine-readable `code`. */
 export class StoreError extends Error {

@@ -1,0 +1,517 @@
+/**
+ * A face store on PostgreSQL, shared by several Node-RED instances.
+ *
+ * Matching stays in memory: each instance keeps the people and their descriptor index (matcher.ts, the
+ * same the NeDB store uses) and applies every change of every instance through its change feed
+ * (feed.ts), in sequence order. A change made here is one transaction (its rows, its audit line and its
+ * change number) and is applied here the same way as anyone else's: through the feed, so every
+ * instance sees the same history in the same order and emits the same store events for it.
+ *
+ * While the database is away, matching goes on from memory and every change is refused with
+ * `EDB_DOWN` (nothing half-done); the feed catches up when it is back. A schema newer than this
+ * FaceWatch knows is read and never written (`ESCHEMA_NEWER`).
+ */
+import { EventEmitter } from 'node:events';
+import type { PoolClient, PoolConfig } from 'pg';
+import { Pool } from 'pg';
+import type { FaceMatch } from '../../types';
+import { STORE_OFFLOAD_ROWS } from '../../types/defaults';
+import type { AuditAction } from '../audit';
+import {
+  formatGeneratedId,
+  generatedIdNumber,
+  sanitiseId,
+  sanitiseMetadata,
+  sanitiseName,
+  toDescriptor,
+} from '../codec';
+import { eventSample, newSampleId, publicPerson, type PersonRecord, type SampleRecord } from '../documents';
+import { StoreError } from '../errors';
+import { DEFAULT_MATCH_OPTIONS, type MatchOptions } from '../match';
+import { Matcher } from '../matcher';
+import type { FaceStoreEvents, Person, PersonInput, SampleInput } from '../types';
+import { quoteValue } from '../../shared/quote';
+import { ChangeFeed, lastChange, recordChange, type Change } from './feed';
+import {
+  deletePersonRow,
+  deleteSample,
+  insertPerson,
+  insertSample,
+  readMeta,
+  readPeople,
+  readPerson,
+  sampleImage,
+  updatePersonRow,
+  writeMeta,
+  type PgMeta,
+} from './people';
+import { DEFAULT_SCHEMA, migrate, schemaIdentifier } from './schema';
+
+/** How to open a store on PostgreSQL. */
+export interface PgStoreOptions {
+  /** node-postgres pool settings (`connectionString`, `user`, `password`, `max`, …). */
+  connection: PoolConfig;
+  /** The schema (default `facewatch`). */
+  schema?: string;
+  /** This instance's name, recorded with its changes and audit lines. */
+  instance: string;
+  /** Default actor of the audit lines; default `unknown`. */
+  actor?: string;
+  match?: Partial<MatchOptions>;
+  offloadRows?: number;
+}
+
+/** How long a change made here may take to come back through the feed before the call gives up. */
+const APPLY_TIMEOUT_MS = 10_000;
+
+export class PgStore extends EventEmitter<FaceStoreEvents> {
+  readonly schema: string;
+  readonly instance: string;
+  readonly defaults: MatchOptions;
+  private readonly pool: Pool;
+  private readonly matcher: Matcher;
+  private readonly people = new Map<string, PersonRecord>();
+  private meta: PgMeta = { nextId: 1, modelId: null, dim: null };
+  private feed!: ChangeFeed;
+  private readonly actor: string;
+  private closed = false;
+  /** Why this instance may not write (a newer schema); undefined when it may. */
+  private readOnly?: string;
+
+  private constructor(opts: PgStoreOptions, pool: Pool) {
+    super();
+    this.schema = opts.schema ?? DEFAULT_SCHEMA;
+    schemaIdentifier(this.schema);
+    this.instance = opts.instance;
+    this.actor = opts.actor ?? 'unknown';
+    this.pool = pool;
+    this.defaults = { ...DEFAULT_MATCH_OPTIONS, ...opts.match };
+    this.matcher = new Matcher(
+      {
+        file: `postgres schema ${this.schema}`,
+        person: (id) => this.people.get(id),
+        model: () => ({ modelId: this.meta.modelId, dim: this.meta.dim }),
+      },
+      this.defaults,
+      opts.offloadRows ?? STORE_OFFLOAD_ROWS,
+    );
+  }
+
+  /**
+   * Connects, creates or upgrades the schema, loads every person (one consistent snapshot with its
+   * change number) and starts the feed from that number.
+   */
+  static async open(opts: PgStoreOptions): Promise<PgStore> {
+    const pool = new Pool(opts.connection);
+    // An idle client's error (the server went away) must not end the process; the feed reports it.
+    pool.on('error', () => undefined);
+    const store = new PgStore(opts, pool);
+    try {
+      const c = await pool.connect();
+      try {
+        const state = await migrate(c, store.schema);
+        if (!state.writable) store.readOnly = state.problem;
+        await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        const seq = await lastChange(c, store.schema);
+        store.meta = await readMeta(c, store.schema);
+        for (const p of await readPeople(c, store.schema)) store.people.set(p.id, p);
+        await c.query('COMMIT');
+        if (store.meta.dim) store.matcher.adopt(store.meta.dim);
+        for (const p of store.people.values())
+          for (const s of p.samples) store.matcher.index?.add(p.id, s.id, s.descriptor);
+        store.feed = new ChangeFeed({
+          connection: opts.connection,
+          schema: store.schema,
+          after: seq,
+          apply: (change) => store.apply(change),
+        });
+      } finally {
+        c.release();
+      }
+      await store.feed.start();
+      return store;
+    } catch (err) {
+      await store.feed?.close();
+      await pool.end().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** The model of the store's descriptors; null until the first sample. */
+  get modelId(): string | null {
+    return this.meta.modelId;
+  }
+
+  get dim(): number | null {
+    return this.meta.dim;
+  }
+
+  /** Why this instance refuses to write (a newer schema), else undefined. */
+  get writeProblem(): string | undefined {
+    return this.readOnly;
+  }
+
+  /** When the connection to the database was lost, while it is; null while connected. */
+  get downSince(): Date | null {
+    return this.feed.down;
+  }
+
+  /** The number of the last change applied here. */
+  get seq(): number {
+    return this.feed.seq;
+  }
+
+  size(): number {
+    return this.people.size;
+  }
+
+  samples(): number {
+    return this.matcher.rows;
+  }
+
+  getPerson(id: string): Person | undefined {
+    const p = this.people.get(id);
+    return p && publicPerson(p);
+  }
+
+  listPeople(): Person[] {
+    return [...this.people.values()].map(publicPerson);
+  }
+
+  /** A sample's face crop, read from the database. */
+  async image(sampleId: string): Promise<Buffer | null> {
+    return sampleImage(this.pool, this.schema, sampleId);
+  }
+
+  match(descriptor: ArrayLike<number>, modelId: string, opts: Partial<MatchOptions> = {}): FaceMatch {
+    this.assertOpen();
+    return this.matcher.match(descriptor, modelId, opts);
+  }
+
+  matchAsync(
+    descriptor: ArrayLike<number>,
+    modelId: string,
+    opts: Partial<MatchOptions> = {},
+  ): Promise<FaceMatch> {
+    this.assertOpen();
+    return this.matcher.matchAsync(descriptor, modelId, opts);
+  }
+
+  /** Adds a person, optionally with a first sample. `EEXISTS` when the id is taken on any instance. */
+  async addPerson(input: PersonInput, sample?: SampleInput, actor?: string): Promise<Person> {
+    const name = sanitiseName(input?.name);
+    const metadata = sanitiseMetadata(input?.metadata);
+    const given =
+      input?.id !== undefined && input.id !== null && input.id !== '' ? sanitiseId(input.id) : null;
+    const id = await this.change(async (c) => {
+      const meta = await this.lockMeta(c);
+      let id: string;
+      if (given !== null) {
+        id = given;
+        const n = generatedIdNumber(id);
+        if (n !== null && n >= meta.nextId) meta.nextId = n + 1;
+      } else {
+        let n = meta.nextId;
+        while ((await readPerson(c, this.schema, formatGeneratedId(n))) !== null) n++;
+        id = formatGeneratedId(n);
+        meta.nextId = n + 1;
+      }
+      const now = new Date().toISOString();
+      const s = sample ? this.prepareSample(meta, id, sample) : null;
+      const rec: PersonRecord = { id, name, metadata, samples: s ? [s] : [], createdAt: now, updatedAt: now };
+      try {
+        await insertPerson(c, this.schema, rec, new Map(s && sample?.crop ? [[s.id, sample.crop]] : []));
+      } catch (err) {
+        if ((err as { code?: string }).code === '23505')
+          throw new StoreError('EEXISTS', `a person with id ${id} already exists`, { id });
+        throw err;
+      }
+      await writeMeta(c, this.schema, meta);
+      await this.audit(c, 'enrol', actor, rec, { samples: rec.samples.length, source: s?.source });
+      return { personId: id, value: id };
+    });
+    return this.shown(id);
+  }
+
+  /** Adds a sample to a person; the first sample of the store gives it its model. */
+  async addSample(id: string, sample: SampleInput, actor?: string): Promise<Person> {
+    await this.change(async (c) => {
+      const p = await this.lockPerson(c, id);
+      const meta = await this.lockMeta(c);
+      const s = this.prepareSample(meta, p.id, sample);
+      const position = await this.nextPosition(c, p.id);
+      await insertSample(c, this.schema, p.id, s, position, sample.crop);
+      await writeMeta(c, this.schema, meta);
+      await updatePersonRow(c, this.schema, { ...p, updatedAt: new Date().toISOString() });
+      await this.audit(c, 'add-sample', actor, p, { samples: p.samples.length + 1, source: s.source });
+      return { personId: p.id, value: undefined };
+    });
+    return this.shown(id);
+  }
+
+  /** Changes name and/or metadata (metadata is replaced, not merged). */
+  async updatePerson(
+    id: string,
+    patch: { name?: string; metadata?: Record<string, unknown> },
+    actor?: string,
+  ): Promise<Person> {
+    await this.change(async (c) => {
+      const p = await this.lockPerson(c, id);
+      const next: PersonRecord = {
+        ...p,
+        name: patch.name !== undefined ? sanitiseName(patch.name) : p.name,
+        metadata: patch.metadata !== undefined ? sanitiseMetadata(patch.metadata) : p.metadata,
+        updatedAt: new Date().toISOString(),
+      };
+      await updatePersonRow(c, this.schema, next);
+      const changed = [
+        patch.name !== undefined ? 'name' : '',
+        patch.metadata !== undefined ? 'metadata' : '',
+      ];
+      await this.audit(c, 'update', actor, next, {
+        changed: changed.filter(Boolean),
+        ...(next.name !== p.name ? { previousName: p.name } : {}),
+      });
+      return { personId: p.id, value: undefined };
+    });
+    return this.shown(id);
+  }
+
+  /** Removes one sample. */
+  async removeSample(id: string, sampleId: string, actor?: string): Promise<Person> {
+    await this.change(async (c) => {
+      const p = await this.lockPerson(c, id);
+      if (!p.samples.some((s) => s.id === sampleId) || !(await deleteSample(c, this.schema, sampleId)))
+        throw new StoreError('ENOTFOUND', `person ${p.id} has no sample ${quoteValue(sampleId)}`, {
+          id: p.id,
+          sampleId,
+        });
+      await updatePersonRow(c, this.schema, { ...p, updatedAt: new Date().toISOString() });
+      await this.audit(c, 'remove-sample', actor, p, { samples: p.samples.length - 1 });
+      return { personId: p.id, value: undefined };
+    });
+    return this.shown(id);
+  }
+
+  /**
+   * Deletes a person and their samples, on every instance; their audit lines lose name and details.
+   * Resolves to false when there was nobody with that id.
+   */
+  async deletePerson(rawId: string, actor?: string): Promise<boolean> {
+    const id = sanitiseId(rawId);
+    return this.change(async (c) => {
+      const existed = await deletePersonRow(c, this.schema, id);
+      if (!existed) return { personId: null, value: false };
+      await c.query(
+        `UPDATE ${schemaIdentifier(this.schema)}.audit SET name = NULL, details = NULL WHERE person_id = $1`,
+        [id],
+      );
+      await this.audit(c, 'delete', actor, { id }, undefined);
+      return { personId: id, value: true };
+    });
+  }
+
+  /** Stops the feed, the search worker and the pool. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.feed.close();
+    await this.matcher.close();
+    await this.pool.end().catch(() => undefined);
+  }
+
+  // ---------------------------------------------------------------- inside
+
+  private assertOpen(): void {
+    if (this.closed)
+      throw new StoreError('ESTORE_CLOSED', `face store on postgres schema ${this.schema} is closed`);
+  }
+
+  /** The person as this instance holds them after its change came back through the feed. */
+  private shown(id: string): Person {
+    const p = this.people.get(sanitiseId(id));
+    if (!p) throw new StoreError('ENOTFOUND', `no person with id ${id}`, { id });
+    return publicPerson(p);
+  }
+
+  /**
+   * Runs one change as one transaction with its change number, then waits until this instance has
+   * applied it through the feed. `fn` resolves to the person it changed (null: nothing changed) and
+   * the value to return.
+   */
+  private async change<T>(fn: (c: PoolClient) => Promise<{ personId: string | null; value: T }>): Promise<T> {
+    this.assertOpen();
+    if (this.readOnly) throw new StoreError('ESCHEMA_NEWER', this.readOnly);
+    let c: PoolClient;
+    try {
+      c = await this.pool.connect();
+    } catch (err) {
+      throw new StoreError(
+        'EDB_DOWN',
+        `the database is unreachable (${(err as Error).message}); nothing was changed`,
+        {},
+      );
+    }
+    let seq = 0;
+    let result: { personId: string | null; value: T };
+    try {
+      await c.query('BEGIN');
+      result = await fn(c);
+      if (result.personId !== null)
+        seq = await recordChange(c, this.schema, {
+          kind: 'person',
+          personId: result.personId,
+          instance: this.instance,
+        });
+      await c.query('COMMIT');
+    } catch (err) {
+      // A connection that cannot even roll back is broken: the pool drops it instead of reusing it.
+      const broken = await c.query('ROLLBACK').then(
+        () => false,
+        () => true,
+      );
+      c.release(broken);
+      throw err;
+    }
+    c.release();
+    if (seq) await this.appliedUpTo(seq);
+    return result.value;
+  }
+
+  /** Resolves when the feed has applied change `seq` (it is committed: the feed will see it). */
+  private async appliedUpTo(seq: number): Promise<void> {
+    const started = Date.now();
+    while (this.feed.seq < seq) {
+      if (Date.now() - started > APPLY_TIMEOUT_MS)
+        throw new StoreError(
+          'EDB_DOWN',
+          `the change was saved (number ${seq}) but has not reached this instance yet: the database connection is down`,
+          { seq },
+        );
+      await this.feed.catchUp().catch(() => undefined);
+      if (this.feed.seq < seq) await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** The meta row, locked until the transaction ends (ids and the model are decided one at a time). */
+  private async lockMeta(c: PoolClient): Promise<PgMeta> {
+    const { rows } = await c.query<{ next_id: string; model_id: string | null; dim: number | null }>(
+      `SELECT next_id, model_id, dim FROM ${schemaIdentifier(this.schema)}.store_meta FOR UPDATE`,
+    );
+    const r = rows[0];
+    return { nextId: Number(r.next_id), modelId: r.model_id, dim: r.dim };
+  }
+
+  /** A person as the database has them, locked until the transaction ends; `ENOTFOUND` when none. */
+  private async lockPerson(c: PoolClient, rawId: string): Promise<PersonRecord> {
+    const id = sanitiseId(rawId);
+    await c.query(`SELECT 1 FROM ${schemaIdentifier(this.schema)}.people WHERE id = $1 FOR UPDATE`, [id]);
+    const p = await readPerson(c, this.schema, id);
+    if (!p)
+      throw new StoreError('ENOTFOUND', `no person with id ${id} in postgres schema ${this.schema}`, { id });
+    return p;
+  }
+
+  private async nextPosition(c: PoolClient, personId: string): Promise<number> {
+    const { rows } = await c.query<{ n: number }>(
+      `SELECT coalesce(max(position) + 1, 0)::int AS n FROM ${schemaIdentifier(this.schema)}.samples WHERE person_id = $1`,
+      [personId],
+    );
+    return rows[0].n;
+  }
+
+  /** A new sample checked against the store's model (adopting it in `meta` when the store has none). */
+  private prepareSample(meta: PgMeta, personId: string, input: SampleInput): SampleRecord {
+    if (!input || typeof input.modelId !== 'string' || !input.modelId)
+      throw new StoreError('EDESCRIPTOR', 'a sample needs the id of the model that computed its descriptor');
+    if (meta.modelId && input.modelId !== meta.modelId)
+      throw new StoreError(
+        'EMODEL_MISMATCH',
+        `descriptor was made by model ${input.modelId}, but the face store holds descriptors of model ${meta.modelId}; ` +
+          'refusing to mix them (run `facewatch reembed` to move the store to the new model)',
+        { modelId: input.modelId, storeModelId: meta.modelId },
+      );
+    const descriptor = toDescriptor(input.descriptor, meta.dim);
+    if (!meta.modelId) {
+      meta.modelId = input.modelId;
+      meta.dim = descriptor.length;
+    }
+    const id = newSampleId();
+    return {
+      id,
+      descriptor,
+      modelId: input.modelId,
+      image: input.crop ? `${personId}/${id}.jpg` : null,
+      source: typeof input.source === 'string' ? input.source.slice(0, 500) : '',
+      time: input.time ?? new Date().toISOString(),
+    };
+  }
+
+  private async audit(
+    c: PoolClient,
+    action: AuditAction,
+    actor: string | undefined,
+    p: { id?: string; name?: string },
+    details: Record<string, unknown> | undefined,
+  ): Promise<void> {
+    await c.query(
+      `INSERT INTO ${schemaIdentifier(this.schema)}.audit (action, person_id, name, actor, instance, details)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [
+        action,
+        p.id ?? null,
+        p.name ?? null,
+        actor ?? this.actor,
+        this.instance,
+        details ? JSON.stringify(details) : null,
+      ],
+    );
+  }
+
+  /** Applies one change of any instance (the feed calls it in order): the person as the database has them now. */
+  private async apply(change: Change): Promise<void> {
+    if (change.kind === 'meta' || !change.personId) {
+      await this.refreshMeta();
+      return;
+    }
+    const id = change.personId;
+    const now = await readPerson(this.pool, this.schema, id);
+    if (this.meta.modelId === null && now?.samples.length) await this.refreshMeta();
+    const before = this.people.get(id);
+    if (before) this.matcher.index?.removePerson(id);
+    if (!now) {
+      this.people.delete(id);
+      if (before) {
+        const person = publicPerson(before);
+        for (const s of before.samples) this.emitSafe('sample-removed', { person, sample: eventSample(s) });
+        this.emitSafe('person-deleted', person);
+        for (const s of before.samples) s.descriptor.fill(0);
+      }
+      return;
+    }
+    this.people.set(id, now);
+    for (const s of now.samples) this.matcher.index?.add(id, s.id, s.descriptor);
+    const person = publicPerson(now);
+    const had = new Set(before?.samples.map((s) => s.id));
+    const has = new Set(now.samples.map((s) => s.id));
+    if (!before) this.emitSafe('person-added', person);
+    for (const s of before?.samples ?? [])
+      if (!has.has(s.id)) this.emitSafe('sample-removed', { person, sample: eventSample(s) });
+    for (const s of now.samples)
+      if (!had.has(s.id)) this.emitSafe('sample-added', { person, sample: eventSample(s) });
+    if (before) this.emitSafe('person-updated', person);
+  }
+
+  private async refreshMeta(): Promise<void> {
+    this.meta = await readMeta(this.pool, this.schema);
+    if (this.meta.dim) this.matcher.adopt(this.meta.dim);
+  }
+
+  private emitSafe<K extends keyof FaceStoreEvents>(event: K, ...args: FaceStoreEvents[K]): void {
+    try {
+      (this.emit as (e: K, ...a: FaceStoreEvents[K]) => boolean)(event, ...args);
+    } catch (err) {
+      process.emitWarning(`face store listener for ${event} failed: ${(err as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * A face store shared on PostgreSQL by three instances (three stores in this process, each with its
+ * own pool and feed, as three Node-RED instances have), on the machine's real server: a person enrolled
+ * through one is named by the others within a second; renamed, a sample removed and deleted through
+ * another, the same everywhere within a second, the rows gone and the audit lines without their name;
+ * ids are handed out once across instances; a taken id and a descriptor of another model are refused;
+ * a schema newer than this FaceWatch is read and never written.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { isStoreError } from '../../lib/store/errors';
+import { PgStore } from '../../lib/store/pg/pg-store';
+import { SCHEMA_VERSION } from '../../lib/store/pg/schema';
+import type { Person } from '../../lib/store/types';
+import { createDatabase, type TestDatabase } from '../helpers/pg';
+import { until } from '../helpers/wait';
+
+const MODEL = 'faceapi-test';
+
+function unit(seed: number): Float32Array {
+  const d = new Float32Array(128);
+  for (let i = 0; i < d.length; i++) d[i] = Math.sin(seed * 97 + i * 0.37);
+  const n = Math.hypot(...d);
+  return d.map((v) => v / n);
+}
+
+describe('face store shared on PostgreSQL by three instances', () => {
+  let db: TestDatabase | undefined;
+  const stores: PgStore[] = [];
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((s) => s.close()));
+    await db?.drop();
+    db = undefined;
+  });
+
+  async function instances(n: number): Promise<PgStore[]> {
+    db ??= await createDatabase();
+    const opened: PgStore[] = [];
+    // One after another, as instances usually start; the schema is made by the first.
+    for (let i = 0; i < n; i++) {
+      const s = await PgStore.open({
+        connection: { connectionString: db.url, max: 3 },
+        instance: `node-red-${String.fromCharCode(97 + i)}`,
+        actor: 'test',
+      });
+      stores.push(s);
+      opened.push(s);
+    }
+    return opened;
+  }
+
+  it('a person enrolled on one is named by the others within a second, and changed and erased everywhere', async () => {
+    const [a, b, c] = await instances(3);
+    const added: Person[] = [];
+    b.on('person-added', (p) => added.push(p));
+    const face = unit(1);
+    const started = Date.now();
+    const ann = await a.addPerson(
+      { name: 'Ann Example', metadata: { team: 'night' } },
+      { descriptor: face, modelId: MODEL, crop: Buffer.from('crop of ann'), source: 'ann.jpg' },
+      'alice',
+    );
+    assert.equal(ann.id, 'PERSON_0001');
+    for (const s of [b, c])
+      await until(
+        'the others to name her',
+        () => s.match(face, MODEL).person?.name === 'Ann Example',
+        1000,
+        5,
+      );
+    const took = Date.now() - started;
+    assert.ok(took < 1000, `${took} ms`);
+    assert.deepEqual(
+      added.map((p) => p.id),
+      ['PERSON_0001'],
+    );
+    assert.deepEqual(b.getPerson(ann.id), ann, 'every instance holds the same person');
+    assert.deepEqual(await c.image(ann.samples[0].id), Buffer.from('crop of ann'));
+
+    // A second sample through C, a rename through B, the first sample removed through A.
+    const second = unit(2);
+    await c.addSample(ann.id, { descriptor: second, modelId: MODEL }, 'carol');
+    await b.updatePerson(ann.id, { name: 'Ann B. Example' }, 'bob');
+    await a.removeSample(ann.id, ann.samples[0].id, 'alice');
+    for (const s of [a, b, c]) {
+      await until(
+        'the same person everywhere',
+        () => s.getPerson(ann.id)?.samples.length === 1 && s.getPerson(ann.id)?.name === 'Ann B. Example',
+        1000,
+        5,
+      );
+      assert.equal(s.match(face, MODEL).known, false, 'the removed sample matches nowhere');
+      assert.equal(s.match(second, MODEL).person?.id, ann.id);
+    }
+
+    // Deleted through C: gone from every instance within a second, rows and names with her.
+    const deleted: string[] = [];
+    a.on('person-deleted', (p) => deleted.push(p.id));
+    const erasing = Date.now();
+    assert.equal(await c.deletePerson(ann.id, 'carol'), true);
+    for (const s of [a, b, c])
+      await until('her gone everywhere', () => s.getPerson(ann.id) === undefined, 1000, 5);
+    assert.ok(Date.now() - erasing < 1000);
+    assert.deepEqual(deleted, [ann.id]);
+    for (const s of [a, b, c]) {
+      assert.equal(s.match(second, MODEL).known, false);
+      assert.equal(s.samples(), 0);
+    }
+    const client = await db!.connect();
+    const count = async (sql: string): Promise<number> =>
+      (await client.query<{ n: number }>(sql, [ann.id])).rows[0].n;
+    assert.equal(await count('SELECT count(*)::int AS n FROM facewatch.people WHERE id = $1'), 0);
+    assert.equal(await count('SELECT count(*)::int AS n FROM facewatch.samples WHERE person_id = $1'), 0);
+    assert.equal(
+      await count(
+        "SELECT count(*)::int AS n FROM facewatch.audit WHERE person_id = $1 AND (name IS NOT NULL OR details::text LIKE '%Ann%')",
+      ),
+      0,
+      'her audit lines keep what was done, not her name',
+    );
+    assert.equal(
+      await count('SELECT count(*)::int AS n FROM facewatch.audit WHERE person_id = $1'),
+      5,
+      'enrol, add-sample, update, remove-sample, delete',
+    );
+    assert.equal(await c.deletePerson(ann.id), false);
+  });
+
+  it('hands out each generated id once across instances enrolling at the same time', async () => {
+    const [a, b] = await instances(2);
+    const made = await Promise.all(
+      [a, b].flatMap((s, k) =>
+        Array.from({ length: 8 }, (_, i) =>
+          s.addPerson({ name: `P ${k}-${i}` }, { descriptor: unit(10 + k * 10 + i), modelId: MODEL }),
+        ),
+      ),
+    );
+    const ids = made.map((p) => p.id).sort();
+    assert.equal(new Set(ids).size, 16);
+    assert.deepEqual(
+      ids,
+      Array.from({ length: 16 }, (_, i) => `PERSON_${String(i + 1).padStart(4, '0')}`),
+    );
+    await until('both at 16', () => a.size() === 16 && b.size() === 16, 1000, 5);
+  });
+
+  it('refuses a taken id (one of two instances wins) and a descriptor of another model', async () => {
+    const [a, b] = await instances(2);
+    const results = await Promise.allSettled([
+      a.addPerson({ id: 'DESK_1', name: 'From A' }, { descriptor: unit(3), modelId: MODEL }),
+      b.addPerson({ id: 'DESK_1', name: 'From B' }, { descriptor: unit(4), modelId: MODEL }),
+    ]);
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    assert.equal(won.length, 1);
+    assert.equal(lost.length, 1);
+    assert.ok(isStoreError(lost[0].reason, 'EEXISTS'), String(lost[0].reason));
+    await assert.rejects(
+      b.addSample('DESK_1', { descriptor: unit(5), modelId: 'another-model' }),
+      (err: Error) => isStoreError(err, 'EMODEL_MISMATCH'),
+    );
+    await until('one person on both', () => a.size() === 1 && b.size() === 1, 1000, 5);
+  });
+
+  it('reads a newer schema and refuses to write to it', async () => {
+    const [a] = await instances(1);
+    await a.addPerson({ name: 'Kept' }, { descriptor: unit(6), modelId: MODEL });
+    const client = await db!.connect();
+    await client.query(`INSERT INTO facewatch.migrations (version, name) VALUES ($1, 'newer')`, [
+      SCHEMA_VERSION + 1,
+    ]);
+    const [old] = await instances(1);
+    assert.match(old.writeProblem ?? '', /newer than this FaceWatch knows/);
+    assert.equal(old.match(unit(6), MODEL).person?.name, 'Kept', 'it still names people');
+    await assert.rejects(old.addPerson({ name: 'New' }), (err: Error) => isStoreError(err, 'ESCHEMA_NEWER'));
+    await assert.rejects(old.deletePerson('PERSON_0001'), (err: Error) => isStoreError(err, 'ESCHEMA_NEWER'));
+  });
+});
