@@ -7,6 +7,8 @@
  * a schema newer than this FaceWatch is read and never written.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { isStoreError } from '../../lib/store/errors';
 import { PgStore } from '../../lib/store/pg/pg-store';
@@ -124,6 +126,88 @@ describe('face store shared on PostgreSQL by three instances', () => {
       'enrol, add-sample, update, remove-sample, delete',
     );
     assert.equal(await c.deletePerson(ann.id), false);
+  });
+
+  it("erases a person from the database's files: no byte of their descriptor, crop or name is left", async () => {
+    const [a, b] = await instances(2);
+    const erased: string[] = [];
+    a.addEraser('test log', {
+      erasePerson: (p) => {
+        erased.push(`${p.id} ${p.name}`);
+        return Promise.resolve();
+      },
+    });
+    const face = unit(42);
+    const crop = Buffer.from('a crop that only Zelda has: 7f3a9c');
+    const name = 'Zelda Quux-Erasure';
+    const zelda = await a.addPerson({ name }, { descriptor: face, modelId: MODEL, crop });
+    await b.updatePerson(zelda.id, { name: `${name} II` });
+    await b.addPerson({ name: 'Kept Person' }, { descriptor: unit(43), modelId: MODEL });
+    const client = await db!.connect();
+    const dbFiles = async (): Promise<string[]> => {
+      // Everything on disk: the table files are read from the database's own folder after a checkpoint.
+      await client.query('CHECKPOINT');
+      const dataDir = (await client.query<{ d: string }>("SELECT current_setting('data_directory') AS d"))
+        .rows[0].d;
+      const oid = (
+        await client.query<{ oid: number }>('SELECT oid FROM pg_database WHERE datname = current_database()')
+      ).rows[0].oid;
+      const dir = path.join(dataDir, 'base', String(oid));
+      return readdirSync(dir).map((f) => path.join(dir, f));
+    };
+    const holding = (files: string[], needle: Buffer): string[] =>
+      files.filter((f) => {
+        try {
+          return readFileSync(f).includes(needle);
+        } catch {
+          return false;
+        }
+      });
+    const needles = {
+      descriptor: Buffer.from(face.buffer).subarray(0, 64),
+      crop,
+      name: Buffer.from('Zelda Quux'),
+    };
+    const before = await dbFiles();
+    for (const [what, needle] of Object.entries(needles))
+      assert.ok(holding(before, needle).length > 0, `the test finds her ${what} before the erasure`);
+
+    assert.equal(await b.deletePerson(zelda.id, 'bob'), true);
+    assert.deepEqual(await b.pendingErasures(), []);
+    const after = await dbFiles();
+    for (const [what, needle] of Object.entries(needles))
+      assert.deepEqual(holding(after, needle), [], `no file of the database holds her ${what}`);
+    assert.equal(b.size(), 1);
+    await until('A to drop her', () => a.getPerson(zelda.id) === undefined, 1000, 5);
+    assert.equal(a.match(unit(43), MODEL).person?.name, 'Kept Person', 'the others are kept');
+    // B deleted her; the erasers of the instance that deletes run (A's run when A deletes or finishes).
+    assert.deepEqual(erased, []);
+    await a.addPerson({ id: 'P_TWO', name: 'Second' }, { descriptor: unit(44), modelId: MODEL });
+    assert.equal(await a.deletePerson('P_TWO'), true);
+    assert.deepEqual(erased, ['P_TWO Second']);
+  });
+
+  it('finishes an erasure whose eraser failed at the next delete of the id', async () => {
+    const [a] = await instances(1);
+    let fail = true;
+    a.addEraser('flaky', {
+      erasePerson: () => (fail ? Promise.reject(new Error('the broker is away')) : Promise.resolve()),
+    });
+    const p = await a.addPerson({ name: 'Flaky Eraser' }, { descriptor: unit(50), modelId: MODEL });
+    await assert.rejects(a.deletePerson(p.id), (err: Error) => {
+      assert.ok(isStoreError(err, 'EERASURE'));
+      assert.match(err.message, /not finished \(the erasers\): eraser "flaky" failed: the broker is away/);
+      return true;
+    });
+    assert.equal(a.getPerson(p.id), undefined, 'she is no longer matched');
+    assert.deepEqual(
+      (await a.pendingErasures()).map((e) => e.id),
+      [p.id],
+    );
+    fail = false;
+    assert.equal(await a.deletePerson(p.id), true);
+    assert.deepEqual(await a.pendingErasures(), []);
+    assert.equal(await a.deletePerson(p.id), false);
   });
 
   it('hands out each generated id once across instances enrolling at the same time', async () => {

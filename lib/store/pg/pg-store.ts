@@ -7,6 +7,13 @@
  * change number) and is applied here the same way as anyone else's: through the feed, so every
  * instance sees the same history in the same order and emits the same store events for it.
  *
+ * Deleting a person erases them on every instance: in one transaction their rows go, their audit lines
+ * lose name and details and the erasure is recorded in `erasures`; every instance drops them from
+ * memory as the change arrives; then the deleting instance runs the erasers (the event log, retained
+ * MQTT topics) and rewrites the tables that held them (`VACUUM FULL`, so no copy stays in the table's
+ * files), and only then removes the record. An erasure cut short is finished by the next delete of
+ * the id or the next open of any instance.
+ *
  * While the database is away, matching goes on from memory and every change is refused with
  * `EDB_DOWN` (nothing half-done); the feed catches up when it is back. A schema newer than this
  * FaceWatch knows is read and never written (`ESCHEMA_NEWER`).
@@ -29,7 +36,8 @@ import { eventSample, newSampleId, publicPerson, type PersonRecord, type SampleR
 import { StoreError } from '../errors';
 import { DEFAULT_MATCH_OPTIONS, type MatchOptions } from '../match';
 import { Matcher } from '../matcher';
-import type { FaceStoreEvents, Person, PersonInput, SampleInput } from '../types';
+import type { FaceStoreEvents, Person, PersonEraser, PersonInput, SampleInput } from '../types';
+import type { PendingErasure } from '../journal';
 import { quoteValue } from '../../shared/quote';
 import { ChangeFeed, lastChange, recordChange, type Change } from './feed';
 import {
@@ -77,6 +85,7 @@ export class PgStore extends EventEmitter<FaceStoreEvents> {
   private closed = false;
   /** Why this instance may not write (a newer schema); undefined when it may. */
   private readOnly?: string;
+  private readonly erasers = new Map<string, PersonEraser>();
 
   private constructor(opts: PgStoreOptions, pool: Pool) {
     super();
@@ -294,21 +303,82 @@ export class PgStore extends EventEmitter<FaceStoreEvents> {
   }
 
   /**
-   * Deletes a person and their samples, on every instance; their audit lines lose name and details.
-   * Resolves to false when there was nobody with that id.
+   * Deletes a person and erases them everywhere (see the top of this file). Resolves to true when the
+   * person existed or a pending erasure of the id was finished, false when neither. Rejects with
+   * `EERASURE` naming the step that failed; the erasure stays recorded and is finished by the next
+   * delete of the id or the next open.
    */
   async deletePerson(rawId: string, actor?: string): Promise<boolean> {
     const id = sanitiseId(rawId);
-    return this.change(async (c) => {
-      const existed = await deletePersonRow(c, this.schema, id);
-      if (!existed) return { personId: null, value: false };
-      await c.query(
-        `UPDATE ${schemaIdentifier(this.schema)}.audit SET name = NULL, details = NULL WHERE person_id = $1`,
-        [id],
-      );
-      await this.audit(c, 'delete', actor, { id }, undefined);
-      return { personId: id, value: true };
+    const entry = await this.change(async (c) => {
+      const t = schemaIdentifier(this.schema);
+      const pending = (
+        await c.query<{ name: string; since: Date }>(
+          `SELECT name, since FROM ${t}.erasures WHERE id = $1 FOR UPDATE`,
+          [id],
+        )
+      ).rows[0];
+      const row = (
+        await c.query<{ name: string }>(`SELECT name FROM ${t}.people WHERE id = $1 FOR UPDATE`, [id])
+      ).rows[0];
+      if (!row && !pending) return { personId: null, value: null };
+      const e: PendingErasure = pending
+        ? { id, name: pending.name, since: pending.since.toISOString() }
+        : { id, name: row.name, since: new Date().toISOString() };
+      if (!pending)
+        await c.query(`INSERT INTO ${t}.erasures (id, name, since) VALUES ($1, $2, $3)`, [
+          id,
+          e.name,
+          e.since,
+        ]);
+      if (row) {
+        await deletePersonRow(c, this.schema, id);
+        await c.query(`UPDATE ${t}.audit SET name = NULL, details = NULL WHERE person_id = $1`, [id]);
+        await this.audit(c, 'delete', actor, { id }, undefined);
+      }
+      return { personId: row ? id : null, value: e };
     });
+    if (!entry) return false;
+    await this.finishErasure(entry);
+    return true;
+  }
+
+  /**
+   * Registers something that keeps copies of people's data, to be erased with them. A later
+   * registration under the same name replaces the earlier one. Returns the function that removes it.
+   */
+  addEraser(name: string, eraser: PersonEraser): () => void {
+    if (typeof name !== 'string' || !name) throw new TypeError('an eraser needs a name');
+    if (typeof eraser?.erasePerson !== 'function') throw new TypeError(`eraser ${name} has no erasePerson()`);
+    this.erasers.set(name, eraser);
+    return () => {
+      if (this.erasers.get(name) === eraser) this.erasers.delete(name);
+    };
+  }
+
+  /** The erasures recorded and not finished, on any instance, oldest first. */
+  async pendingErasures(): Promise<PendingErasure[]> {
+    const { rows } = await this.pool.query<{ id: string; name: string; since: Date }>(
+      `SELECT id, name, since FROM ${schemaIdentifier(this.schema)}.erasures ORDER BY since, id`,
+    );
+    return rows.map((r) => ({ id: r.id, name: r.name, since: r.since.toISOString() }));
+  }
+
+  /** Finishes every pending erasure; resolves to the ids finished, rejects naming those that failed. */
+  async finishPendingErasures(): Promise<string[]> {
+    if (this.readOnly) throw new StoreError('ESCHEMA_NEWER', this.readOnly);
+    const finished: string[] = [];
+    const failed: string[] = [];
+    for (const e of await this.pendingErasures()) {
+      try {
+        await this.finishErasure(e);
+        finished.push(e.id);
+      } catch (err) {
+        failed.push((err as Error).message);
+      }
+    }
+    if (failed.length) throw new StoreError('EERASURE', failed.join(' | '), { finished });
+    return finished;
   }
 
   /** Stops the feed, the search worker and the pool. */
@@ -321,6 +391,34 @@ export class PgStore extends EventEmitter<FaceStoreEvents> {
   }
 
   // ---------------------------------------------------------------- inside
+
+  /** The steps of a recorded erasure after its transaction: erasers, the tables rewritten, the record removed. */
+  private async finishErasure(e: PendingErasure): Promise<void> {
+    const t = schemaIdentifier(this.schema);
+    let step = 'the erasers';
+    try {
+      const failed: string[] = [];
+      for (const [name, eraser] of [...this.erasers]) {
+        await eraser.erasePerson({ id: e.id, name: e.name }).catch((err: Error) => {
+          failed.push(`eraser "${name}" failed: ${err.message}`);
+        });
+      }
+      if (failed.length) throw new Error(failed.join('; '));
+      step = 'rewriting the tables';
+      // Outside a transaction (VACUUM cannot run in one): the deleted rows' bytes leave the tables' files.
+      await this.pool.query(`VACUUM FULL ${t}.people, ${t}.samples, ${t}.audit, ${t}.erasures`);
+      step = 'the erasure record';
+      await this.pool.query(`DELETE FROM ${t}.erasures WHERE id = $1`, [e.id]);
+      await this.pool.query(`VACUUM FULL ${t}.erasures`);
+    } catch (err) {
+      throw new StoreError(
+        'EERASURE',
+        `the erasure of ${e.id} is not finished (${step}): ${(err as Error).message}. ` +
+          `It stays recorded and is finished by deleting ${e.id} again or at the next start of any instance.`,
+        { id: e.id, step },
+      );
+    }
+  }
 
   private assertOpen(): void {
     if (this.closed)
