@@ -15,6 +15,7 @@ import { PgStore } from '../../lib/store/pg/pg-store';
 import { SCHEMA_VERSION } from '../../lib/store/pg/schema';
 import type { Person } from '../../lib/store/types';
 import { createDatabase, type TestDatabase } from '../helpers/pg';
+import { startRelay } from '../helpers/tcp-relay';
 import { until } from '../helpers/wait';
 
 const MODEL = 'faceapi-test';
@@ -208,6 +209,65 @@ describe('face store shared on PostgreSQL by three instances', () => {
     assert.equal(await a.deletePerson(p.id), true);
     assert.deepEqual(await a.pendingErasures(), []);
     assert.equal(await a.deletePerson(p.id), false);
+  });
+
+  it('keeps naming people while its network to the database is cut, refuses changes, and catches up after', async () => {
+    const [b] = await instances(1);
+    const relay = await startRelay({ host: '127.0.0.1', port: Number(new URL(db!.url).port || 5432) });
+    try {
+      const via = new URL(db!.url);
+      via.port = String(relay.port);
+      const a = await PgStore.open({
+        connection: { connectionString: via.href, max: 2 },
+        instance: 'cut-off',
+      });
+      stores.push(a);
+      const kept = await b.addPerson({ name: 'Known Before' }, { descriptor: unit(60), modelId: MODEL });
+      const gone = await b.addPerson({ name: 'Deleted Meanwhile' }, { descriptor: unit(61), modelId: MODEL });
+      await until('A to know both', () => a.size() === 2, 1000, 5);
+
+      relay.cut();
+      await until('A to notice', () => a.downSince !== null, 3000, 10);
+      assert.equal(a.match(unit(60), MODEL).person?.name, 'Known Before', 'recognition goes on from memory');
+      const refused = Date.now();
+      await assert.rejects(a.addPerson({ name: 'Not Now' }), (err: Error) => {
+        assert.ok(isStoreError(err, 'EDB_DOWN'), String(err));
+        assert.match(err.message, /the database is unreachable .*nothing was changed/);
+        return true;
+      });
+      assert.ok(Date.now() - refused < 6000, 'refused within the connection timeout');
+      // Meanwhile B enrols, renames and deletes.
+      const newcomer = await b.addPerson(
+        { name: 'Came Meanwhile' },
+        { descriptor: unit(62), modelId: MODEL },
+      );
+      await b.updatePerson(kept.id, { name: 'Known, Renamed' });
+      assert.equal(await b.deletePerson(gone.id), true);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(a.getPerson(newcomer.id), undefined, 'A could not know yet');
+
+      relay.restore();
+      await until('A to catch up', () => a.seq === b.seq && a.downSince === null, 5000, 10);
+      assert.equal(a.match(unit(62), MODEL).person?.name, 'Came Meanwhile');
+      assert.equal(a.getPerson(kept.id)?.name, 'Known, Renamed');
+      assert.equal(a.getPerson(gone.id), undefined);
+      assert.equal(a.match(unit(61), MODEL).known, false);
+      assert.deepEqual(
+        a
+          .listPeople()
+          .map((p) => p.id)
+          .sort(),
+        b
+          .listPeople()
+          .map((p) => p.id)
+          .sort(),
+      );
+      // And it writes again.
+      await a.addPerson({ name: 'After The Cut' }, { descriptor: unit(63), modelId: MODEL });
+      await until('B to know it', () => b.size() === 3, 1000, 5);
+    } finally {
+      await relay.close();
+    }
   });
 
   it('hands out each generated id once across instances enrolling at the same time', async () => {

@@ -10,7 +10,7 @@
  * A {@link ChangeFeed} listens on a connection of its own and applies changes strictly in sequence
  * order: a notification is only a hint to read `changes` from the last number it applied, so a missed
  * notification, a dropped connection or a number seen out of order all end in the same catch-up. When
- * its connection drops it reconnects (with a growing pause) and catches up before it says it is live.
+ * its connection drops it reconnects (with a pause growing to 2 s) and catches up before it says it is live.
  */
 import { EventEmitter } from 'node:events';
 import type { ClientConfig } from 'pg';
@@ -102,7 +102,7 @@ export interface ChangeFeedOptions {
   after: number;
   /** Applies one change; the next waits for it. A rejection stops the catch-up there (tried again later). */
   apply(change: Change): Promise<void>;
-  /** Pause before the first reconnection, doubled up to 5 s; default 100 ms. */
+  /** Pause before the first reconnection, doubled up to 2 s; default 100 ms. */
   retryMs?: number;
 }
 
@@ -186,7 +186,16 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
       const sep = n.payload.lastIndexOf(':');
       if (n.payload.slice(0, sep) !== this.schema) return;
       if (Number(n.payload.slice(sep + 1)) <= this.applied) return;
-      this.catchUp().catch((err: Error) => this.emit('failed', err));
+      // A catch-up under way reads this change too (and says itself if it fails).
+      if (this.catching) {
+        this.again = true;
+        return;
+      }
+      this.catchUp().catch((err: Error) => {
+        this.emit('failed', err);
+        // Nothing else may come to trigger the next try: try again on a timer.
+        if (this.client === client) this.retryCatchUp(client);
+      });
     });
     try {
       await client.connect();
@@ -227,7 +236,7 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
         (err: Error) => {
           if (this.client !== client) return;
           this.emit('failed', err);
-          this.retryCatchUp(client, Math.min(pause * 2, 5000));
+          this.retryCatchUp(client, Math.min(pause * 2, 2000));
         },
       );
     }, pause);
@@ -249,7 +258,7 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
     if (this.closed || this.retry) return;
     this.retry = setTimeout(() => {
       this.retry = null;
-      this.connect().catch(() => this.reconnect(Math.min(pause * 2, 5000)));
+      this.connect().catch(() => this.reconnect(Math.min(pause * 2, 2000)));
     }, pause);
     this.retry.unref();
   }

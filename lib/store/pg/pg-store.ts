@@ -33,7 +33,7 @@ import {
   toDescriptor,
 } from '../codec';
 import { eventSample, newSampleId, publicPerson, type PersonRecord, type SampleRecord } from '../documents';
-import { StoreError } from '../errors';
+import { isStoreError, StoreError } from '../errors';
 import { DEFAULT_MATCH_OPTIONS, type MatchOptions } from '../match';
 import { Matcher } from '../matcher';
 import type { FaceStoreEvents, Person, PersonEraser, PersonInput, SampleInput } from '../types';
@@ -71,6 +71,25 @@ export interface PgStoreOptions {
 
 /** How long a change made here may take to come back through the feed before the call gives up. */
 const APPLY_TIMEOUT_MS = 10_000;
+
+/**
+ * What a connection does when the database goes away, unless the settings say otherwise: a new
+ * connection gives up after 5 s and a query after 15 s (a cut network answers nothing, and a change
+ * must be refused, not hang), and TCP keepalive finds a dead peer.
+ */
+export const CONNECTION_DEFAULTS: Readonly<PoolConfig> = Object.freeze({
+  connectionTimeoutMillis: 5000,
+  query_timeout: 15_000,
+  keepAlive: true,
+});
+
+/** SQLSTATE classes of a lost or refused connection (08), the server going down (57P0x). */
+function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code !== 'string')
+    return err instanceof Error && /timeout|terminated|Connection|ECONN|EPIPE/i.test(err.message);
+  return /^(08|57P0)/.test(code) || /^E[A-Z]+$/.test(code);
+}
 
 export class PgStore extends EventEmitter<FaceStoreEvents> {
   readonly schema: string;
@@ -111,7 +130,8 @@ export class PgStore extends EventEmitter<FaceStoreEvents> {
    * change number) and starts the feed from that number.
    */
   static async open(opts: PgStoreOptions): Promise<PgStore> {
-    const pool = new Pool(opts.connection);
+    const connection = { ...CONNECTION_DEFAULTS, ...opts.connection };
+    const pool = new Pool(connection);
     // An idle client's error (the server went away) must not end the process; the feed reports it.
     pool.on('error', () => undefined);
     const store = new PgStore(opts, pool);
@@ -129,7 +149,7 @@ export class PgStore extends EventEmitter<FaceStoreEvents> {
         for (const p of store.people.values())
           for (const s of p.samples) store.matcher.index?.add(p.id, s.id, s.descriptor);
         store.feed = new ChangeFeed({
-          connection: opts.connection,
+          connection,
           schema: store.schema,
           after: seq,
           apply: (change) => store.apply(change),
@@ -469,6 +489,13 @@ export class PgStore extends EventEmitter<FaceStoreEvents> {
         () => true,
       );
       c.release(broken);
+      if (!isStoreError(err) && isConnectionError(err))
+        throw new StoreError(
+          'EDB_DOWN',
+          `the database connection was lost during the change (${(err as Error).message}); ` +
+            'it was not applied unless it had already committed (the change feed brings it then)',
+          {},
+        );
       throw err;
     }
     c.release();
