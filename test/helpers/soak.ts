@@ -114,6 +114,8 @@ export interface WorkerSample {
   numTensors: number;
   rss: number | null;
   heapUsed: number | null;
+  /** The worker's V8 heap as reserved (new and old space): what its heap takes of the RSS. */
+  heapTotal: number | null;
   /** Memory outside the worker's heap that V8 knows of: its ArrayBuffers and WebAssembly memory. */
   external: number | null;
 }
@@ -647,7 +649,7 @@ interface ProbeAnswer {
       id: number;
       isolation: string;
       numTensors: number;
-      memory?: { rss: number; heapUsed: number; external: number };
+      memory?: { rss: number; heapTotal: number; heapUsed: number; external: number };
     }[];
   }[];
 }
@@ -833,6 +835,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
           numTensors: w.numTensors,
           rss: w.memory?.rss ?? null,
           heapUsed: w.memory?.heapUsed ?? null,
+          heapTotal: w.memory?.heapTotal ?? null,
           external: w.memory?.external ?? null,
         })),
       );
@@ -1310,11 +1313,20 @@ export function targets(r: SoakReport): Record<string, Target> {
   const anonSlope = slope(
     warm.filter((x) => x.rssAnon > 0).map((x) => ({ x: x.t / 3600, y: x.rssAnon / MB })),
   );
+  // What V8 reserves for its heaps, Node-RED's and every worker thread's (new space grows under load).
+  const heapsSlope = slope(
+    warm
+      .filter((x) => x.workers.every((w) => w.heapTotal !== null && w.heapTotal !== undefined))
+      .map((x) => ({
+        x: x.t / 3600,
+        y: (x.heapTotal + x.workers.reduce((n, w) => n + (w.heapTotal ?? 0), 0)) / MB,
+      })),
+  );
   out.rssGrowth = {
     pass: warm.length >= 10 && rssSlope !== null ? rssSlope < 5 : null,
     value: rssSlope === null ? null : Math.round(rssSlope * 100) / 100,
     limit: '< 5 MB/hour',
-    note: `least-squares slope of Node-RED's RSS (worker threads included; the median of five readings a minute) over ${warm.length} samples from minute ${s.warmupMinutes}; heap slope ${heapSlope === null ? 'n/a' : heapSlope.toFixed(2)} MB/hour; anonymous RSS slope ${anonSlope === null ? 'n/a' : anonSlope.toFixed(2)} MB/hour${warm.length < 10 ? '; too few samples to judge' : ''}`,
+    note: `least-squares slope of Node-RED's RSS (worker threads included; the median of five readings a minute) over ${warm.length} samples from minute ${s.warmupMinutes}; heap slope ${heapSlope === null ? 'n/a' : heapSlope.toFixed(2)} MB/hour; anonymous RSS slope ${anonSlope === null ? 'n/a' : anonSlope.toFixed(2)} MB/hour; V8 heaps reserved (Node-RED and workers) slope ${heapsSlope === null ? 'n/a' : heapsSlope.toFixed(2)} MB/hour${warm.length < 10 ? '; too few samples to judge' : ''}`,
   };
 
   const tensorsOf = (x?: SoakSample): Record<string, number> => {

@@ -306,6 +306,36 @@ describe('face store shared on PostgreSQL by three instances', () => {
     await until('one person on both', () => a.size() === 1 && b.size() === 1, 1000, 5);
   });
 
+  it('holds a duplicate-face check across instances: of two enrolling the same face at once, one wins', async () => {
+    const [a, b] = await instances(2);
+    const face = unit(70);
+    const enrol = (s: PgStore, name: string): Promise<Person> =>
+      s.batch(async (tx) => {
+        const m = s.match(face, MODEL);
+        if (m.known) throw new Error(`duplicate of ${m.person?.name}`);
+        // Time for the other instance's batch to slip in, were the batches not one at a time.
+        await new Promise((r) => setTimeout(r, 100));
+        return tx.addPerson({ name }, { descriptor: face, modelId: MODEL });
+      });
+    for (let round = 0; round < 3; round++) {
+      const results = await Promise.allSettled([enrol(a, `From A ${round}`), enrol(b, `From B ${round}`)]);
+      const won = results.filter((r) => r.status === 'fulfilled');
+      assert.equal(won.length, round === 0 ? 1 : 0, `round ${round}`);
+      for (const r of results)
+        if (r.status === 'rejected') assert.match(String(r.reason), /duplicate of From [AB] 0/);
+    }
+    await until('one person on both', () => a.size() === 1 && b.size() === 1, 1000, 5);
+    await assert.rejects(
+      a.batch(async (tx) => {
+        await tx.addPerson({ name: 'Inside' }, { descriptor: unit(71), modelId: MODEL });
+        throw new Error('the batch fails after its change');
+      }),
+      /the batch fails after its change/,
+    );
+    // A batch's changes are each their own transaction: the one made before the failure stays.
+    await until('the change made before the failure', () => b.size() === 2, 1000, 5);
+  });
+
   it('reads a newer schema and refuses to write to it', async () => {
     const [a] = await instances(1);
     await a.addPerson({ name: 'Kept' }, { descriptor: unit(6), modelId: MODEL });

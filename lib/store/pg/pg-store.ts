@@ -5,7 +5,9 @@
  * same the NeDB store uses) and applies every change of every instance through its change feed
  * (feed.ts), in sequence order. A change made here is one transaction (its rows, its audit line and its
  * change number) and is applied here the same way as anyone else's: through the feed, so every
- * instance sees the same history in the same order and emits the same store events for it.
+ * instance sees the same history in the same order and emits the same store events for it. Changes
+ * run in batches, one at a time across the installation ({@link PgStore.batch}), so a check made
+ * before a change (the duplicate-face check of an enrolment) holds on every instance.
  *
  * Deleting a person erases them on every instance: in one transaction their rows go, their audit lines
  * lose name and details and the erasure is recorded in `erasures`; every instance drops them from
@@ -36,7 +38,7 @@ import { eventSample, newSampleId, publicPerson, type PersonRecord, type SampleR
 import { isStoreError, StoreError } from '../errors';
 import { DEFAULT_MATCH_OPTIONS, type MatchOptions } from '../match';
 import { Matcher } from '../matcher';
-import type { FaceStoreEvents, Person, PersonEraser, PersonInput, SampleInput } from '../types';
+import type { FaceStoreEvents, Person, PersonEraser, PersonInput, SampleInput, StoreTx } from '../types';
 import type { PendingErasure } from '../journal';
 import { quoteValue } from '../../shared/quote';
 import { ChangeFeed, lastChange, recordChange, type Change } from './feed';
@@ -105,6 +107,7 @@ export class PgStore extends EventEmitter<FaceStoreEvents> {
   /** Why this instance may not write (a newer schema); undefined when it may. */
   private readOnly?: string;
   private readonly erasers = new Map<string, PersonEraser>();
+  private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(opts: PgStoreOptions, pool: Pool) {
     super();
@@ -130,7 +133,9 @@ export class PgStore extends EventEmitter<FaceStoreEvents> {
    * change number) and starts the feed from that number.
    */
   static async open(opts: PgStoreOptions): Promise<PgStore> {
+    // A batch holds one connection for its lock while its changes take another.
     const connection = { ...CONNECTION_DEFAULTS, ...opts.connection };
+    connection.max = Math.max(2, connection.max ?? 10);
     const pool = new Pool(connection);
     // An idle client's error (the server went away) must not end the process; the feed reports it.
     pool.on('error', () => undefined);
@@ -226,8 +231,99 @@ export class PgStore extends EventEmitter<FaceStoreEvents> {
     return this.matcher.matchAsync(descriptor, modelId, opts);
   }
 
+  /**
+   * Runs `fn` as one batch across the installation: no other instance's batch runs meanwhile (a
+   * session advisory lock of the schema), and before `fn` starts this instance has applied every change
+   * committed so far, so a check `fn` makes against what this instance holds (a duplicate face, a
+   * taken name) holds for every instance. The changes `fn` makes through `tx` are each their own
+   * transaction, as outside a batch.
+   */
+  batch<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    const run = async (): Promise<T> => {
+      this.assertOpen();
+      if (this.readOnly) throw new StoreError('ESCHEMA_NEWER', this.readOnly);
+      const lock = await this.connect();
+      const key = `facewatch.batch:${this.schema}`;
+      try {
+        await lock.query('SELECT pg_advisory_lock(hashtext($1))', [key]);
+        await this.appliedUpTo(await lastChange(lock, this.schema));
+        let open = true;
+        const live =
+          <A extends unknown[], R>(f: (...a: A) => Promise<R>) =>
+          (...a: A): Promise<R> => {
+            if (!open) return Promise.reject(new Error('a store transaction was used after its batch ended'));
+            return f(...a);
+          };
+        const tx: StoreTx = {
+          addPerson: live((input: PersonInput, sample?: SampleInput, actor?: string) =>
+            this.txAddPerson(input, sample, actor),
+          ),
+          addSample: live((id: string, sample: SampleInput, actor?: string) =>
+            this.txAddSample(id, sample, actor),
+          ),
+          updatePerson: live(
+            (id: string, patch: { name?: string; metadata?: Record<string, unknown> }, actor?: string) =>
+              this.txUpdatePerson(id, patch, actor),
+          ),
+          removeSample: live((id: string, sampleId: string, actor?: string) =>
+            this.txRemoveSample(id, sampleId, actor),
+          ),
+          deletePerson: live((id: string, actor?: string) => this.txDeletePerson(id, actor)),
+        };
+        try {
+          return await fn(tx);
+        } finally {
+          open = false;
+        }
+      } finally {
+        const broken = await lock.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).then(
+          () => false,
+          () => true,
+        );
+        lock.release(broken);
+      }
+    };
+    // One batch at a time here too (the advisory lock is per connection, not per instance).
+    const result = this.queue.then(run);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
   /** Adds a person, optionally with a first sample. `EEXISTS` when the id is taken on any instance. */
-  async addPerson(input: PersonInput, sample?: SampleInput, actor?: string): Promise<Person> {
+  addPerson(input: PersonInput, sample?: SampleInput, actor?: string): Promise<Person> {
+    return this.batch((tx) => tx.addPerson(input, sample, actor));
+  }
+
+  /** Adds a sample to a person; the first sample of the store gives it its model. */
+  addSample(id: string, sample: SampleInput, actor?: string): Promise<Person> {
+    return this.batch((tx) => tx.addSample(id, sample, actor));
+  }
+
+  /** Changes name and/or metadata (metadata is replaced, not merged). */
+  updatePerson(
+    id: string,
+    patch: { name?: string; metadata?: Record<string, unknown> },
+    actor?: string,
+  ): Promise<Person> {
+    return this.batch((tx) => tx.updatePerson(id, patch, actor));
+  }
+
+  /** Removes one sample. */
+  removeSample(id: string, sampleId: string, actor?: string): Promise<Person> {
+    return this.batch((tx) => tx.removeSample(id, sampleId, actor));
+  }
+
+  /**
+   * Deletes a person and erases them everywhere (see the top of this file). Resolves to true when the
+   * person existed or a pending erasure of the id was finished, false when neither. Rejects with
+   * `EERASURE` naming the step that failed; the erasure stays recorded and is finished by the next
+   * delete of the id or the next open.
+   */
+  deletePerson(id: string, actor?: string): Promise<boolean> {
+    return this.batch((tx) => tx.deletePerson(id, actor));
+  }
+
+  private async txAddPerson(input: PersonInput, sample?: SampleInput, actor?: string): Promise<Person> {
     const name = sanitiseName(input?.name);
     const metadata = sanitiseMetadata(input?.metadata);
     const given =
@@ -262,8 +358,7 @@ export class PgStore extends EventEmitter<FaceStoreEvents> {
     return this.shown(id);
   }
 
-  /** Adds a sample to a person; the first sample of the store gives it its model. */
-  async addSample(id: string, sample: SampleInput, actor?: string): Promise<Person> {
+  private async txAddSample(id: string, sample: SampleInput, actor?: string): Promise<Person> {
     await this.change(async (c) => {
       const p = await this.lockPerson(c, id);
       const meta = await this.lockMeta(c);
@@ -278,8 +373,7 @@ export class PgStore extends EventEmitter<FaceStoreEvents> {
     return this.shown(id);
   }
 
-  /** Changes name and/or metadata (metadata is replaced, not merged). */
-  async updatePerson(
+  private async txUpdatePerson(
     id: string,
     patch: { name?: string; metadata?: Record<string, unknown> },
     actor?: string,
@@ -306,8 +400,7 @@ export class PgStore extends EventEmitter<FaceStoreEvents> {
     return this.shown(id);
   }
 
-  /** Removes one sample. */
-  async removeSample(id: string, sampleId: string, actor?: string): Promise<Person> {
+  private async txRemoveSample(id: string, sampleId: string, actor?: string): Promise<Person> {
     await this.change(async (c) => {
       const p = await this.lockPerson(c, id);
       if (!p.samples.some((s) => s.id === sampleId) || !(await deleteSample(c, this.schema, sampleId)))
@@ -322,13 +415,7 @@ export class PgStore extends EventEmitter<FaceStoreEvents> {
     return this.shown(id);
   }
 
-  /**
-   * Deletes a person and erases them everywhere (see the top of this file). Resolves to true when the
-   * person existed or a pending erasure of the id was finished, false when neither. Rejects with
-   * `EERASURE` naming the step that failed; the erasure stays recorded and is finished by the next
-   * delete of the id or the next open.
-   */
-  async deletePerson(rawId: string, actor?: string): Promise<boolean> {
+  private async txDeletePerson(rawId: string, actor?: string): Promise<boolean> {
     const id = sanitiseId(rawId);
     const entry = await this.change(async (c) => {
       const t = schemaIdentifier(this.schema);
@@ -460,16 +547,7 @@ export class PgStore extends EventEmitter<FaceStoreEvents> {
   private async change<T>(fn: (c: PoolClient) => Promise<{ personId: string | null; value: T }>): Promise<T> {
     this.assertOpen();
     if (this.readOnly) throw new StoreError('ESCHEMA_NEWER', this.readOnly);
-    let c: PoolClient;
-    try {
-      c = await this.pool.connect();
-    } catch (err) {
-      throw new StoreError(
-        'EDB_DOWN',
-        `the database is unreachable (${(err as Error).message}); nothing was changed`,
-        {},
-      );
-    }
+    const c = await this.connect();
     let seq = 0;
     let result: { personId: string | null; value: T };
     try {
@@ -515,6 +593,19 @@ export class PgStore extends EventEmitter<FaceStoreEvents> {
         );
       await this.feed.catchUp().catch(() => undefined);
       if (this.feed.seq < seq) await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** A connection of the pool; `EDB_DOWN` when none can be had. */
+  private async connect(): Promise<PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (err) {
+      throw new StoreError(
+        'EDB_DOWN',
+        `the database is unreachable (${(err as Error).message}); nothing was changed`,
+        {},
+      );
     }
   }
 
