@@ -23,7 +23,7 @@ import {
 import { sanitiseId, sanitiseMetadata, sanitiseName } from './codec';
 import { sniffFormat } from '../vision/image';
 import { StoreError } from './errors';
-import type { FaceStore, Person } from './face-store';
+import type { PeopleStore, Person } from './types';
 
 /** What enrolment needs of a face engine (lib/vision's FaceEngine satisfies it). */
 export interface EnrolEngine {
@@ -262,7 +262,7 @@ export class Enroller {
   readonly options: EnrolOptions;
 
   constructor(
-    readonly store: FaceStore,
+    readonly store: PeopleStore,
     readonly engine: EnrolEngine,
     options: Partial<EnrolOptions> = {},
   ) {

@@ -42,6 +42,7 @@ import { exportStore, importStore, type StoreExport } from './transfer';
 
 import type {
   FaceStoreEvents,
+  PeopleStore,
   Person,
   PersonEraser,
   PersonInput,
@@ -54,6 +55,7 @@ import { STORE, STORE_OFFLOAD_ROWS } from '../types/defaults';
 
 export type {
   FaceStoreEvents,
+  PeopleStore,
   Person,
   PersonEraser,
   PersonInput,
@@ -71,7 +73,7 @@ export type { ReembedCompute, ReembedFailure, ReembedResult } from './reembed';
 const SAMPLE_IMAGE = /^[0-9a-f]{16}\.jpg$/;
 
 /** The face store. Open with {@link FaceStore.open}; close with {@link FaceStore.close}. */
-export class FaceStore extends EventEmitter<FaceStoreEvents> {
+export class FaceStore extends EventEmitter<FaceStoreEvents> implements PeopleStore {
   /** The datafile. */
   readonly file: string;
   readonly imagesDir: string;

@@ -3,6 +3,8 @@
  * a batch's changes. In a module of their own so that face-store.ts and the modules beside it
  * (documents, internals, reembed, transfer) all take them from here and import one way.
  */
+import type { EventEmitter } from 'node:events';
+import type { FaceMatch } from '../types';
 import type { MatchOptions } from './match';
 
 /** How to open a store. Only `file` is required. */
@@ -122,4 +124,47 @@ export interface StoreTx {
   ): Promise<Person>;
   removeSample(id: string, sampleId: string, actor?: string): Promise<Person>;
   deletePerson(id: string, actor?: string): Promise<boolean>;
+}
+
+/**
+ * What enrolment, matching and erasure need of a store, whichever its backend: the NeDB store of one
+ * instance (face-store.ts) and the PostgreSQL store shared by several (pg/pg-store.ts) both are one.
+ * Reads answer from memory; changes run in batches, one at a time.
+ */
+export interface PeopleStore extends EventEmitter<FaceStoreEvents> {
+  /** The model of the store's descriptors; null until the first sample. */
+  readonly modelId: string | null;
+  /** Their length; null until the first sample. */
+  readonly dim: number | null;
+  /** The match options a call does not override. */
+  readonly defaults: MatchOptions;
+  /** Number of people. */
+  size(): number;
+  /** Number of samples in the matching index. */
+  samples(): number;
+  getPerson(id: string): Person | undefined;
+  listPeople(): Person[];
+  /** 1:N search on the calling thread; `EMODEL_MISMATCH` for a descriptor of another model. */
+  match(descriptor: ArrayLike<number>, modelId: string, opts?: Partial<MatchOptions>): FaceMatch;
+  /** The same, off the event loop for a large store. */
+  matchAsync(
+    descriptor: ArrayLike<number>,
+    modelId: string,
+    opts?: Partial<MatchOptions>,
+  ): Promise<FaceMatch>;
+  /** Runs `fn` with no other change in between (a check and the change it guards). */
+  batch<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  addPerson(input: PersonInput, sample?: SampleInput, actor?: string): Promise<Person>;
+  addSample(id: string, sample: SampleInput, actor?: string): Promise<Person>;
+  updatePerson(
+    id: string,
+    patch: { name?: string; metadata?: Record<string, unknown> },
+    actor?: string,
+  ): Promise<Person>;
+  removeSample(id: string, sampleId: string, actor?: string): Promise<Person>;
+  /** Deletes a person and erases them everywhere; false when there was nobody to erase. */
+  deletePerson(id: string, actor?: string): Promise<boolean>;
+  /** Registers something that keeps copies of people's data; returns its removal. */
+  addEraser(name: string, eraser: PersonEraser): () => void;
+  close(): Promise<void>;
 }

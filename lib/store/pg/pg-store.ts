@@ -38,7 +38,15 @@ import { eventSample, newSampleId, publicPerson, type PersonRecord, type SampleR
 import { isStoreError, StoreError } from '../errors';
 import { DEFAULT_MATCH_OPTIONS, type MatchOptions } from '../match';
 import { Matcher } from '../matcher';
-import type { FaceStoreEvents, Person, PersonEraser, PersonInput, SampleInput, StoreTx } from '../types';
+import type {
+  FaceStoreEvents,
+  PeopleStore,
+  Person,
+  PersonEraser,
+  PersonInput,
+  SampleInput,
+  StoreTx,
+} from '../types';
 import type { PendingErasure } from '../journal';
 import { quoteValue } from '../../shared/quote';
 import { ChangeFeed, lastChange, recordChange, type Change } from './feed';
@@ -93,7 +101,7 @@ function isConnectionError(err: unknown): boolean {
   return /^(08|57P0)/.test(code) || /^E[A-Z]+$/.test(code);
 }
 
-export class PgStore extends EventEmitter<FaceStoreEvents> {
+export class PgStore extends EventEmitter<FaceStoreEvents> implements PeopleStore {
   readonly schema: string;
   readonly instance: string;
   readonly defaults: MatchOptions;
