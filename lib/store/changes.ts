@@ -5,7 +5,6 @@
  * images folder, the index and the people in memory as they were. A person's erasure is
  * erasure.ts's; the whole store's (import, re-embedding) transfer.ts's and reembed.ts's.
  */
-import type { AuditAction } from './audit';
 import type { BackupSet } from './backups';
 import {
   formatGeneratedId,
@@ -24,19 +23,19 @@ import {
   publicPerson,
   toDoc,
   withoutSample,
-  type MetaDoc,
   type PersonRecord,
   type SampleRecord,
 } from './documents';
 import type { Erasures } from './erasure';
 import { StoreError } from './errors';
 import { errorCode, messageOf } from './files';
+import type { StoreInternals } from './internals';
 import type { Matcher } from './matcher';
-import type { FaceStoreEvents, Person, PersonInput, SampleInput } from './types';
+import type { Person, PersonInput, SampleInput } from './types';
 import { quoteValue } from '../shared/quote';
 
 /** The parts of a store its changes work on. */
-export interface ChangeContext {
+export interface ChangeContext extends Pick<StoreInternals, 'meta' | 'saveMeta' | 'unit' | 'log' | 'emit'> {
   /** The datafile (named in errors). */
   readonly file: string;
   readonly datafile: Datafile;
@@ -47,24 +46,6 @@ export interface ChangeContext {
   readonly erasures: Pick<Erasures, 'pendingOf'>;
   /** The people in memory. */
   readonly people: Map<string, PersonRecord>;
-  /** The current meta document. */
-  meta(): MetaDoc;
-  /** Writes the meta document and keeps it. */
-  saveMeta(next: MetaDoc): Promise<void>;
-  /**
-   * Runs `fn` as one unit of datafile writes: when it fails, its writes are undone, and the meta
-   * document, the index and (with `people`) the people in memory are put back.
-   */
-  unit<T>(fn: () => Promise<T>, opts?: { people?: boolean }): Promise<T>;
-  /** Queues an audit entry. */
-  log(
-    action: AuditAction,
-    actor: string | undefined,
-    p: { id?: string; name?: string },
-    details?: Record<string, unknown>,
-  ): void;
-  /** Emits a store event; a failing listener becomes a process warning. */
-  emit<K extends keyof FaceStoreEvents>(event: K, ...args: FaceStoreEvents[K]): void;
 }
 
 export class Changes {

@@ -17,6 +17,7 @@ import type { AuditAction, AuditLog } from './audit';
 import type { BackupSet } from './backups';
 import { sanitiseId } from './codec';
 import type { CropFolder } from './crops';
+import { EraserSet } from './erasers';
 import type { Datafile } from './datafile';
 import { eventSample, mentionsPerson, publicPerson, withoutPerson, type PersonRecord } from './documents';
 import { StoreError } from './errors';
@@ -49,8 +50,7 @@ export interface ErasureContext {
 }
 
 export class Erasures {
-  /** Registered erasers, by name, in registration order. */
-  private readonly erasers = new Map<string, PersonEraser>();
+  private readonly erasers = new EraserSet();
   /** People whose erasure has started in this process, as they were (for the events). */
   private readonly erasing = new Map<string, PersonRecord>();
   /** Ids whose store part of a pending erasure is done since the store opened. */
@@ -58,17 +58,9 @@ export class Erasures {
 
   constructor(private readonly store: ErasureContext) {}
 
-  /**
-   * Registers something that keeps copies of people's data, to be erased with them. A later
-   * registration under the same name replaces the earlier one. Returns the function that removes it.
-   */
+  /** Registers something that keeps copies of people's data, to be erased with them ({@link EraserSet.add}). */
   addEraser(name: string, eraser: PersonEraser): () => void {
-    if (typeof name !== 'string' || !name) throw new TypeError('an eraser needs a name');
-    if (typeof eraser?.erasePerson !== 'function') throw new TypeError(`eraser ${name} has no erasePerson()`);
-    this.erasers.set(name, eraser);
-    return () => {
-      if (this.erasers.get(name) === eraser) this.erasers.delete(name);
-    };
+    return this.erasers.add(name, eraser);
   }
 
   /** The erasures recorded and not finished (copies), oldest first. */
@@ -209,14 +201,7 @@ export class Erasures {
 
   /** Runs every registered eraser; rejects naming each one that failed (after running them all). */
   private async runErasers(entry: PendingErasure): Promise<void> {
-    const failed: string[] = [];
-    for (const [name, eraser] of [...this.erasers]) {
-      try {
-        await eraser.erasePerson({ id: entry.id, name: entry.name });
-      } catch (err) {
-        failed.push(`eraser "${name}" failed: ${messageOf(err)}`);
-      }
-    }
+    const failed = await this.erasers.run(entry);
     if (failed.length) throw new StoreError('EERASURE', failed.join('; '), { id: entry.id });
   }
 

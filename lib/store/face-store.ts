@@ -16,16 +16,15 @@
  * backups.ts, transfer.ts (the JSON export format) and reembed.ts (moving to a new model). This
  * file opens and closes a store, answers its reads and runs its batches.
  */
-import { EventEmitter } from 'node:events';
+import { StoreBase } from './store-base';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { FaceMatch } from '../types';
 import { AuditLog, type AuditAction } from './audit';
 import { BackupSet } from './backups';
 import { CropFolder } from './crops';
 import { Datafile } from './datafile';
-import { META_ID, newMeta, publicPerson, type MetaDoc, type PersonRecord } from './documents';
+import { META_ID, newMeta, type MetaDoc } from './documents';
 import { Changes } from './changes';
 import { Erasures } from './erasure';
 import { StoreError } from './errors';
@@ -43,7 +42,6 @@ import { exportStore, importStore, type StoreExport } from './transfer';
 import type {
   FaceStoreEvents,
   PeopleStore,
-  Person,
   PersonEraser,
   PersonInput,
   SampleInfo,
@@ -73,7 +71,7 @@ export type { ReembedCompute, ReembedFailure, ReembedResult } from './reembed';
 const SAMPLE_IMAGE = /^[0-9a-f]{16}\.jpg$/;
 
 /** The face store. Open with {@link FaceStore.open}; close with {@link FaceStore.close}. */
-export class FaceStore extends EventEmitter<FaceStoreEvents> implements PeopleStore {
+export class FaceStore extends StoreBase implements PeopleStore {
   /** The datafile. */
   readonly file: string;
   readonly imagesDir: string;
@@ -84,14 +82,13 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> implements PeopleSt
   readonly defaults: MatchOptions;
 
   private readonly datafile: Datafile;
-  private readonly matcher: Matcher;
+  protected readonly matcher: Matcher;
   private readonly erasures: Erasures;
   private readonly changes: Changes;
   private readonly crops: CropFolder;
   private readonly backups: BackupSet;
   private readonly audit: AuditLog;
   private readonly actor: string;
-  private readonly people = new Map<string, PersonRecord>();
   private meta: MetaDoc = newMeta();
   private lock: StoreLock | null;
   private queue: Promise<unknown> = Promise.resolve();
@@ -262,25 +259,6 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> implements PeopleSt
     return this.meta.dim;
   }
 
-  /** Number of people. */
-  size(): number {
-    return this.people.size;
-  }
-
-  /** Number of samples in the matching index. */
-  samples(): number {
-    return this.matcher.rows;
-  }
-
-  getPerson(id: string): Person | undefined {
-    const p = this.people.get(id);
-    return p && publicPerson(p);
-  }
-
-  listPeople(): Person[] {
-    return [...this.people.values()].map(publicPerson);
-  }
-
   /** The descriptors of one person's samples (copies), e.g. for a re-check after enrolment. */
   descriptors(id: string): Float32Array[] {
     return this.people.get(id)?.samples.map((s) => s.descriptor.slice()) ?? [];
@@ -294,31 +272,6 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> implements PeopleSt
   /** Newest first. */
   listBackups(): Promise<Array<{ file: string; mtime: Date; size: number }>> {
     return this.backups.list();
-  }
-
-  // ---------------------------------------------------------------- matching: matcher.ts
-
-  /**
-   * 1:N search on the calling thread. A person's distance is the minimum over their samples.
-   * Throws `EMODEL_MISMATCH` for a descriptor of another model. See `decideMatch` (match.ts) for
-   * how `known`, `ambiguous` and `confidence` are derived.
-   */
-  match(descriptor: ArrayLike<number>, modelId: string, opts: Partial<MatchOptions> = {}): FaceMatch {
-    this.assertOpen();
-    return this.matcher.match(descriptor, modelId, opts);
-  }
-
-  /**
-   * Same as {@link match}, but a store with at least `offloadRows` samples is searched in a
-   * worker thread over shared memory, so the event loop stays free. Use this from nodes.
-   */
-  matchAsync(
-    descriptor: ArrayLike<number>,
-    modelId: string,
-    opts: Partial<MatchOptions> = {},
-  ): Promise<FaceMatch> {
-    this.assertOpen();
-    return this.matcher.matchAsync(descriptor, modelId, opts);
   }
 
   // ---------------------------------------------------------------- changes
@@ -390,49 +343,6 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> implements PeopleSt
     return result;
   }
 
-  /** Adds a person, optionally with a first sample. Throws `EEXISTS` when the id is taken. */
-  addPerson(input: PersonInput, sample?: SampleInput, actor?: string): Promise<Person> {
-    return this.batch((tx) => tx.addPerson(input, sample, actor));
-  }
-
-  /** Adds a sample to a person. */
-  addSample(id: string, sample: SampleInput, actor?: string): Promise<Person> {
-    return this.batch((tx) => tx.addSample(id, sample, actor));
-  }
-
-  /** Changes name and/or metadata (metadata is replaced, not merged). */
-  updatePerson(
-    id: string,
-    patch: { name?: string; metadata?: Record<string, unknown> },
-    actor?: string,
-  ): Promise<Person> {
-    return this.batch((tx) => tx.updatePerson(id, patch, actor));
-  }
-
-  /** Removes one sample and erases its descriptor and crop like {@link deletePerson} does. */
-  removeSample(id: string, sampleId: string, actor?: string): Promise<Person> {
-    return this.batch((tx) => tx.removeSample(id, sampleId, actor));
-  }
-
-  /**
-   * Deletes a person and erases their data everywhere. The erasure is first recorded in the
-   * erasure journal (durably); then the person leaves matching, every backup is rewritten
-   * without them (or removed when it cannot be rewritten), their document is removed and the
-   * datafile compacted (NeDB appends, so the old lines would otherwise stay), their image folder
-   * is deleted, every registered eraser runs, their earlier audit lines lose their name and
-   * details, `sample-removed` and `person-deleted` are emitted, and only then the journal entry
-   * is removed. On a full disk the oldest backups are removed to make room.
-   *
-   * Resolves to true when the person existed or a pending erasure of the id was finished, false
-   * when neither (the backups and images are scrubbed for the id either way). Rejects with
-   * `EERASURE` (naming the step or the eraser that failed) when the erasure could not finish: it
-   * stays pending, the person is no longer matched, and the next delete of the id (or, for the
-   * store's own part, the next open) finishes it.
-   */
-  deletePerson(id: string, actor?: string): Promise<boolean> {
-    return this.batch((tx) => tx.deletePerson(id, actor));
-  }
-
   /**
    * Registers something that keeps copies of people's data, to be erased with them (see
    * {@link PersonEraser}). A later registration under the same name replaces the earlier one.
@@ -456,7 +366,7 @@ export class FaceStore extends EventEmitter<FaceStoreEvents> implements PeopleSt
     return this.batch(() => this.erasures.finishPending(actor));
   }
 
-  private assertOpen(): void {
+  protected assertOpen(): void {
     if (this.closed) throw new StoreError('ESTORE_CLOSED', `face store ${this.file} is closed`);
   }
 

@@ -131,7 +131,7 @@ export interface StoreTx {
  * instance (face-store.ts) and the PostgreSQL store shared by several (pg/pg-store.ts) both are one.
  * Reads answer from memory; changes run in batches, one at a time.
  */
-export interface PeopleStore extends EventEmitter<FaceStoreEvents> {
+export interface PeopleStore extends EventEmitter<FaceStoreEvents>, StoreTx {
   /** The model of the store's descriptors; null until the first sample. */
   readonly modelId: string | null;
   /** Their length; null until the first sample. */
@@ -152,18 +152,11 @@ export interface PeopleStore extends EventEmitter<FaceStoreEvents> {
     modelId: string,
     opts?: Partial<MatchOptions>,
   ): Promise<FaceMatch>;
-  /** Runs `fn` with no other change in between (a check and the change it guards). */
+  /**
+   * Runs `fn` with no other change in between (a check and the change it guards). The changes
+   * ({@link StoreTx}) are also the store's own methods, each a batch of one.
+   */
   batch<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
-  addPerson(input: PersonInput, sample?: SampleInput, actor?: string): Promise<Person>;
-  addSample(id: string, sample: SampleInput, actor?: string): Promise<Person>;
-  updatePerson(
-    id: string,
-    patch: { name?: string; metadata?: Record<string, unknown> },
-    actor?: string,
-  ): Promise<Person>;
-  removeSample(id: string, sampleId: string, actor?: string): Promise<Person>;
-  /** Deletes a person and erases them everywhere; false when there was nobody to erase. */
-  deletePerson(id: string, actor?: string): Promise<boolean>;
   /** Registers something that keeps copies of people's data; returns its removal. */
   addEraser(name: string, eraser: PersonEraser): () => void;
   close(): Promise<void>;

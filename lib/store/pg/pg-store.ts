@@ -20,10 +20,9 @@
  * `EDB_DOWN` (nothing half-done); the feed catches up when it is back. A schema newer than this
  * FaceWatch knows is read and never written (`ESCHEMA_NEWER`).
  */
-import { EventEmitter } from 'node:events';
+import { StoreBase } from '../store-base';
 import type { PoolClient, PoolConfig } from 'pg';
 import { Pool } from 'pg';
-import type { FaceMatch } from '../../types';
 import { STORE_OFFLOAD_ROWS } from '../../types/defaults';
 import type { AuditAction } from '../audit';
 import {
@@ -36,6 +35,7 @@ import {
 } from '../codec';
 import { eventSample, newSampleId, publicPerson, type PersonRecord, type SampleRecord } from '../documents';
 import { isStoreError, StoreError } from '../errors';
+import { EraserSet } from '../erasers';
 import { DEFAULT_MATCH_OPTIONS, type MatchOptions } from '../match';
 import { Matcher } from '../matcher';
 import type {
@@ -101,20 +101,19 @@ function isConnectionError(err: unknown): boolean {
   return /^(08|57P0)/.test(code) || /^E[A-Z]+$/.test(code);
 }
 
-export class PgStore extends EventEmitter<FaceStoreEvents> implements PeopleStore {
+export class PgStore extends StoreBase implements PeopleStore {
   readonly schema: string;
   readonly instance: string;
   readonly defaults: MatchOptions;
   private readonly pool: Pool;
-  private readonly matcher: Matcher;
-  private readonly people = new Map<string, PersonRecord>();
+  protected readonly matcher: Matcher;
   private meta: PgMeta = { nextId: 1, modelId: null, dim: null };
   private feed!: ChangeFeed;
   private readonly actor: string;
   private closed = false;
   /** Why this instance may not write (a newer schema); undefined when it may. */
   private readOnly?: string;
-  private readonly erasers = new Map<string, PersonEraser>();
+  private readonly erasers = new EraserSet();
   private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(opts: PgStoreOptions, pool: Pool) {
@@ -203,40 +202,9 @@ export class PgStore extends EventEmitter<FaceStoreEvents> implements PeopleStor
     return this.feed.seq;
   }
 
-  size(): number {
-    return this.people.size;
-  }
-
-  samples(): number {
-    return this.matcher.rows;
-  }
-
-  getPerson(id: string): Person | undefined {
-    const p = this.people.get(id);
-    return p && publicPerson(p);
-  }
-
-  listPeople(): Person[] {
-    return [...this.people.values()].map(publicPerson);
-  }
-
   /** A sample's face crop, read from the database. */
   async image(sampleId: string): Promise<Buffer | null> {
     return sampleImage(this.pool, this.schema, sampleId);
-  }
-
-  match(descriptor: ArrayLike<number>, modelId: string, opts: Partial<MatchOptions> = {}): FaceMatch {
-    this.assertOpen();
-    return this.matcher.match(descriptor, modelId, opts);
-  }
-
-  matchAsync(
-    descriptor: ArrayLike<number>,
-    modelId: string,
-    opts: Partial<MatchOptions> = {},
-  ): Promise<FaceMatch> {
-    this.assertOpen();
-    return this.matcher.matchAsync(descriptor, modelId, opts);
   }
 
   /**
@@ -295,40 +263,6 @@ export class PgStore extends EventEmitter<FaceStoreEvents> implements PeopleStor
     const result = this.queue.then(run);
     this.queue = result.catch(() => undefined);
     return result;
-  }
-
-  /** Adds a person, optionally with a first sample. `EEXISTS` when the id is taken on any instance. */
-  addPerson(input: PersonInput, sample?: SampleInput, actor?: string): Promise<Person> {
-    return this.batch((tx) => tx.addPerson(input, sample, actor));
-  }
-
-  /** Adds a sample to a person; the first sample of the store gives it its model. */
-  addSample(id: string, sample: SampleInput, actor?: string): Promise<Person> {
-    return this.batch((tx) => tx.addSample(id, sample, actor));
-  }
-
-  /** Changes name and/or metadata (metadata is replaced, not merged). */
-  updatePerson(
-    id: string,
-    patch: { name?: string; metadata?: Record<string, unknown> },
-    actor?: string,
-  ): Promise<Person> {
-    return this.batch((tx) => tx.updatePerson(id, patch, actor));
-  }
-
-  /** Removes one sample. */
-  removeSample(id: string, sampleId: string, actor?: string): Promise<Person> {
-    return this.batch((tx) => tx.removeSample(id, sampleId, actor));
-  }
-
-  /**
-   * Deletes a person and erases them everywhere (see the top of this file). Resolves to true when the
-   * person existed or a pending erasure of the id was finished, false when neither. Rejects with
-   * `EERASURE` naming the step that failed; the erasure stays recorded and is finished by the next
-   * delete of the id or the next open.
-   */
-  deletePerson(id: string, actor?: string): Promise<boolean> {
-    return this.batch((tx) => tx.deletePerson(id, actor));
   }
 
   private async txAddPerson(input: PersonInput, sample?: SampleInput, actor?: string): Promise<Person> {
@@ -458,17 +392,9 @@ export class PgStore extends EventEmitter<FaceStoreEvents> implements PeopleStor
     return true;
   }
 
-  /**
-   * Registers something that keeps copies of people's data, to be erased with them. A later
-   * registration under the same name replaces the earlier one. Returns the function that removes it.
-   */
+  /** Registers something that keeps copies of people's data, to be erased with them ({@link EraserSet.add}). */
   addEraser(name: string, eraser: PersonEraser): () => void {
-    if (typeof name !== 'string' || !name) throw new TypeError('an eraser needs a name');
-    if (typeof eraser?.erasePerson !== 'function') throw new TypeError(`eraser ${name} has no erasePerson()`);
-    this.erasers.set(name, eraser);
-    return () => {
-      if (this.erasers.get(name) === eraser) this.erasers.delete(name);
-    };
+    return this.erasers.add(name, eraser);
   }
 
   /** The erasures recorded and not finished, on any instance, oldest first. */
@@ -512,12 +438,7 @@ export class PgStore extends EventEmitter<FaceStoreEvents> implements PeopleStor
     const t = schemaIdentifier(this.schema);
     let step = 'the erasers';
     try {
-      const failed: string[] = [];
-      for (const [name, eraser] of [...this.erasers]) {
-        await eraser.erasePerson({ id: e.id, name: e.name }).catch((err: Error) => {
-          failed.push(`eraser "${name}" failed: ${err.message}`);
-        });
-      }
+      const failed = await this.erasers.run(e);
       if (failed.length) throw new Error(failed.join('; '));
       step = 'rewriting the tables';
       // Outside a transaction (VACUUM cannot run in one): the deleted rows' bytes leave the tables' files.
@@ -535,7 +456,7 @@ export class PgStore extends EventEmitter<FaceStoreEvents> implements PeopleStor
     }
   }
 
-  private assertOpen(): void {
+  protected assertOpen(): void {
     if (this.closed)
       throw new StoreError('ESTORE_CLOSED', `face store on postgres schema ${this.schema} is closed`);
   }
