@@ -1,7 +1,9 @@
 /**
- * The detection log: events in an NeDB datafile (`facewatch/events.db` beside the face store's),
- * their pictures under `facewatch/events/<event id>/`, and optionally one JSON line per event in
- * daily files `facewatch/detections_YYYY-MM-DD.jsonl` (days of the configured time zone).
+ * The detection log: each event as `event.json` in its own folder `facewatch/events/<event id>/`
+ * with its pictures, an index of the events in an NeDB datafile (`facewatch/events.db` beside the
+ * face store's: what queries, statistics, sweeps and erasures look at, so that the memory an event
+ * costs while it is kept is its index entry, not the event), and optionally one JSON line per event
+ * in daily files `facewatch/detections_YYYY-MM-DD.jsonl` (days of the configured time zone).
  * Queries, statistics, retention sweeps and erasure of a person. Files are the owner's only
  * (0600 in folders of 0700): they hold biometric data.
  */
@@ -97,7 +99,43 @@ export interface EventFiles {
   crop?: Buffer | null;
 }
 
-type Doc = DetectionEvent & { _id: string };
+/**
+ * What the datafile holds of an event (and so what NeDB holds in memory while it is kept): what
+ * finds, counts and sweeps it. The event itself is {@link BODY} in its folder.
+ */
+interface Entry {
+  _id: string;
+  v: 2;
+  time: string;
+  camera: string;
+  known: boolean;
+  person: { id: string; name: string } | null;
+  /** The people named in `faces`; absent for an event without `faces` (recorded before they existed). */
+  faceIds?: string[];
+  snapshot: string | null;
+}
+
+/** An event recorded before the index (the whole event in the datafile), still read as it is. */
+type WholeDoc = DetectionEvent & { _id: string; v?: undefined };
+
+type Doc = Entry | WholeDoc;
+
+/** The file of an event in its folder. */
+const BODY = 'event.json';
+
+function entryOf(e: DetectionEvent): Entry {
+  const entry: Entry = {
+    _id: e.id,
+    v: 2,
+    time: e.time,
+    camera: e.camera,
+    known: e.known,
+    person: e.person,
+    snapshot: e.snapshot,
+  };
+  if (e.faces) entry.faceIds = [...new Set(e.faces.flatMap((f) => (f.person ? [f.person.id] : [])))];
+  return entry;
+}
 
 const DAY_MS = 86400000;
 const DAILY_RE = /^detections_(\d{4}-\d{2}-\d{2})\.jsonl$/;
@@ -115,9 +153,10 @@ function toMs(v: string | number | undefined): number | undefined {
   return t;
 }
 
-function publicEvent(d: Doc): DetectionEvent {
-  const { _id, ...e } = d;
+function publicEvent(d: WholeDoc): DetectionEvent {
+  const { _id, v, ...e } = d;
   void _id;
+  void v;
   return e;
 }
 
@@ -260,16 +299,17 @@ export class EventLog {
       let undoDaily: (() => Promise<void>) | undefined;
       try {
         if (files.snapshot) {
-          await this.images.write(e.id, 'frame.jpg', files.snapshot);
+          await this.writeFile(e.id, 'frame.jpg', files.snapshot);
           e.snapshot = this.images.relative(e.id, 'frame.jpg');
         }
         if (files.crop) {
-          await this.images.write(e.id, 'face.jpg', files.crop);
+          await this.writeFile(e.id, 'face.jpg', files.crop);
           e.crop = this.images.relative(e.id, 'face.jpg');
         }
+        await this.writeFile(e.id, BODY, Buffer.from(JSON.stringify(e)));
         // The daily line first: when the datafile's write fails after it, the line is cut off again.
         undoDaily = await this.appendDaily(e);
-        await this.db.insert({ ...e, _id: e.id });
+        await this.db.insert(entryOf(e));
       } catch (err) {
         // No pictures or daily line without their event: a picture nobody can find would escape erasure.
         await undoDaily?.().catch(() => undefined);
@@ -296,22 +336,52 @@ export class EventLog {
       await appendFile(file, `${JSON.stringify(e)}\n`, { mode: 0o600 });
     } catch (err) {
       await undo().catch(() => undefined);
-      const x = err as NodeJS.ErrnoException;
-      throw Object.assign(
-        new Error(
-          `the detection log ${this.file} could not record an event (its daily file): ${x.code ? `${x.code}: ` : ''}${x.message}`,
-        ),
-        { code: x.code },
-      );
+      throw this.recordError('its daily file', err);
     }
     return undo;
+  }
+
+  /** Writes a file of an event (its pictures, `event.json`), failing with a clear error. */
+  private async writeFile(id: string, name: string, data: Buffer): Promise<void> {
+    try {
+      await this.images.write(id, name, data);
+    } catch (err) {
+      throw this.recordError(name === BODY ? 'its file' : 'its pictures', err);
+    }
+  }
+
+  private recordError(what: string, err: unknown): Error {
+    const x = err as NodeJS.ErrnoException;
+    return Object.assign(
+      new Error(
+        `the detection log ${this.file} could not record an event (${what}): ${x.code ? `${x.code}: ` : ''}${x.message}`,
+      ),
+      { code: x.code },
+    );
   }
 
   /** One event by id, or undefined. */
   async get(id: string): Promise<DetectionEvent | undefined> {
     if (typeof id !== 'string' || !id) return undefined;
     const [doc] = await this.db.find<Doc>({ _id: id });
-    return doc ? publicEvent(doc) : undefined;
+    return doc && this.load(doc);
+  }
+
+  /** The event of an index entry (or of a whole document), or undefined when its file is gone or torn. */
+  private async load(doc: Doc): Promise<DetectionEvent | undefined> {
+    if (doc.v !== 2) return publicEvent(doc);
+    try {
+      const e = JSON.parse((await this.images.read(doc._id, BODY)).toString('utf8')) as DetectionEvent;
+      return e && typeof e === 'object' && e.id === doc._id ? e : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Writes a changed event: its file, then its index entry. */
+  private async keep(e: DetectionEvent): Promise<void> {
+    await this.images.write(e.id, BODY, Buffer.from(JSON.stringify(e)));
+    await this.db.update(e.id, entryOf(e));
   }
 
   /**
@@ -368,7 +438,8 @@ export class EventLog {
     const limit = Math.min(Math.max(Math.floor(Number(q.limit ?? L.default)) || 0, L.min), L.max);
     const offset = Math.min(Math.max(Math.floor(Number(q.offset ?? 0)) || 0, 0), Number.MAX_SAFE_INTEGER);
     const docs = await this.db.find<Doc>(where).sort({ time: -1, _id: -1 }).skip(offset).limit(limit);
-    return docs.map(publicEvent);
+    const events = await Promise.all(docs.map((d) => this.load(d)));
+    return events.filter((e): e is DetectionEvent => e !== undefined);
   }
 
   /** Today's statistics (in the log's zone) and the last sighting of each person. */
@@ -459,7 +530,7 @@ export class EventLog {
           for (const e of all) {
             if (total <= cap) break;
             // An event costs its pictures and about twice its JSON (datafile and daily line).
-            const size = (sizes.get(e.id) ?? 0) + 2 * Buffer.byteLength(JSON.stringify(e));
+            const size = (sizes.get(e._id) ?? 0) + 2 * Buffer.byteLength(JSON.stringify(e));
             victims.push(e);
             total -= size;
             bytes += size;
@@ -469,7 +540,7 @@ export class EventLog {
           await this.drop(victims);
         }
       }
-      const ids = new Set(removed.map((d) => d.id));
+      const ids = new Set(removed.map((d) => d._id));
       const expiredLine = (e: DetectionEvent): boolean =>
         typeof e.time === 'string' && e.time < (e.known ? knownBefore : unknownBefore);
       // A file's name is a day of the zone it was written in, which may not be today's setting:
@@ -506,20 +577,29 @@ export class EventLog {
       const own = await this.db.find<Doc>({ 'person.id': id });
       await this.drop(own);
       const changed = new Map<string, DetectionEvent>();
-      for (const e of await this.db.find<Doc>({ 'faces.person.id': id })) {
+      const gone = new Set(own.map((d) => d._id));
+      for (const doc of await this.db.find<Doc>({ $or: [{ faceIds: id }, { 'faces.person.id': id }] })) {
+        const e = await this.load(doc);
+        if (!e) {
+          // An event whose file is gone cannot be redrawn: its entry (which names them) goes too.
+          await this.drop([doc]);
+          gone.add(doc._id);
+          continue;
+        }
         const next = await this.withoutFace(e, id);
         changed.set(next.id, next);
       }
       for (const d of own) {
-        for (const e of await this.db.find<Doc>({ camera: d.camera, time: d.time })) {
-          if (e.faces || !e.snapshot || changed.has(e.id)) continue;
-          const next = { ...publicEvent(e), snapshot: null };
+        for (const doc of await this.db.find<Doc>({ camera: d.camera, time: d.time })) {
+          if (!doc.snapshot || changed.has(doc._id)) continue;
+          const e = await this.load(doc);
+          if (!e || e.faces) continue;
+          const next = { ...e, snapshot: null };
           await this.images.remove(e.id, 'frame.jpg');
-          await this.db.update(e.id, { ...next, _id: e.id });
+          await this.keep(next);
           changed.set(next.id, next);
         }
       }
-      const gone = new Set(own.map((d) => d.id));
       // Lines naming them are rewritten even when their event already left the datafile.
       await this.rewriteDaily((e) => {
         if (gone.has(e.id) || e.person?.id === id) return null;
@@ -535,11 +615,11 @@ export class EventLog {
   }
 
   /** An event of someone else without the erased person's face: pixelated in its frame, out of `faces`. */
-  private async withoutFace(doc: Doc, id: string): Promise<DetectionEvent> {
-    const faces = doc.faces ?? [];
+  private async withoutFace(e: DetectionEvent, id: string): Promise<DetectionEvent> {
+    const faces = e.faces ?? [];
     const theirs = faces.filter((f) => f.person?.id === id);
-    const next: DetectionEvent = { ...publicEvent(doc), faces: faces.filter((f) => f.person?.id !== id) };
-    const ref = doc.snapshot ? this.images.parse(doc.snapshot) : null;
+    const next: DetectionEvent = { ...e, faces: faces.filter((f) => f.person?.id !== id) };
+    const ref = e.snapshot ? this.images.parse(e.snapshot) : null;
     if (ref) {
       const frame = await this.images.read(ref.key, ref.name).catch(() => undefined);
       if (frame) {
@@ -560,7 +640,7 @@ export class EventLog {
         }
       }
     }
-    await this.db.update(doc._id, { ...next, _id: doc._id });
+    await this.keep(next);
     return next;
   }
 
@@ -572,7 +652,7 @@ export class EventLog {
   private async drop(docs: Doc[]): Promise<void> {
     for (const d of docs) {
       await this.db.remove(d._id);
-      await this.images.removeKey(d.id);
+      await this.images.removeKey(d._id);
     }
   }
 

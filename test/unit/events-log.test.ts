@@ -5,7 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -216,6 +225,64 @@ describe('event log', () => {
       'daily files of others remain',
     );
     await log.close();
+  });
+
+  it('holds an index entry per event in the datafile, the event in its own file; reads a log written before', async () => {
+    const file = fresh();
+    const folder = path.dirname(file);
+    // A log of an earlier FaceWatch: whole events in the datafile, one of them showing Alice beside Bob.
+    const old = event('2026-07-01T09:00:00.000Z', BOB);
+    old.faces = [
+      { box: old.box, person: BOB },
+      { box: { x: 200, y: 10, width: 90, height: 90 }, person: ALICE },
+    ];
+    const oldAlice = event('2026-07-01T09:30:00.000Z', ALICE);
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(file, [old, oldAlice].map((e) => JSON.stringify({ ...e, _id: e.id })).join('\n') + '\n');
+
+    const log = await EventLog.open({ file, timezone: 'UTC' });
+    const img = await JPEG();
+    const recorded = await log.record(
+      { ...event('2026-07-01T10:00:00.000Z', ALICE), score: 0.97 },
+      { crop: img },
+    );
+    assert.deepEqual(await log.get(recorded.id), recorded, 'read back whole from its file');
+    assert.deepEqual(
+      JSON.parse(readFileSync(path.join(log.images.root, recorded.id, 'event.json'), 'utf8')),
+      recorded,
+    );
+    const line = readFileSync(file, 'utf8')
+      .split('\n')
+      .find((l) => l.includes(recorded.id));
+    const entry = JSON.parse(line ?? '{}') as Record<string, unknown>;
+    for (const k of ['box', 'quality', 'trackId', 'distance', 'score'])
+      assert.ok(!(k in entry), `the datafile (held in memory) has no ${k}`);
+    assert.deepEqual(entry.person, ALICE);
+
+    assert.deepEqual(
+      (await log.query()).map((e) => e.id),
+      [recorded.id, oldAlice.id, old.id],
+      'old and new events in one query, newest first',
+    );
+    assert.deepEqual((await log.get(old.id))?.faces, old.faces);
+    assert.equal((await log.stats(2, new Date('2026-07-01T12:00:00Z'))).todayByPersonId[ALICE.id]?.count, 2);
+
+    assert.equal(await log.erasePerson(ALICE.id), 2, 'her old and new events');
+    assert.deepEqual(filesContaining(folder, ALICE.id), []);
+    assert.deepEqual(filesContaining(folder, ALICE.name), []);
+    assert.deepEqual(
+      (await log.get(old.id))?.faces,
+      [{ box: old.box, person: BOB }],
+      'she left the old event',
+    );
+    assert.equal((await log.query()).length, 1);
+    await log.close();
+    const reopened = await EventLog.open({ file, timezone: 'UTC' });
+    assert.deepEqual(
+      (await reopened.query()).map((e) => e.faces),
+      [[{ box: old.box, person: BOB }]],
+    );
+    await reopened.close();
   });
 
   it("keeps the frame plain and draws it when served; erasure pixelates the person in others' frames", async () => {
