@@ -19,8 +19,11 @@ import {
 } from '../lib/types/defaults';
 import type { EnrolEngine, EnrolOptions } from '../lib/store/enrol';
 import { isStoreError } from '../lib/store/errors';
-import { closeStore, openStore } from '../lib/events/store-events';
-import type { FaceStore } from '../lib/store/face-store';
+import path from 'node:path';
+import { closeStore, openStore, type StoreOpenOptions } from '../lib/events/store-events';
+import { FaceStore } from '../lib/store/face-store';
+import { pgConnection } from '../lib/store/pg/settings';
+import type { OpenStore } from '../lib/store/types';
 
 /** Exit codes of the store commands. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, locked: 3 } as const;
@@ -45,17 +48,67 @@ export function cliActor(): string {
   return `cli:${user}`;
 }
 
+/** True for a `--store` that names a PostgreSQL database rather than a datafile. */
+export function isPgStore(store: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(store.trim());
+}
+
+/**
+ * How a command opens `--store`: a datafile, or `postgres://[user@]host[:port]/database[?schema=name]`
+ * (the password from `PGPASSWORD`, as psql takes it, so that it is never on the command line; the
+ * schema `facewatch` unless `schema=` says otherwise). Throws a UsageError for a URL that cannot work.
+ */
+export function cliStoreOptions(store: string, command: string): StoreOpenOptions {
+  const owner = `facewatch ${command} (command line)`;
+  if (!isPgStore(store)) return { file: store, actor: cliActor(), owner };
+  let url: URL;
+  try {
+    url = new URL(store.trim());
+  } catch {
+    throw new UsageError('--store: not a postgres:// URL');
+  }
+  const schema = url.searchParams.get('schema') ?? '';
+  url.searchParams.delete('schema');
+  let c;
+  try {
+    c = pgConnection({ url: url.href, schema, poolSize: 2 });
+  } catch (err) {
+    throw new UsageError(`--store: ${(err as Error).message}`);
+  }
+  return {
+    backend: 'postgres',
+    connection: c.connection,
+    schema: c.schema,
+    shown: c.shown,
+    instance: `${owner} on ${os.hostname()}`,
+    actor: cliActor(),
+    eventsFile: path.resolve('facewatch', `pg-${c.schema}-events`, 'events.db'),
+  };
+}
+
 /**
  * Opens a store for a CLI command, with its detection log (so that a deletion erases the person's
- * events too, and an erasure an earlier run left pending is finished); a store held by Node-RED is
- * refused with ESTORE_LOCKED. Close it with {@link closeCliStore}.
+ * events too, and an erasure an earlier run left pending is finished); a datafile held by Node-RED
+ * is refused with ESTORE_LOCKED (a PostgreSQL store is shared by design). Close it with
+ * {@link closeCliStore}.
  */
-export function openCliStore(file: string, command: string): Promise<FaceStore> {
-  return openStore({ file, actor: cliActor(), owner: `facewatch ${command} (command line)` });
+export function openCliStore(file: string, command: string): Promise<OpenStore> {
+  return openStore(cliStoreOptions(file, command));
+}
+
+/** Opens a datafile store (the commands that work on a datafile only). */
+export async function openCliDatafile(file: string, command: string): Promise<FaceStore> {
+  if (isPgStore(file))
+    throw new UsageError(
+      `${command} works on a datafile store; for PostgreSQL: facewatch export it, ${command} the datafile, facewatch import it back`,
+    );
+  const store = await openStore(cliStoreOptions(file, command));
+  if (!(store instanceof FaceStore)) throw new Error('not a datafile store');
+  return store;
 }
 
 /** Closes a store opened by {@link openCliStore}. */
-export function closeCliStore(store: FaceStore): Promise<void> {
+export function closeCliStore(store: OpenStore): Promise<void> {
   return closeStore(store);
 }
 
@@ -120,7 +173,7 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: s
 export async function withStore<T>(
   file: string,
   command: string,
-  body: (store: FaceStore) => Promise<T>,
+  body: (store: OpenStore) => Promise<T>,
 ): Promise<T> {
   const store = await openCliStore(file, command);
   try {

@@ -7,11 +7,11 @@ import { erasuresFinishedAtOpen } from '../../lib/events/store-events';
 import { isStoreError } from '../../lib/store/errors';
 import { closeCliStore, EXIT, openCliStore, parse, printJson, runCommand, UsageError } from '../support';
 
-export const usage = 'delete --store FILE ID...   delete people and erase their data';
+export const usage = 'delete --store STORE ID...   delete people and erase their data';
 
 const HELP = `usage: facewatch ${usage}
 
-  --store FILE   the face store datafile
+  --store STORE  the face store: a datafile, or postgres://host/db[?schema=name] (password from PGPASSWORD)
 Erases each person's descriptors from the datafile (compacted) and from every backup, deletes their
 face images and their detection events (pictures and daily lines; their face is pixelated and their
 name removed in other people's events), and leaves only time, action, id and actor of their lines in the audit log (the deletion
@@ -36,7 +36,7 @@ export function run(args: string[]): Promise<number> {
           printJson({ id, deleted: true, resumed: true });
           continue;
         }
-        const resumed = store.pendingErasures().some((e) => e.id === id);
+        const resumed = (await store.pendingErasures()).some((e) => e.id === id);
         try {
           const deleted = await store.deletePerson(id);
           if (!deleted) failed++;
@@ -44,7 +44,7 @@ export function run(args: string[]): Promise<number> {
         } catch (err) {
           if (!isStoreError(err)) throw err;
           failed++;
-          const pending = store.pendingErasures().some((e) => e.id === id);
+          const pending = (await store.pendingErasures()).some((e) => e.id === id);
           printJson({ id, deleted: false, ...(pending ? { pending } : {}), error: err.message });
         }
       }

@@ -20,11 +20,11 @@ import {
 import { Enroller } from '../../lib/store/enrol';
 
 export const usage =
-  'enrol --store FILE --name NAME [--id ID] [options] PHOTO...   enrol a person from photos';
+  'enrol --store STORE --name NAME [--id ID] [options] PHOTO...   enrol a person from photos';
 
 const HELP = `usage: facewatch ${usage}
 
-  --store FILE          the face store datafile (e.g. <userDir>/facewatch/faces.db)
+  --store STORE         the face store: a datafile (e.g. <userDir>/facewatch/faces.db) or postgres://host/db[?schema=name]
   --name NAME           the person's name (needed for a new person)
   --id ID               the person's id; generated (PERSON_0001, ...) when absent
   --metadata JSON       a JSON object stored with the person ({"role": "staff"})

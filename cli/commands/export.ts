@@ -5,11 +5,11 @@
 import { writeFile } from 'node:fs/promises';
 import { closeCliStore, EXIT, openCliStore, parse, runCommand, UsageError } from '../support';
 
-export const usage = 'export --store FILE [--out FILE] [--no-images]   export the store as JSON';
+export const usage = 'export --store STORE [--out FILE] [--no-images]   export the store as JSON';
 
 const HELP = `usage: facewatch ${usage}
 
-  --store FILE   the face store datafile
+  --store STORE  the face store: a datafile, or postgres://host/db[?schema=name] (password from PGPASSWORD)
   --out FILE     write here (mode 600) instead of standard output
   --no-images    leave the face crops out (then \`facewatch reembed\` cannot run on the imported store)
 The export holds biometric data: keep it as safe as the store itself.`;

@@ -18,11 +18,11 @@ import {
 } from '../support';
 
 export const usage =
-  'identify --store FILE [--threshold T] [--margin M] [--candidates K] PHOTO...   who is in these photos';
+  'identify --store STORE [--threshold T] [--margin M] [--candidates K] PHOTO...   who is in these photos';
 
 const HELP = `usage: facewatch ${usage}
 
-  --store FILE      the face store datafile
+  --store STORE     the face store: a datafile or postgres://host/db[?schema=name]
   --threshold T     euclidean distance under which a face is a person ${defaultText(MATCH.threshold)}
   --margin M        ambiguity margin between the two nearest people ${defaultText(MATCH.margin, 'off')}
   --candidates K    candidates listed per face ${defaultText(MATCH.candidates)}

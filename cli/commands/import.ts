@@ -21,7 +21,7 @@ import {
 import { detectKind, importSource } from '../../lib/store/import';
 
 export const usage =
-  'import --store FILE [options] SOURCE   bulk enrolment: folders, manifest, old system, export';
+  'import --store STORE [options] SOURCE   bulk enrolment: folders, manifest, old system, export';
 
 const HELP = `usage: facewatch ${usage}
 
@@ -33,7 +33,7 @@ SOURCE is one of:
     photos are embedded again, ids and names are kept
   a FaceWatch export (facewatch export)
 Options:
-  --store FILE          the face store datafile
+  --store STORE         the face store: a datafile or postgres://host/db[?schema=name]
   --on-duplicate P      a face closer than ${ENROL.duplicateThreshold.default} to an enrolled person: ${choicesText(ENROL.duplicatePolicy)}
   --on-existing P       an id that exists: refuse (default: reported as duplicate), add-sample, update
   --largest             use the largest face of photos showing several

@@ -11,7 +11,8 @@ import {
   runCommand,
   UsageError,
   withEngine,
-  withStore,
+  openCliDatafile,
+  closeCliStore,
 } from '../support';
 
 export const usage =
@@ -33,8 +34,9 @@ export function run(args: string[]): Promise<number> {
       backend: { type: 'string' },
     });
     if (!values.store) throw new UsageError('--store is required');
-    return withStore(values.store, 'reembed', (store) =>
-      withEngine({ backend: values.backend }, async (engine) => {
+    const store = await openCliDatafile(values.store, 'reembed');
+    try {
+      return await withEngine({ backend: values.backend }, async (engine) => {
         const from = store.modelId;
         const result = await store.reembed(
           async (crop) => {
@@ -49,7 +51,9 @@ export function run(args: string[]): Promise<number> {
         );
         printJson({ from, to: result.modelId, samples: result.samples, failed: result.failed });
         return result.failed.length && !values['drop-failed'] ? EXIT.failed : EXIT.ok;
-      }),
-    );
+      });
+    } finally {
+      await closeCliStore(store);
+    }
   });
 }

@@ -9,15 +9,12 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { FaceStore, type StoreOptions } from '../store/face-store';
+import { PgStore, type PgStoreOptions } from '../store/pg/pg-store';
+import type { OpenStore, Person } from '../store/types';
 import { EVENTS } from '../types/defaults';
 import { EventLog, type EventLogSettings } from './log';
 
-/** The events datafile of a store's datafile: `<dir>/<base>-events/events.db`. */
-export function eventLogFile(storeFile: string): string {
-  const file = path.resolve(storeFile);
-  const base = path.basename(file, path.extname(file));
-  return path.join(path.dirname(file), `${base}-events`, 'events.db');
-}
+export { eventLogFile } from '../store/files';
 
 const LEGACY_DAILY = /^detections_\d{4}-\d{2}-\d{2}\.jsonl$/;
 
@@ -123,17 +120,32 @@ export class StoreEvents {
   /** A warning of the legacy move, said once by whoever opens the log. */
   private legacyWarning?: string;
 
-  constructor(readonly store: FaceStore) {
-    this.file = eventLogFile(store.file);
-    this.detach = store.addEraser('detection log', {
+  constructor(readonly store: OpenStore) {
+    this.file = store.eventsFile;
+    const removeEraser = store.addEraser('detection log', {
       erasePerson: (person) => this.erasePerson(person.id),
     });
+    // A shared store's erasers run on the instance that deletes; every instance keeps its own log,
+    // so each erases the person from it when the deletion reaches it.
+    const onDeleted = (person: Person): void => {
+      this.erasePerson(person.id).catch((err: unknown) =>
+        process.emitWarning(
+          `erasing ${person.id} from the detection log ${this.file} failed: ${(err as Error).message}`,
+        ),
+      );
+    };
+    if (store.backend === 'postgres') store.on('person-deleted', onDeleted);
+    this.detach = () => {
+      removeEraser();
+      store.off('person-deleted', onDeleted);
+    };
   }
 
   /** Opens the log (creating its files); every caller gets the same one. */
   open(): Promise<EventLog> {
     this.opening ??= (async () => {
-      this.legacyWarning = await adoptLegacyEvents(this.store.file, this.file);
+      if (this.store.backend === 'nedb')
+        this.legacyWarning = await adoptLegacyEvents(this.store.location, this.file);
       return EventLog.open({ file: this.file, ...this.inForce() });
     })();
     // A failed open is tried again by the next caller.
@@ -144,8 +156,9 @@ export class StoreEvents {
   /** The log when it is open or its files exist; undefined otherwise (a read never creates files). */
   async existing(): Promise<EventLog | undefined> {
     if (this.opening) return this.opening;
-    const dir = path.dirname(path.resolve(this.store.file));
-    if (existsSync(this.file) || existsSync(path.join(dir, 'events.db'))) return this.open();
+    if (existsSync(this.file)) return this.open();
+    const dir = path.dirname(path.resolve(this.store.location));
+    if (this.store.backend === 'nedb' && existsSync(path.join(dir, 'events.db'))) return this.open();
     return undefined;
   }
 
@@ -215,7 +228,7 @@ export class StoreEvents {
       c.told = key;
       const message =
         `this detection-log's retention, disk cap, time zone or daily files differ from those of detection-log ${others(c)} ` +
-        `on face store ${this.store.file}: a store keeps one detection log, which follows the strictest of their settings ` +
+        `on face store ${this.store.location}: a store keeps one detection log, which follows the strictest of their settings ` +
         `(${describeSettings(force)}); give its detection-logs the same settings`;
       told.set(c, message);
       try {
@@ -242,13 +255,13 @@ export class StoreEvents {
   }
 }
 
-const attached = new WeakMap<FaceStore, StoreEvents>();
+const attached = new WeakMap<OpenStore, StoreEvents>();
 
 /**
  * The detection log of an open store, attached (as one of its erasers) on the first call. Close it
  * before the store ({@link StoreEvents.close}).
  */
-export function storeEvents(store: FaceStore): StoreEvents {
+export function storeEvents(store: OpenStore): StoreEvents {
   let events = attached.get(store);
   if (!events) {
     events = new StoreEvents(store);
@@ -257,13 +270,20 @@ export function storeEvents(store: FaceStore): StoreEvents {
   return events;
 }
 
+/** How to open a store: a datafile (the default backend) or a PostgreSQL schema. */
+export type StoreOpenOptions =
+  (StoreOptions & { backend?: 'nedb' }) | (PgStoreOptions & { backend: 'postgres' });
+
 /**
  * Opens a store with its detection log attached as an eraser, and finishes the erasures an earlier
  * run left pending (a crash, a full disk) before anybody uses it: a store whose pending erasure
  * cannot be finished does not open, and says why.
  */
-export async function openStore(opts: StoreOptions): Promise<FaceStore> {
-  const store = await FaceStore.open(opts);
+export async function openStore(opts: StoreOptions & { backend?: 'nedb' }): Promise<FaceStore>;
+export async function openStore(opts: StoreOpenOptions): Promise<OpenStore>;
+export async function openStore(opts: StoreOpenOptions): Promise<OpenStore> {
+  const store: OpenStore =
+    opts.backend === 'postgres' ? await PgStore.open(opts) : await FaceStore.open(opts);
   try {
     storeEvents(store);
     finishedAtOpen.set(store, await store.finishPendingErasures(opts.actor));
@@ -274,15 +294,15 @@ export async function openStore(opts: StoreOptions): Promise<FaceStore> {
   return store;
 }
 
-const finishedAtOpen = new WeakMap<FaceStore, string[]>();
+const finishedAtOpen = new WeakMap<OpenStore, string[]>();
 
 /** The ids whose erasure, cut short by an earlier run, {@link openStore} finished. */
-export function erasuresFinishedAtOpen(store: FaceStore): string[] {
+export function erasuresFinishedAtOpen(store: OpenStore): string[] {
   return finishedAtOpen.get(store) ?? [];
 }
 
 /** Closes a store opened by {@link openStore}: its detection log first, then the store. */
-export async function closeStore(store: FaceStore): Promise<void> {
+export async function closeStore(store: OpenStore): Promise<void> {
   await attached.get(store)?.close();
   await store.close();
 }

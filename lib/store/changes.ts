@@ -19,7 +19,8 @@ import type { Datafile } from './datafile';
 import {
   eventSample,
   mentionsPerson,
-  newSampleId,
+  enrolledAt,
+  sampleIdFor,
   publicPerson,
   toDoc,
   withoutSample,
@@ -95,7 +96,7 @@ export class Changes {
         name,
         metadata,
         samples: prepared ? [prepared.rec] : [],
-        createdAt: now,
+        createdAt: enrolledAt(input.createdAt, now),
         updatedAt: now,
       };
       if (prepared) await this.writeImage(prepared.rec, sample?.crop);
@@ -234,7 +235,9 @@ export class Changes {
       );
     }
     const descriptor = toDescriptor(input.descriptor, this.store.meta().dim);
-    const id = newSampleId();
+    const id = sampleIdFor(input.id, (s) =>
+      [...this.store.people.values()].some((p) => p.samples.some((x) => x.id === s)),
+    );
     const rec: SampleRecord = {
       id,
       descriptor,

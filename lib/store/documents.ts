@@ -200,7 +200,22 @@ export function eventSample(s: SampleRecord): Sample {
   return { ...publicSample(s), descriptor: s.descriptor.slice() };
 }
 
+/** When a new person was enrolled: an import's time when it is an ISO time not in the future, else now. */
+export function enrolledAt(given: unknown, now: string): string {
+  if (typeof given !== 'string' || !/^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/.test(given)) return now;
+  const t = Date.parse(given);
+  return Number.isFinite(t) && t <= Date.parse(now) ? new Date(t).toISOString() : now;
+}
+
 /** A new sample id: 16 hex digits. */
 export function newSampleId(): string {
   return randomBytes(8).toString('hex');
+}
+
+/**
+ * The id of a new sample: the one an import brings (so that a moved store keeps its sample ids),
+ * when it is one this store could have made and no sample of the store has it; a new one otherwise.
+ */
+export function sampleIdFor(given: unknown, taken: (id: string) => boolean): string {
+  return typeof given === 'string' && /^[0-9a-f]{16}$/.test(given) && !taken(given) ? given : newSampleId();
 }

@@ -18,7 +18,7 @@
  */
 import { StoreBase } from './store-base';
 import { existsSync, statSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AuditLog, type AuditAction } from './audit';
 import { BackupSet } from './backups';
@@ -28,7 +28,7 @@ import { META_ID, newMeta, type MetaDoc } from './documents';
 import { Changes } from './changes';
 import { Erasures } from './erasure';
 import { StoreError } from './errors';
-import { errorCode, messageOf, removeFile } from './files';
+import { errorCode, eventLogFile, messageOf, removeFile } from './files';
 import type { ImportReport } from './report';
 import type { StoreInternals } from './internals';
 import { ErasureJournal, type PendingErasure } from './journal';
@@ -37,15 +37,16 @@ import { StoreLock } from './lock';
 import { DEFAULT_MATCH_OPTIONS, type MatchOptions } from './match';
 import { Matcher } from './matcher';
 import { reembedStore, type ReembedCompute, type ReembedResult } from './reembed';
-import { exportStore, importStore, type StoreExport } from './transfer';
+import { exportStore, importStore, type StoreExport, type TransferHost } from './transfer';
 
 import type {
   FaceStoreEvents,
-  PeopleStore,
+  OpenStore,
   PersonEraser,
   PersonInput,
   SampleInfo,
   SampleInput,
+  StoreAvailability,
   StoreOptions,
   StoreTx,
 } from './types';
@@ -53,6 +54,7 @@ import { STORE, STORE_OFFLOAD_ROWS } from '../types/defaults';
 
 export type {
   FaceStoreEvents,
+  OpenStore,
   PeopleStore,
   Person,
   PersonEraser,
@@ -71,7 +73,8 @@ export type { ReembedCompute, ReembedFailure, ReembedResult } from './reembed';
 const SAMPLE_IMAGE = /^[0-9a-f]{16}\.jpg$/;
 
 /** The face store. Open with {@link FaceStore.open}; close with {@link FaceStore.close}. */
-export class FaceStore extends StoreBase implements PeopleStore {
+export class FaceStore extends StoreBase implements OpenStore {
+  readonly backend = 'nedb';
   /** The datafile. */
   readonly file: string;
   readonly imagesDir: string;
@@ -269,6 +272,28 @@ export class FaceStore extends StoreBase implements PeopleStore {
     return sample.image ? this.crops.resolve(sample.image) : null;
   }
 
+  /** The datafile. */
+  get location(): string {
+    return this.file;
+  }
+
+  /** `<dir>/<base>-events/events.db` beside the datafile. */
+  get eventsFile(): string {
+    return eventLogFile(this.file);
+  }
+
+  /** A sample's face crop, read from the images folder; undefined when there is none. */
+  async sampleImage(personId: string, sampleId: string): Promise<Buffer | undefined> {
+    const sample = this.getPerson(personId)?.samples.find((s) => s.id === sampleId);
+    const file = sample && this.imagePath(sample);
+    return file ? readFile(file).catch(() => undefined) : undefined;
+  }
+
+  /** A datafile is always there. */
+  availability(): StoreAvailability {
+    return { down: null };
+  }
+
   /** Newest first. */
   listBackups(): Promise<Array<{ file: string; mtime: Date; size: number }>> {
     return this.backups.list();
@@ -421,7 +446,22 @@ export class FaceStore extends StoreBase implements PeopleStore {
 
   /** The whole store as JSON (descriptors and model id included; crops as base64 unless `images: false`). */
   exportJson(opts: { images?: boolean; actor?: string } = {}): Promise<StoreExport> {
-    return exportStore(this.internals, opts);
+    return exportStore(this.transfer(), opts);
+  }
+
+  /** What transfer.ts needs: the internals, crops read from the images folder. */
+  private transfer(): TransferHost {
+    const i = this.internals;
+    return {
+      people: i.people,
+      meta: () => i.meta(),
+      assertOpen: () => i.assertOpen(),
+      batch: (fn) => i.batch(fn),
+      sampleImage: (personId, sampleId) => this.sampleImage(personId, sampleId),
+      raiseNextId: (nextId) => i.saveMeta({ ...i.meta(), nextId }),
+      log: (action, actor, p, details) => i.log(action, actor, p, details),
+      flushAudit: () => i.flushAudit(),
+    };
   }
 
   /**
@@ -430,7 +470,7 @@ export class FaceStore extends StoreBase implements PeopleStore {
    * person is written). One batch, one backup.
    */
   importJson(data: unknown, actor?: string): Promise<ImportReport> {
-    return importStore(this.internals, data, actor);
+    return importStore(this.transfer(), data, actor);
   }
 
   /**

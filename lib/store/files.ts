@@ -7,6 +7,13 @@ import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import readline from 'node:readline';
 
+/** The detection log's datafile of a store's datafile: `<dir>/<base>-events/events.db`. */
+export function eventLogFile(storeFile: string): string {
+  const file = path.resolve(storeFile);
+  const base = path.basename(file, path.extname(file));
+  return path.join(path.dirname(file), `${base}-events`, 'events.db');
+}
+
 /** The error code of a failed file operation, if it has one. */
 export function errorCode(err: unknown): string | undefined {
   const code = (err as NodeJS.ErrnoException | null)?.code;

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { keyTable } from '../types/keys';
 import { Enroller, type EnrolEngine, type EnrolOptions } from './enrol';
 import { StoreError } from './errors';
-import type { FaceStore } from './face-store';
+import type { OpenStore } from './types';
 import { summarise, type ImportReport, type ImportRow } from './report';
 
 export { summarise, type ImportReport, type ImportRow } from './report';
@@ -223,7 +223,7 @@ function rowFromError(row: string, err: unknown, extra: Partial<ImportRow> = {})
  * of a sub-folder enrols the person and the others become samples.
  */
 export async function importSource(
-  store: FaceStore,
+  store: OpenStore,
   engine: EnrolEngine | null,
   source: string,
   opts: ImportOptions = {},

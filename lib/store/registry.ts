@@ -6,23 +6,34 @@
  * (lib/events/store-events.ts) opens and closes with it. The counting is the generic ResourceOwner's.
  */
 import path from 'node:path';
-import { closeStore, openStore } from '../events/store-events';
+import { closeStore, openStore, type StoreOpenOptions } from '../events/store-events';
 import { ResourceOwner, type Lease } from '../shared/owner';
-import type { FaceStore, StoreOptions } from './face-store';
+import type { OpenStore } from './types';
 
 /** A user's hold on an open face store (`resource`); the last release closes it (and frees its lock). */
-export type StoreLease = Lease<FaceStore>;
+export type StoreLease = Lease<OpenStore>;
 
-/** The process-wide owner of open stores, by datafile. */
-export const stores = new ResourceOwner<FaceStore>({ close: (store) => closeStore(store) });
+/** The process-wide owner of open stores, by datafile or by database and schema. */
+export const stores = new ResourceOwner<OpenStore>({ close: (store) => closeStore(store) });
 
 /** The key of a datafile in {@link stores}. */
 export function storeKey(file: string): string {
   return path.resolve(file);
 }
 
-/** Leases the store of `opts.file` for `user`, opening it if nobody in this process holds it. */
-export function acquireStore(opts: StoreOptions, user = 'anonymous'): Promise<StoreLease> {
-  const file = storeKey(opts.file);
-  return stores.acquire(file, user, () => openStore({ ...opts, file }));
+/** The key of a PostgreSQL schema in {@link stores}: the URL as shown (no password) and the schema. */
+export function pgStoreKey(shown: string, schema: string): string {
+  return `${shown}#${schema}`;
+}
+
+/** The key of a store's options in {@link stores}. */
+export function openOptionsKey(opts: StoreOpenOptions): string {
+  return opts.backend === 'postgres' ? pgStoreKey(opts.shown ?? '', opts.schema ?? '') : storeKey(opts.file);
+}
+
+/** Leases the store `opts` names for `user`, opening it if nobody in this process holds it. */
+export function acquireStore(opts: StoreOpenOptions, user = 'anonymous'): Promise<StoreLease> {
+  const key = openOptionsKey(opts);
+  const resolved: StoreOpenOptions = opts.backend === 'postgres' ? opts : { ...opts, file: key };
+  return stores.acquire(key, user, () => openStore(resolved));
 }

@@ -1,38 +1,35 @@
 /**
  * The JSON export format (`facewatch-store`, version 1): a whole store, descriptors, model id and
- * optionally the face crops, for moving it to another installation. Used through
- * {@link FaceStore.exportJson} and {@link FaceStore.importJson}.
+ * optionally the face crops, for moving it to another installation (a datafile to PostgreSQL and
+ * back included). Used through {@link FaceStore.exportJson} and {@link FaceStore.importJson}, and the
+ * same methods of the PostgreSQL store.
  */
-import { readFile } from 'node:fs/promises';
 import { sanitiseId, toDescriptor } from './codec';
 import { StoreError } from './errors';
-import type { SampleInput } from './types';
-import { summarise, type ImportReport, type ImportRow } from './report';
-import type { StoreInternals } from './internals';
+import type { AuditAction } from './audit';
+import type { PersonRecord } from './documents';
+import type { SampleInput, StoreExport, StoreTx } from './types';
 
-/** The whole store as JSON, for moving between installations. */
-export interface StoreExport {
-  format: 'facewatch-store';
-  version: 1;
-  exportedAt: string;
-  modelId: string | null;
-  nextId: number;
-  people: Array<{
-    id: string;
-    name: string;
-    metadata: Record<string, unknown>;
-    createdAt: string;
-    updatedAt: string;
-    samples: Array<{
-      id: string;
-      modelId: string;
-      descriptor: number[];
-      source: string;
-      time: string;
-      /** Base64 JPEG crop, when exported with images. */
-      image?: string;
-    }>;
-  }>;
+export type { StoreExport } from './types';
+import { summarise, type ImportReport, type ImportRow } from './report';
+
+/** What an export and an import need of a store, whichever its backend. */
+export interface TransferHost {
+  readonly people: ReadonlyMap<string, PersonRecord>;
+  meta(): { nextId: number; modelId: string | null; dim: number | null };
+  assertOpen(): void;
+  batch<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /** A sample's crop, or undefined. */
+  sampleImage(personId: string, sampleId: string): Promise<Buffer | undefined>;
+  /** Makes the next generated id at least `nextId` (inside a batch). */
+  raiseNextId(nextId: number): Promise<void>;
+  log(
+    action: AuditAction,
+    actor: string | undefined,
+    p: { id?: string; name?: string },
+    details?: Record<string, unknown>,
+  ): void;
+  flushAudit(): Promise<void>;
 }
 
 type ExportedPerson = StoreExport['people'][number];
@@ -40,7 +37,7 @@ type ExportedSample = ExportedPerson['samples'][number];
 
 /** See {@link FaceStore.exportJson}. */
 export async function exportStore(
-  store: StoreInternals,
+  store: TransferHost,
   opts: { images?: boolean; actor?: string } = {},
 ): Promise<StoreExport> {
   store.assertOpen();
@@ -55,13 +52,10 @@ export async function exportStore(
         source: s.source,
         time: s.time,
       };
-      const file = store.imagePath(s);
-      if (opts.images !== false && file) {
-        try {
-          out.image = (await readFile(file)).toString('base64');
-        } catch {
-          // A crop lost on disk: export the descriptor anyway; reembed will report the sample.
-        }
+      if (opts.images !== false && s.image) {
+        // A crop lost on disk: the descriptor is exported anyway; reembed will report the sample.
+        const image = await store.sampleImage(p.id, s.id).catch(() => undefined);
+        if (image) out.image = image.toString('base64');
       }
       samples.push(out);
     }
@@ -89,6 +83,7 @@ export async function exportStore(
 
 function toSampleInput(s: ExportedSample): SampleInput {
   return {
+    id: s.id,
     descriptor: s.descriptor,
     modelId: s.modelId,
     crop: typeof s.image === 'string' ? Buffer.from(s.image, 'base64') : undefined,
@@ -98,11 +93,7 @@ function toSampleInput(s: ExportedSample): SampleInput {
 }
 
 /** See {@link FaceStore.importJson}. */
-export async function importStore(
-  store: StoreInternals,
-  data: unknown,
-  actor?: string,
-): Promise<ImportReport> {
+export async function importStore(store: TransferHost, data: unknown, actor?: string): Promise<ImportReport> {
   store.assertOpen();
   const d = data as Partial<StoreExport> | null;
   if (!d || d.format !== 'facewatch-store' || !Array.isArray(d.people)) {
@@ -142,7 +133,7 @@ export async function importStore(
           toDescriptor(s.descriptor, meta.dim ?? samples[0]?.descriptor?.length);
         }
         await tx.addPerson(
-          { id, name: p.name, metadata: p.metadata },
+          { id, name: p.name, metadata: p.metadata, createdAt: p.createdAt },
           samples[0] ? toSampleInput(samples[0]) : undefined,
           actor,
         );
@@ -159,9 +150,8 @@ export async function importStore(
         });
       }
     }
-    const meta = store.meta();
-    if (typeof d.nextId === 'number' && d.nextId > meta.nextId)
-      await store.saveMeta({ ...meta, nextId: d.nextId });
+    if (typeof d.nextId === 'number' && Number.isSafeInteger(d.nextId) && d.nextId > store.meta().nextId)
+      await store.raiseNextId(d.nextId);
     const report = summarise(rows);
     store.log(
       'import',

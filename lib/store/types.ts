@@ -5,6 +5,9 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { FaceMatch } from '../types';
+import type { AuditAction } from './audit';
+import type { PendingErasure } from './journal';
+import type { ImportReport } from './report';
 import type { MatchOptions } from './match';
 
 /** How to open a store. Only `file` is required. */
@@ -44,6 +47,8 @@ export interface SampleInput {
   source?: string;
   /** ISO time the photo was taken or received; default now. */
   time?: string;
+  /** The sample's id in the store it was exported from (imports keep it when it is free); default a new one. */
+  id?: string;
 }
 
 /** A sample as the store shows it (descriptors are not handed out with people). */
@@ -87,6 +92,8 @@ export interface PersonInput {
   id?: string;
   name: string;
   metadata?: Record<string, unknown>;
+  /** When they were enrolled in the store an import comes from (an ISO time in the past); default now. */
+  createdAt?: string;
 }
 
 /**
@@ -101,6 +108,8 @@ export interface PersonInput {
  * - `model-changed` (event: {from: string | null; to: string}): after reembed.
  */
 export interface FaceStoreEvents {
+  /** The database went away (`down`: since when) or came back (`down`: null); PostgreSQL stores only. */
+  availability: [StoreAvailability];
   'person-added': [Person];
   'person-updated': [Person];
   'person-deleted': [Person];
@@ -160,4 +169,63 @@ export interface PeopleStore extends EventEmitter<FaceStoreEvents>, StoreTx {
   /** Registers something that keeps copies of people's data; returns its removal. */
   addEraser(name: string, eraser: PersonEraser): () => void;
   close(): Promise<void>;
+}
+
+/** Whether a store can take changes now, as the nodes' statuses say it. */
+export interface StoreAvailability {
+  /** Since when the database is unreachable; null while it answers (always, for a datafile). */
+  down: Date | null;
+  /** Why this instance refuses every change even while the database answers (a newer schema). */
+  readOnly?: string;
+}
+
+/**
+ * An open store as the nodes, the Face Library and the detection log use it, whichever its backend:
+ * a datafile of this instance (NeDB, face-store.ts) or a PostgreSQL schema shared by several
+ * (pg/pg-store.ts).
+ */
+export interface OpenStore extends PeopleStore {
+  readonly backend: 'nedb' | 'postgres';
+  /** Where it is, as it may be shown: the datafile, or the database URL without its password and the schema. */
+  readonly location: string;
+  /** The detection log's datafile on this machine (lib/events/store-events.ts). */
+  readonly eventsFile: string;
+  /** A sample's face crop (JPEG) of a person; undefined when there is none. */
+  sampleImage(personId: string, sampleId: string): Promise<Buffer | undefined>;
+  /** The erasures recorded and not finished, oldest first. */
+  pendingErasures(): PendingErasure[] | Promise<PendingErasure[]>;
+  /** Finishes them (call after registering the erasers); resolves to the ids finished. */
+  finishPendingErasures(actor?: string): Promise<string[]>;
+  availability(): StoreAvailability;
+  /** The whole store as JSON (descriptors, model ids; crops as base64 unless `images: false`). */
+  exportJson(opts?: { images?: boolean; actor?: string }): Promise<StoreExport>;
+  /** Imports an export of either backend (ids, samples and model ids kept; an existing id is a duplicate). */
+  importJson(data: unknown, actor?: string): Promise<ImportReport>;
+  /** Appends an audit line (bulk imports, the command line); never pass descriptors. */
+  recordAudit(action: AuditAction, details: Record<string, unknown>, actor?: string): Promise<void>;
+}
+
+/** The whole store as JSON, for moving between installations. */
+export interface StoreExport {
+  format: 'facewatch-store';
+  version: 1;
+  exportedAt: string;
+  modelId: string | null;
+  nextId: number;
+  people: Array<{
+    id: string;
+    name: string;
+    metadata: Record<string, unknown>;
+    createdAt: string;
+    updatedAt: string;
+    samples: Array<{
+      id: string;
+      modelId: string;
+      descriptor: number[];
+      source: string;
+      time: string;
+      /** Base64 JPEG crop, when exported with images. */
+      image?: string;
+    }>;
+  }>;
 }

@@ -127,6 +127,10 @@ export const ENROL = Object.freeze({
 /** The face store (face-store). */
 export const STORE = Object.freeze({
   backups: num({ default: 3, min: 0, max: 50, step: 1, integer: true }),
+  /** Where the people are: a datafile of this instance, or a PostgreSQL schema several instances share. */
+  backend: choice(['nedb', 'postgres'] as const, 'nedb'),
+  /** PostgreSQL: connections of the pool (a batch holds one for its lock while its changes take another). */
+  poolSize: num({ default: 10, min: 2, max: 100, step: 1, integer: true }),
 });
 
 /**

@@ -6,7 +6,7 @@
  *
  * Isomorphic: used by the editor bundles and the runtime.
  */
-import { CAMERA_SOURCES, MATCH, type CameraSource } from './defaults';
+import { CAMERA_SOURCES, MATCH, STORE, type CameraSource } from './defaults';
 import type { FaceWatchNodeType } from './node-types';
 
 /** One setting a migration changed. */
@@ -56,7 +56,17 @@ export function inferCameraSource(url: unknown): CameraSource {
 const STEPS: Record<FaceWatchNodeType, Step[]> = {
   'face-engine': [() => []],
   'face-detect': [() => []],
-  'face-store': [() => []],
+  'face-store': [
+    () => [],
+    // 1 → 2: a backend (a datafile, as before, or PostgreSQL) and the PostgreSQL settings.
+    (s) => {
+      s.backend ??= STORE.backend.default;
+      s.url ??= '';
+      s.schema ??= '';
+      s.poolSize ??= STORE.poolSize.default;
+      return [];
+    },
+  ],
   'face-match': [
     // 0 → 1: the default threshold went from 0.6 to 0.5 (README "Recognition"). A threshold of
     // exactly 0.6 is the old default that the editor wrote into the flow; any other was chosen.

@@ -69,9 +69,18 @@ export interface FaceDetectSettings extends VersionedSettings {
 }
 
 export interface FaceStoreSettings extends VersionedSettings {
-  /** '' = facewatch/faces.db in the user directory. */
+  /** `nedb` (a datafile of this instance, the default) or `postgres` (a schema several instances share). */
+  backend: 'nedb' | 'postgres';
+  /** nedb: '' = facewatch/faces.db in the user directory. */
   file: string;
+  /** nedb: rolling backups of the datafile. */
   backups: NumberSetting;
+  /** postgres: `postgres://host:5432/database`, with `${VAR}`s (the password belongs in the credentials). */
+  url: string;
+  /** postgres: '' = facewatch. */
+  schema: string;
+  /** postgres: connections of the pool. */
+  poolSize: NumberSetting;
 }
 
 export interface FaceMatchSettings extends VersionedSettings {
@@ -119,6 +128,12 @@ export interface FaceCameraSettings extends VersionedSettings {
 }
 
 /** face-camera's credentials (Node-RED credentials: kept in flows_cred.json, never in the flow). */
+/** face-store's credentials (postgres): apart from the URL, so the flow file never holds the password. */
+export interface FaceStoreCredentials {
+  username: string;
+  password: string;
+}
+
 export interface FaceCameraCredentials {
   username: string;
   password: string;

@@ -1,6 +1,6 @@
 import type { EventLog, EventQuery } from '../../lib/events/log';
 import type { EventRecorder, RecordFace, Recorded } from '../../lib/events/recorder';
-import type { FaceStore } from '../../lib/store/face-store';
+import type { OpenStore } from '../../lib/store/types';
 import type { Box, FaceMatch, FaceQuality } from '../../lib/types';
 import type { DetectionEvent } from '../../lib/types/events';
 import { reservedKeyProblem } from '../../lib/types/keys';
@@ -20,7 +20,7 @@ export interface LogMessage extends NodeMessageInFlow {
 
 /** The parts a controller works with once the store and the log are open. */
 export interface LogParts {
-  store: FaceStore;
+  store: OpenStore;
   log: EventLog;
   recorder: EventRecorder;
 }

@@ -10,7 +10,7 @@ import { onInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { upgradeSettings } from '../shared/settings';
 import { Status } from '../shared/status';
-import { storeProvider, type StoreLease } from '../shared/store';
+import { showAvailability, storeProvider, type StoreLease } from '../shared/store';
 import { logSettings } from './config';
 import { DetectionLogController, type LogMessage, type LogParts } from './controller';
 
@@ -79,6 +79,7 @@ export = function register(RED: NodeAPI): void {
       },
       (err: unknown) => status.error(err),
     );
+    showAvailability(this, storeLease, status);
     onInput<LogMessage>(this, status, ({ msg, send }) => controller.handle(msg, send));
     onClose(this, async () => {
       clearInterval(timer);

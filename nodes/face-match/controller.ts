@@ -1,4 +1,4 @@
-import type { FaceStore } from '../../lib/store/face-store';
+import type { OpenStore } from '../../lib/store/types';
 import type { DetectedFace } from '../../lib/types';
 import { reservedKeyProblem } from '../../lib/types/keys';
 import type { NodeMessage, NodeMessageInFlow, Send } from '../shared/red';
@@ -94,7 +94,7 @@ export class FaceMatchController {
     if (out[0] || out[1]) send(out);
   }
 
-  showStatus(store: FaceStore): void {
+  showStatus(store: OpenStore): void {
     const size = store.size();
     if (this.lastName) this.status.set('ok', 'status.last', { name: this.lastName, size });
     else this.status.set('idle', 'status.size', { size });

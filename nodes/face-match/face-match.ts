@@ -7,7 +7,7 @@ import { follow } from '../shared/provider';
 import { upgradeSettings } from '../shared/settings';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { Status } from '../shared/status';
-import { storeProvider, type StoreLease } from '../shared/store';
+import { showAvailability, storeProvider, type StoreLease } from '../shared/store';
 import { matchSettings } from './config';
 import { FaceMatchController, type MatchMessage } from './controller';
 
@@ -49,6 +49,7 @@ export = function register(RED: NodeAPI): void {
       },
       (err: unknown) => status.error(err),
     );
+    showAvailability(this, lease, status);
     onInput<MatchMessage>(this, status, ({ msg, send }) => controller.handle(msg, send));
     onClose(this, async () => {
       const held = await lease.catch(() => undefined);

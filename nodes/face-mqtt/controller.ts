@@ -1,7 +1,7 @@
 import { FaceMqtt } from '../../lib/mqtt/faces';
 import type { MqttPublisher, PublisherState } from '../../lib/mqtt/publisher';
 import type { Lease } from '../../lib/shared/owner';
-import type { FaceStore, Person } from '../../lib/store/face-store';
+import type { OpenStore, Person } from '../../lib/store/types';
 import type { DetectionEvent } from '../../lib/types/events';
 import { reservedKeyProblem } from '../../lib/types/keys';
 import type { StoreLease } from '../shared/store';
@@ -124,7 +124,7 @@ export class FaceMqttController {
     return faces;
   }
 
-  private watchStore(store: FaceStore, faces: FaceMqtt): void {
+  private watchStore(store: OpenStore, faces: FaceMqtt): void {
     const added = (p: Person): void => faces.announce(p);
     const deleted = (p: Person): void => faces.forget(p);
     store.on('person-added', added);

@@ -1,6 +1,6 @@
 import { Enroller, type EnrolOptions } from '../../lib/store/enrol';
 import { sanitiseId } from '../../lib/store/codec';
-import type { FaceStore, Person } from '../../lib/store/face-store';
+import type { OpenStore, Person } from '../../lib/store/types';
 import { importSource } from '../../lib/store/import';
 import type { EngineLease } from '../../lib/vision/registry';
 import type { NodeMessageInFlow, Send } from '../shared/red';
@@ -202,7 +202,7 @@ export class FaceRegisterController {
     send(msg);
   }
 
-  private showSize(store: FaceStore, command: Command): void {
+  private showSize(store: OpenStore, command: Command): void {
     if (command === 'list' || command === 'get' || command === 'update' || command === 'remove-sample') {
       this.status.set('idle', 'status.size', { size: store.size() });
     }

@@ -8,7 +8,7 @@ import { follow, type StateListener } from '../shared/provider';
 import { upgradeSettings } from '../shared/settings';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { Status } from '../shared/status';
-import { storeProvider, type StoreLease } from '../shared/store';
+import { showAvailability, storeProvider, type StoreLease } from '../shared/store';
 import { enrolSettings } from '../../lib/store/enrol-settings';
 import { FaceRegisterController, type RegisterMessage } from './controller';
 
@@ -33,6 +33,7 @@ export = function register(RED: NodeAPI): void {
     };
     follow(this, () => storeProvider(RED, def.store), onState);
     follow(this, () => engineProvider(RED, def.engine || undefined), onState);
+    showAvailability(this, store, status);
     store.then(
       ({ resource: s }) => status.set('idle', 'status.size', { size: s.size() }),
       (err: unknown) => status.error(err),

@@ -10,7 +10,7 @@ import { storeEvents } from '../../lib/events/store-events';
 import { Enroller } from '../../lib/store/enrol';
 import { enrolSettings } from '../../lib/store/enrol-settings';
 import { isStoreError, type StoreErrorCode } from '../../lib/store/errors';
-import type { FaceStore, Person } from '../../lib/store/face-store';
+import type { OpenStore, Person } from '../../lib/store/types';
 import type { DetectionEvent } from '../../lib/types/events';
 import type { PersonDetail, PersonSummary } from '../../lib/types/library';
 import type { FaceRegisterSettings } from '../../lib/types/node-settings';
@@ -137,7 +137,7 @@ export function storeById(RED: NodeAPI, wanted: string | undefined): StoreProvid
 export async function withStore<T>(
   RED: NodeAPI,
   req: Request,
-  fn: (store: FaceStore, provider: StoreProvider) => Promise<T> | T,
+  fn: (store: OpenStore, provider: StoreProvider) => Promise<T> | T,
 ): Promise<T> {
   const provider = storeProviderOf(RED, req);
   let lease: StoreLease;
@@ -221,7 +221,7 @@ export function personDetail(p: Person): PersonDetail {
  */
 export async function withEnroller<T>(
   RED: NodeAPI,
-  store: FaceStore,
+  store: OpenStore,
   storeId: string,
   fn: (enroller: Enroller) => Promise<T>,
 ): Promise<T> {

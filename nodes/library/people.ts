@@ -3,7 +3,6 @@
  * from an uploaded photo (as face-register enrols on that store), adding and removing samples,
  * renaming, and erasing a person with every trace (the store's erasure: lib/store/face-store.ts).
  */
-import { readFile } from 'node:fs/promises';
 import { storeEvents } from '../../lib/events/store-events';
 import { LIBRARY } from '../../lib/types/defaults';
 import type {
@@ -62,7 +61,7 @@ export function peopleRoutes(RED: NodeAPI): Handlers {
       const id = String(req.params.id);
       const person = store.getPerson(id);
       // An erasure that did not finish (a full disk, a crash) is finished by deleting the id again.
-      const pending = store.pendingErasures().some((p) => p.id === id);
+      const pending = (await store.pendingErasures()).some((p) => p.id === id);
       if (!person && !pending) throw new HttpError(404, `no person with id ${id}`);
       const log = await storeEvents(store).existing();
       const events = (await log?.countPerson(id)) ?? 0;
@@ -123,18 +122,18 @@ export function peopleRoutes(RED: NodeAPI): Handlers {
       withStore(RED, req, async (store) => {
         const person = store.getPerson(String(req.params.id));
         const sample = person?.samples.find((s) => s.image);
-        const file = sample && store.imagePath(sample);
-        if (!file) throw new HttpError(404, 'no picture of this person');
-        return jpeg(await readFile(file));
+        const image = person && sample && (await store.sampleImage(person.id, sample.id));
+        if (!image) throw new HttpError(404, 'no picture of this person');
+        return jpeg(image);
       }),
 
     'GET /facewatch/api/faces/:id/samples/:sample/image': (req) =>
       withStore(RED, req, async (store) => {
         const person = store.getPerson(String(req.params.id));
         const sample = person?.samples.find((s) => s.id === req.params.sample);
-        const file = sample && store.imagePath(sample);
-        if (!file) throw new HttpError(404, 'no such sample picture');
-        return jpeg(await readFile(file));
+        const image = person && sample && (await store.sampleImage(person.id, sample.id));
+        if (!image) throw new HttpError(404, 'no such sample picture');
+        return jpeg(image);
       }),
 
     'POST /facewatch/api/register': register,

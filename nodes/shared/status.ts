@@ -25,6 +25,10 @@ const MAX_TEXT = 64;
  */
 export class Status {
   private last = '';
+  /** A condition shown over the node's own news until released (see {@link hold}). */
+  private held = false;
+  /** What the node set while a condition was held: shown when it is released. */
+  private behind?: { kind: StatusKind; text: string };
 
   constructor(
     private readonly node: Node,
@@ -38,6 +42,33 @@ export class Status {
 
   /** Set the status from final text. */
   raw(kind: StatusKind, text: string): void {
+    if (this.held) {
+      this.behind = { kind, text };
+      return;
+    }
+    this.show(kind, text);
+  }
+
+  /**
+   * Shows a condition more important than the node's own news (its database unreachable) until
+   * {@link release}: what the node sets meanwhile is kept and shown when the condition ends.
+   */
+  hold(kind: StatusKind, text: string): void {
+    this.held = true;
+    this.show(kind, text);
+  }
+
+  /** Ends a held condition: the node's latest status comes back. */
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    const b = this.behind;
+    this.behind = undefined;
+    if (b) this.show(b.kind, b.text);
+    else this.clear();
+  }
+
+  private show(kind: StatusKind, text: string): void {
     const clipped = text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text;
     const key = `${kind}|${clipped}`;
     if (key === this.last) return;
@@ -51,6 +82,10 @@ export class Status {
   }
 
   clear(): void {
+    if (this.held) {
+      this.behind = undefined;
+      return;
+    }
     this.last = '';
     this.node.status({});
   }

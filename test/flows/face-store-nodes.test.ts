@@ -7,6 +7,7 @@ import type { DetectedFace } from '../../lib/types';
 import { fixturePath } from '../helpers/env';
 import { builtNode, helper, nextMessage, startServer, stopServer } from '../helpers/red';
 import { pipelineFlow } from '../helpers/pipeline';
+import { createDatabase, type TestDatabase } from '../helpers/pg';
 
 interface Out {
   topic?: string;
@@ -21,167 +22,184 @@ interface Caught {
 const nodes = ['face-engine', 'face-detect', 'face-store', 'face-match', 'face-register'].map(builtNode);
 const photo = (...p: string[]): Buffer => readFileSync(fixturePath('face_recognition', ...p));
 
-describe('face-register and face-match in a flow', () => {
-  let dir: string;
-  before(async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'fw-flow-store-'));
-    await startServer();
-  });
-  after(async () => {
-    await stopServer();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  afterEach(() => helper.unload());
-
-  const flow = (outputs = 1, db = `faces-${outputs}.db`): object[] =>
-    pipelineFlow(
-      dir,
-      {
-        st: { file: path.join(dir, db), backups: 2 },
-        fd: { crops: false },
-        fm: {
-          threshold: 0.6,
-          margin: 0.05,
-          candidates: 3,
-          outputs,
-          wires: outputs === 2 ? [['known'], ['unknown']] : [['known']],
-        },
-        log: null,
-        out: null,
-      },
-      [
-        { id: 'known', type: 'helper' },
-        { id: 'unknown', type: 'helper' },
-      ],
-    );
-
-  it('a registration is recognised on the next frame, without a restart; deletion forgets it', async () => {
-    await helper.load(nodes, flow());
-    const fd = helper.getNode('fd');
-    const reg = helper.getNode('reg');
-
-    let out = nextMessage<Out>(helper.getNode('known'), 120000);
-    fd.receive({ payload: photo('examples', 'knn_examples', 'train', 'obama', 'obama.jpg') });
-    let msg = await out;
-    assert.deepEqual(msg.payload, { known: [], unknown: 1, ambiguous: 0 });
-    assert.equal(msg.faces[0].match?.known, false);
-    assert.equal(msg.faces[0].match?.distance, null, 'empty store: no distance');
-
-    const registered = nextMessage<Out>(helper.getNode('regOut'), 120000);
-    reg.receive({
-      topic: 'register',
-      payload: photo('examples', 'knn_examples', 'train', 'obama', 'obama.jpg'),
-      filename: 'obama.jpg',
-      person: { name: 'Barack Obama', metadata: { role: 'visitor' } },
+// The same tests on both backends: a datafile, and a schema (one per datafile name) of a PostgreSQL
+// database made for the run.
+for (const backend of ['nedb', 'postgres'] as const)
+  describe(`face-register and face-match in a flow (${backend} store)`, () => {
+    let dir: string;
+    let pg: TestDatabase | undefined;
+    before(async () => {
+      dir = mkdtempSync(path.join(os.tmpdir(), 'fw-flow-store-'));
+      if (backend === 'postgres') pg = await createDatabase();
+      await startServer();
     });
-    const r = await registered;
-    assert.equal(r.payload.status, 'enrolled');
-    assert.deepEqual(r.person, { id: 'PERSON_0001', name: 'Barack Obama', metadata: { role: 'visitor' } });
+    after(async () => {
+      await stopServer();
+      await pg?.drop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    afterEach(() => helper.unload());
 
-    out = nextMessage<Out>(helper.getNode('known'), 120000);
-    fd.receive({ payload: photo('examples', 'knn_examples', 'train', 'obama', 'obama2.jpg') });
-    msg = await out;
-    assert.deepEqual(msg.payload.known, ['Barack Obama']);
-    const m = msg.faces[0].match;
-    assert.ok(m?.known && m.person?.id === 'PERSON_0001' && (m.distance ?? 1) < 0.6, JSON.stringify(m));
-    assert.ok(m.confidence > 0.5 && m.confidence <= 1);
+    const store = (db: string): Record<string, unknown> =>
+      pg
+        ? { backend: 'postgres', url: pg.url, schema: `s_${db.replace(/\W/g, '_')}`, poolSize: 4 }
+        : { file: path.join(dir, db), backups: 2 };
 
-    out = nextMessage<Out>(helper.getNode('known'), 120000);
-    fd.receive({ payload: photo('examples', 'biden.jpg') });
-    msg = await out;
-    assert.equal(msg.faces[0].match?.known, false, 'biden is not obama');
-
-    const deleted = nextMessage<Out>(helper.getNode('regOut'));
-    reg.receive({ topic: 'delete', person: { id: 'PERSON_0001' } });
-    assert.deepEqual((await deleted).payload, { deleted: true, id: 'PERSON_0001', name: 'Barack Obama' });
-    out = nextMessage<Out>(helper.getNode('known'), 120000);
-    fd.receive({ payload: photo('examples', 'knn_examples', 'train', 'obama', 'obama2.jpg') });
-    assert.equal((await out).faces[0].match?.known, false, 'deleted person no longer recognised');
-  });
-
-  it('refuses bad commands and photos with clear errors, then still works', async () => {
-    await helper.load(nodes, flow());
-    const reg = helper.getNode('reg');
-    const cases: [Record<string, unknown>, RegExp][] = [
-      [{ topic: 'dance' }, /unknown command "dance"/],
-      [{ topic: 'register', payload: 'not a buffer', person: { name: 'x' } }, /needs the photo as a Buffer/],
-      [{ topic: 'get', person: { id: 'PERSON_0404' } }, /no person with id PERSON_0404/],
-      [
-        { topic: 'register', payload: Buffer.from('GIF89a....'), person: { name: 'x' } },
-        /type|format|image/i,
-      ],
-      [{ topic: 'delete' }, /needs the person's id/],
-      [{ topic: 'update', person: { name: 'x' } }, /"update" needs the person's id/],
-      [
+    const flow = (outputs = 1, db = `faces-${outputs}.db`): object[] =>
+      pipelineFlow(
+        dir,
         {
-          topic: 'add-sample',
-          payload: photo('examples', 'knn_examples', 'train', 'obama', 'obama.jpg'),
-          person: { id: 'PERSON_0777', name: 'Nobody yet' },
+          st: store(db),
+          fd: { crops: false },
+          fm: {
+            threshold: 0.6,
+            margin: 0.05,
+            candidates: 3,
+            outputs,
+            wires: outputs === 2 ? [['known'], ['unknown']] : [['known']],
+          },
+          log: null,
+          out: null,
         },
-        /no person with id PERSON_0777/,
-      ],
-    ];
-    for (const [input, pattern] of cases) {
-      const caught = nextMessage<Caught>(helper.getNode('caught'), 60000);
-      reg.receive(input);
-      assert.match((await caught).error.message, pattern);
-    }
-    const listed = nextMessage<Out>(helper.getNode('regOut'));
-    reg.receive({ topic: 'list' });
-    assert.deepEqual((await listed).payload, [], 'a refused command leaves nobody behind');
-  });
-
-  it('imports a folder with a sub-folder per person and reports every photo', async () => {
-    const src = path.join(dir, 'people');
-    for (const [who, files] of Object.entries({
-      obama: ['examples/knn_examples/train/obama/obama.jpg', 'examples/knn_examples/train/obama/obama2.jpg'],
-      biden: ['examples/biden.jpg'],
-    })) {
-      mkdirSync(path.join(src, who), { recursive: true });
-      files.forEach((f, i) =>
-        copyFileSync(fixturePath('face_recognition', f), path.join(src, who, `${i}.jpg`)),
+        [
+          { id: 'known', type: 'helper' },
+          { id: 'unknown', type: 'helper' },
+        ],
       );
-    }
-    await helper.load(nodes, flow(1, 'import.db'));
-    const reg = helper.getNode('reg');
-    const imported = nextMessage<Out>(helper.getNode('regOut'), 120000);
-    reg.receive({ topic: 'import', payload: src });
-    const report = (await imported).payload as unknown as {
-      kind: string;
-      enrolled: number;
-      refused: number;
-      rows: { status: string }[];
-    };
-    assert.equal(report.kind, 'folders');
-    assert.equal(report.refused, 0, JSON.stringify(report.rows));
-    assert.equal(report.rows.length, 3);
-    const listed = nextMessage<Out>(helper.getNode('regOut'));
-    reg.receive({ topic: 'list' });
-    const people = (await listed).payload as unknown as { name: string; samples: unknown[] }[];
-    assert.deepEqual(people.map((p) => [p.name, p.samples.length]).sort(), [
-      ['biden', 1],
-      ['obama', 2],
-    ]);
-  });
 
-  it('with two outputs, known faces go first and unknown second, each with its own faces', async () => {
-    await helper.load(nodes, flow(2));
-    const reg = helper.getNode('reg');
-    const registered = nextMessage<Out>(helper.getNode('regOut'), 120000);
-    reg.receive({
-      payload: photo('examples', 'knn_examples', 'train', 'obama', 'obama.jpg'),
-      person: { name: 'Obama' },
+    it('a registration is recognised on the next frame, without a restart; deletion forgets it', async () => {
+      await helper.load(nodes, flow());
+      const fd = helper.getNode('fd');
+      const reg = helper.getNode('reg');
+
+      let out = nextMessage<Out>(helper.getNode('known'), 120000);
+      fd.receive({ payload: photo('examples', 'knn_examples', 'train', 'obama', 'obama.jpg') });
+      let msg = await out;
+      assert.deepEqual(msg.payload, { known: [], unknown: 1, ambiguous: 0 });
+      assert.equal(msg.faces[0].match?.known, false);
+      assert.equal(msg.faces[0].match?.distance, null, 'empty store: no distance');
+
+      const registered = nextMessage<Out>(helper.getNode('regOut'), 120000);
+      reg.receive({
+        topic: 'register',
+        payload: photo('examples', 'knn_examples', 'train', 'obama', 'obama.jpg'),
+        filename: 'obama.jpg',
+        person: { name: 'Barack Obama', metadata: { role: 'visitor' } },
+      });
+      const r = await registered;
+      assert.equal(r.payload.status, 'enrolled');
+      assert.deepEqual(r.person, { id: 'PERSON_0001', name: 'Barack Obama', metadata: { role: 'visitor' } });
+
+      out = nextMessage<Out>(helper.getNode('known'), 120000);
+      fd.receive({ payload: photo('examples', 'knn_examples', 'train', 'obama', 'obama2.jpg') });
+      msg = await out;
+      assert.deepEqual(msg.payload.known, ['Barack Obama']);
+      const m = msg.faces[0].match;
+      assert.ok(m?.known && m.person?.id === 'PERSON_0001' && (m.distance ?? 1) < 0.6, JSON.stringify(m));
+      assert.ok(m.confidence > 0.5 && m.confidence <= 1);
+
+      out = nextMessage<Out>(helper.getNode('known'), 120000);
+      fd.receive({ payload: photo('examples', 'biden.jpg') });
+      msg = await out;
+      assert.equal(msg.faces[0].match?.known, false, 'biden is not obama');
+
+      const deleted = nextMessage<Out>(helper.getNode('regOut'));
+      reg.receive({ topic: 'delete', person: { id: 'PERSON_0001' } });
+      assert.deepEqual((await deleted).payload, { deleted: true, id: 'PERSON_0001', name: 'Barack Obama' });
+      out = nextMessage<Out>(helper.getNode('known'), 120000);
+      fd.receive({ payload: photo('examples', 'knn_examples', 'train', 'obama', 'obama2.jpg') });
+      assert.equal((await out).faces[0].match?.known, false, 'deleted person no longer recognised');
     });
-    await registered;
-    const known = nextMessage<Out>(helper.getNode('known'), 120000);
-    const unknown = nextMessage<Out>(helper.getNode('unknown'), 120000);
-    helper.getNode('fd').receive({ payload: photo('examples', 'two_people.jpg') });
-    const [k, u] = await Promise.all([known, unknown]);
-    assert.deepEqual(
-      k.faces.map((f) => f.match?.person?.name),
-      ['Obama'],
-    );
-    assert.ok(u.faces.length >= 1 && u.faces.every((f) => !f.match?.known));
-    assert.notEqual(k.faces, u.faces);
+
+    it('refuses bad commands and photos with clear errors, then still works', async () => {
+      await helper.load(nodes, flow());
+      const reg = helper.getNode('reg');
+      const cases: [Record<string, unknown>, RegExp][] = [
+        [{ topic: 'dance' }, /unknown command "dance"/],
+        [
+          { topic: 'register', payload: 'not a buffer', person: { name: 'x' } },
+          /needs the photo as a Buffer/,
+        ],
+        [{ topic: 'get', person: { id: 'PERSON_0404' } }, /no person with id PERSON_0404/],
+        [
+          { topic: 'register', payload: Buffer.from('GIF89a....'), person: { name: 'x' } },
+          /type|format|image/i,
+        ],
+        [{ topic: 'delete' }, /needs the person's id/],
+        [{ topic: 'update', person: { name: 'x' } }, /"update" needs the person's id/],
+        [
+          {
+            topic: 'add-sample',
+            payload: photo('examples', 'knn_examples', 'train', 'obama', 'obama.jpg'),
+            person: { id: 'PERSON_0777', name: 'Nobody yet' },
+          },
+          /no person with id PERSON_0777/,
+        ],
+      ];
+      for (const [input, pattern] of cases) {
+        const caught = nextMessage<Caught>(helper.getNode('caught'), 60000);
+        reg.receive(input);
+        assert.match((await caught).error.message, pattern);
+      }
+      const listed = nextMessage<Out>(helper.getNode('regOut'));
+      reg.receive({ topic: 'list' });
+      assert.deepEqual((await listed).payload, [], 'a refused command leaves nobody behind');
+    });
+
+    it('imports a folder with a sub-folder per person and reports every photo', async () => {
+      const src = path.join(dir, 'people');
+      for (const [who, files] of Object.entries({
+        obama: [
+          'examples/knn_examples/train/obama/obama.jpg',
+          'examples/knn_examples/train/obama/obama2.jpg',
+        ],
+        biden: ['examples/biden.jpg'],
+      })) {
+        mkdirSync(path.join(src, who), { recursive: true });
+        files.forEach((f, i) =>
+          copyFileSync(fixturePath('face_recognition', f), path.join(src, who, `${i}.jpg`)),
+        );
+      }
+      await helper.load(nodes, flow(1, 'import.db'));
+      const reg = helper.getNode('reg');
+      const imported = nextMessage<Out>(helper.getNode('regOut'), 120000);
+      reg.receive({ topic: 'import', payload: src });
+      const report = (await imported).payload as unknown as {
+        kind: string;
+        enrolled: number;
+        refused: number;
+        rows: { status: string }[];
+      };
+      assert.equal(report.kind, 'folders');
+      assert.equal(report.refused, 0, JSON.stringify(report.rows));
+      assert.equal(report.rows.length, 3);
+      const listed = nextMessage<Out>(helper.getNode('regOut'));
+      reg.receive({ topic: 'list' });
+      const people = (await listed).payload as unknown as { name: string; samples: unknown[] }[];
+      assert.deepEqual(people.map((p) => [p.name, p.samples.length]).sort(), [
+        ['biden', 1],
+        ['obama', 2],
+      ]);
+    });
+
+    it('with two outputs, known faces go first and unknown second, each with its own faces', async () => {
+      await helper.load(nodes, flow(2));
+      const reg = helper.getNode('reg');
+      const registered = nextMessage<Out>(helper.getNode('regOut'), 120000);
+      reg.receive({
+        payload: photo('examples', 'knn_examples', 'train', 'obama', 'obama.jpg'),
+        person: { name: 'Obama' },
+      });
+      await registered;
+      const known = nextMessage<Out>(helper.getNode('known'), 120000);
+      const unknown = nextMessage<Out>(helper.getNode('unknown'), 120000);
+      helper.getNode('fd').receive({ payload: photo('examples', 'two_people.jpg') });
+      const [k, u] = await Promise.all([known, unknown]);
+      assert.deepEqual(
+        k.faces.map((f) => f.match?.person?.name),
+        ['Obama'],
+      );
+      assert.ok(u.faces.length >= 1 && u.faces.every((f) => !f.match?.known));
+      assert.notEqual(k.faces, u.faces);
+    });
   });
-});

@@ -70,7 +70,7 @@ const EDITOR_LIMITS: Partial<Record<FaceWatchNodeType, Record<string, Limit>>> =
     motionRefresh: MOTION.refresh,
     motionSkipped: MOTION.skipped,
   },
-  'face-store': { backups: STORE.backups },
+  'face-store': { backups: STORE.backups, backend: STORE.backend, poolSize: STORE.poolSize },
   'face-match': { threshold: MATCH.threshold, margin: MATCH.margin, candidates: MATCH.candidates },
   'face-register': {
     faces: ENROL.faces,
@@ -112,6 +112,8 @@ const FREE = new Set([
   'url',
   'camera',
   'timezone',
+  // face-store (postgres): the schema's name ('' is the default schema).
+  'schema',
   // face-mqtt-broker and face-mqtt: texts (their defaults are MQTT_TEXT's) and references.
   'clientId',
   'baseTopic',
@@ -371,7 +373,13 @@ describe('the node settings parsers', () => {
       maxYaw: ENROL.maxYaw.default,
       maxBytes: DEFAULT_ENROL_OPTIONS.maxBytes,
     });
-    assert.deepEqual(storeSettings({ backups: '' }, warn), { backups: STORE.backups.default });
+    assert.deepEqual(storeSettings({ backups: '', poolSize: '' }, warn), {
+      backend: STORE.backend.default,
+      backups: STORE.backups.default,
+      url: '',
+      schema: '',
+      poolSize: STORE.poolSize.default,
+    });
     const engine = engineConfig(
       { poolSize: '', inputSize: '', minConfidence: '', minFaceSize: '', maxDimension: '' },
       warn,
@@ -420,8 +428,10 @@ describe('the node settings parsers', () => {
     assert.equal(enrol.maxBytes, DEFAULT_ENROL_OPTIONS.maxBytes);
     assert.equal(enrol.faces, ENROL.faces.default);
     assert.equal(warnings.length, 3 + 6);
-    assert.deepEqual(storeSettings({ backups: 51 }, warn), { backups: STORE.backups.default });
-    assert.deepEqual(storeSettings({ backups: 1.5 }, warn), { backups: STORE.backups.default });
+    assert.equal(storeSettings({ backups: 51 }, warn).backups, STORE.backups.default);
+    assert.equal(storeSettings({ backups: 1.5 }, warn).backups, STORE.backups.default);
+    assert.equal(storeSettings({ poolSize: 1 }, warn).poolSize, STORE.poolSize.default);
+    assert.equal(storeSettings({ backend: 'mysql' as 'nedb' }, warn).backend, STORE.backend.default);
     const engine = engineConfig(
       {
         poolSize: 100,

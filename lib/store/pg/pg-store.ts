@@ -20,11 +20,14 @@
  * `EDB_DOWN` (nothing half-done); the feed catches up when it is back. A schema newer than this
  * FaceWatch knows is read and never written (`ESCHEMA_NEWER`).
  */
+import path from 'node:path';
 import { StoreBase } from '../store-base';
 import type { PoolClient, PoolConfig } from 'pg';
 import { Pool } from 'pg';
 import { STORE_OFFLOAD_ROWS } from '../../types/defaults';
 import type { AuditAction } from '../audit';
+import type { ImportReport } from '../report';
+import { exportStore, importStore, type StoreExport, type TransferHost } from '../transfer';
 import {
   formatGeneratedId,
   generatedIdNumber,
@@ -33,18 +36,26 @@ import {
   sanitiseName,
   toDescriptor,
 } from '../codec';
-import { eventSample, newSampleId, publicPerson, type PersonRecord, type SampleRecord } from '../documents';
+import {
+  enrolledAt,
+  eventSample,
+  publicPerson,
+  sampleIdFor,
+  type PersonRecord,
+  type SampleRecord,
+} from '../documents';
 import { isStoreError, StoreError } from '../errors';
 import { EraserSet } from '../erasers';
 import { DEFAULT_MATCH_OPTIONS, type MatchOptions } from '../match';
 import { Matcher } from '../matcher';
 import type {
   FaceStoreEvents,
-  PeopleStore,
+  OpenStore,
   Person,
   PersonEraser,
   PersonInput,
   SampleInput,
+  StoreAvailability,
   StoreTx,
 } from '../types';
 import type { PendingErasure } from '../journal';
@@ -73,6 +84,13 @@ export interface PgStoreOptions {
   schema?: string;
   /** This instance's name, recorded with its changes and audit lines. */
   instance: string;
+  /** The database as it may be shown (the URL without its password; see settings.ts); default the schema's name. */
+  shown?: string;
+  /**
+   * The detection log's datafile on this machine; default `facewatch/<schema>-events/events.db` in the
+   * working directory (the face-store node puts it in Node-RED's user directory).
+   */
+  eventsFile?: string;
   /** Default actor of the audit lines; default `unknown`. */
   actor?: string;
   match?: Partial<MatchOptions>;
@@ -101,8 +119,11 @@ function isConnectionError(err: unknown): boolean {
   return /^(08|57P0)/.test(code) || /^E[A-Z]+$/.test(code);
 }
 
-export class PgStore extends StoreBase implements PeopleStore {
+export class PgStore extends StoreBase implements OpenStore {
+  readonly backend = 'postgres';
   readonly schema: string;
+  readonly location: string;
+  readonly eventsFile: string;
   readonly instance: string;
   readonly defaults: MatchOptions;
   private readonly pool: Pool;
@@ -115,12 +136,18 @@ export class PgStore extends StoreBase implements PeopleStore {
   private readOnly?: string;
   private readonly erasers = new EraserSet();
   private queue: Promise<unknown> = Promise.resolve();
+  /** The reachability last said through the `availability` event. */
+  private toldDown: Date | null = null;
 
   private constructor(opts: PgStoreOptions, pool: Pool) {
     super();
     this.schema = opts.schema ?? DEFAULT_SCHEMA;
     schemaIdentifier(this.schema);
     this.instance = opts.instance;
+    this.location = `${opts.shown ?? 'postgres'} (schema ${this.schema})`;
+    this.eventsFile = path.resolve(
+      opts.eventsFile ?? path.join('facewatch', `${this.schema}-events`, 'events.db'),
+    );
     this.actor = opts.actor ?? 'unknown';
     this.pool = pool;
     this.defaults = { ...DEFAULT_MATCH_OPTIONS, ...opts.match };
@@ -166,6 +193,8 @@ export class PgStore extends StoreBase implements PeopleStore {
           after: seq,
           apply: (change) => store.apply(change),
         });
+        store.feed.on('down', (_err: Error, since: Date) => store.tellAvailability(since));
+        store.feed.on('live', () => store.tellAvailability(null));
       } finally {
         c.release();
       }
@@ -205,6 +234,23 @@ export class PgStore extends StoreBase implements PeopleStore {
   /** A sample's face crop, read from the database. */
   async image(sampleId: string): Promise<Buffer | null> {
     return sampleImage(this.pool, this.schema, sampleId);
+  }
+
+  /** A sample's face crop of a person (read from the database); undefined when there is none. */
+  async sampleImage(personId: string, sampleId: string): Promise<Buffer | undefined> {
+    const known = this.getPerson(personId)?.samples.some((s) => s.id === sampleId);
+    return known ? ((await this.image(sampleId)) ?? undefined) : undefined;
+  }
+
+  availability(): StoreAvailability {
+    return { down: this.feed.down, ...(this.readOnly ? { readOnly: this.readOnly } : {}) };
+  }
+
+  /** Says a change of the database's reachability (once per change) to whoever listens. */
+  private tellAvailability(down: Date | null): void {
+    if ((down === null) === (this.toldDown === null)) return;
+    this.toldDown = down;
+    this.emitSafe('availability', this.availability());
   }
 
   /**
@@ -285,7 +331,14 @@ export class PgStore extends StoreBase implements PeopleStore {
       }
       const now = new Date().toISOString();
       const s = sample ? this.prepareSample(meta, id, sample) : null;
-      const rec: PersonRecord = { id, name, metadata, samples: s ? [s] : [], createdAt: now, updatedAt: now };
+      const rec: PersonRecord = {
+        id,
+        name,
+        metadata,
+        samples: s ? [s] : [],
+        createdAt: enrolledAt(input?.createdAt, now),
+        updatedAt: now,
+      };
       try {
         await insertPerson(c, this.schema, rec, new Map(s && sample?.crop ? [[s.id, sample.crop]] : []));
       } catch (err) {
@@ -405,8 +458,67 @@ export class PgStore extends StoreBase implements PeopleStore {
     return rows.map((r) => ({ id: r.id, name: r.name, since: r.since.toISOString() }));
   }
 
+  // ---------------------------------------------------------------- whole store: transfer.ts
+
+  /** The whole store as JSON, the same format as a datafile's export (crops read from the database). */
+  exportJson(opts: { images?: boolean; actor?: string } = {}): Promise<StoreExport> {
+    return exportStore(this.transfer(), opts);
+  }
+
+  /**
+   * Imports an export (of either backend): ids, samples, descriptors and model ids kept; a person
+   * whose id exists is a duplicate and left as it is. One batch across the installation.
+   */
+  importJson(data: unknown, actor?: string): Promise<ImportReport> {
+    return importStore(this.transfer(), data, actor);
+  }
+
+  /** Appends an audit line (bulk imports, the command line); never pass descriptors. */
+  async recordAudit(action: AuditAction, details: Record<string, unknown>, actor?: string): Promise<void> {
+    if (this.readOnly) throw new StoreError('ESCHEMA_NEWER', this.readOnly);
+    const c = await this.connect();
+    try {
+      await this.audit(c, action, actor, {}, details);
+    } finally {
+      c.release();
+    }
+  }
+
+  private transfer(): TransferHost {
+    const pending: Array<Promise<unknown>> = [];
+    return {
+      people: this.people,
+      meta: () => this.meta,
+      assertOpen: () => this.assertOpen(),
+      batch: (fn) => this.batch(fn),
+      sampleImage: (personId, sampleId) => this.sampleImage(personId, sampleId),
+      raiseNextId: (nextId) =>
+        this.change(async (c) => {
+          await c.query(
+            `UPDATE ${schemaIdentifier(this.schema)}.store_meta SET next_id = GREATEST(next_id, $1)`,
+            [nextId],
+          );
+          return { personId: null, value: undefined, meta: true };
+        }),
+      log: (action, actor, p, details) => {
+        pending.push(
+          this.connect().then(async (c) => {
+            try {
+              await this.audit(c, action, actor, p, details);
+            } finally {
+              c.release();
+            }
+          }),
+        );
+      },
+      flushAudit: async () => {
+        await Promise.all(pending.splice(0));
+      },
+    };
+  }
+
   /** Finishes every pending erasure; resolves to the ids finished, rejects naming those that failed. */
-  async finishPendingErasures(): Promise<string[]> {
+  async finishPendingErasures(_actor?: string): Promise<string[]> {
     if (this.readOnly) throw new StoreError('ESCHEMA_NEWER', this.readOnly);
     const finished: string[] = [];
     const failed: string[] = [];
@@ -473,18 +585,20 @@ export class PgStore extends StoreBase implements PeopleStore {
    * applied it through the feed. `fn` resolves to the person it changed (null: nothing changed) and
    * the value to return.
    */
-  private async change<T>(fn: (c: PoolClient) => Promise<{ personId: string | null; value: T }>): Promise<T> {
+  private async change<T>(
+    fn: (c: PoolClient) => Promise<{ personId: string | null; value: T; meta?: boolean }>,
+  ): Promise<T> {
     this.assertOpen();
     if (this.readOnly) throw new StoreError('ESCHEMA_NEWER', this.readOnly);
     const c = await this.connect();
     let seq = 0;
-    let result: { personId: string | null; value: T };
+    let result: { personId: string | null; value: T; meta?: boolean };
     try {
       await c.query('BEGIN');
       result = await fn(c);
-      if (result.personId !== null)
+      if (result.personId !== null || result.meta)
         seq = await recordChange(c, this.schema, {
-          kind: 'person',
+          kind: result.meta ? 'meta' : 'person',
           personId: result.personId,
           instance: this.instance,
         });
@@ -581,7 +695,10 @@ export class PgStore extends StoreBase implements PeopleStore {
       meta.modelId = input.modelId;
       meta.dim = descriptor.length;
     }
-    const id = newSampleId();
+    // Sample ids are the table's key: an import's id that another sample holds is replaced.
+    const id = sampleIdFor(input.id, (s) =>
+      [...this.people.values()].some((p) => p.samples.some((x) => x.id === s)),
+    );
     return {
       id,
       descriptor,

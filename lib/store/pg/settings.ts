@@ -6,6 +6,7 @@
 import type { PoolConfig } from 'pg';
 import { displayUrl } from '../../camera/url';
 import { CONNECTION_DEFAULTS } from './pg-store';
+import { STORE } from '../../types/defaults';
 import { DEFAULT_SCHEMA, schemaIdentifier } from './schema';
 
 /** The settings as the node has them (the URL after Node-RED replaced its `${VAR}`s). */
@@ -26,7 +27,7 @@ export interface PgConnection {
 }
 
 /** The pool sizes a store accepts: a batch holds one connection while its changes take another. */
-export const POOL_SIZE = Object.freeze({ min: 2, max: 100, default: 10 });
+export const POOL_SIZE = STORE.poolSize;
 
 /**
  * True when a URL as typed (before `${VAR}`s are replaced) holds a password: a typed URL is saved in
