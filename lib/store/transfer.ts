@@ -6,30 +6,22 @@
  */
 import { sanitiseId, toDescriptor } from './codec';
 import { StoreError } from './errors';
-import type { AuditAction } from './audit';
-import type { PersonRecord } from './documents';
-import type { SampleInput, StoreExport, StoreTx } from './types';
+import type { StoreInternals } from './internals';
+import type { SampleInput, StoreExport } from './types';
 
 export type { StoreExport } from './types';
 import { summarise, type ImportReport, type ImportRow } from './report';
 
-/** What an export and an import need of a store, whichever its backend. */
-export interface TransferHost {
-  readonly people: ReadonlyMap<string, PersonRecord>;
+/** What an export and an import need of a store, whichever its backend (the audit as StoreInternals has it). */
+export interface TransferHost extends Pick<
+  StoreInternals,
+  'people' | 'assertOpen' | 'batch' | 'log' | 'flushAudit'
+> {
   meta(): { nextId: number; modelId: string | null; dim: number | null };
-  assertOpen(): void;
-  batch<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
   /** A sample's crop, or undefined. */
   sampleImage(personId: string, sampleId: string): Promise<Buffer | undefined>;
   /** Makes the next generated id at least `nextId` (inside a batch). */
   raiseNextId(nextId: number): Promise<void>;
-  log(
-    action: AuditAction,
-    actor: string | undefined,
-    p: { id?: string; name?: string },
-    details?: Record<string, unknown>,
-  ): void;
-  flushAudit(): Promise<void>;
 }
 
 type ExportedPerson = StoreExport['people'][number];

@@ -6,13 +6,12 @@
  * database (a grep of its folder for their descriptor's bytes, their crop and their name).
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from 'pg';
 import { fixturePath } from '../helpers/env';
 import { startNodeRed, waitForLog, type RunningNodeRed } from '../helpers/nodered';
-import { createDatabase, type TestDatabase } from '../helpers/pg';
+import { createDatabase, databaseFiles, filesHolding, type TestDatabase } from '../helpers/pg';
 
 const FR = (rel: string): Buffer => readFileSync(fixturePath('face_recognition', rel));
 const OBAMA = FR('examples/knn_examples/train/obama/obama.jpg');
@@ -43,7 +42,7 @@ function flow(url: string): object[] {
 async function who(nr: RunningNodeRed, photo: Buffer): Promise<string[]> {
   const res = await fetch(`${nr.url}/t/who`, {
     method: 'POST',
-    body: photo,
+    body: photo as unknown as BodyInit,
     headers: { 'content-type': 'image/jpeg' },
   });
   const text = await res.text();
@@ -99,7 +98,7 @@ describe('three Node-RED instances sharing one face store on PostgreSQL', () => 
 
     const res = await api(north, `register?name=${encodeURIComponent('Barack Obama')}`, {
       method: 'POST',
-      body: OBAMA,
+      body: OBAMA as unknown as BodyInit,
       headers: { 'content-type': 'image/jpeg' },
     });
     const text = await res.text();
@@ -144,24 +143,9 @@ describe('three Node-RED instances sharing one face store on PostgreSQL', () => 
     assert.deepEqual(await who(north, OBAMA2), [], 'north no longer names him');
     assert.deepEqual(await who(south, OBAMA2), [], 'nor does south');
 
-    await client.query('CHECKPOINT');
-    const dataDir = (await client.query<{ d: string }>("SELECT current_setting('data_directory') AS d"))
-      .rows[0].d;
-    const oid = (
-      await client.query<{ oid: number }>('SELECT oid FROM pg_database WHERE datname = current_database()')
-    ).rows[0].oid;
-    const folder = path.join(dataDir, 'base', String(oid));
-    const files = readdirSync(folder).map((f) => path.join(folder, f));
-    for (const [what, needle] of Object.entries(needles)) {
-      const holding = files.filter((f) => {
-        try {
-          return readFileSync(f).includes(needle);
-        } catch {
-          return false;
-        }
-      });
-      assert.deepEqual(holding, [], `no file of the database holds his ${what}`);
-    }
+    const files = await databaseFiles(client);
+    for (const [what, needle] of Object.entries(needles))
+      assert.deepEqual(filesHolding(files, needle), [], `no file of the database holds his ${what}`);
     const audit = await client.query<{ instance: string; action: string }>(
       'SELECT instance, action FROM facewatch.audit ORDER BY seq',
     );

@@ -4,6 +4,8 @@
  * server's maintenance database). Each database is made by the test and dropped after it.
  */
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Client } from 'pg';
 
 /** The maintenance database the tests make their databases from. */
@@ -52,4 +54,31 @@ export async function createDatabase(): Promise<TestDatabase> {
       }
     },
   };
+}
+
+/**
+ * Every file of the database `client` is connected to, after a CHECKPOINT (so that what was written
+ * is in the table files): the folder `base/<oid>` of the server's data directory. Reading it needs the
+ * server's user or root, as the tests run.
+ */
+export async function databaseFiles(client: Client): Promise<string[]> {
+  await client.query('CHECKPOINT');
+  const dataDir = (await client.query<{ d: string }>("SELECT current_setting('data_directory') AS d")).rows[0]
+    .d;
+  const oid = (
+    await client.query<{ oid: number }>('SELECT oid FROM pg_database WHERE datname = current_database()')
+  ).rows[0].oid;
+  const dir = path.join(dataDir, 'base', String(oid));
+  return readdirSync(dir).map((f) => path.join(dir, f));
+}
+
+/** The files among `files` that hold `needle` (a file gone meanwhile holds nothing). */
+export function filesHolding(files: string[], needle: Buffer): string[] {
+  return files.filter((f) => {
+    try {
+      return readFileSync(f).includes(needle);
+    } catch {
+      return false;
+    }
+  });
 }

@@ -7,14 +7,12 @@
  * a schema newer than this FaceWatch is read and never written.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { isStoreError } from '../../lib/store/errors';
 import { PgStore } from '../../lib/store/pg/pg-store';
 import { SCHEMA_VERSION } from '../../lib/store/pg/schema';
 import type { Person } from '../../lib/store/types';
-import { createDatabase, type TestDatabase } from '../helpers/pg';
+import { createDatabase, databaseFiles, filesHolding, type TestDatabase } from '../helpers/pg';
 import { startRelay } from '../helpers/tcp-relay';
 import { until } from '../helpers/wait';
 
@@ -145,25 +143,8 @@ describe('face store shared on PostgreSQL by three instances', () => {
     await b.updatePerson(zelda.id, { name: `${name} II` });
     await b.addPerson({ name: 'Kept Person' }, { descriptor: unit(43), modelId: MODEL });
     const client = await db!.connect();
-    const dbFiles = async (): Promise<string[]> => {
-      // Everything on disk: the table files are read from the database's own folder after a checkpoint.
-      await client.query('CHECKPOINT');
-      const dataDir = (await client.query<{ d: string }>("SELECT current_setting('data_directory') AS d"))
-        .rows[0].d;
-      const oid = (
-        await client.query<{ oid: number }>('SELECT oid FROM pg_database WHERE datname = current_database()')
-      ).rows[0].oid;
-      const dir = path.join(dataDir, 'base', String(oid));
-      return readdirSync(dir).map((f) => path.join(dir, f));
-    };
-    const holding = (files: string[], needle: Buffer): string[] =>
-      files.filter((f) => {
-        try {
-          return readFileSync(f).includes(needle);
-        } catch {
-          return false;
-        }
-      });
+    const dbFiles = (): Promise<string[]> => databaseFiles(client);
+    const holding = filesHolding;
     const needles = {
       descriptor: Buffer.from(face.buffer).subarray(0, 64),
       crop,

@@ -6,31 +6,15 @@
  * PostgreSQL store is refused with what to do instead.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
+import { cli } from '../helpers/cli';
 import { FaceStore, type StoreExport } from '../../lib/store/face-store';
 import { PgStore } from '../../lib/store/pg/pg-store';
 import { createDatabase, type TestDatabase } from '../helpers/pg';
-
-const ROOT = path.resolve(__dirname, '..', '..');
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', path.join(ROOT, 'cli', 'facewatch.ts'), ...args],
-      { cwd: ROOT, timeout: 180000, maxBuffer: 16 << 20 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
 
 /** A descriptor whose float32 values are not round decimals, so a lossy copy shows. */
 function descriptor(seed: number): Float32Array {

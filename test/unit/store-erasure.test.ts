@@ -6,30 +6,16 @@
  * store-faults.test.ts.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { cli } from '../helpers/cli';
 import { encodeDescriptor } from '../../lib/store/codec';
 import { isStoreError } from '../../lib/store/errors';
 import { FaceStore, type Person } from '../../lib/store/face-store';
 import { filesContaining, jpegish, MODEL, unitVector } from '../helpers/store-fixtures';
-
-const ROOT = path.resolve(__dirname, '..', '..');
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', path.join(ROOT, 'cli', 'facewatch.ts'), ...args],
-      { cwd: ROOT, timeout: 60000 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 let root: string;
 before(async () => {

@@ -5,7 +5,7 @@
  * model mismatch, bulk imports, reembed, and the CLI's lock refusal and eval output.
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -20,7 +20,8 @@ import { MATCH } from '../../lib/types/defaults';
 import { FaceStore } from '../../lib/store/face-store';
 import { importSource } from '../../lib/store/import';
 import { FaceEngine } from '../../lib/vision/engine';
-import { fixturePath, fullDataSkip, labelledPhotos, ROOT, SETS } from '../helpers/env';
+import { fixturePath, fullDataSkip, labelledPhotos, SETS } from '../helpers/env';
+import { cli } from '../helpers/cli';
 import { filesContaining } from '../helpers/files';
 
 const FR = (rel: string): string => fixturePath('face_recognition', rel);
@@ -30,21 +31,6 @@ const OBAMA3 = FR('tests/test_images/obama3.jpg');
 const BIDEN = FR('examples/biden.jpg');
 const ROSE = FR('examples/knn_examples/train/rose_leslie/img1.jpg');
 const KIT = FR('examples/knn_examples/train/kit_harington/john1.jpeg');
-
-/** Runs the real CLI; resolves with exit code and output (never rejects on a non-zero exit). */
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', path.join(ROOT, 'cli', 'facewatch.ts'), ...args],
-      { cwd: ROOT, timeout: 180000, maxBuffer: 16 << 20 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
 
 /** Files under dir containing `needle` (plain bytes), by the real grep. */
 function grep(dir: string, needle: string): string[] {
