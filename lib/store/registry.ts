@@ -21,14 +21,19 @@ export function storeKey(file: string): string {
   return path.resolve(file);
 }
 
-/** The key of a PostgreSQL schema in {@link stores}: the URL as shown (no password) and the schema. */
-export function pgStoreKey(shown: string, schema: string): string {
-  return `${shown}#${schema}`;
+/**
+ * The key of a PostgreSQL schema in {@link stores}: the URL as shown (no password), the user the
+ * credentials name (two nodes signing in as different users never share one pool) and the schema.
+ */
+export function pgStoreKey(shown: string, schema: string, user?: string): string {
+  return `${shown}#${schema}${user ? `#user=${user}` : ''}`;
 }
 
 /** The key of a store's options in {@link stores}. */
 export function openOptionsKey(opts: StoreOpenOptions): string {
-  return opts.backend === 'postgres' ? pgStoreKey(opts.shown ?? '', opts.schema ?? '') : storeKey(opts.file);
+  return opts.backend === 'postgres'
+    ? pgStoreKey(opts.shown ?? '', opts.schema ?? '', opts.connection.user)
+    : storeKey(opts.file);
 }
 
 /** Leases the store `opts` names for `user`, opening it if nobody in this process holds it. */

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pgConnection, POOL_SIZE, typedPassword } from '../../lib/store/pg/settings';
+import { openOptionsKey } from '../../lib/store/registry';
 
 describe('PostgreSQL store settings', () => {
   it('makes the connection from the URL, the schema, the pool size and the credentials', () => {
@@ -60,5 +61,16 @@ describe('PostgreSQL store settings', () => {
     assert.equal(typedPassword('postgres://db.local/fw'), false);
     assert.equal(typedPassword('${FACEWATCH_PG_URL}'), false);
     assert.equal(typedPassword('postgres://fw:${FACEWATCH_PG_PASSWORD}@db.local/fw'), false);
+  });
+
+  it('keys a store by URL, schema and user: nodes signing in as different users never share a pool', () => {
+    const key = (username?: string, password?: string): string => {
+      const c = pgConnection({ url: 'postgres://db.local/fw', username, password });
+      return openOptionsKey({ backend: 'postgres', ...c, instance: 'x' });
+    };
+    assert.equal(key('alice', 'a'), key('alice', 'b'), 'one user, one pool');
+    assert.notEqual(key('alice', 'a'), key('bob', 'a'));
+    assert.notEqual(key(), key('bob'));
+    assert.ok(!key('alice', 'secret-pw').includes('secret-pw'), 'no password in the key');
   });
 });
