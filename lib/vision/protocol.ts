@@ -85,6 +85,8 @@ export interface WorkerMemory {
   heapUsed: number;
   external: number;
   arrayBuffers: number;
+  /** Bytes of the WASM backend's heap (part of `external`); 0 on the other backends. */
+  wasmHeap?: number;
 }
 
 export type FromWorker = ReadyReply | InitErrorReply | ResultReply | ErrorReply | StatsReply;

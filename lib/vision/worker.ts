@@ -69,6 +69,8 @@ class WorkerHost {
             { type: 'result', id: msg.id, faces, inferenceMs: performance.now() - started },
             transfer,
           );
+          // After the answer, so the frame that grew the heap does not wait for its pages.
+          this.analyzer.prefaultWasmHeap();
         } catch (err) {
           this.link.send({ type: 'error', id: msg.id, message: errorMessage(err) });
         }
@@ -80,7 +82,14 @@ class WorkerHost {
           type: 'stats',
           id: msg.id,
           numTensors: this.analyzer?.numTensors() ?? 0,
-          memory: { rss, heapTotal, heapUsed, external, arrayBuffers },
+          memory: {
+            rss,
+            heapTotal,
+            heapUsed,
+            external,
+            arrayBuffers,
+            wasmHeap: this.analyzer?.wasmHeapBytes() ?? 0,
+          },
         });
         return;
       }

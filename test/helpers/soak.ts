@@ -32,6 +32,7 @@ import mqtt from 'mqtt';
 import type { DetectionEvent } from '../../lib/types/events';
 import { allocatorEnv } from '../../scripts/allocator.mjs';
 import { fixturePath, faceApiSample, ROOT } from './env';
+import { residentOfSize } from './memory';
 import { retainedNow, startMosquitto, type Mosquitto } from './mosquitto';
 import { CLIP_SECONDS, motionClip } from './motion-clip';
 import { startNodeRed, waitForLog, type RunningNodeRed } from './nodered';
@@ -118,6 +119,8 @@ export interface WorkerSample {
   heapTotal: number | null;
   /** Memory outside the worker's heap that V8 knows of: its ArrayBuffers and WebAssembly memory. */
   external: number | null;
+  /** The WASM backend's heap (its linear memory, part of `external`), bytes; 0 on other backends. */
+  wasmHeap?: number | null;
 }
 
 /** One sample of every figure. */
@@ -142,6 +145,11 @@ export interface SoakSample {
    * memory back in bursts, which a one-hour slope cannot tell from growth. The RSS target reads this.
    */
   rssMedian?: number;
+  /**
+   * The resident part of the worker threads' WASM heaps: the RSS of Node-RED's mappings whose size
+   * is a worker's heap (/proc/<pid>/smaps). Absent for worker processes and older reports.
+   */
+  rssWasm?: number;
   /** Event-loop delay over the window since the previous sample, ms beyond the sampling interval. */
   loopP99Ms: number;
   loopMaxMs: number;
@@ -649,7 +657,7 @@ interface ProbeAnswer {
       id: number;
       isolation: string;
       numTensors: number;
-      memory?: { rss: number; heapTotal: number; heapUsed: number; external: number };
+      memory?: { rss: number; heapTotal: number; heapUsed: number; external: number; wasmHeap?: number };
     }[];
   }[];
 }
@@ -837,6 +845,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
           heapUsed: w.memory?.heapUsed ?? null,
           heapTotal: w.memory?.heapTotal ?? null,
           external: w.memory?.external ?? null,
+          wasmHeap: w.memory?.wasmHeap ?? null,
         })),
       );
       for (const w of workers) if (w.isolation === 'process') workerPidsSeen.add(w.id);
@@ -848,6 +857,15 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       }
       const status = procStatus(probe.pid);
       const vmRss = await medianRss(probe.pid);
+      let rssWasm: number | undefined;
+      try {
+        const heaps = workers
+          .filter((w) => w.isolation === 'thread' && w.wasmHeap)
+          .map((w) => w.wasmHeap ?? 0);
+        if (heaps.length) rssWasm = residentOfSize(probe.pid, heaps);
+      } catch (err) {
+        harness("reading Node-RED's mappings", err);
+      }
       if (!first) {
         // Which malloc Node-RED really runs with: jemalloc shows in its mapped libraries.
         try {
@@ -880,6 +898,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
           vmRss < 0
             ? undefined
             : vmRss + workers.filter((w) => w.isolation === 'process').reduce((n, w) => n + (w.rss ?? 0), 0),
+        rssWasm,
         loopP99Ms: Math.round(probe.window.loopP99Ms * 10) / 10,
         loopMaxMs: Math.round(probe.window.loopMaxMs * 10) / 10,
         windowS: Math.round(probe.window.seconds * 10) / 10,
@@ -1310,6 +1329,11 @@ export function targets(r: SoakReport): Record<string, Target> {
   // The median of five readings a minute where the report has it (older reports: one reading).
   const rssSlope = slope(warm.map((x) => ({ x: x.t / 3600, y: (x.rssMedian ?? x.totalRss) / MB })));
   const heapSlope = slope(warm.map((x) => ({ x: x.t / 3600, y: x.heapUsed / MB })));
+  const lessWasmSlope = slope(
+    warm
+      .filter((x) => x.rssWasm !== undefined)
+      .map((x) => ({ x: x.t / 3600, y: ((x.rssMedian ?? x.totalRss) - (x.rssWasm ?? 0)) / MB })),
+  );
   const anonSlope = slope(
     warm.filter((x) => x.rssAnon > 0).map((x) => ({ x: x.t / 3600, y: x.rssAnon / MB })),
   );
@@ -1326,7 +1350,7 @@ export function targets(r: SoakReport): Record<string, Target> {
     pass: warm.length >= 10 && rssSlope !== null ? rssSlope < 5 : null,
     value: rssSlope === null ? null : Math.round(rssSlope * 100) / 100,
     limit: '< 5 MB/hour',
-    note: `least-squares slope of Node-RED's RSS (worker threads included; the median of five readings a minute) over ${warm.length} samples from minute ${s.warmupMinutes}; heap slope ${heapSlope === null ? 'n/a' : heapSlope.toFixed(2)} MB/hour; anonymous RSS slope ${anonSlope === null ? 'n/a' : anonSlope.toFixed(2)} MB/hour; V8 heaps reserved (Node-RED and workers) slope ${heapsSlope === null ? 'n/a' : heapsSlope.toFixed(2)} MB/hour${warm.length < 10 ? '; too few samples to judge' : ''}`,
+    note: `least-squares slope of Node-RED's RSS (worker threads included; the median of five readings a minute) over ${warm.length} samples from minute ${s.warmupMinutes}; heap slope ${heapSlope === null ? 'n/a' : heapSlope.toFixed(2)} MB/hour; anonymous RSS slope ${anonSlope === null ? 'n/a' : anonSlope.toFixed(2)} MB/hour; V8 heaps reserved (Node-RED and workers) slope ${heapsSlope === null ? 'n/a' : heapsSlope.toFixed(2)} MB/hour; RSS less the WASM heaps' resident pages slope ${lessWasmSlope === null ? 'n/a' : lessWasmSlope.toFixed(2)} MB/hour${warm.length < 10 ? '; too few samples to judge' : ''}`,
   };
 
   const tensorsOf = (x?: SoakSample): Record<string, number> => {
