@@ -1,4 +1,5 @@
 /** Types of scripts/allocator.mjs, for the tests and the soak (TypeScript). */
+export const JEMALLOC_CONF: string;
 export function jemallocCandidates(arch?: string): string[];
 export function allocatorEnv(
   env: Record<string, string | undefined>,

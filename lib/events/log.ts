@@ -160,8 +160,37 @@ function publicEvent(d: WholeDoc): DetectionEvent {
   return e;
 }
 
+/**
+ * What the detection-log node, the Face Library and the command line use of a store's detection log:
+ * {@link EventLog} (files on this machine), or the log of a store on PostgreSQL (lib/events/shared-log.ts:
+ * the installation's events in the database, this machine's files its outbox).
+ */
+export interface DetectionLog {
+  /** Where this machine keeps the log's files (the events datafile). */
+  readonly file: string;
+  readonly settings: Readonly<EventLogSettings>;
+  configure(settings: EventLogSettings): void;
+  record(event: DetectionEvent, files?: EventFiles): Promise<DetectionEvent>;
+  record(
+    event: DetectionEvent,
+    files: EventFiles,
+    enrolled: (personId: string) => boolean,
+  ): Promise<DetectionEvent | null>;
+  get(id: string): Promise<DetectionEvent | undefined>;
+  snapshot(id: string): Promise<Buffer | undefined>;
+  frame(id: string): Promise<Buffer | undefined>;
+  crop(id: string): Promise<Buffer | undefined>;
+  countPerson(id: string): Promise<number>;
+  query(q?: EventQuery): Promise<DetectionEvent[]>;
+  stats(people: number, now?: Date | number): Promise<EventStats>;
+  sweep(now?: Date | number): Promise<SweepReport>;
+  erasePerson(id: string): Promise<number>;
+  diskUsage(): Promise<number>;
+  close(): Promise<void>;
+}
+
 /** The detection log. Open with {@link EventLog.open}, close with {@link EventLog.close}. */
-export class EventLog {
+export class EventLog implements DetectionLog {
   readonly file: string;
   readonly dir: string;
   readonly images: CropFolder;
@@ -419,6 +448,30 @@ export class EventLog {
     return this.db.count({ 'person.id': String(id) });
   }
 
+  /** The ids of the oldest `limit` events (by id, so by time), oldest first: an outbox's next ones. */
+  async oldest(limit: number): Promise<string[]> {
+    const docs = await this.db.find<Doc>({}).sort({ _id: 1 }).skip(0).limit(limit);
+    return docs.map((d) => d._id);
+  }
+
+  /**
+   * Removes events and their pictures from the log (their daily lines stay: they are this machine's
+   * record of what it saw): for an outbox whose events are kept elsewhere now. The datafile is
+   * compacted when `compact` says so.
+   */
+  forget(ids: string[], compact = false): Promise<void> {
+    return this.serial(async () => {
+      const docs = await this.db.find<Doc>({ _id: { $in: ids } });
+      await this.drop(docs);
+      if (compact) await this.db.compact();
+    });
+  }
+
+  /** How many events the log holds. */
+  count(): Promise<number> {
+    return this.db.count({});
+  }
+
   /** Events matching `q`, newest first. */
   async query(q: EventQuery = {}): Promise<DetectionEvent[]> {
     const where: Record<string, unknown> = {};
@@ -444,51 +497,15 @@ export class EventLog {
 
   /** Today's statistics (in the log's zone) and the last sighting of each person. */
   async stats(people: number, now: Date | number = Date.now()): Promise<EventStats> {
-    const today = this.zoned.day(now);
-    // Today lies within a day of now's UTC date in any zone: look 36 h around it, then keep today's.
-    const around = await this.db.find<Doc>({
-      time: {
-        $gte: new Date(+now - 1.5 * DAY_MS).toISOString(),
-        $lt: new Date(+now + 1.5 * DAY_MS).toISOString(),
-      },
-    });
-    // Names, ids and cameras come from outside: counted in Maps, handed out as objects made by
-    // Object.fromEntries (which defines `__proto__` as an own key instead of setting a prototype).
-    const byPerson = new Map<string, number>();
-    const byPersonId = new Map<string, { name: string; count: number }>();
-    const byCamera = new Map<string, number>();
-    const lastSeen = new Map<string, { name: string; time: string; camera: string }>();
-    const todayByHour = new Array<number>(24).fill(0);
-    let eventsToday = 0;
-    for (const e of around) {
-      if (this.zoned.day(e.time) !== today) continue;
-      eventsToday++;
-      const who = e.person?.name ?? 'unknown';
-      byPerson.set(who, (byPerson.get(who) ?? 0) + 1);
-      if (e.person) {
-        const byId = byPersonId.get(e.person.id) ?? { name: e.person.name, count: 0 };
-        byId.count++;
-        byPersonId.set(e.person.id, byId);
-      }
-      byCamera.set(e.camera, (byCamera.get(e.camera) ?? 0) + 1);
-      todayByHour[this.zoned.hour(e.time)]++;
-    }
-    for (const e of await this.db.find<Doc>({ known: true })) {
-      if (!e.person) continue;
-      const last = lastSeen.get(e.person.id);
-      if (!last || last.time < e.time)
-        lastSeen.set(e.person.id, { name: e.person.name, time: e.time, camera: e.camera });
-    }
+    const { around, known } = await this.statEntries(now);
+    return statsOf(this.zoned, people, now, around, known);
+  }
+
+  /** What {@link statsOf} reads: the events around today, and the known ones. */
+  async statEntries(now: Date | number = Date.now()): Promise<{ around: StatEntry[]; known: StatEntry[] }> {
     return {
-      people,
-      today,
-      timezone: this.zoned.zone,
-      eventsToday,
-      todayByPerson: Object.fromEntries(byPerson),
-      todayByPersonId: Object.fromEntries(byPersonId),
-      todayByCamera: Object.fromEntries(byCamera),
-      todayByHour,
-      lastSeen: Object.fromEntries(lastSeen),
+      around: await this.db.find<Doc>({ time: aroundToday(now) }),
+      known: await this.db.find<Doc>({ known: true }),
     };
   }
 
@@ -649,10 +666,11 @@ export class EventLog {
     await this.queue;
   }
 
+  /** Removes events: their pictures first, so that an event the index no longer has has no files. */
   private async drop(docs: Doc[]): Promise<void> {
     for (const d of docs) {
-      await this.db.remove(d._id);
       await this.images.removeKey(d._id);
+      await this.db.remove(d._id);
     }
   }
 
@@ -734,4 +752,71 @@ function isoTime(ms: number): string {
   const d = new Date(ms);
   if (Number.isNaN(d.getTime())) throw new RangeError(`not a time: ${ms}`);
   return d.toISOString();
+}
+
+/** What {@link statsOf} reads of an event. */
+export interface StatEntry {
+  time: string;
+  camera: string;
+  person: { id: string; name: string } | null;
+}
+
+/** The times to look at for today's statistics: today lies within 36 h of now's UTC date in any zone. */
+export function aroundToday(now: Date | number): { $gte: string; $lt: string } {
+  return {
+    $gte: new Date(+now - 1.5 * DAY_MS).toISOString(),
+    $lt: new Date(+now + 1.5 * DAY_MS).toISOString(),
+  };
+}
+
+/**
+ * Today's statistics in `zoned`'s zone from the events `around` today ({@link aroundToday}) and the
+ * last sighting of each person among `known` events (any of them; the latest of each person wins).
+ */
+export function statsOf(
+  zoned: ZonedClock,
+  people: number,
+  now: Date | number,
+  around: Iterable<StatEntry>,
+  known: Iterable<StatEntry>,
+): EventStats {
+  const today = zoned.day(now);
+  // Names, ids and cameras come from outside: counted in Maps, handed out as objects made by
+  // Object.fromEntries (which defines `__proto__` as an own key instead of setting a prototype).
+  const byPerson = new Map<string, number>();
+  const byPersonId = new Map<string, { name: string; count: number }>();
+  const byCamera = new Map<string, number>();
+  const lastSeen = new Map<string, { name: string; time: string; camera: string }>();
+  const todayByHour = new Array<number>(24).fill(0);
+  let eventsToday = 0;
+  for (const e of around) {
+    if (zoned.day(e.time) !== today) continue;
+    eventsToday++;
+    const who = e.person?.name ?? 'unknown';
+    byPerson.set(who, (byPerson.get(who) ?? 0) + 1);
+    if (e.person) {
+      const byId = byPersonId.get(e.person.id) ?? { name: e.person.name, count: 0 };
+      byId.count++;
+      byPersonId.set(e.person.id, byId);
+    }
+    byCamera.set(e.camera, (byCamera.get(e.camera) ?? 0) + 1);
+    todayByHour[zoned.hour(e.time)]++;
+  }
+  for (const e of known) {
+    if (!e.person) continue;
+    const last = lastSeen.get(e.person.id);
+    if (!last || last.time < e.time)
+      lastSeen.set(e.person.id, { name: e.person.name, time: e.time, camera: e.camera });
+  }
+  return {
+    people,
+    today,
+    timezone: zoned.zone,
+    eventsToday,
+    todayByPerson: Object.fromEntries(byPerson),
+    todayByPersonId: Object.fromEntries(byPersonId),
+    todayByCamera: Object.fromEntries(byCamera),
+    todayByHour,
+    lastSeen: Object.fromEntries(lastSeen),
+  };
 }

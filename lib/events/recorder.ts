@@ -3,7 +3,7 @@
  * recorder draws the snapshot, crops the face and records the event in the log.
  */
 import type { DetectionEvent, EventFace } from '../types/events';
-import type { EventLog } from './log';
+import type { DetectionLog } from './log';
 import { eventId } from './log';
 import { cropFace, drawSnapshot, eventLabels, plainFrame } from './snapshot';
 import { Tracker, type TrackFace } from './tracker';
@@ -42,7 +42,7 @@ export interface RecorderOptions {
   snapshots: boolean;
   /**
    * Who the store still knows: a face named after someone it no longer knows (erased while the
-   * frame was on its way) is not recorded and leaves the pictures (see {@link EventLog.record}).
+   * frame was on its way) is not recorded and leaves the pictures (see {@link DetectionLog.record}).
    */
   enrolled?: (personId: string) => boolean;
 }
@@ -52,7 +52,7 @@ export class EventRecorder {
   readonly tracker: Tracker;
 
   constructor(
-    readonly log: EventLog,
+    readonly log: DetectionLog,
     private readonly opts: RecorderOptions,
   ) {
     this.tracker = new Tracker({ cooldownMs: opts.cooldown * 1000 });

@@ -12,7 +12,9 @@ import { FaceStore, type StoreOptions } from '../store/face-store';
 import { PgStore, type PgStoreOptions } from '../store/pg/pg-store';
 import type { OpenStore, Person } from '../store/types';
 import { EVENTS } from '../types/defaults';
-import { EventLog, type EventLogSettings } from './log';
+import { EventLog, type DetectionLog, type EventLogSettings } from './log';
+import { PgEvents } from './pg-events';
+import { SharedEventLog } from './shared-log';
 
 export { eventLogFile } from '../store/files';
 
@@ -114,7 +116,7 @@ function describeSettings(s: Required<EventLogSettings>): string {
 export class StoreEvents {
   /** The events datafile. */
   readonly file: string;
-  private opening?: Promise<EventLog>;
+  private opening?: Promise<DetectionLog>;
   private readonly configurers: Configurer[] = [];
   private readonly detach: () => void;
   /** A warning of the legacy move, said once by whoever opens the log. */
@@ -134,19 +136,41 @@ export class StoreEvents {
         ),
       );
     };
-    if (store.backend === 'postgres') store.on('person-deleted', onDeleted);
+    // The database is back: the events waiting in the outbox are written.
+    const onAvailability = (a: { down: Date | null }): void => {
+      if (a.down === null)
+        void this.opening?.then((log) => (log instanceof SharedEventLog ? log.ship() : undefined));
+    };
+    if (store.backend === 'postgres') {
+      store.on('person-deleted', onDeleted);
+      store.on('availability', onAvailability);
+    }
     this.detach = () => {
       removeEraser();
       store.off('person-deleted', onDeleted);
+      store.off('availability', onAvailability);
     };
   }
 
   /** Opens the log (creating its files); every caller gets the same one. */
-  open(): Promise<EventLog> {
+  open(): Promise<DetectionLog> {
     this.opening ??= (async () => {
       if (this.store.backend === 'nedb')
         this.legacyWarning = await adoptLegacyEvents(this.store.location, this.file);
-      return EventLog.open({ file: this.file, ...this.inForce() });
+      const local = await EventLog.open({ file: this.file, ...this.inForce() });
+      const store = this.store;
+      if (!(store instanceof PgStore)) return local;
+      // The installation's events are in the database; this machine's files are the outbox.
+      const shared = new SharedEventLog({
+        local,
+        table: new PgEvents(store.database(), store.schema),
+        instance: store.instance,
+        writeProblem: () => store.writeProblem,
+        holds: (id) => store.getPerson(id) !== undefined,
+      });
+      // What an earlier run left waiting.
+      void shared.ship();
+      return shared;
     })();
     // A failed open is tried again by the next caller.
     this.opening.catch(() => (this.opening = undefined));
@@ -154,8 +178,10 @@ export class StoreEvents {
   }
 
   /** The log when it is open or its files exist; undefined otherwise (a read never creates files). */
-  async existing(): Promise<EventLog | undefined> {
+  async existing(): Promise<DetectionLog | undefined> {
     if (this.opening) return this.opening;
+    // Other instances' events are in the database: a shared store always has a log to read.
+    if (this.store.backend === 'postgres') return this.open();
     if (existsSync(this.file)) return this.open();
     const dir = path.dirname(path.resolve(this.store.location));
     if (this.store.backend === 'nedb' && existsSync(path.join(dir, 'events.db'))) return this.open();
@@ -185,7 +211,7 @@ export class StoreEvents {
     who: string,
     settings: EventLogSettings,
     warn?: (message: string) => void,
-  ): Promise<{ log: EventLog; warning?: string }> {
+  ): Promise<{ log: DetectionLog; warning?: string }> {
     const i = this.configurers.findIndex((c) => c.who === who);
     if (i >= 0) this.configurers.splice(i, 1);
     const me: Configurer = { who, settings, warn };

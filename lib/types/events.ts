@@ -55,4 +55,9 @@ export interface DetectionEvent {
   snapshot: string | null;
   /** The face crop (JPEG), relative to the events folder; null when snapshots are off. */
   crop: string | null;
+  /**
+   * The Node-RED instance that recorded it (FACEWATCH_INSTANCE, else host:port), on a face store
+   * shared in PostgreSQL by several instances; absent on a store of files.
+   */
+  instance?: string;
 }

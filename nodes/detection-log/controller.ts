@@ -1,4 +1,4 @@
-import type { EventLog, EventQuery } from '../../lib/events/log';
+import type { DetectionLog, EventQuery } from '../../lib/events/log';
 import type { EventRecorder, RecordFace, Recorded } from '../../lib/events/recorder';
 import type { OpenStore } from '../../lib/store/types';
 import type { Box, FaceMatch, FaceQuality } from '../../lib/types';
@@ -21,7 +21,7 @@ export interface LogMessage extends NodeMessageInFlow {
 /** The parts a controller works with once the store and the log are open. */
 export interface LogParts {
   store: OpenStore;
-  log: EventLog;
+  log: DetectionLog;
   recorder: EventRecorder;
 }
 

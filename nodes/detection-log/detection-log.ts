@@ -1,4 +1,4 @@
-import type { EventLog } from '../../lib/events/log';
+import type { DetectionLog } from '../../lib/events/log';
 import { EventRecorder } from '../../lib/events/recorder';
 import { storeEvents } from '../../lib/events/store-events';
 import type { Person } from '../../lib/store/face-store';
@@ -29,7 +29,7 @@ export = function register(RED: NodeAPI): void {
     // The events belong to the store (lib/events/store-events.ts): its log opens with it, erases
     // with it, and follows the strictest settings of the detection-logs on it (this node is warned,
     // now or when another one starts, when its own are not the ones in force).
-    const logOpen: Promise<EventLog> = storeLease.then(async ({ resource: store }) => {
+    const logOpen: Promise<DetectionLog> = storeLease.then(async ({ resource: store }) => {
       const events = storeEvents(store);
       const { log } = await events.configure(
         this.id,

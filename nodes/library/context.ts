@@ -5,7 +5,7 @@
  * events.ts, cameras.ts; api.ts registers them from the table in routes.ts.
  */
 import type { Request, Response } from 'express';
-import type { EventLog } from '../../lib/events/log';
+import type { DetectionLog } from '../../lib/events/log';
 import { storeEvents } from '../../lib/events/store-events';
 import { Enroller } from '../../lib/store/enrol';
 import { enrolSettings } from '../../lib/store/enrol-settings';
@@ -164,7 +164,7 @@ export async function withStore<T>(
 export async function withLogs<T>(
   RED: NodeAPI,
   storeId: string | undefined,
-  fn: (logs: EventLog[]) => Promise<T>,
+  fn: (logs: DetectionLog[]) => Promise<T>,
 ): Promise<T> {
   const providers = storeId
     ? [storeById(RED, storeId)]
@@ -175,7 +175,7 @@ export async function withLogs<T>(
       const lease = await p.acquire('facewatch-library').catch(() => undefined);
       if (lease) leases.push(lease);
     }
-    const logs: EventLog[] = [];
+    const logs: DetectionLog[] = [];
     for (const l of leases) {
       const log = await storeEvents(l.resource).existing();
       if (log) logs.push(log);

@@ -3,7 +3,7 @@
  * camera, kind, time, and `after` an event), their pictures, enrolling an unknown face from its event
  * (lib/store/event-enrol.ts), and today's statistics.
  */
-import type { EventLog } from '../../lib/events/log';
+import type { DetectionLog } from '../../lib/events/log';
 import { storeEvents } from '../../lib/events/store-events';
 import { enrolEventPicture } from '../../lib/store/event-enrol';
 import type { DetectionEvent } from '../../lib/types/events';
@@ -29,7 +29,7 @@ import type { LibraryRegistry } from './registry';
 export function eventRoutes(RED: NodeAPI, reg: LibraryRegistry): Handlers {
   const recentEvents = (
     storeId: string | undefined,
-    q: Parameters<EventLog['query']>[0],
+    q: Parameters<DetectionLog['query']>[0],
   ): Promise<DetectionEvent[]> =>
     withLogs(RED, storeId, async (logs) => {
       const all: DetectionEvent[] = [];

@@ -18,7 +18,10 @@ const OBAMA = FR('examples/knn_examples/train/obama/obama.jpg');
 const OBAMA2 = FR('examples/knn_examples/train/obama/obama2.jpg');
 const NAMES = ['north', 'south', 'west'] as const;
 
-/** Each instance's flow: the shared store, and POST /t/who answering who face-match names in a photo. */
+/**
+ * Each instance's flow: the shared store, and POST /t/who answering who face-match names in a photo
+ * (and recording the photo's faces as events in the shared detection log).
+ */
 function flow(url: string): object[] {
   return [
     { id: 'tab', type: 'tab', label: 'instances' },
@@ -34,8 +37,10 @@ function flow(url: string): object[] {
     },
     { id: 'in', type: 'http in', z: 'tab', url: '/t/who', method: 'post', wires: [['fd']] },
     { id: 'fd', type: 'face-detect', z: 'tab', engine: 'eng', descriptors: true, wires: [['fm']] },
-    { id: 'fm', type: 'face-match', z: 'tab', store: 'st', wires: [['out']] },
+    { id: 'fm', type: 'face-match', z: 'tab', store: 'st', wires: [['out', 'dl']] },
     { id: 'out', type: 'http response', z: 'tab' },
+    // Each photo is an event (camera `photo`), written into the shared events table.
+    { id: 'dl', type: 'detection-log', z: 'tab', store: 'st', snapshots: true, wires: [[]] },
   ];
 }
 
@@ -110,6 +115,29 @@ describe('three Node-RED instances sharing one face store on PostgreSQL', () => 
     assert.deepEqual(await who(south, OBAMA2), ['Barack Obama'], 'south names him on another photo');
     assert.deepEqual(await who(west, OBAMA2), ['Barack Obama'], 'and so does west');
 
+    // West's event of him is in every instance's Face Library, with the instance it came from, and its
+    // face crop is served by another instance (from the database).
+    type Listed = {
+      events: Array<{ id: string; camera: string; instance?: string; person: { id: string } | null }>;
+    };
+    let event: Listed['events'][number] | undefined;
+    const eventMs = await everywhere(
+      "west's event",
+      [north, south, west],
+      async (nr) => {
+        const r = await api(nr, `events?person=${encodeURIComponent(id)}`);
+        const found = ((await r.json()) as Listed).events.find((e) => e.instance === 'west');
+        event ??= found;
+        return !!found;
+      },
+      5000,
+    );
+    assert.equal(event?.camera, 'photo');
+    const cropRes = await api(north, `events/${event!.id}/crop`);
+    assert.equal(cropRes.status, 200);
+    const eventCrop = Buffer.from(await cropRes.arrayBuffer());
+    assert.equal(eventCrop[0], 0xff, 'a JPEG');
+
     const renamed = await api(south, `faces/${id}`, {
       method: 'PATCH',
       body: JSON.stringify({ name: 'President Obama' }),
@@ -132,6 +160,7 @@ describe('three Node-RED instances sharing one face store on PostgreSQL', () => 
       descriptor: rows[0].descriptor.subarray(0, 64),
       crop: rows[0].image?.subarray(200, 264) ?? Buffer.alloc(0),
       name: Buffer.from('President Obama'),
+      'event crop': eventCrop.subarray(200, 264),
     };
     assert.ok(needles.crop.length === 64, 'the sample has its crop in the database');
 
@@ -142,6 +171,10 @@ describe('three Node-RED instances sharing one face store on PostgreSQL', () => 
     const eraseMs = await everywhere('the erasure', [north, south, west], gone, 1000);
     assert.deepEqual(await who(north, OBAMA2), [], 'north no longer names him');
     assert.deepEqual(await who(south, OBAMA2), [], 'nor does south');
+    for (const nr of nrs) {
+      const listed = (await (await api(nr, `events?person=${encodeURIComponent(id)}`)).json()) as Listed;
+      assert.deepEqual(listed.events, [], 'his events are gone everywhere');
+    }
 
     const files = await databaseFiles(client);
     for (const [what, needle] of Object.entries(needles))
@@ -155,7 +188,7 @@ describe('three Node-RED instances sharing one face store on PostgreSQL', () => 
       'each change is audited with the instance that made it',
     );
     process.stdout.write(
-      `# propagation: enrolment ${enrolMs} ms, rename ${renameMs} ms, erasure ${eraseMs} ms\n`,
+      `# propagation: enrolment ${enrolMs} ms, an event ${eventMs} ms, rename ${renameMs} ms, erasure ${eraseMs} ms\n`,
     );
   });
 });

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { allocatorEnv, jemallocCandidates } from '../../scripts/allocator.mjs';
+import { allocatorEnv, JEMALLOC_CONF, jemallocCandidates } from '../../scripts/allocator.mjs';
 
 const LIB = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
 const only =
@@ -14,16 +14,17 @@ const only =
     present.includes(p);
 
 describe('allocator for Node-RED', () => {
-  it('preloads jemalloc where it is installed, and keeps glibc at two arenas besides', () => {
+  it('preloads jemalloc where it is installed, at two arenas purged in the background, and keeps glibc at two arenas besides', () => {
     const a = allocatorEnv({}, { platform: 'linux', arch: 'x64', exists: only(LIB) });
     assert.equal(a.allocator, 'jemalloc');
-    assert.deepEqual(a.vars, { MALLOC_ARENA_MAX: '2', LD_PRELOAD: LIB });
+    assert.deepEqual(a.vars, { MALLOC_ARENA_MAX: '2', LD_PRELOAD: LIB, MALLOC_CONF: JEMALLOC_CONF });
+    assert.match(JEMALLOC_CONF, /^narenas:2,background_thread:true,/);
     assert.equal(a.line, `jemalloc (${LIB})`);
   });
 
-  it("puts jemalloc before a preload of the caller's own, and keeps the caller's MALLOC_ARENA_MAX", () => {
+  it("puts jemalloc before a preload of the caller's own, and keeps the caller's MALLOC_ARENA_MAX and MALLOC_CONF", () => {
     const a = allocatorEnv(
-      { LD_PRELOAD: '/opt/trace.so', MALLOC_ARENA_MAX: '4' },
+      { LD_PRELOAD: '/opt/trace.so', MALLOC_ARENA_MAX: '4', MALLOC_CONF: 'narenas:8' },
       { platform: 'linux', arch: 'x64', exists: only(LIB) },
     );
     assert.deepEqual(a.vars, { MALLOC_ARENA_MAX: '4', LD_PRELOAD: `${LIB}:/opt/trace.so` });

@@ -54,7 +54,13 @@ export function eventItem(
         { class: `badge ${e.known ? 'badge-known' : 'badge-unknown'}` },
         e.known ? 'known' : 'unknown',
       ),
-      h('span', { class: 'small' }, `${e.camera} · `, h('time', { datetime: e.time }, when(e.time))),
+      // On a store shared by several Node-RED instances, the instance the camera runs on.
+      h(
+        'span',
+        { class: 'small' },
+        e.instance ? `${e.camera} on ${e.instance} · ` : `${e.camera} · `,
+        h('time', { datetime: e.time }, when(e.time)),
+      ),
       h('span', { class: 'small muted figures' }, eventFigures(e)),
     ),
   );

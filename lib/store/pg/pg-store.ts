@@ -231,6 +231,11 @@ export class PgStore extends StoreBase implements OpenStore {
     return this.feed.seq;
   }
 
+  /** The pool of connections to the database, shared with the detection log's events table. */
+  database(): Pool {
+    return this.pool;
+  }
+
   /** A sample's face crop, read from the database. */
   async image(sampleId: string): Promise<Buffer | null> {
     return sampleImage(this.pool, this.schema, sampleId);
@@ -554,7 +559,8 @@ export class PgStore extends StoreBase implements OpenStore {
       if (failed.length) throw new Error(failed.join('; '));
       step = 'rewriting the tables';
       // Outside a transaction (VACUUM cannot run in one): the deleted rows' bytes leave the tables' files.
-      await this.pool.query(`VACUUM FULL ${t}.people, ${t}.samples, ${t}.audit, ${t}.erasures`);
+      // The events went with the person (the reference cascades) or through the detection log's eraser.
+      await this.pool.query(`VACUUM FULL ${t}.people, ${t}.samples, ${t}.audit, ${t}.events, ${t}.erasures`);
       step = 'the erasure record';
       await this.pool.query(`DELETE FROM ${t}.erasures WHERE id = $1`, [e.id]);
       await this.pool.query(`VACUUM FULL ${t}.erasures`);

@@ -12,7 +12,9 @@
  * as bytea), `store_meta` (the id counter and the model), `changes` (every change to people, numbered:
  * instances apply them in order and catch up from the last number they applied), `erasures` (the
  * journal of erasures not finished), `audit`. Version 2: `events` (detection events with their
- * snapshots and crops, from every instance).
+ * snapshots and crops, from every instance). Version 3: an event's person is a reference to `people`
+ * (deleting the person deletes their events in the same transaction, and an event of someone deleted
+ * meanwhile cannot be written), `known`, and `face_ids`: the people named in the event's frame.
  */
 
 /** One step of the schema. */
@@ -98,6 +100,17 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
       CREATE INDEX events_ts ON events (ts);
       CREATE INDEX events_person ON events (person_id, ts);
       CREATE INDEX events_camera ON events (camera, ts);
+    `,
+  },
+  {
+    version: 3,
+    name: 'events tied to their person, with the people in their frame',
+    sql: `
+      ALTER TABLE events
+        ADD CONSTRAINT events_person FOREIGN KEY (person_id) REFERENCES people (id) ON DELETE CASCADE;
+      ALTER TABLE events ADD COLUMN known boolean NOT NULL DEFAULT false;
+      ALTER TABLE events ADD COLUMN face_ids text[] NOT NULL DEFAULT '{}';
+      CREATE INDEX events_face_ids ON events USING gin (face_ids);
     `,
   },
 ]);

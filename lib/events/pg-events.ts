@@ -1,0 +1,318 @@
+/**
+ * The detection events of an installation in PostgreSQL: the `events` table of a face store's schema
+ * (lib/store/pg/schema.ts, versions 2 and 3), written by every instance, read by every Face Library.
+ *
+ * An event is its JSON (`event`), its plain frame (`snapshot`) and face crop (`crop`) as bytea, with
+ * the columns queries look at. Its id is the one the recording instance gave it: writing an event
+ * twice writes it once (a lost answer, an instance that stopped before it knew), so instances can
+ * write from an outbox without coordination. `person_id` references `people`: deleting a person
+ * deletes their events in the same transaction, and an event of someone deleted meanwhile cannot be
+ * written (it is reported as erased, not stored).
+ *
+ * Retention and the disk cap run once for the installation: the instance that takes the schema's
+ * sweep lock (a session advisory lock, tried, never waited for) sweeps; the others skip.
+ */
+import type { Pool, PoolClient } from 'pg';
+import { schemaIdentifier } from '../store/pg/schema';
+import { EVENT_QUERY, EVENTS } from '../types/defaults';
+import type { DetectionEvent } from '../types/events';
+import type { EventLogSettings, EventQuery, StatEntry, SweepReport } from './log';
+import { pixelate } from './snapshot';
+
+/** What writing one event did. */
+export type EventWrite = 'written' | 'already' | 'erased';
+
+/** An event row as read back. */
+interface EventRow {
+  event: DetectionEvent;
+  instance: string;
+}
+
+const DAY_MS = 86400000;
+
+function toIso(v: string | number | undefined): string | undefined {
+  if (v === undefined || v === '') return undefined;
+  const t = typeof v === 'number' ? v : Date.parse(v);
+  if (!Number.isFinite(t)) throw new RangeError(`not a time: ${JSON.stringify(v)}`);
+  const d = new Date(t);
+  if (Number.isNaN(d.getTime())) throw new RangeError(`not a time: ${JSON.stringify(v)}`);
+  return d.toISOString();
+}
+
+/** The event as the log hands it out: its JSON, with the instance that recorded it. */
+function eventOf(r: EventRow): DetectionEvent {
+  return { ...r.event, instance: r.instance };
+}
+
+/** The people named in an event's frame (its own person included). */
+export function faceIdsOf(e: DetectionEvent): string[] {
+  const ids = new Set<string>();
+  if (e.person) ids.add(e.person.id);
+  for (const f of e.faces ?? []) if (f.person) ids.add(f.person.id);
+  return [...ids];
+}
+
+/** The events table of one schema, through a pool. */
+export class PgEvents {
+  private readonly t: string;
+
+  constructor(
+    private readonly pool: Pool,
+    readonly schema: string,
+  ) {
+    this.t = `${schemaIdentifier(schema)}.events`;
+  }
+
+  /**
+   * Writes an event with its pictures, once: `already` when an event of this id is there (it was
+   * written before), `erased` when its person is not in the store (deleted meanwhile).
+   */
+  async write(
+    e: DetectionEvent,
+    instance: string,
+    pictures: { snapshot?: Buffer | null; crop?: Buffer | null },
+  ): Promise<EventWrite> {
+    const { instance: _ignored, ...body } = e;
+    void _ignored;
+    try {
+      const { rowCount } = await this.pool.query(
+        `INSERT INTO ${this.t} (id, ts, camera, instance, person_id, known, face_ids, event, snapshot, crop)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING`,
+        [
+          e.id,
+          e.time,
+          e.camera,
+          instance,
+          e.person?.id ?? null,
+          e.known,
+          faceIdsOf(e),
+          JSON.stringify(body),
+          pictures.snapshot ?? null,
+          pictures.crop ?? null,
+        ],
+      );
+      return rowCount ? 'written' : 'already';
+    } catch (err) {
+      // The person it names is not in the store: deleted while the event waited to be written.
+      if ((err as { code?: string }).code === '23503') return 'erased';
+      throw err;
+    }
+  }
+
+  /**
+   * The people named in `ids` that the store does not hold (deleted): an event showing one of them
+   * must have their face erased before it is written.
+   */
+  async missingPeople(ids: string[]): Promise<string[]> {
+    if (!ids.length) return [];
+    const { rows } = await this.pool.query<{ id: string }>(
+      `SELECT f AS id FROM unnest($1::text[]) AS f
+       WHERE NOT EXISTS (SELECT 1 FROM ${schemaIdentifier(this.schema)}.people p WHERE p.id = f)`,
+      [ids],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** Events matching `q`, newest first (the same filters and limits as the file log's). */
+  async query(q: EventQuery = {}): Promise<DetectionEvent[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const arg = (v: unknown): string => {
+      args.push(v);
+      return `$${args.length}`;
+    };
+    if (q.person !== undefined && q.person !== '') {
+      const p = arg(String(q.person));
+      where.push(`(person_id = ${p} OR event->'person'->>'name' = ${p})`);
+    }
+    if (q.camera !== undefined && q.camera !== '') where.push(`camera = ${arg(String(q.camera))}`);
+    if (typeof q.known === 'boolean') where.push(`known = ${arg(q.known)}`);
+    const from = toIso(q.from);
+    const to = toIso(q.to);
+    if (from !== undefined) where.push(`ts >= ${arg(from)}`);
+    if (to !== undefined) where.push(`ts < ${arg(to)}`);
+    if (q.after !== undefined && q.after !== '') where.push(`id > ${arg(String(q.after))}`);
+    const { limit: L } = EVENT_QUERY;
+    const limit = Math.min(Math.max(Math.floor(Number(q.limit ?? L.default)) || 0, L.min), L.max);
+    const offset = Math.min(Math.max(Math.floor(Number(q.offset ?? 0)) || 0, 0), Number.MAX_SAFE_INTEGER);
+    const { rows } = await this.pool.query<EventRow>(
+      `SELECT event, instance FROM ${this.t} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY ts DESC, id DESC LIMIT ${arg(limit)} OFFSET ${arg(offset)}`,
+      args,
+    );
+    return rows.map(eventOf);
+  }
+
+  /** One event, or undefined. */
+  async get(id: string): Promise<DetectionEvent | undefined> {
+    const { rows } = await this.pool.query<EventRow>(`SELECT event, instance FROM ${this.t} WHERE id = $1`, [
+      id,
+    ]);
+    return rows[0] && eventOf(rows[0]);
+  }
+
+  /** An event's stored frame or crop, or undefined. */
+  async picture(id: string, which: 'snapshot' | 'crop'): Promise<Buffer | undefined> {
+    const column = which === 'snapshot' ? 'snapshot' : 'crop';
+    const { rows } = await this.pool.query<{ data: Buffer | null }>(
+      `SELECT ${column} AS data FROM ${this.t} WHERE id = $1`,
+      [id],
+    );
+    return rows[0]?.data ?? undefined;
+  }
+
+  /** How many events of a person. */
+  async countPerson(id: string): Promise<number> {
+    const { rows } = await this.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${this.t} WHERE person_id = $1`,
+      [id],
+    );
+    return rows[0].n;
+  }
+
+  /** How many events in all. */
+  async count(): Promise<number> {
+    const { rows } = await this.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${this.t}`);
+    return rows[0].n;
+  }
+
+  /** What today's statistics need: the events around now, and the last event of each person. */
+  async statEntries(around: {
+    $gte: string;
+    $lt: string;
+  }): Promise<{ around: StatEntry[]; known: StatEntry[] }> {
+    const entry = `to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS time, camera,
+      CASE WHEN person_id IS NULL THEN NULL ELSE jsonb_build_object('id', person_id, 'name', event->'person'->>'name') END AS person`;
+    const a = await this.pool.query<StatEntry>(`SELECT ${entry} FROM ${this.t} WHERE ts >= $1 AND ts < $2`, [
+      around.$gte,
+      around.$lt,
+    ]);
+    const k = await this.pool.query<StatEntry>(
+      `SELECT DISTINCT ON (person_id) ${entry} FROM ${this.t} WHERE person_id IS NOT NULL ORDER BY person_id, ts DESC`,
+    );
+    return { around: a.rows, known: k.rows };
+  }
+
+  /**
+   * Erases a person from the events: their own events (the person's deletion already took them, the
+   * reference cascades; any left are deleted), and their face in other events' frames (pixelated, out
+   * of `faces`), each under a row lock so that instances doing the same do not undo each other. When
+   * anything changed, the table is rewritten (VACUUM FULL) so that its files keep no copy. Resolves to
+   * the number of their own events removed.
+   */
+  async erasePerson(id: string): Promise<number> {
+    const removed = (await this.pool.query(`DELETE FROM ${this.t} WHERE person_id = $1`, [id])).rowCount ?? 0;
+    let changed = removed > 0;
+    const { rows } = await this.pool.query<{ id: string }>(
+      `SELECT id FROM ${this.t} WHERE face_ids @> ARRAY[$1]::text[]`,
+      [id],
+    );
+    for (const { id: eventId } of rows) {
+      const c = await this.pool.connect();
+      try {
+        await c.query('BEGIN');
+        const got = await c.query<{ event: DetectionEvent; snapshot: Buffer | null; face_ids: string[] }>(
+          `SELECT event, snapshot, face_ids FROM ${this.t} WHERE id = $1 FOR UPDATE`,
+          [eventId],
+        );
+        const row = got.rows[0];
+        if (row && row.face_ids.includes(id)) {
+          const faces = row.event.faces ?? [];
+          const theirs = faces.filter((f) => f.person?.id === id);
+          const next: DetectionEvent = { ...row.event, faces: faces.filter((f) => f.person?.id !== id) };
+          let snapshot = row.snapshot;
+          if (snapshot && theirs.length) {
+            try {
+              snapshot = await pixelate(
+                snapshot,
+                theirs.map((f) => f.box),
+              );
+            } catch {
+              // A frame that cannot be redrawn goes rather than keep their face.
+              snapshot = null;
+              next.snapshot = null;
+            }
+          }
+          await c.query(`UPDATE ${this.t} SET event = $2, snapshot = $3, face_ids = $4 WHERE id = $1`, [
+            eventId,
+            JSON.stringify(next),
+            snapshot,
+            faceIdsOf(next),
+          ]);
+          changed = true;
+        }
+        await c.query('COMMIT');
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        c.release();
+      }
+    }
+    if (changed) await this.rewrite();
+    return removed;
+  }
+
+  /** Rewrites the table's files (VACUUM FULL): removed and changed rows leave no copy in them. */
+  async rewrite(): Promise<void> {
+    await this.pool.query(`VACUUM FULL ${this.t}`);
+  }
+
+  /** Bytes of the table with its indexes and its out-of-line (TOAST) pictures. */
+  async diskUsage(): Promise<number> {
+    const { rows } = await this.pool.query<{ n: string }>(`SELECT pg_total_relation_size($1)::text AS n`, [
+      this.t,
+    ]);
+    return Number(rows[0].n);
+  }
+
+  /**
+   * Retention and the disk cap for the installation, run by one instance at a time: resolves to what
+   * was removed, or null when another instance is sweeping. The cap counts each event's pictures and
+   * JSON; the oldest events go first. The table is rewritten after anything was removed.
+   */
+  async sweep(settings: EventLogSettings, now: Date | number = Date.now()): Promise<SweepReport | null> {
+    const c: PoolClient = await this.pool.connect();
+    const key = `facewatch.events-sweep:${this.schema}`;
+    let locked = false;
+    try {
+      locked = (await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [key]))
+        .rows[0].ok;
+      if (!locked) return null;
+      const knownDays = settings.retainKnownDays ?? EVENTS.retainKnownDays.default;
+      const unknownDays = settings.retainUnknownDays ?? EVENTS.retainUnknownDays.default;
+      const expired =
+        (
+          await c.query(`DELETE FROM ${this.t} WHERE (known AND ts < $1) OR (NOT known AND ts < $2)`, [
+            new Date(+now - knownDays * DAY_MS).toISOString(),
+            new Date(+now - unknownDays * DAY_MS).toISOString(),
+          ])
+        ).rowCount ?? 0;
+      let overCap = 0;
+      let bytes = 0;
+      const cap = (settings.maxDiskMB ?? EVENTS.maxDiskMB.default) * 1024 * 1024;
+      if (cap > 0) {
+        // Newest first, a running total of what each event takes; whatever lies past the cap goes.
+        const { rows } = await c.query<{ n: number; b: string }>(
+          `WITH sized AS (
+             SELECT id, coalesce(octet_length(snapshot), 0) + coalesce(octet_length(crop), 0)
+                    + octet_length(event::text) AS size, ts
+             FROM ${this.t}),
+           running AS (
+             SELECT id, size, sum(size) OVER (ORDER BY ts DESC, id DESC) AS total FROM sized)
+           , gone AS (
+             DELETE FROM ${this.t} e USING running r WHERE e.id = r.id AND r.total > $1 RETURNING r.size)
+           SELECT count(*)::int AS n, coalesce(sum(size), 0)::text AS b FROM gone`,
+          [cap],
+        );
+        overCap = rows[0].n;
+        bytes = Number(rows[0].b);
+      }
+      if (expired || overCap) await c.query(`VACUUM FULL ${this.t}`);
+      return { expired, overCap, bytes };
+    } finally {
+      if (locked) await c.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).catch(() => undefined);
+      c.release();
+    }
+  }
+}
