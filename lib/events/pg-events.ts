@@ -269,7 +269,7 @@ export class PgEvents {
   /**
    * Retention and the disk cap for the installation, run by one instance at a time: resolves to what
    * was removed, or null when another instance is sweeping. The cap counts each event's pictures and
-   * JSON; the oldest events go first. The table is rewritten after anything was removed.
+   * JSON; the oldest events go first. The table is rewritten after expired events were removed.
    */
   async sweep(settings: EventLogSettings, now: Date | number = Date.now()): Promise<SweepReport | null> {
     const c: PoolClient = await this.pool.connect();
@@ -308,7 +308,12 @@ export class PgEvents {
         overCap = rows[0].n;
         bytes = Number(rows[0].b);
       }
-      if (expired || overCap) await c.query(`VACUUM FULL ${this.t}`);
+      // Events past their age leave no copy in the table's files (a rewrite, which locks the table
+      // for its duration: at most once a sweep). Removed over the cap only, their space is made
+      // reusable (a plain VACUUM, no lock), which is what a cap needs; their bytes are overwritten
+      // as new events take the space.
+      if (expired) await c.query(`VACUUM FULL ${this.t}`);
+      else if (overCap) await c.query(`VACUUM ${this.t}`);
       return { expired, overCap, bytes };
     } finally {
       if (locked) await c.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).catch(() => undefined);
