@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
+import { openStore } from '../../lib/events/store-events';
+import type { PgStore } from '../../lib/store/pg/pg-store';
 
 /** The maintenance database the tests make their databases from. */
 export const ADMIN_URL = process.env.FACEWATCH_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -81,4 +83,18 @@ export function filesHolding(files: string[], needle: Buffer): string[] {
       return false;
     }
   });
+}
+
+/**
+ * An instance of a face store on PostgreSQL at `url` (schema facewatch), as a face-store node opens it
+ * (its detection log attached), named `name`, its events' files in `dir/<name>/`.
+ */
+export async function openInstance(url: string, name: string, dir: string): Promise<PgStore> {
+  return (await openStore({
+    backend: 'postgres',
+    connection: { connectionString: url, max: 4 },
+    instance: name,
+    actor: 'test',
+    eventsFile: path.join(dir, name, 'events.db'),
+  })) as PgStore;
 }

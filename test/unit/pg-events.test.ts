@@ -14,11 +14,11 @@ import { afterEach, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { PgEvents } from '../../lib/events/pg-events';
 import { SharedEventLog } from '../../lib/events/shared-log';
-import { closeStore, openStore, storeEvents } from '../../lib/events/store-events';
+import { closeStore, storeEvents } from '../../lib/events/store-events';
 import type { PgStore } from '../../lib/store/pg/pg-store';
 import type { OpenStore, Person } from '../../lib/store/types';
 import type { DetectionEvent } from '../../lib/types/events';
-import { createDatabase, databaseFiles, filesHolding, type TestDatabase } from '../helpers/pg';
+import { createDatabase, databaseFiles, filesHolding, openInstance, type TestDatabase } from '../helpers/pg';
 import { loggedEvent } from '../helpers/sample-event';
 import { MODEL, unitVector } from '../helpers/store-fixtures';
 import { startRelay, type TcpRelay } from '../helpers/tcp-relay';
@@ -63,13 +63,7 @@ describe('detection events shared in PostgreSQL by two instances', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'fw-pg-events-'));
     dirs.push(dir);
     const open = async (name: string, url: string): Promise<PgStore> => {
-      const s = (await openStore({
-        backend: 'postgres',
-        connection: { connectionString: url, max: 4 },
-        instance: name,
-        actor: 'test',
-        eventsFile: path.join(dir, name, 'events.db'),
-      })) as PgStore;
+      const s = await openInstance(url, name, dir);
       stores.push(s);
       return s;
     };

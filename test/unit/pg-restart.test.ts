@@ -12,10 +12,11 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'pg';
 import { SharedEventLog } from '../../lib/events/shared-log';
-import { closeStore, openStore, storeEvents } from '../../lib/events/store-events';
+import { closeStore, storeEvents } from '../../lib/events/store-events';
 import { isStoreError } from '../../lib/store/errors';
 import type { PgStore } from '../../lib/store/pg/pg-store';
 import type { DetectionEvent } from '../../lib/types/events';
+import { openInstance } from '../helpers/pg';
 import { startCluster, type PgCluster } from '../helpers/pg-cluster';
 import { loggedEvent } from '../helpers/sample-event';
 import { MODEL, unitVector } from '../helpers/store-fixtures';
@@ -37,13 +38,7 @@ describe('PostgreSQL stopped and started under two instances', () => {
 
   it('names from memory and keeps events in the outbox while it is down; writes each once, in order, and catches up when it is back', async () => {
     const open = async (name: string): Promise<PgStore> => {
-      const s = (await openStore({
-        backend: 'postgres',
-        connection: { connectionString: cluster.url, max: 4 },
-        instance: name,
-        actor: 'test',
-        eventsFile: path.join(dir, name, 'events.db'),
-      })) as PgStore;
+      const s = await openInstance(cluster.url, name, dir);
       stores.push(s);
       return s;
     };
