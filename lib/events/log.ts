@@ -666,11 +666,11 @@ export class EventLog implements DetectionLog {
     await this.queue;
   }
 
-  /** Removes events: their pictures first, so that an event the index no longer has has no files. */
+  /** Removes events: the index entry, then the folder (a folder left by a kill is swept at the next open). */
   private async drop(docs: Doc[]): Promise<void> {
     for (const d of docs) {
-      await this.images.removeKey(d._id);
       await this.db.remove(d._id);
+      await this.images.removeKey(d._id);
     }
   }
 

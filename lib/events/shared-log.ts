@@ -188,6 +188,11 @@ export class SharedEventLog implements DetectionLog {
     }
   }
 
+  /** Resolves when no write of the outbox is under way (its last removal from the outbox included). */
+  async idle(): Promise<void> {
+    await this.shipping?.catch(() => undefined);
+  }
+
   /** The outbox's state: events waiting and whether writing fails. */
   async outbox(): Promise<OutboxState> {
     return {
