@@ -135,7 +135,7 @@ describe('three Node-RED instances sharing one face store on PostgreSQL', () => 
       5000,
     );
     assert.equal(event?.camera, 'photo');
-    const cropRes = await api(north, `events/${event!.id}/crop`);
+    const cropRes = await api(north, `events/${event.id}/crop`);
     assert.equal(cropRes.status, 200);
     const eventCrop = Buffer.from(await cropRes.arrayBuffer());
     assert.equal(eventCrop[0], 0xff, 'a JPEG');
