@@ -137,7 +137,7 @@ function entryOf(e: DetectionEvent): Entry {
   return entry;
 }
 
-const DAY_MS = 86400000;
+export const DAY_MS = 86400000;
 const DAILY_RE = /^detections_(\d{4}-\d{2}-\d{2})\.jsonl$/;
 
 /** An event id: sortable by time (compact ISO prefix) and safe as a folder name. */
@@ -146,7 +146,8 @@ export function eventId(time: Date): string {
   return `${iso}-${Math.random().toString(36).slice(2, 8).padEnd(6, '0')}`;
 }
 
-function toMs(v: string | number | undefined): number | undefined {
+/** A query's time (ISO text or epoch ms) as epoch ms; undefined when absent, a RangeError when unreadable. */
+export function toMs(v: string | number | undefined): number | undefined {
   if (v === undefined || v === '') return undefined;
   const t = typeof v === 'number' ? v : Date.parse(v);
   if (!Number.isFinite(t)) throw new RangeError(`not a time: ${JSON.stringify(v)}`);
@@ -487,9 +488,7 @@ export class EventLog implements DetectionLog {
     if (to !== undefined) time.$lt = isoTime(to);
     if (Object.keys(time).length) where.time = time;
     if (q.after !== undefined && q.after !== '') where._id = { $gt: String(q.after) };
-    const { limit: L } = EVENT_QUERY;
-    const limit = Math.min(Math.max(Math.floor(Number(q.limit ?? L.default)) || 0, L.min), L.max);
-    const offset = Math.min(Math.max(Math.floor(Number(q.offset ?? 0)) || 0, 0), Number.MAX_SAFE_INTEGER);
+    const { limit, offset } = queryPage(q);
     const docs = await this.db.find<Doc>(where).sort({ time: -1, _id: -1 }).skip(offset).limit(limit);
     const events = await Promise.all(docs.map((d) => this.load(d)));
     return events.filter((e): e is DetectionEvent => e !== undefined);
@@ -748,7 +747,7 @@ function utcDay(ms: number): string {
 }
 
 /** An instant as ISO text; a RangeError for one outside what a Date can hold. */
-function isoTime(ms: number): string {
+export function isoTime(ms: number): string {
   const d = new Date(ms);
   if (Number.isNaN(d.getTime())) throw new RangeError(`not a time: ${ms}`);
   return d.toISOString();
@@ -819,4 +818,18 @@ export function statsOf(
     todayByHour,
     lastSeen: Object.fromEntries(lastSeen),
   };
+}
+
+/** A query's page: its limit (EVENT_QUERY: default 100, 1 to 1000) and offset (0 or more), whole numbers. */
+export function queryPage(q: EventQuery): { limit: number; offset: number } {
+  const { limit: L } = EVENT_QUERY;
+  return {
+    limit: Math.min(Math.max(Math.floor(Number(q.limit ?? L.default)) || 0, L.min), L.max),
+    offset: Math.min(Math.max(Math.floor(Number(q.offset ?? 0)) || 0, 0), Number.MAX_SAFE_INTEGER),
+  };
+}
+
+/** Newest first: by time, then by id. */
+export function newestFirst(a: DetectionEvent, b: DetectionEvent): number {
+  return a.time < b.time ? 1 : a.time > b.time ? -1 : a.id < b.id ? 1 : -1;
 }

@@ -14,9 +14,18 @@
  */
 import type { Pool, PoolClient } from 'pg';
 import { schemaIdentifier } from '../store/pg/schema';
-import { EVENT_QUERY, EVENTS } from '../types/defaults';
+import { EVENTS } from '../types/defaults';
 import type { DetectionEvent } from '../types/events';
-import type { EventLogSettings, EventQuery, StatEntry, SweepReport } from './log';
+import {
+  DAY_MS,
+  isoTime,
+  queryPage,
+  toMs,
+  type EventLogSettings,
+  type EventQuery,
+  type StatEntry,
+  type SweepReport,
+} from './log';
 import { pixelate } from './snapshot';
 
 /** What writing one event did. */
@@ -26,17 +35,6 @@ export type EventWrite = 'written' | 'already' | 'erased';
 interface EventRow {
   event: DetectionEvent;
   instance: string;
-}
-
-const DAY_MS = 86400000;
-
-function toIso(v: string | number | undefined): string | undefined {
-  if (v === undefined || v === '') return undefined;
-  const t = typeof v === 'number' ? v : Date.parse(v);
-  if (!Number.isFinite(t)) throw new RangeError(`not a time: ${JSON.stringify(v)}`);
-  const d = new Date(t);
-  if (Number.isNaN(d.getTime())) throw new RangeError(`not a time: ${JSON.stringify(v)}`);
-  return d.toISOString();
 }
 
 /** The event as the log hands it out: its JSON, with the instance that recorded it. */
@@ -127,14 +125,12 @@ export class PgEvents {
     }
     if (q.camera !== undefined && q.camera !== '') where.push(`camera = ${arg(String(q.camera))}`);
     if (typeof q.known === 'boolean') where.push(`known = ${arg(q.known)}`);
-    const from = toIso(q.from);
-    const to = toIso(q.to);
-    if (from !== undefined) where.push(`ts >= ${arg(from)}`);
-    if (to !== undefined) where.push(`ts < ${arg(to)}`);
+    const from = toMs(q.from);
+    const to = toMs(q.to);
+    if (from !== undefined) where.push(`ts >= ${arg(isoTime(from))}`);
+    if (to !== undefined) where.push(`ts < ${arg(isoTime(to))}`);
     if (q.after !== undefined && q.after !== '') where.push(`id > ${arg(String(q.after))}`);
-    const { limit: L } = EVENT_QUERY;
-    const limit = Math.min(Math.max(Math.floor(Number(q.limit ?? L.default)) || 0, L.min), L.max);
-    const offset = Math.min(Math.max(Math.floor(Number(q.offset ?? 0)) || 0, 0), Number.MAX_SAFE_INTEGER);
+    const { limit, offset } = queryPage(q);
     const { rows } = await this.pool.query<EventRow>(
       `SELECT event, instance FROM ${this.t} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
        ORDER BY ts DESC, id DESC LIMIT ${arg(limit)} OFFSET ${arg(offset)}`,

@@ -15,6 +15,8 @@ import { ZonedClock } from './time';
 import { drawSnapshot, eventLabels } from './snapshot';
 import {
   aroundToday,
+  newestFirst,
+  queryPage,
   statsOf,
   type DetectionLog,
   type EventFiles,
@@ -25,7 +27,7 @@ import {
   type SweepReport,
 } from './log';
 import { faceIdsOf, type PgEvents } from './pg-events';
-import { EVENT_QUERY } from '../types/defaults';
+import { isConnectionError } from '../store/pg/pg-store';
 import type { DetectionEvent } from '../types/events';
 
 /** How the shared log reaches its store. */
@@ -53,13 +55,6 @@ export interface OutboxState {
   /** Since when writing to the database has failed; null while it works. */
   failingSince: Date | null;
   lastError?: string;
-}
-
-function isDown(err: unknown): boolean {
-  const code = (err as { code?: unknown })?.code;
-  if (typeof code !== 'string')
-    return err instanceof Error && /timeout|terminated|Connection|ECONN|EPIPE/i.test(err.message);
-  return /^(08|57P0)/.test(code) || /^E[A-Z]+$/.test(code);
 }
 
 export class SharedEventLog implements DetectionLog {
@@ -179,7 +174,7 @@ export class SharedEventLog implements DetectionLog {
     } catch (err) {
       this.failingSince ??= new Date();
       this.lastError = (err as Error).message;
-      if (!isDown(err)) process.emitWarning(`detection log outbox: ${this.lastError}`);
+      if (!isConnectionError(err)) process.emitWarning(`detection log outbox: ${this.lastError}`);
       if (!this.closed) {
         this.timer = setTimeout(() => void this.ship(), this.delay);
         this.timer.unref();
@@ -207,7 +202,7 @@ export class SharedEventLog implements DetectionLog {
     try {
       return await read();
     } catch (err) {
-      if (isDown(err)) return fallback;
+      if (isConnectionError(err)) return fallback;
       throw err;
     }
   }
@@ -250,13 +245,10 @@ export class SharedEventLog implements DetectionLog {
     const waiting = await this.local.query(q.offset ? { ...q, limit: 0 } : q);
     const stored = await this.orLocal(() => this.table.query(q), [] as DetectionEvent[]);
     if (!waiting.length || q.offset) return stored;
-    const { limit: L } = EVENT_QUERY;
-    const limit = Math.min(Math.max(Math.floor(Number(q.limit ?? L.default)) || 0, L.min), L.max);
+    const { limit } = queryPage(q);
     const byId = new Map<string, DetectionEvent>();
     for (const e of [...stored, ...waiting]) if (!byId.has(e.id)) byId.set(e.id, e);
-    return [...byId.values()]
-      .sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : a.id < b.id ? 1 : -1))
-      .slice(0, limit);
+    return [...byId.values()].sort(newestFirst).slice(0, limit);
   }
 
   async stats(people: number, now: Date | number = Date.now()): Promise<EventStats> {

@@ -11,7 +11,6 @@ import { Enroller } from '../../lib/store/enrol';
 import { enrolSettings } from '../../lib/store/enrol-settings';
 import { isStoreError, type StoreErrorCode } from '../../lib/store/errors';
 import type { OpenStore, Person } from '../../lib/store/types';
-import type { DetectionEvent } from '../../lib/types/events';
 import type { PersonDetail, PersonSummary } from '../../lib/types/library';
 import type { FaceRegisterSettings } from '../../lib/types/node-settings';
 import { HttpError, type RouteContext } from '../shared/admin';
@@ -188,9 +187,7 @@ export async function withLogs<T>(
 
 export const EVENT_ID = /^[0-9A-Za-z.-]{1,64}$/;
 
-export function newestFirst(a: DetectionEvent, b: DetectionEvent): number {
-  return a.time < b.time ? 1 : a.time > b.time ? -1 : a.id < b.id ? 1 : -1;
-}
+export { newestFirst } from '../../lib/events/log';
 
 export function personSummary(p: Person): PersonSummary {
   return {

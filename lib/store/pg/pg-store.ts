@@ -112,7 +112,7 @@ export const CONNECTION_DEFAULTS: Readonly<PoolConfig> = Object.freeze({
 });
 
 /** SQLSTATE classes of a lost or refused connection (08), the server going down (57P0x). */
-function isConnectionError(err: unknown): boolean {
+export function isConnectionError(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
   if (typeof code !== 'string')
     return err instanceof Error && /timeout|terminated|Connection|ECONN|EPIPE/i.test(err.message);
