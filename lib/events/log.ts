@@ -438,6 +438,11 @@ export class EventLog implements DetectionLog {
     return ref ? this.images.read(ref.key, ref.name).catch(() => undefined) : undefined;
   }
 
+  /** The stored frame and crop of an event already read (no second read of its file). */
+  async pictures(e: DetectionEvent): Promise<{ snapshot?: Buffer; crop?: Buffer }> {
+    return { snapshot: await this.stored(e, 'snapshot'), crop: await this.stored(e, 'crop') };
+  }
+
   /** An event's face crop (JPEG), or undefined. */
   async crop(id: string): Promise<Buffer | undefined> {
     const e = await this.get(id);

@@ -158,10 +158,7 @@ export class SharedEventLog implements DetectionLog {
             for (const p of missing) await this.local.erasePerson(p);
             continue;
           }
-          await this.table.write(e, e.instance ?? this.opts.instance, {
-            snapshot: await this.local.frame(id),
-            crop: await this.local.crop(id),
-          });
+          await this.table.write(e, e.instance ?? this.opts.instance, await this.local.pictures(e));
           // Written (or already there, or its person erased meanwhile): out of the outbox.
           await this.local.forget([id]);
           wrote++;
