@@ -98,6 +98,60 @@ export class PgEvents {
   }
 
   /**
+   * Writes events with their pictures in one statement, in order, each once: resolves to what each
+   * write did, as {@link write} says it. When one names a person the store does not hold (deleted
+   * meanwhile) the statement fails as a whole, and they are written one by one instead.
+   */
+  async writeMany(
+    items: Array<{
+      event: DetectionEvent;
+      instance: string;
+      pictures: { snapshot?: Buffer | null; crop?: Buffer | null };
+    }>,
+  ): Promise<EventWrite[]> {
+    if (items.length <= 1) return Promise.all(items.map((i) => this.write(i.event, i.instance, i.pictures)));
+    const cols: unknown[][] = Array.from({ length: 10 }, () => []);
+    for (const { event: e, instance, pictures } of items) {
+      const { instance: _ignored, ...body } = e;
+      void _ignored;
+      const row = [
+        e.id,
+        e.time,
+        e.camera,
+        instance,
+        e.person?.id ?? null,
+        e.known,
+        // One text per event (a text[] of text[] would have to be rectangular).
+        JSON.stringify(faceIdsOf(e)),
+        JSON.stringify(body),
+        pictures.snapshot ?? null,
+        pictures.crop ?? null,
+      ];
+      row.forEach((v, i) => cols[i].push(v));
+    }
+    try {
+      const { rows } = await this.pool.query<{ id: string }>(
+        `INSERT INTO ${this.t} (id, ts, camera, instance, person_id, known, face_ids, event, snapshot, crop)
+         SELECT id, ts, camera, instance, person_id, known,
+                ARRAY(SELECT jsonb_array_elements_text(face_ids::jsonb)), event::jsonb, snapshot, crop
+         FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::boolean[],
+                     $7::text[], $8::text[], $9::bytea[], $10::bytea[]) WITH ORDINALITY
+              AS r(id, ts, camera, instance, person_id, known, face_ids, event, snapshot, crop, n)
+         ORDER BY n
+         ON CONFLICT (id) DO NOTHING RETURNING id`,
+        cols,
+      );
+      const written = new Set(rows.map((r) => r.id));
+      return items.map((i) => (written.has(i.event.id) ? 'written' : 'already'));
+    } catch (err) {
+      if ((err as { code?: string }).code !== '23503') throw err;
+      const out: EventWrite[] = [];
+      for (const i of items) out.push(await this.write(i.event, i.instance, i.pictures));
+      return out;
+    }
+  }
+
+  /**
    * The people named in `ids` that the store does not hold (deleted): an event showing one of them
    * must have their face erased before it is written.
    */

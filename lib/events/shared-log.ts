@@ -140,29 +140,38 @@ export class SharedEventLog implements DetectionLog {
       for (;;) {
         const ids = await this.local.oldest(BATCH);
         if (!ids.length) break;
+        // The batch's events, oldest first; a torn or vanished file cannot be written: its entry
+        // leaves the outbox.
+        const events: DetectionEvent[] = [];
+        const torn: string[] = [];
         for (const id of ids) {
-          if (this.closed) return;
           const e = await this.local.get(id);
-          if (!e) {
-            // A torn or vanished file cannot be written: its entry leaves the outbox.
-            await this.local.forget([id]);
-            continue;
-          }
-          // Someone in its frame was deleted since it was recorded (here, or on another instance
-          // and not yet known here): erased from the outbox first (their events go, their face in
-          // others' frames is pixelated), and what is left is written in a later round.
-          const named = faceIdsOf(e);
-          const gone = named.filter((p) => !this.opts.holds(p));
-          const missing = gone.length ? gone : await this.table.missingPeople(named);
-          if (missing.length) {
-            for (const p of missing) await this.local.erasePerson(p);
-            continue;
-          }
-          await this.table.write(e, e.instance ?? this.opts.instance, await this.local.pictures(e));
-          // Written (or already there, or its person erased meanwhile): out of the outbox.
-          await this.local.forget([id]);
-          wrote++;
+          if (e) events.push(e);
+          else torn.push(id);
         }
+        if (torn.length) await this.local.forget(torn);
+        if (this.closed) return;
+        // Someone in a frame was deleted since it was recorded (here, or on another instance and
+        // not yet known here): erased from the outbox first (their events go, their face in others'
+        // frames is pixelated), and what is left is written in a later round.
+        const named = [...new Set(events.flatMap(faceIdsOf))];
+        const gone = named.filter((p) => !this.opts.holds(p));
+        const missing = gone.length ? gone : await this.table.missingPeople(named);
+        if (missing.length) {
+          for (const p of missing) await this.local.erasePerson(p);
+          continue;
+        }
+        const items = [];
+        for (const e of events)
+          items.push({
+            event: e,
+            instance: e.instance ?? this.opts.instance,
+            pictures: await this.local.pictures(e),
+          });
+        await this.table.writeMany(items);
+        // Written (or already there, or their person erased meanwhile): out of the outbox.
+        await this.local.forget(events.map((e) => e.id));
+        wrote += events.length;
       }
       if (wrote) await this.local.forget([], true);
       this.failingSince = null;

@@ -49,6 +49,8 @@ export interface CameraPresence {
   last: string | null;
   /** ISO time of the last recognition, or null. */
   lastSeen: string | null;
+  /** The instance the camera runs on, when several share the store. */
+  instance?: string;
 }
 
 interface InView {
@@ -67,6 +69,14 @@ export class FaceMqtt {
   /** The people drawn on each camera's retained snapshot, by id: an erasure clears the snapshot that shows them. */
   private readonly snapshotPeople = new Map<string, Set<string>>();
   private closed = false;
+  /**
+   * Whether this instance publishes the people's Home Assistant entities: always alone; with several
+   * instances, the one elected (see {@link lead}).
+   */
+  private leading = true;
+  /** This instance's name when it is one of several sharing the store (the topics say it). */
+  private readonly instance?: string;
+  private readonly unwatch?: () => void;
 
   constructor(
     private readonly publisher: MqttPublisher,
@@ -76,6 +86,13 @@ export class FaceMqtt {
     const timeout = options.presenceTimeout ?? MQTT.presenceTimeout.default;
     this.presenceMs = timeout * 1000;
     this.ctx = { prefix: publisher.discoveryPrefix, topics: publisher.topics, presenceTimeout: timeout };
+    this.instance = publisher.topics.instance;
+    // Several instances publish one person's state: each follows the others' sightings, so that
+    // presence ends a timeout after the last sighting anywhere, not after its own.
+    if (this.instance !== undefined)
+      this.unwatch = publisher.watch(`${publisher.topics.base}/person/+`, (topic, payload) =>
+        this.sighted(topic, payload),
+      );
   }
 
   /** Whether a person is known to be no longer enrolled. */
@@ -111,7 +128,9 @@ export class FaceMqtt {
   private camera(camera: string): { state: CameraPresence; view: Map<string, InView> } {
     let cam = this.cameras.get(camera);
     if (!cam) {
-      cam = { state: { camera, names: [], count: 0, last: null, lastSeen: null }, view: new Map() };
+      const state: CameraPresence = { camera, names: [], count: 0, last: null, lastSeen: null };
+      if (this.instance !== undefined) state.instance = this.instance;
+      cam = { state, view: new Map() };
       this.cameras.set(camera, cam);
       for (const c of cameraConfigs(this.ctx, camera)) this.publisher.setConfig(c.topic, c.payload);
       this.publishCamera(cam);
@@ -129,10 +148,7 @@ export class FaceMqtt {
     const state: PersonState = { id: person.id, name: person.name, camera, lastSeen: time, present: true };
     this.people.set(person.id, state);
     this.publisher.setRetained(this.ctx.topics.person(person.id), JSON.stringify(state));
-    clearTimeout(this.presenceTimers.get(person.id));
-    const timer = setTimeout(() => this.gone(person.id), this.presenceMs);
-    timer.unref();
-    this.presenceTimers.set(person.id, timer);
+    this.presentFor(person.id, this.presenceMs);
 
     const previous = cam.view.get(person.id);
     clearTimeout(previous?.timer);
@@ -142,6 +158,47 @@ export class FaceMqtt {
     cam.state.last = person.name;
     cam.state.lastSeen = time;
     this.publishCamera(cam);
+  }
+
+  /** Presence of a person ends in `ms` (now when `ms` ≤ 0 and nothing to say: no timer at all). */
+  private presentFor(id: string, ms: number): void {
+    clearTimeout(this.presenceTimers.get(id));
+    this.presenceTimers.delete(id);
+    if (ms <= 0) return;
+    const timer = setTimeout(() => this.gone(id), ms);
+    timer.unref();
+    this.presenceTimers.set(id, timer);
+  }
+
+  /**
+   * A person's state as another instance published it (or as this one did, coming back): a later
+   * sighting than this instance knows becomes its state, and presence ends a timeout after it. Only
+   * for people enrolled here; a cleared topic, an older state or anything else is ignored.
+   */
+  private sighted(topic: string, payload: Buffer): void {
+    if (this.closed || payload.length === 0 || payload.length > 65536) return;
+    let state: Partial<PersonState>;
+    try {
+      state = JSON.parse(payload.toString('utf8')) as Partial<PersonState>;
+    } catch {
+      return;
+    }
+    if (!state || typeof state.id !== 'string' || typeof state.lastSeen !== 'string') return;
+    if (topic !== this.ctx.topics.person(state.id) || this.options.enrolled?.(state.id) !== true) return;
+    const at = Date.parse(state.lastSeen);
+    const mine = this.people.get(state.id);
+    if (!Number.isFinite(at) || (mine?.lastSeen && Date.parse(mine.lastSeen) >= at)) return;
+    const left = at + this.presenceMs - Date.now();
+    this.people.set(state.id, {
+      id: state.id,
+      name: mine?.name ?? (typeof state.name === 'string' ? state.name : state.id),
+      camera: typeof state.camera === 'string' ? state.camera : null,
+      lastSeen: state.lastSeen,
+      present: state.present === true && left > 0,
+    });
+    // Its publisher turns it off when the time comes; this instance does too (the same state), in
+    // case that one stopped meanwhile.
+    this.presentFor(state.id, state.present === true ? left : 0);
   }
 
   private gone(id: string): void {
@@ -169,7 +226,8 @@ export class FaceMqtt {
   /** Announces an enrolled person to Home Assistant (their two entities), and their state if new. */
   announce(person: PersonRef): void {
     if (this.closed || this.erased(person.id)) return;
-    for (const c of personConfigs(this.ctx, person)) this.publisher.setConfig(c.topic, c.payload);
+    if (this.leading)
+      for (const c of personConfigs(this.ctx, person)) this.publisher.setConfig(c.topic, c.payload);
     const known = this.people.get(person.id);
     if (known && known.name !== person.name) {
       known.name = person.name;
@@ -180,6 +238,19 @@ export class FaceMqtt {
   /** Announces every enrolled person (at start). */
   announceAll(people: PersonRef[]): void {
     for (const p of people) this.announce(p);
+  }
+
+  /**
+   * With several instances: whether this one is elected to publish the people's Home Assistant
+   * entities. Taking the role publishes every person's (with this instance's availability); losing
+   * it stops republishing them (the new leader's replace them on the broker).
+   */
+  lead(leading: boolean, people: PersonRef[]): void {
+    if (this.leading === leading || this.closed) return;
+    this.leading = leading;
+    if (leading) this.announceAll(people);
+    else
+      for (const p of people) for (const c of personConfigs(this.ctx, p)) this.publisher.dropConfig(c.topic);
   }
 
   /**
@@ -203,13 +274,30 @@ export class FaceMqtt {
       filter[nodeLevel + 1] = '+';
       filters.push(filter.join('/'));
     }
-    return this.publisher.sweepRetained(filters, (topic) => {
+    return this.publisher.sweepRetained(filters, (topic, payload, seen) => {
       const levels = topic.split('/');
       if (topic.startsWith(`${this.ctx.prefix}/`) && levels.length === sample.length)
         // A camera's entities stay (the camera is still there); a person's only while enrolled.
         return !levels[nodeLevel + 1].startsWith('person_') || keep.has(topic);
-      return keep.has(topic);
+      if (keep.has(topic)) return true;
+      // With several instances, a camera's presence and snapshot belong to the instance it runs on.
+      if (this.instance === undefined || topic.startsWith(`${t.base}/person/`)) return false;
+      const presence = topic.endsWith('/snapshot')
+        ? seen.get(topic.replace(/\/snapshot$/, '/person'))
+        : payload;
+      const owner = presence === undefined ? undefined : this.ownerOf(presence);
+      return owner !== undefined && owner !== this.instance;
     });
+  }
+
+  /** The instance a camera's retained presence names; undefined when it names none or is unreadable. */
+  private ownerOf(presence: Buffer): string | undefined {
+    try {
+      const owner = (JSON.parse(presence.toString('utf8')) as Partial<CameraPresence>).instance;
+      return typeof owner === 'string' ? owner : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /**
@@ -245,6 +333,7 @@ export class FaceMqtt {
   /** Stops the presence timers; what is retained stays (Home Assistant's off_delay ends presence). */
   close(): void {
     this.closed = true;
+    this.unwatch?.();
     for (const t of this.presenceTimers.values()) clearTimeout(t);
     this.presenceTimers.clear();
     for (const cam of this.cameras.values()) for (const v of cam.view.values()) clearTimeout(v.timer);

@@ -35,6 +35,11 @@ export interface PublisherOptions {
   password?: string;
   /** The first levels of every topic (`facewatch`). */
   baseTopic?: string;
+  /**
+   * This Node-RED's name when it is one of several instances sharing a store: its availability is
+   * then `<base>/instance/<instance>/available` (see Topics), not the installation's `<base>/available`.
+   */
+  instance?: string;
   /** Home Assistant discovery (on by default). */
   discovery?: boolean;
   /** Home Assistant's discovery prefix (`homeassistant`). */
@@ -76,6 +81,17 @@ export const BROKER_PROTOCOLS = ['mqtt:', 'mqtts:', 'ws:', 'wss:'] as const;
 /** `online` / `offline` on `<base>/available`. */
 export const ONLINE = 'online';
 export const OFFLINE = 'offline';
+
+/** Whether an MQTT topic filter (with `+` and `#`) matches a topic. */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length || (f[i] !== '+' && f[i] !== t[i])) return false;
+  }
+  return f.length === t.length;
+}
 
 /**
  * Checks a broker URL: it must parse and use one of {@link BROKER_PROTOCOLS}. The error shows the
@@ -134,6 +150,8 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
   private readonly retained = new Map<string, string | Buffer>();
   /** Discovery configs by topic. */
   private readonly configs = new Map<string, string>();
+  /** Topic filters followed (see {@link watch}) and their handlers. */
+  private readonly watches = new Map<string, Set<(topic: string, payload: Buffer) => void>>();
   /** Retained topics cleared while the broker was away: their empty payloads go out on connect. */
   private readonly clears = new Set<string>();
   private readonly redact: (text: string) => string;
@@ -144,7 +162,7 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
     super();
     checkBrokerUrl(options.url);
     this.displayUrl = displayUrl(options.url);
-    this.topics = new Topics(baseTopic(options.baseTopic, MQTT_TEXT.baseTopic));
+    this.topics = new Topics(baseTopic(options.baseTopic, MQTT_TEXT.baseTopic), options.instance);
     this.qos = options.qos ?? (MQTT.qos.default as Qos);
     this.discovery = options.discovery !== false;
     this.discoveryPrefix = baseTopic(options.discoveryPrefix, MQTT_TEXT.discoveryPrefix);
@@ -224,6 +242,8 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
     });
     client.on('message', (topic, payload) => {
       if (topic === this.haStatusTopic && payload.toString() === ONLINE) this.republish(client);
+      for (const [filter, handlers] of this.watches)
+        if (topicMatches(filter, topic)) for (const h of handlers) h(topic, payload);
     });
   }
 
@@ -233,6 +253,7 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
 
   private onConnect(client: MqttClient): void {
     if (this.discovery) client.subscribe(this.haStatusTopic, { qos: 0 }, () => undefined);
+    if (this.watches.size) client.subscribe([...this.watches.keys()], { qos: 0 }, () => undefined);
     this.send(client, { topic: this.topics.available, payload: ONLINE }, true);
     for (const topic of this.clears) this.send(client, { topic, payload: '' }, true);
     this.clears.clear();
@@ -308,6 +329,34 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
     if (client?.connected) this.send(client, { topic, payload: text }, true);
   }
 
+  /**
+   * Stops republishing a discovery config without clearing it (another instance publishes it now);
+   * what is retained on the broker stays.
+   */
+  dropConfig(topic: string): void {
+    this.configs.delete(topic);
+  }
+
+  /**
+   * Follows the messages of a topic filter (retained ones included, as the broker sends them on
+   * every subscription), subscribed again on every connection. Returns the function that stops.
+   */
+  watch(filter: string, handler: (topic: string, payload: Buffer) => void): () => void {
+    let handlers = this.watches.get(filter);
+    if (!handlers) {
+      handlers = new Set();
+      this.watches.set(filter, handlers);
+      if (this.client?.connected) this.client.subscribe(filter, { qos: 0 }, () => undefined);
+    }
+    handlers.add(handler);
+    return () => {
+      const set = this.watches.get(filter);
+      if (!set?.delete(handler) || set.size) return;
+      this.watches.delete(filter);
+      if (this.client?.connected) this.client.unsubscribe(filter, () => undefined);
+    };
+  }
+
   /** Clears a discovery config; nothing when discovery is off. */
   clearConfig(topic: string): void {
     if (this.discovery) this.clearRetained(topic);
@@ -317,15 +366,19 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
    * Clears what an earlier run left retained under `filters` and this one does not keep: on the
    * next connection (now, when connected), it subscribes to `filters`, takes the retained messages
    * the broker sends within `waitMs`, and clears each one whose topic this publisher has not set
-   * itself and `keep` refuses. Resolves to the topics cleared; a broker that stays away resolves
-   * nothing (the sweep runs when it comes back).
+   * itself and `keep` refuses (it is given each message and every message seen). Resolves to the
+   * topics cleared; a broker that stays away resolves nothing (the sweep runs when it comes back).
    */
-  sweepRetained(filters: string[], keep: (topic: string) => boolean, waitMs = 1500): Promise<string[]> {
+  sweepRetained(
+    filters: string[],
+    keep: (topic: string, payload: Buffer, seen: ReadonlyMap<string, Buffer>) => boolean,
+    waitMs = 1500,
+  ): Promise<string[]> {
     return new Promise((resolve) => {
       const run = (client: MqttClient): void => {
-        const seen = new Set<string>();
+        const seen = new Map<string, Buffer>();
         const onMessage = (topic: string, payload: Buffer, packet: { retain?: boolean }): void => {
-          if (packet.retain && payload.length > 0) seen.add(topic);
+          if (packet.retain && payload.length > 0) seen.set(topic, payload);
         };
         client.on('message', onMessage);
         client.subscribe(filters, { qos: 0 }, (err) => {
@@ -336,10 +389,12 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
           }
           setTimeout(() => {
             client.off('message', onMessage);
-            client.unsubscribe(filters, () => undefined);
+            // A filter also followed by watch() stays subscribed.
+            const done = filters.filter((f) => !this.watches.has(f));
+            if (done.length) client.unsubscribe(done, () => undefined);
             const cleared: string[] = [];
-            for (const topic of seen) {
-              if (this.retained.has(topic) || this.configs.has(topic) || keep(topic)) continue;
+            for (const [topic, payload] of seen) {
+              if (this.retained.has(topic) || this.configs.has(topic) || keep(topic, payload, seen)) continue;
               this.clearRetained(topic);
               cleared.push(topic);
             }

@@ -104,11 +104,25 @@ export function plainObjectId(value: string): string {
 
 /** The topics of one base. */
 export class Topics {
-  constructor(readonly base: string) {}
+  /**
+   * `instance`: this Node-RED's name when it is one of several instances of an installation (a
+   * face store shared on PostgreSQL); each then has an availability topic of its own.
+   */
+  constructor(
+    readonly base: string,
+    readonly instance?: string,
+  ) {}
 
-  /** `online` / `offline`, retained; the Last Will sets `offline`. */
+  /**
+   * `online` / `offline`, retained; the Last Will sets `offline`: `<base>/available`, or with
+   * several instances `<base>/instance/<instance>/available`, one per instance.
+   */
   get available(): string {
-    return `${this.base}/available`;
+    return this.instance === undefined ? `${this.base}/available` : this.instanceAvailable(this.instance);
+  }
+  /** An instance's availability topic (retained `online` / `offline`). */
+  instanceAvailable(instance: string): string {
+    return `${this.base}/instance/${topicSegment(instance)}/available`;
   }
   /** Every event, JSON. */
   get events(): string {

@@ -203,6 +203,22 @@ export interface OpenStore extends PeopleStore {
   importJson(data: unknown, actor?: string): Promise<ImportReport>;
   /** Appends an audit line (bulk imports, the command line); never pass descriptors. */
   recordAudit(action: AuditAction, details: Record<string, unknown>, actor?: string): Promise<void>;
+  /**
+   * Elects one instance of the installation for `role`, on a store several instances share; absent
+   * on a store only this instance uses (it is always the one).
+   */
+  elect?(role: string): Election;
+}
+
+/** This instance's part in an election among the instances sharing a store (see OpenStore.elect). */
+export interface Election {
+  /** Whether this instance holds the role now. */
+  readonly leader: boolean;
+  /** `change` with the new value whenever it takes or loses the role. */
+  on(event: 'change', listener: (leader: boolean) => void): this;
+  off(event: 'change', listener: (leader: boolean) => void): this;
+  /** Gives the role up and stops taking part. */
+  close(): Promise<void>;
 }
 
 /** The whole store as JSON, for moving between installations. */

@@ -8,6 +8,7 @@ import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { substituteEnv, unsetEnv, upgradeSettings } from '../shared/settings';
 import { brokerSettings } from './config';
 import type { BrokerProvider } from './provider';
+import { instanceName } from '../shared/instance';
 
 interface FaceMqttBrokerDef extends NodeDef, FaceMqttBrokerSettings {}
 
@@ -25,6 +26,8 @@ export = function register(RED: NodeAPI): void {
     const unset = unsetEnv(RED, this, String(settings.url ?? ''));
     settings.url = substituteEnv(RED, this, String(settings.url ?? ''));
     const options = brokerSettings(settings, credentials, warn);
+    // One of several instances on a shared store: its availability topic is its own.
+    if (sharedInstallation(RED)) options.instance = instanceName(RED);
     this.brokerName = def.name?.trim() || displayUrl(options.url) || this.id;
     // No address yet (the example flow before its variable is set) is not a failure: face-mqtt says
     // so and drops its events quietly instead of failing each one.
@@ -70,3 +73,15 @@ export = function register(RED: NodeAPI): void {
     },
   );
 };
+
+/**
+ * Whether this Node-RED is one of several instances of an installation: a face-store of its flows
+ * keeps its people on PostgreSQL.
+ */
+function sharedInstallation(RED: NodeAPI): boolean {
+  let shared = false;
+  RED.nodes.eachNode((n) => {
+    if (n.type === 'face-store' && (n as { backend?: unknown }).backend === 'postgres') shared = true;
+  });
+  return shared;
+}

@@ -1,7 +1,7 @@
 import { FaceMqtt } from '../../lib/mqtt/faces';
 import type { MqttPublisher, PublisherState } from '../../lib/mqtt/publisher';
 import type { Lease } from '../../lib/shared/owner';
-import type { OpenStore, Person } from '../../lib/store/types';
+import type { Election, OpenStore, Person } from '../../lib/store/types';
 import type { DetectionEvent } from '../../lib/types/events';
 import { reservedKeyProblem } from '../../lib/types/keys';
 import type { StoreLease } from '../shared/store';
@@ -93,6 +93,7 @@ export class FaceMqttController {
   private store?: StoreLease;
   private faces?: FaceMqtt;
   private unhook?: () => void;
+  private election?: Election;
   private closed = false;
 
   constructor(private readonly deps: FaceMqttDeps) {
@@ -119,7 +120,16 @@ export class FaceMqttController {
     if (this.deps.acquireStore) {
       this.store = await this.deps.acquireStore();
       if (this.closed) throw new Error('closed');
-      this.watchStore(this.store.resource, faces);
+      const store = this.store.resource;
+      if (store.elect) {
+        // Several instances share the store: the people's Home Assistant entities are published by
+        // one of them, elected per broker base (cameras by the instance they run on).
+        faces.lead(false, []);
+        const { discoveryPrefix, topics } = this.broker.resource;
+        this.election = store.elect(`mqtt-discovery:${discoveryPrefix}/${topics.base}`);
+        this.election.on('change', (leader) => faces.lead(leader, store.listPeople()));
+      }
+      this.watchStore(store, faces);
     }
     return faces;
   }
@@ -163,6 +173,7 @@ export class FaceMqttController {
     this.closed = true;
     await this.ready.catch(() => undefined);
     this.unhook?.();
+    await this.election?.close();
     this.faces?.close();
     await this.store?.release();
     await this.broker?.release();

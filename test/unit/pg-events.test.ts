@@ -138,6 +138,46 @@ describe('detection events shared in PostgreSQL by two instances', () => {
     }
   });
 
+  it('writes a batch in one statement, each event once and in order; a batch naming someone deleted falls back to one by one', async () => {
+    const { north, south } = await instances();
+    const ann = await enrol(north, 'Ann Example', 1, [south]);
+    const bob = await enrol(north, 'Bob Example', 2, [south]);
+    const table = new PgEvents(north.database(), 'facewatch');
+    const frame = await noiseJpeg();
+    const events = [
+      loggedEvent(at(9), ann),
+      { ...loggedEvent(at(8), null), faces: [{ box: { x: 1, y: 1, width: 9, height: 9 }, person: ann }] },
+      loggedEvent(at(7), null),
+    ];
+    const items = events.map((e) => ({ event: e, instance: 'north', pictures: { snapshot: frame } }));
+    assert.deepEqual(await table.writeMany(items), ['written', 'written', 'written']);
+    // Again, with one more: the three are there already, the new one is written.
+    const more = { event: loggedEvent(at(6), bob), instance: 'south', pictures: {} };
+    assert.deepEqual(await table.writeMany([...items, more]), ['already', 'already', 'already', 'written']);
+    const listed = await table.query({ limit: 10 });
+    assert.deepEqual(
+      listed.map((e) => e.id),
+      [more.event.id, ...events.map((e) => e.id).reverse()],
+    );
+    assert.deepEqual(
+      listed.map((e) => e.instance),
+      ['south', 'north', 'north', 'north'],
+    );
+    assert.deepEqual(await table.picture(events[0].id, 'snapshot'), frame);
+    const { rows } = await north
+      .database()
+      .query<{ face_ids: string[] }>('SELECT face_ids FROM facewatch.events WHERE id = $1', [events[1].id]);
+    assert.deepEqual(rows[0]?.face_ids, [ann.id], 'the people in its frame, as text[]');
+
+    // Bob is deleted: a batch with an event of his is written one by one, his refused as erased.
+    await south.deletePerson(bob.id);
+    const late = [loggedEvent(at(5), ann), loggedEvent(at(4), bob), loggedEvent(at(3), null)];
+    assert.deepEqual(
+      await table.writeMany(late.map((e) => ({ event: e, instance: 'north', pictures: {} }))),
+      ['written', 'erased', 'written'],
+    );
+  });
+
   it('with the database cut away, events wait on disk and are written exactly once and in order when it is back', async () => {
     const { north, south, dir } = await instances();
     const ann = await enrol(south, 'Ann Example', 1, [north]);

@@ -49,6 +49,7 @@ import { EraserSet } from '../erasers';
 import { DEFAULT_MATCH_OPTIONS, type MatchOptions } from '../match';
 import { Matcher } from '../matcher';
 import type {
+  Election,
   FaceStoreEvents,
   OpenStore,
   Person,
@@ -60,6 +61,7 @@ import type {
 } from '../types';
 import type { PendingErasure } from '../journal';
 import { quoteValue } from '../../shared/quote';
+import { PgElection } from './election';
 import { ChangeFeed, lastChange, recordChange, type Change } from './feed';
 import {
   deletePersonRow,
@@ -127,6 +129,8 @@ export class PgStore extends StoreBase implements OpenStore {
   readonly instance: string;
   readonly defaults: MatchOptions;
   private readonly pool: Pool;
+  /** The connection settings, for the connections of the feed and of elections. */
+  private readonly connection: PoolConfig;
   protected readonly matcher: Matcher;
   private meta: PgMeta = { nextId: 1, modelId: null, dim: null };
   private feed!: ChangeFeed;
@@ -139,8 +143,9 @@ export class PgStore extends StoreBase implements OpenStore {
   /** The reachability last said through the `availability` event. */
   private toldDown: Date | null = null;
 
-  private constructor(opts: PgStoreOptions, pool: Pool) {
+  private constructor(opts: PgStoreOptions, pool: Pool, connection: PoolConfig) {
     super();
+    this.connection = connection;
     this.schema = opts.schema ?? DEFAULT_SCHEMA;
     schemaIdentifier(this.schema);
     this.instance = opts.instance;
@@ -173,7 +178,7 @@ export class PgStore extends StoreBase implements OpenStore {
     const pool = new Pool(connection);
     // An idle client's error (the server went away) must not end the process; the feed reports it.
     pool.on('error', () => undefined);
-    const store = new PgStore(opts, pool);
+    const store = new PgStore(opts, pool, connection);
     try {
       const c = await pool.connect();
       try {
@@ -234,6 +239,14 @@ export class PgStore extends StoreBase implements OpenStore {
   /** The pool of connections to the database, shared with the detection log's events table. */
   database(): Pool {
     return this.pool;
+  }
+
+  /**
+   * Elects one of the instances on this schema for `role`, on a connection of its own (see
+   * election.ts); close it when done.
+   */
+  elect(role: string, pollMs?: number): Election {
+    return new PgElection({ connection: this.connection, key: `${role}:${this.schema}`, pollMs });
   }
 
   /** A sample's face crop, read from the database. */
