@@ -8,8 +8,8 @@
  *   until instance B has applied each change (its store event), against how long A's own call took
  *   (the change committed and applied by A itself). Target: p95 under 1 s.
  * - **Event writes** into the events table with a 50 KB frame and a 5 KB crop each: one INSERT per
- *   event (the baseline, as the outbox wrote before) against the batched write (`writeMany`, 50 a
- *   statement); and the whole path of an instance (recorded on its disk, shipped from the outbox)
+ *   event (the baseline, as the outbox wrote before) against the batched write (`writeMany`, 20 a
+ *   statement), three rounds each, alternating (the median); and the whole path of an instance (recorded on its disk, shipped from the outbox)
  *   against the file log alone (what a single instance does). Target: 1000 events/s into PostgreSQL.
  * - **Catch-up**: instance C behind a TCP relay cut for 30 s while A makes 1000 changes; the time
  *   from the relay's return until C has applied every one.
@@ -146,27 +146,36 @@ async function eventWrites(a: PgStore, dir: string): Promise<Record<string, unkn
   const pictures = { snapshot: frame, crop };
   const now = Date.now() - 3_600_000;
 
-  const single = unknownEvents(500, now);
-  let t0 = performance.now();
-  for (const e of single) await table.write(e, 'a', pictures);
-  const singleMs = performance.now() - t0;
-
-  const batched = unknownEvents(2000, now + 10_000);
-  t0 = performance.now();
-  for (let i = 0; i < batched.length; i += 50)
-    await table.writeMany(batched.slice(i, i + 50).map((event) => ({ event, instance: 'a', pictures })));
-  const batchMs = performance.now() - t0;
+  // Rounds of each, alternating, so that the server's checkpoints weigh on both alike; the median.
+  const singleRates: number[] = [];
+  const batchRates: number[] = [];
+  let next = now;
+  // A first round of each, not counted: connections, the server's caches and the code warm up.
+  for (let round = -1; round < 3; round++) {
+    const single = unknownEvents(300, next);
+    next += 10_000;
+    let t0 = performance.now();
+    for (const e of single) await table.write(e, 'a', pictures);
+    if (round >= 0) singleRates.push(single.length / ((performance.now() - t0) / 1000));
+    const batched = unknownEvents(1000, next);
+    next += 10_000;
+    t0 = performance.now();
+    for (let i = 0; i < batched.length; i += 20)
+      await table.writeMany(batched.slice(i, i + 20).map((event) => ({ event, instance: 'a', pictures })));
+    if (round >= 0) batchRates.push(batched.length / ((performance.now() - t0) / 1000));
+  }
 
   // The whole path of an instance against the file log alone, the same 1000 events.
-  const path1000 = unknownEvents(1000, now + 20_000);
+  const path1000 = unknownEvents(1000, next);
+  next += 10_000;
   const fileLog = await EventLog.open({ file: path.join(dir, 'alone', 'events.db') });
-  t0 = performance.now();
+  let t0 = performance.now();
   for (const e of path1000) await fileLog.record(e, { snapshot: frame, crop });
   const fileMs = performance.now() - t0;
   await fileLog.close();
 
   const shared = (await storeEvents(a).open()) as SharedEventLog;
-  const path2 = unknownEvents(1000, now + 30_000);
+  const path2 = unknownEvents(1000, next);
   t0 = performance.now();
   for (const e of path2) await shared.record(e, { snapshot: frame, crop });
   const recordedMs = performance.now() - t0;
@@ -181,8 +190,16 @@ async function eventWrites(a: PgStore, dir: string): Promise<Record<string, unkn
   return {
     frameBytes: frame.length,
     cropBytes: crop.length,
-    oneInsertPerEvent: { events: single.length, eventsPerSecond: perS(single.length, singleMs) },
-    batched50: { events: batched.length, eventsPerSecond: perS(batched.length, batchMs) },
+    oneInsertPerEvent: {
+      eventsPerRound: 300,
+      eventsPerSecond: Math.round(pct(singleRates, 50)),
+      rounds: singleRates.map(Math.round),
+    },
+    batched20: {
+      eventsPerRound: 1000,
+      eventsPerSecond: Math.round(pct(batchRates, 50)),
+      rounds: batchRates.map(Math.round),
+    },
     fileLogAlone: { events: path1000.length, eventsPerSecond: perS(path1000.length, fileMs) },
     sharedLog: {
       events: path2.length,
@@ -381,12 +398,14 @@ export async function run(): Promise<unknown> {
     const a = await openInstance(db.url, 'a', dir);
     const b = await openInstance(db.url, 'b', dir);
     try {
-      say('propagation: 200 enrolments and renames, 40 deletions on A, each awaited on B');
-      result.propagation = await propagation(a, b, 200);
-      say(JSON.stringify(result.propagation));
+      // Event writes first: the deletions of the propagation phase rewrite tables (VACUUM FULL), and
+      // the server's own clean-up after them would weigh on the writes.
       say('event writes: 50 KB frames and 5 KB crops');
       result.eventWrites = await eventWrites(a, dir);
       say(JSON.stringify(result.eventWrites));
+      say('propagation: 200 enrolments and renames, 40 deletions on A, each awaited on B');
+      result.propagation = await propagation(a, b, 200);
+      say(JSON.stringify(result.propagation));
       say(`catch-up: C cut off for ${CUT_S} s while A makes 1000 changes`);
       result.catchUp = await catchUp(db, a, dir, 1000);
       say(JSON.stringify(result.catchUp));
@@ -403,7 +422,7 @@ export async function run(): Promise<unknown> {
   }
   const prop = result.propagation as Record<string, { otherInstanceP95Ms: number }>;
   const worstP95 = Math.max(...Object.values(prop).map((p) => p.otherInstanceP95Ms));
-  const writes = result.eventWrites as { batched50: { eventsPerSecond: number } };
+  const writes = result.eventWrites as { batched20: { eventsPerSecond: number } };
   const targets = result.targets as Record<string, { value: unknown; limit: string; pass: boolean }>;
   targets.propagationP95 = {
     value: worstP95,
@@ -411,9 +430,9 @@ export async function run(): Promise<unknown> {
     pass: worstP95 < TARGETS.propagationP95Ms,
   };
   targets.eventWrites = {
-    value: writes.batched50.eventsPerSecond,
+    value: writes.batched20.eventsPerSecond,
     limit: `>= ${TARGETS.eventsPerSecond} events/s`,
-    pass: writes.batched50.eventsPerSecond >= TARGETS.eventsPerSecond,
+    pass: writes.batched20.eventsPerSecond >= TARGETS.eventsPerSecond,
   };
   targets.catchUpComplete = {
     value: (result.catchUp as { sameAsWriterAfter: boolean }).sameAsWriterAfter,
