@@ -4,7 +4,7 @@
  * action, id and actor (see {@link AuditLog.scrubPerson}), so after an erasure their name is
  * nowhere in it.
  */
-import { appendFile } from 'node:fs/promises';
+import { appendFile, readFile } from 'node:fs/promises';
 import { isMissing, removeFile, rewriteLines } from './files';
 
 /** Actions recorded in the audit log. */
@@ -23,6 +23,37 @@ export interface AuditEntry {
   actor: string;
   /** Counts, sources and other facts; never descriptors. */
   details?: Record<string, unknown>;
+  /** The instance that did it, on a store shared by several (PostgreSQL). */
+  instance?: string;
+}
+
+/** The audit entries of an export that have an entry's shape; anything else is left out. */
+export function auditEntriesOf(data: unknown): AuditEntry[] {
+  if (!Array.isArray(data)) return [];
+  const out: AuditEntry[] = [];
+  for (const e of data as Array<Partial<Record<keyof AuditEntry, unknown>> | null>) {
+    if (!e || typeof e !== 'object') continue;
+    const { time, action, id, name, actor, details, instance } = e;
+    if (typeof time !== 'string' || !Number.isFinite(Date.parse(time))) continue;
+    if (typeof action !== 'string' || typeof actor !== 'string') continue;
+    out.push({
+      time: new Date(time).toISOString(),
+      action: action as AuditAction,
+      ...(typeof id === 'string' ? { id } : {}),
+      ...(typeof name === 'string' ? { name } : {}),
+      actor,
+      ...(details && typeof details === 'object' && !Array.isArray(details)
+        ? { details: details as Record<string, unknown> }
+        : {}),
+      ...(typeof instance === 'string' ? { instance } : {}),
+    });
+  }
+  return out;
+}
+
+/** What tells one audit entry from another when a history is imported twice. */
+export function auditKey(e: AuditEntry): string {
+  return JSON.stringify([new Date(e.time).toISOString(), e.action, e.id ?? null, e.actor]);
 }
 
 /** Appends entries; writes (and scrubs) are chained so lines never interleave or get lost. */
@@ -64,6 +95,29 @@ export class AuditLog {
       } catch (err) {
         if (!isMissing(err)) throw err;
       }
+    });
+  }
+
+  /** Every entry, oldest first (after the queued ones are written); a line that cannot be read is left out. */
+  read(): Promise<AuditEntry[]> {
+    return this.chain(() => Promise.resolve()).then(async () => {
+      let text: string;
+      try {
+        text = await readFile(this.file, 'utf8');
+      } catch (err) {
+        if (isMissing(err)) return [];
+        throw err;
+      }
+      const lines: unknown[] = [];
+      for (const line of text.split('\n')) {
+        if (!line.trim()) continue;
+        try {
+          lines.push(JSON.parse(line));
+        } catch {
+          // A line torn by a crash.
+        }
+      }
+      return auditEntriesOf(lines);
     });
   }
 

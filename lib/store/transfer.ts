@@ -4,6 +4,7 @@
  * back included). Used through {@link FaceStore.exportJson} and {@link FaceStore.importJson}, and the
  * same methods of the PostgreSQL store.
  */
+import { auditEntriesOf, auditKey, type AuditEntry } from './audit';
 import { sanitiseId, toDescriptor } from './codec';
 import { StoreError } from './errors';
 import type { StoreInternals } from './internals';
@@ -22,6 +23,10 @@ export interface TransferHost extends Pick<
   sampleImage(personId: string, sampleId: string): Promise<Buffer | undefined>;
   /** Makes the next generated id at least `nextId` (inside a batch). */
   raiseNextId(nextId: number): Promise<void>;
+  /** The audit, oldest first. */
+  readAudit(): Promise<AuditEntry[]>;
+  /** Appends entries of another store's audit as they were (time, actor and instance kept). */
+  writeAudit(entries: AuditEntry[]): Promise<void>;
 }
 
 type ExportedPerson = StoreExport['people'][number];
@@ -69,6 +74,7 @@ export async function exportStore(
     exportedAt: new Date().toISOString(),
     modelId: meta.modelId,
     nextId: meta.nextId,
+    audit: await store.readAudit(),
     people,
   };
 }
@@ -95,6 +101,14 @@ export async function importStore(store: TransferHost, data: unknown, actor?: st
     );
   }
   const people = d.people;
+  // The exported store's history first (the lines this store does not hold yet: an export imported
+  // twice adds it once), then the import's own lines.
+  const history = auditEntriesOf(d.audit);
+  if (history.length) {
+    const held = new Set((await store.readAudit()).map(auditKey));
+    const fresh = history.filter((e) => !held.has(auditKey(e)));
+    if (fresh.length) await store.writeAudit(fresh);
+  }
   return store.batch(async (tx) => {
     const rows: ImportRow[] = [];
     for (const [i, p] of people.entries()) {
@@ -149,7 +163,13 @@ export async function importStore(store: TransferHost, data: unknown, actor?: st
       'import',
       actor,
       {},
-      { source: 'json', enrolled: report.enrolled, duplicate: report.duplicate, refused: report.refused },
+      {
+        source: 'json',
+        enrolled: report.enrolled,
+        duplicate: report.duplicate,
+        refused: report.refused,
+        history: history.length,
+      },
     );
     return report;
   });

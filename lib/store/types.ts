@@ -5,7 +5,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { FaceMatch } from '../types';
-import type { AuditAction } from './audit';
+import type { AuditAction, AuditEntry } from './audit';
 import type { PendingErasure } from './journal';
 import type { ImportReport } from './report';
 import type { MatchOptions } from './match';
@@ -228,6 +228,11 @@ export interface StoreExport {
   exportedAt: string;
   modelId: string | null;
   nextId: number;
+  /**
+   * The store's audit, oldest first (absent in exports before it was carried): an import adds the
+   * lines it does not hold yet, so a store moved to another backend keeps its history.
+   */
+  audit?: AuditEntry[];
   people: Array<{
     id: string;
     name: string;

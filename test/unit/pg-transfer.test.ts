@@ -2,7 +2,8 @@
  * Moving an installation between backends with the `facewatch` command line: `export` from a
  * datafile, `import` into a PostgreSQL schema (`--store postgres://…?schema=…`), `export` from there
  * and `import` into a new datafile keep every id, name, metadata, sample id, model id, descriptor
- * (to the bit), face crop and enrolment time, and the audit of each store records the import. `reembed` on a
+ * (to the bit), face crop and enrolment time; the audit of the first store travels with it (each line
+ * once, with its time and actor, however often imported) and each store records the import. `reembed` on a
  * PostgreSQL store is refused with what to do instead.
  */
 import assert from 'node:assert/strict';
@@ -105,6 +106,39 @@ describe('moving a store between a datafile and PostgreSQL (facewatch export / i
     );
     assert.equal(rows.length, 1, 'the import is audited in PostgreSQL');
     assert.match(rows[0].actor, /^cli:/);
+    // The datafile's history came along, as it was: each line once, with its time and actor.
+    const history = (JSON.parse(readFileSync(exported, 'utf8')) as StoreExport).audit ?? [];
+    assert.deepEqual(
+      history.map((e) => `${e.action}:${e.id ?? ''}`),
+      [
+        'enrol:PERSON_0001',
+        'add-sample:PERSON_0001',
+        'enrol:GUARD_7',
+        'enrol:PERSON_0002',
+        'enrol:PERSON_0003',
+        'delete:PERSON_0003',
+        'export:',
+        'export:',
+      ],
+      "the datafile's audit is in its export",
+    );
+    assert.equal(
+      history.find((e) => e.id === 'PERSON_0003' && e.action === 'enrol')?.name,
+      undefined,
+      'the erased person was scrubbed from it before',
+    );
+    const carried = await c.query<{ time: Date; action: string; person_id: string | null; instance: string }>(
+      `SELECT time, action, person_id, instance FROM moved.audit WHERE instance = 'imported' ORDER BY seq`,
+    );
+    assert.deepEqual(
+      carried.rows.map((r) => [r.time.toISOString(), r.action, r.person_id ?? undefined]),
+      history.map((e) => [e.time, e.action, e.id]),
+      'every line of it in PostgreSQL, with its time',
+    );
+    r = await cli(['import', '--store', pgStore, exported]);
+    assert.equal(r.code, 0, r.stderr);
+    const twice = await c.query(`SELECT 1 FROM moved.audit WHERE instance = 'imported'`);
+    assert.equal(twice.rowCount, history.length, 'imported again, the history is there once');
 
     const back = path.join(dir, 'from-pg.json');
     r = await cli(['export', '--store', pgStore, '--out', back]);
@@ -115,6 +149,19 @@ describe('moving a store between a datafile and PostgreSQL (facewatch export / i
     const again = await FaceStore.open({ file: file2, lock: false });
     try {
       assert.deepEqual(people(await again.exportJson()), people(original), 'and back into a datafile');
+      const lines = readFileSync(again.auditFile, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { action: string; id?: string; instance?: string; time: string });
+      for (const e of history)
+        assert.ok(
+          lines.some((l) => l.time === e.time && l.action === e.action && l.id === e.id),
+          `the first store's ${e.action} of ${e.id ?? 'the store'} is in the new datafile's audit`,
+        );
+      assert.ok(
+        lines.some((l) => l.instance === 'check'),
+        "PostgreSQL's lines keep their instance",
+      );
     } finally {
       await again.close();
     }

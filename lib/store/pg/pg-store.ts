@@ -25,7 +25,7 @@ import { StoreBase } from '../store-base';
 import type { PoolClient, PoolConfig } from 'pg';
 import { Pool } from 'pg';
 import { STORE_OFFLOAD_ROWS } from '../../types/defaults';
-import type { AuditAction } from '../audit';
+import { auditEntriesOf, type AuditAction } from '../audit';
 import type { ImportReport } from '../report';
 import { exportStore, importStore, type StoreExport, type TransferHost } from '../transfer';
 import {
@@ -531,6 +531,60 @@ export class PgStore extends StoreBase implements OpenStore {
       },
       flushAudit: async () => {
         await Promise.all(pending.splice(0));
+      },
+      readAudit: async () => {
+        await Promise.all(pending.splice(0));
+        const { rows } = await this.pool.query<{
+          time: Date;
+          action: string;
+          person_id: string | null;
+          name: string | null;
+          actor: string;
+          instance: string;
+          details: Record<string, unknown> | null;
+        }>(
+          `SELECT time, action, person_id, name, actor, instance, details
+           FROM ${schemaIdentifier(this.schema)}.audit ORDER BY seq`,
+        );
+        return auditEntriesOf(
+          rows.map((r) => ({
+            time: r.time.toISOString(),
+            action: r.action,
+            id: r.person_id ?? undefined,
+            name: r.name ?? undefined,
+            actor: r.actor,
+            instance: r.instance,
+            details: r.details ?? undefined,
+          })),
+        );
+      },
+      writeAudit: async (entries) => {
+        if (this.readOnly) throw new StoreError('ESCHEMA_NEWER', this.readOnly);
+        const c = await this.connect();
+        try {
+          await c.query('BEGIN');
+          for (const e of entries)
+            await c.query(
+              `INSERT INTO ${schemaIdentifier(this.schema)}.audit (time, action, person_id, name, actor, instance, details)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+              [
+                e.time,
+                e.action,
+                e.id ?? null,
+                e.name ?? null,
+                e.actor,
+                // A line of a datafile's store: no instance made it.
+                e.instance ?? 'imported',
+                e.details ? JSON.stringify(e.details) : null,
+              ],
+            );
+          await c.query('COMMIT');
+        } catch (err) {
+          await c.query('ROLLBACK').catch(() => undefined);
+          throw err;
+        } finally {
+          c.release();
+        }
       },
     };
   }
