@@ -62,6 +62,9 @@ const STATUS: Partial<Record<StoreErrorCode, number>> = {
   EERASURE: 503,
   ESTORE_UNREADABLE: 503,
   ESTORE_CORRUPT: 503,
+  // PostgreSQL: the database cannot be reached (nothing was changed), or holds a newer schema.
+  EDB_DOWN: 503,
+  ESCHEMA_NEWER: 503,
 };
 
 /** A store or enrolment error as the HTTP error it is (the message is face-register's, with its code). */

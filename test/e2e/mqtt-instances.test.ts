@@ -15,6 +15,7 @@ import mqtt from 'mqtt';
 import { objectId, plainObjectId } from '../../lib/mqtt/topics';
 import { fixturePath } from '../helpers/env';
 import { startNodeRed, waitForLog, type RunningNodeRed } from '../helpers/nodered';
+import { enrolThrough, instanceFlow, who } from '../helpers/instances';
 import { createDatabase, type TestDatabase } from '../helpers/pg';
 import { until } from '../helpers/wait';
 
@@ -29,60 +30,11 @@ const PREFIX = `fwinstha-${run}`;
 /** Long enough that south's sighting comes within it of north's, on a loaded machine too. */
 const PRESENCE_S = 20;
 
-/** Each instance's flow: the shared store, and POST /t/see showing a photo to the camera `<name>-door`. */
-function flow(url: string, name: string): object[] {
-  return [
-    { id: 'tab', type: 'tab', label: 'instances' },
-    { id: 'eng', type: 'face-engine', backend: 'wasm', poolSize: 1, detector: 'ssd', minConfidence: 0.5 },
-    {
-      id: 'st',
-      type: 'face-store',
-      name: 'shared',
-      backend: 'postgres',
-      url,
-      schema: 'facewatch',
-      poolSize: 4,
-    },
-    {
-      id: 'brk',
-      type: 'face-mqtt-broker',
-      name: 'broker',
-      url: BROKER,
-      baseTopic: BASE,
-      discoveryPrefix: PREFIX,
-      discovery: true,
-      qos: 1,
-    },
-    { id: 'in', type: 'http in', z: 'tab', url: '/t/see', method: 'post', wires: [['fd']] },
-    { id: 'fd', type: 'face-detect', z: 'tab', engine: 'eng', descriptors: true, wires: [['fm']] },
-    { id: 'fm', type: 'face-match', z: 'tab', store: 'st', wires: [['cam', 'out']] },
-    { id: 'out', type: 'http response', z: 'tab' },
-    {
-      id: 'cam',
-      type: 'change',
-      z: 'tab',
-      rules: [{ t: 'set', p: 'frame.camera', pt: 'msg', to: `${name}-door`, tot: 'str' }],
-      wires: [['dl']],
-    },
-    { id: 'dl', type: 'detection-log', z: 'tab', store: 'st', wires: [['mq']] },
-    { id: 'mq', type: 'face-mqtt', z: 'tab', broker: 'brk', store: 'st', presenceTimeout: PRESENCE_S },
-  ];
-}
-
 interface Seen {
   topic: string;
   text: string;
   retain: boolean;
   at: number;
-}
-
-async function see(nr: RunningNodeRed, photo: Buffer): Promise<void> {
-  const res = await fetch(`${nr.url}/t/see`, {
-    method: 'POST',
-    body: photo as unknown as BodyInit,
-    headers: { 'content-type': 'image/jpeg' },
-  });
-  assert.equal(res.status, 200, await res.text());
 }
 
 /** The retained messages under `filters` now (what a client subscribing now is given). */
@@ -115,7 +67,13 @@ describe('two Node-RED instances on one store and one broker', () => {
     );
     await sub.subscribeAsync([`${BASE}/#`, `${PREFIX}/#`], { qos: 1 });
     for (const name of ['north', 'south']) {
-      const nr = await startNodeRed({ flows: flow(db.url, name), env: { FACEWATCH_INSTANCE: name } });
+      const nr = await startNodeRed({
+        flows: instanceFlow(db.url, {
+          camera: `${name}-door`,
+          mqtt: { url: BROKER, baseTopic: BASE, discoveryPrefix: PREFIX, presenceTimeout: PRESENCE_S },
+        }),
+        env: { FACEWATCH_INSTANCE: name },
+      });
       nrs.set(name, nr);
       await waitForLog(nr, /Started flows/);
     }
@@ -141,17 +99,7 @@ describe('two Node-RED instances on one store and one broker', () => {
     );
     assert.equal(last(`${BASE}/available`), undefined, 'no installation-wide availability from one instance');
 
-    const res = await fetch(
-      `${north.url}/facewatch/api/register?name=${encodeURIComponent('Barack Obama')}`,
-      {
-        method: 'POST',
-        body: OBAMA as unknown as BodyInit,
-        headers: { 'content-type': 'image/jpeg' },
-      },
-    );
-    const text = await res.text();
-    assert.equal(res.status, 201, text);
-    const { id } = (JSON.parse(text) as { person: { id: string } }).person;
+    const id = await enrolThrough(north, 'Barack Obama', OBAMA);
     const presenceConfig = `${PREFIX}/binary_sensor/${nodeId}/person_${objectId(id)}_presence/config`;
     await until('his presence entity', () => last(presenceConfig), 10000);
     // Both instances know him; only the elected one publishes his entities (the other would within a poll).
@@ -165,7 +113,7 @@ describe('two Node-RED instances on one store and one broker', () => {
 
     // North sees him at its door; south, seconds later, at its own.
     const personTopic = `${BASE}/person/${id}`;
-    await see(north, OBAMA2);
+    await who(north, OBAMA2);
     const northState = await until(
       "north's sighting",
       () =>
@@ -175,7 +123,7 @@ describe('two Node-RED instances on one store and one broker', () => {
         ),
       10000,
     );
-    await see(south, OBAMA3);
+    await who(south, OBAMA3);
     const southState = await until(
       "south's sighting",
       () =>

@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Client } from 'pg';
 import { fixturePath } from '../helpers/env';
 import { startNodeRed, waitForLog, type RunningNodeRed } from '../helpers/nodered';
+import { api, enrolThrough, instanceFlow, who } from '../helpers/instances';
 import { createDatabase, databaseFiles, filesHolding, type TestDatabase } from '../helpers/pg';
 
 const FR = (rel: string): Buffer => readFileSync(fixturePath('face_recognition', rel));
@@ -19,47 +20,6 @@ const OBAMA2 = FR('examples/knn_examples/train/obama/obama2.jpg');
 /** Only west is shown this one: its event's crop is in no other event (the others' photos make unknown events too). */
 const OBAMA3 = FR('examples/knn_examples/test/obama1.jpg');
 const NAMES = ['north', 'south', 'west'] as const;
-
-/**
- * Each instance's flow: the shared store, and POST /t/who answering who face-match names in a photo
- * (and recording the photo's faces as events in the shared detection log).
- */
-function flow(url: string): object[] {
-  return [
-    { id: 'tab', type: 'tab', label: 'instances' },
-    { id: 'eng', type: 'face-engine', backend: 'wasm', poolSize: 1, detector: 'ssd', minConfidence: 0.5 },
-    {
-      id: 'st',
-      type: 'face-store',
-      name: 'shared',
-      backend: 'postgres',
-      url,
-      schema: 'facewatch',
-      poolSize: 4,
-    },
-    { id: 'in', type: 'http in', z: 'tab', url: '/t/who', method: 'post', wires: [['fd']] },
-    { id: 'fd', type: 'face-detect', z: 'tab', engine: 'eng', descriptors: true, wires: [['fm']] },
-    { id: 'fm', type: 'face-match', z: 'tab', store: 'st', wires: [['out', 'dl']] },
-    { id: 'out', type: 'http response', z: 'tab' },
-    // Each photo is an event (camera `photo`), written into the shared events table.
-    { id: 'dl', type: 'detection-log', z: 'tab', store: 'st', snapshots: true, wires: [[]] },
-  ];
-}
-
-async function who(nr: RunningNodeRed, photo: Buffer): Promise<string[]> {
-  const res = await fetch(`${nr.url}/t/who`, {
-    method: 'POST',
-    body: photo as unknown as BodyInit,
-    headers: { 'content-type': 'image/jpeg' },
-  });
-  const text = await res.text();
-  assert.equal(res.status, 200, text);
-  return (JSON.parse(text) as { known: string[] }).known;
-}
-
-async function api(nr: RunningNodeRed, route: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(`${nr.url}/facewatch/api/${route}`, init);
-}
 
 /** Milliseconds until `check` holds on every instance (polled every 20 ms), or a failure after `limitMs`. */
 async function everywhere(
@@ -89,7 +49,7 @@ describe('three Node-RED instances sharing one face store on PostgreSQL', () => 
     client = await db.connect();
     // One after another: three model loads at once on two cores would only be slower.
     for (const name of NAMES) {
-      const nr = await startNodeRed({ flows: flow(db.url), env: { FACEWATCH_INSTANCE: name } });
+      const nr = await startNodeRed({ flows: instanceFlow(db.url), env: { FACEWATCH_INSTANCE: name } });
       nrs.push(nr);
       await waitForLog(nr, /Started flows/);
     }
@@ -103,14 +63,7 @@ describe('three Node-RED instances sharing one face store on PostgreSQL', () => 
     const [north, south, west] = nrs;
     assert.deepEqual(await who(south, OBAMA2), [], 'nobody is enrolled yet');
 
-    const res = await api(north, `register?name=${encodeURIComponent('Barack Obama')}`, {
-      method: 'POST',
-      body: OBAMA as unknown as BodyInit,
-      headers: { 'content-type': 'image/jpeg' },
-    });
-    const text = await res.text();
-    assert.equal(res.status, 201, text);
-    const { id } = (JSON.parse(text) as { person: { id: string } }).person;
+    const id = await enrolThrough(north, 'Barack Obama', OBAMA);
     const known = async (nr: RunningNodeRed): Promise<boolean> =>
       (await api(nr, `faces/${id}`)).status === 200;
     const enrolMs = await everywhere('the enrolment', [south, west], known, 1000);
