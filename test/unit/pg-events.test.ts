@@ -268,6 +268,28 @@ describe('detection events shared in PostgreSQL by two instances', () => {
     assert.deepEqual(filesHolding(files, frame), [], 'nor of the frame with his face');
   });
 
+  it("erasing someone with no event leaves the events table's files as they are; someone with events rewrites them", async () => {
+    const { north, south } = await instances();
+    const ann = await enrol(north, 'Ann Example', 1, [south]);
+    const bob = await enrol(north, 'Bob Example', 2, [south]);
+    const n = await sharedLog(north);
+    await n.record({ ...loggedEvent(at(5), ann), camera: 'door' }, { snapshot: await noiseJpeg() });
+    await drained(n);
+    // VACUUM FULL gives a table new files: its file node changes.
+    const node = async (): Promise<number> =>
+      (
+        await north
+          .database()
+          .query<{ f: number }>(`SELECT pg_relation_filenode('facewatch.events')::int AS f`)
+      ).rows[0].f;
+    const before = await node();
+    await south.deletePerson(bob.id);
+    assert.equal(await node(), before, 'Bob had no event: the events table was not rewritten');
+    await south.deletePerson(ann.id);
+    assert.notEqual(await node(), before, "Ann's event went: the table was rewritten");
+    assert.deepEqual(await n.query(), [], 'and her event is gone');
+  });
+
   it('retention and the disk cap run once for the installation: one instance sweeps, the others skip', async () => {
     const { north, south } = await instances();
     const [n, s] = [await sharedLog(north), await sharedLog(south)];

@@ -140,6 +140,12 @@ export class PgStore extends StoreBase implements OpenStore {
   private readOnly?: string;
   private readonly erasers = new EraserSet();
   private queue: Promise<unknown> = Promise.resolve();
+  /**
+   * Whether a person being erased here had events when their row went (the reference cascades), by
+   * id: only then does finishing the erasure rewrite the events table, which may hold gigabytes of
+   * pictures (the detection log's eraser rewrites it itself after pixelating their face elsewhere).
+   */
+  private readonly hadEvents = new Map<string, boolean>();
   /** The reachability last said through the `availability` event. */
   private toldDown: Date | null = null;
 
@@ -452,6 +458,8 @@ export class PgStore extends StoreBase implements OpenStore {
           e.since,
         ]);
       if (row) {
+        const events = await c.query(`SELECT 1 FROM ${t}.events WHERE person_id = $1 LIMIT 1`, [id]);
+        this.hadEvents.set(id, (events.rowCount ?? 0) > 0);
         await deletePersonRow(c, this.schema, id);
         await c.query(`UPDATE ${t}.audit SET name = NULL, details = NULL WHERE person_id = $1`, [id]);
         await this.audit(c, 'delete', actor, { id }, undefined);
@@ -626,8 +634,13 @@ export class PgStore extends StoreBase implements OpenStore {
       if (failed.length) throw new Error(failed.join('; '));
       step = 'rewriting the tables';
       // Outside a transaction (VACUUM cannot run in one): the deleted rows' bytes leave the tables' files.
-      // The events went with the person (the reference cascades) or through the detection log's eraser.
-      await this.pool.query(`VACUUM FULL ${t}.people, ${t}.samples, ${t}.audit, ${t}.events, ${t}.erasures`);
+      // Their events went with the person (the reference cascades): the events table is rewritten
+      // when they had any (or when that is not known here: an erasure left pending); their face in
+      // others' frames went through the detection log's eraser, which rewrote it then.
+      const events = this.hadEvents.get(e.id) ?? true;
+      const tables = ['people', 'samples', 'audit', ...(events ? ['events'] : []), 'erasures'];
+      await this.pool.query(`VACUUM FULL ${tables.map((x) => `${t}.${x}`).join(', ')}`);
+      this.hadEvents.delete(e.id);
       step = 'the erasure record';
       await this.pool.query(`DELETE FROM ${t}.erasures WHERE id = $1`, [e.id]);
       await this.pool.query(`VACUUM FULL ${t}.erasures`);
