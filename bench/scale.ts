@@ -24,7 +24,6 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import sharp from 'sharp';
 import { EventLog } from '../lib/events/log';
 import { PgEvents } from '../lib/events/pg-events';
 import { SharedEventLog } from '../lib/events/shared-log';
@@ -38,6 +37,7 @@ import { createDatabase, openInstance, type TestDatabase } from '../test/helpers
 import { loggedEvent } from '../test/helpers/sample-event';
 import { MODEL, unitVector } from '../test/helpers/store-fixtures';
 import { startRelay } from '../test/helpers/tcp-relay';
+import { noiseJpeg } from '../test/helpers/vision-fixtures';
 
 const STARTUP_PEOPLE = Number(process.env.SCALE_PEOPLE ?? 100_000);
 const CUT_S = Number(process.env.SCALE_CUT_S ?? 30);
@@ -112,20 +112,10 @@ async function propagation(a: PgStore, b: PgStore, n: number): Promise<Record<st
 }
 
 /** A JPEG of noise of about `bytes` bytes. */
-async function noiseJpeg(bytes: number): Promise<Buffer> {
+async function jpegOf(bytes: number): Promise<Buffer> {
   let side = Math.round(Math.sqrt(bytes / 1.1));
   for (;;) {
-    const jpeg = await sharp({
-      create: {
-        width: side,
-        height: side,
-        channels: 3,
-        background: '#808080',
-        noise: { type: 'gaussian', mean: 128, sigma: 40 },
-      },
-    } as sharp.SharpOptions)
-      .jpeg({ quality: 80 })
-      .toBuffer();
+    const jpeg = await noiseJpeg(side, { sigma: 40, quality: 80 });
     if (jpeg.length >= bytes * 0.9) return jpeg;
     side = Math.round(side * 1.1);
   }
@@ -140,8 +130,8 @@ function unknownEvents(n: number, start: number): DetectionEvent[] {
 }
 
 async function eventWrites(a: PgStore, dir: string): Promise<Record<string, unknown>> {
-  const frame = await noiseJpeg(50 * 1024);
-  const crop = await noiseJpeg(5 * 1024);
+  const frame = await jpegOf(50 * 1024);
+  const crop = await jpegOf(5 * 1024);
   const table = new PgEvents(a.database(), a.schema);
   const pictures = { snapshot: frame, crop };
   const now = Date.now() - 3_600_000;

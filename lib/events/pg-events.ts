@@ -50,6 +50,31 @@ export function faceIdsOf(e: DetectionEvent): string[] {
   return [...ids];
 }
 
+/** The columns an event is written into, in the order of {@link rowOf}. */
+const COLUMNS = 'id, ts, camera, instance, person_id, known, face_ids, event, snapshot, crop';
+
+/** An event's row: its columns' values (the event's JSON without the instance, which has a column). */
+function rowOf(
+  e: DetectionEvent,
+  instance: string,
+  pictures: { snapshot?: Buffer | null; crop?: Buffer | null },
+): unknown[] {
+  const { instance: _ignored, ...body } = e;
+  void _ignored;
+  return [
+    e.id,
+    e.time,
+    e.camera,
+    instance,
+    e.person?.id ?? null,
+    e.known,
+    faceIdsOf(e),
+    JSON.stringify(body),
+    pictures.snapshot ?? null,
+    pictures.crop ?? null,
+  ];
+}
+
 /** The events table of one schema, through a pool. */
 export class PgEvents {
   private readonly t: string;
@@ -70,24 +95,11 @@ export class PgEvents {
     instance: string,
     pictures: { snapshot?: Buffer | null; crop?: Buffer | null },
   ): Promise<EventWrite> {
-    const { instance: _ignored, ...body } = e;
-    void _ignored;
     try {
       const { rowCount } = await this.pool.query(
-        `INSERT INTO ${this.t} (id, ts, camera, instance, person_id, known, face_ids, event, snapshot, crop)
+        `INSERT INTO ${this.t} (${COLUMNS})
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING`,
-        [
-          e.id,
-          e.time,
-          e.camera,
-          instance,
-          e.person?.id ?? null,
-          e.known,
-          faceIdsOf(e),
-          JSON.stringify(body),
-          pictures.snapshot ?? null,
-          pictures.crop ?? null,
-        ],
+        rowOf(e, instance, pictures),
       );
       return rowCount ? 'written' : 'already';
     } catch (err) {
@@ -115,27 +127,14 @@ export class PgEvents {
     const args: unknown[] = [];
     const rowsSql: string[] = [];
     for (const { event: e, instance, pictures } of items) {
-      const { instance: _ignored, ...body } = e;
-      void _ignored;
       const at = args.length;
-      args.push(
-        e.id,
-        e.time,
-        e.camera,
-        instance,
-        e.person?.id ?? null,
-        e.known,
-        faceIdsOf(e),
-        JSON.stringify(body),
-        pictures.snapshot ?? null,
-        pictures.crop ?? null,
-      );
+      args.push(...rowOf(e, instance, pictures));
       rowsSql.push(`(${Array.from({ length: 10 }, (_, i) => `$${at + i + 1}`).join(', ')})`);
     }
     try {
       // Rows go in in the order given (the outbox's, oldest first).
       const { rows } = await this.pool.query<{ id: string }>(
-        `INSERT INTO ${this.t} (id, ts, camera, instance, person_id, known, face_ids, event, snapshot, crop)
+        `INSERT INTO ${this.t} (${COLUMNS})
          VALUES ${rowsSql.join(', ')} ON CONFLICT (id) DO NOTHING RETURNING id`,
         args,
       );

@@ -1,5 +1,24 @@
 /** Inputs crafted for the vision tests (not a test file itself). */
 import zlib from 'node:zlib';
+import sharp from 'sharp';
+
+/**
+ * A square JPEG of gaussian noise, `side` pixels: its bytes are its own (pixelating a box of it
+ * changes them) and barely compress (about `side`² bytes at quality 80).
+ */
+export function noiseJpeg(side = 96, opts: { sigma?: number; quality?: number } = {}): Promise<Buffer> {
+  return sharp({
+    create: {
+      width: side,
+      height: side,
+      channels: 3,
+      background: '#808080',
+      noise: { type: 'gaussian', mean: 128, sigma: opts.sigma ?? 60 },
+    },
+  } as sharp.SharpOptions)
+    .jpeg({ quality: opts.quality ?? 90 })
+    .toBuffer();
+}
 
 function crc32(buf: Buffer): number {
   let crc = 0xffffffff;

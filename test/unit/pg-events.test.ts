@@ -11,7 +11,6 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import sharp from 'sharp';
 import { PgEvents } from '../../lib/events/pg-events';
 import { SharedEventLog } from '../../lib/events/shared-log';
 import { closeStore, storeEvents } from '../../lib/events/store-events';
@@ -22,22 +21,8 @@ import { createDatabase, databaseFiles, filesHolding, openInstance, type TestDat
 import { loggedEvent } from '../helpers/sample-event';
 import { MODEL, unitVector } from '../helpers/store-fixtures';
 import { startRelay, type TcpRelay } from '../helpers/tcp-relay';
+import { noiseJpeg } from '../helpers/vision-fixtures';
 import { until } from '../helpers/wait';
-
-/** A JPEG of noise (its bytes are its own; pixelating a box of it changes them). */
-function noiseJpeg(side = 96): Promise<Buffer> {
-  return sharp({
-    create: {
-      width: side,
-      height: side,
-      channels: 3,
-      background: '#808080',
-      noise: { type: 'gaussian', mean: 128, sigma: 60 },
-    },
-  } as sharp.SharpOptions)
-    .jpeg({ quality: 90 })
-    .toBuffer();
-}
 
 describe('detection events shared in PostgreSQL by two instances', () => {
   let db: TestDatabase | undefined;
