@@ -570,26 +570,24 @@ export class PgStore extends StoreBase implements OpenStore {
         if (this.readOnly) throw new StoreError('ESCHEMA_NEWER', this.readOnly);
         const c = await this.connect();
         try {
-          await c.query('BEGIN');
-          for (const e of entries)
-            await c.query(
-              `INSERT INTO ${schemaIdentifier(this.schema)}.audit (time, action, person_id, name, actor, instance, details)
-               VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-              [
-                e.time,
-                e.action,
-                e.id ?? null,
-                e.name ?? null,
-                e.actor,
-                // A line of a datafile's store: no instance made it.
-                e.instance ?? 'imported',
-                e.details ? JSON.stringify(e.details) : null,
-              ],
-            );
-          await c.query('COMMIT');
-        } catch (err) {
-          await c.query('ROLLBACK').catch(() => undefined);
-          throw err;
+          // One statement, all or nothing, in the order given (the audit's seq follows it).
+          await c.query(
+            `INSERT INTO ${schemaIdentifier(this.schema)}.audit (time, action, person_id, name, actor, instance, details)
+             SELECT time, action, person_id, name, actor, instance, details
+             FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[])
+                  WITH ORDINALITY AS r(time, action, person_id, name, actor, instance, details, n)
+             ORDER BY n`,
+            [
+              entries.map((e) => e.time),
+              entries.map((e) => e.action),
+              entries.map((e) => e.id ?? null),
+              entries.map((e) => e.name ?? null),
+              entries.map((e) => e.actor),
+              // A line of a datafile's store: no instance made it.
+              entries.map((e) => e.instance ?? 'imported'),
+              entries.map((e) => (e.details ? JSON.stringify(e.details) : null)),
+            ],
+          );
         } finally {
           c.release();
         }
