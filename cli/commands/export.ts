@@ -1,6 +1,6 @@
 /**
- * `facewatch export`: writes the whole store as JSON (people, descriptors, model id and, unless
- * --no-images, the face crops), to move it to another installation with `facewatch import`.
+ * `facewatch export`: writes the whole store as JSON (people, descriptors, model id, the audit and,
+ * unless --no-images, the face crops), to move it to another installation with `facewatch import`.
  */
 import { writeFile } from 'node:fs/promises';
 import { closeCliStore, EXIT, openCliStore, parse, runCommand, UsageError } from '../support';
@@ -12,6 +12,7 @@ const HELP = `usage: facewatch ${usage}
   --store STORE  the face store: a datafile, or postgres://host/db[?schema=name] (password from PGPASSWORD)
   --out FILE     write here (mode 600) instead of standard output
   --no-images    leave the face crops out (then \`facewatch reembed\` cannot run on the imported store)
+The export carries the store's audit lines too (facewatch import adds those the new store lacks).
 The export holds biometric data: keep it as safe as the store itself.`;
 
 export function run(args: string[]): Promise<number> {
