@@ -16,6 +16,7 @@ import { objectId, plainObjectId } from '../../lib/mqtt/topics';
 import { fixturePath } from '../helpers/env';
 import { startNodeRed, waitForLog, type RunningNodeRed } from '../helpers/nodered';
 import { enrolThrough, instanceFlow, who } from '../helpers/instances';
+import { clearRetained, retainedNow } from '../helpers/mosquitto';
 import { createDatabase, type TestDatabase } from '../helpers/pg';
 import { until } from '../helpers/wait';
 
@@ -35,19 +36,6 @@ interface Seen {
   text: string;
   retain: boolean;
   at: number;
-}
-
-/** The retained messages under `filters` now (what a client subscribing now is given). */
-async function retainedNow(filters: string[], waitMs = 1000): Promise<Map<string, string>> {
-  const c = await mqtt.connectAsync(BROKER, { clientId: `fwinst-r-${randomBytes(3).toString('hex')}` });
-  const found = new Map<string, string>();
-  c.on('message', (topic, payload, packet) => {
-    if (packet.retain) found.set(topic, payload.toString());
-  });
-  await c.subscribeAsync(filters, { qos: 0 });
-  await new Promise((r) => setTimeout(r, waitMs));
-  await c.endAsync();
-  return found;
 }
 
 describe('two Node-RED instances on one store and one broker', () => {
@@ -82,10 +70,7 @@ describe('two Node-RED instances on one store and one broker', () => {
     await Promise.all([...nrs.values()].map((n) => n.stop()));
     await db?.drop();
     // Nothing of this run stays retained on the machine's broker.
-    const left = await retainedNow([`${BASE}/#`, `${PREFIX}/#`]);
-    const c = await mqtt.connectAsync(BROKER, { clientId: `fwinst-c-${run}` });
-    for (const topic of left.keys()) await c.publishAsync(topic, '', { retain: true });
-    await c.endAsync();
+    await clearRetained(BROKER, [`${BASE}/#`, `${PREFIX}/#`]);
     await sub?.endAsync();
   });
 
@@ -207,7 +192,7 @@ describe('two Node-RED instances on one store and one broker', () => {
     await waitForLog(dying, /Started flows[\s\S]*Started flows/);
     await until('back online', () => last(available(leader))?.text === 'online', 15000);
     await new Promise((r) => setTimeout(r, 3000));
-    const retained = await retainedNow([`${BASE}/+/person`]);
+    const retained = await retainedNow(BROKER, [`${BASE}/+/person`], 1000);
     assert.equal(
       retained.has(`${BASE}/${leader}-door/person`),
       false,
@@ -219,7 +204,7 @@ describe('two Node-RED instances on one store and one broker', () => {
     const del = await fetch(`${nrs.get(follower)!.url}/facewatch/api/faces/${id}`, { method: 'DELETE' });
     assert.equal(del.status, 200, await del.text());
     await new Promise((r) => setTimeout(r, 2000));
-    const after = await retainedNow([`${BASE}/#`, `${PREFIX}/#`]);
+    const after = await retainedNow(BROKER, [`${BASE}/#`, `${PREFIX}/#`], 1000);
     const his = [...after.keys()].filter((t) => t.includes(objectId(id)) || t === personTopic);
     assert.deepEqual(his, [], 'nothing of him stays retained');
   });
