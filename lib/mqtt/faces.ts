@@ -19,6 +19,8 @@ export interface FaceMqttOptions {
    * shows them, arriving after their erasure, is not published and sets no retained state.
    */
   enrolled?: (id: string) => boolean | undefined;
+  /** A person's name as the store has it (a state another instance published is shown with it). */
+  nameOf?: (id: string) => string | undefined;
 }
 
 /** A person as the store knows them. */
@@ -191,7 +193,8 @@ export class FaceMqtt {
     const left = at + this.presenceMs - Date.now();
     this.people.set(state.id, {
       id: state.id,
-      name: mine?.name ?? (typeof state.name === 'string' ? state.name : state.id),
+      // The name is the store's, never one a message brought.
+      name: mine?.name ?? this.options.nameOf?.(state.id) ?? state.id,
       camera: typeof state.camera === 'string' ? state.camera : null,
       lastSeen: state.lastSeen,
       present: state.present === true && left > 0,

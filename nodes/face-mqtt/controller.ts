@@ -114,6 +114,7 @@ export class FaceMqttController {
       presenceTimeout: this.deps.presenceTimeout,
       // An event still in flight when its person was deleted must not publish them again.
       enrolled: (id) => (this.store ? this.store.resource.getPerson(id) !== undefined : undefined),
+      nameOf: (id) => this.store?.resource.getPerson(id)?.name,
     });
     this.faces = faces;
     this.show(this.broker.resource.state());

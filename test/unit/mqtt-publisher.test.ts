@@ -251,6 +251,53 @@ describe('the publisher on the machine Mosquitto', () => {
     assert.equal(json(hall.get(`${base}/hall/person`) ?? '{}').last, null);
   });
 
+  it("one of several instances follows another's sighting of a person, with the store's name, never the message's", async () => {
+    const north = new MqttPublisher(
+      options({ baseTopic: `${base}/inst`, instance: 'north', discovery: false }),
+    );
+    north.start();
+    const nf = new FaceMqtt(north, {
+      presenceTimeout: 1,
+      enrolled: (id) => id === 'p-dan',
+      nameOf: (id) => (id === 'p-dan' ? 'Dan' : undefined),
+    });
+    try {
+      await until('north connected', () => north.state().connected);
+      const { client, got } = await subscriber(LOCAL, [`${base}/inst/person/#`]);
+      // Another instance (or anyone who may publish there) says Dan was just seen, under another name.
+      const seenAt = new Date().toISOString();
+      await client.publishAsync(
+        `${base}/inst/person/p-dan`,
+        JSON.stringify({
+          id: 'p-dan',
+          name: 'Mallory',
+          camera: 'south-door',
+          lastSeen: seenAt,
+          present: true,
+        }),
+        { retain: true, qos: 1 },
+      );
+      // North turns presence off a timeout after that sighting, with the store's name.
+      await until('presence off', () =>
+        got.some((g) => g.payload.length > 0 && json(g.payload.toString()).present === false),
+      );
+      const off = json(
+        got
+          .find((g) => g.payload.length > 0 && json(g.payload.toString()).present === false)!
+          .payload.toString(),
+      );
+      assert.equal(off.name, 'Dan');
+      assert.equal(off.camera, 'south-door');
+      assert.equal(off.lastSeen, seenAt);
+      assert.equal(north.topics.available, `${base}/inst/instance/north/available`);
+      await client.endAsync();
+    } finally {
+      nf.close();
+      await north.stop();
+      await clearRetained(LOCAL, [`${base}/inst/#`]);
+    }
+  });
+
   it('says online, offline by its Last Will when the socket is cut, online again, and offline on a clean stop', async () => {
     const own = new MqttPublisher(options({ baseTopic: `${base}/will` }));
     own.start();
