@@ -1,6 +1,6 @@
 /**
  * The detection events of an installation in PostgreSQL: the `events` table of a face store's schema
- * (lib/store/pg/schema.ts, versions 2 and 3), written by every instance, read by every Face Library.
+ * (lib/store/pg/schema.ts, versions 2 to 4), written by every instance, read by every Face Library.
  *
  * An event is its JSON (`event`), its plain frame (`snapshot`) and face crop (`crop`) as bytea, with
  * the columns queries look at. Its id is the one the recording instance gave it: writing an event

@@ -140,11 +140,14 @@ export interface SoakSample {
   /** Node-RED's RSS plus the RSS of worker processes (process isolation only). */
   totalRss: number;
   /**
-   * Node-RED's RSS as the median of five readings of /proc/<pid>/status over a second, plus the
-   * worker processes' (process isolation only): one reading moves ±15 MB with the allocator giving
+   * Node-RED's RSS as the median of its readings of /proc/<pid>/status every 2 s since the sample
+   * before (about 30 a minute; five over a second for the first sample), plus the worker processes'
+   * (process isolation only): one reading moves ±15 MB with frames in flight and the allocator giving
    * memory back in bursts, which a one-hour slope cannot tell from growth. The RSS target reads this.
    */
   rssMedian?: number;
+  /** How many readings {@link rssMedian} is the median of. */
+  rssReadings?: number;
   /**
    * The resident part of the worker threads' WASM heaps: the RSS of Node-RED's mappings whose size
    * is a worker's heap (/proc/<pid>/smaps). Absent for worker processes and older reports.
@@ -405,7 +408,6 @@ async function descriptors(pid: number, httpPort: number): Promise<Descriptors> 
   return best;
 }
 
-/** The `kB` fields of /proc/<pid>/status, in bytes. */
 /** The median of `n` readings of Node-RED's VmRSS, `gapMs` apart (bytes; -1 when unreadable). */
 async function medianRss(pid: number, n = 5, gapMs = 200): Promise<number> {
   const values: number[] = [];
@@ -419,6 +421,45 @@ async function medianRss(pid: number, n = 5, gapMs = 200): Promise<number> {
   return values[Math.floor(values.length / 2)];
 }
 
+/**
+ * Node-RED's VmRSS read every `everyMs` in the background, so that a minute's sample can be the
+ * median of the whole minute rather than of one second of it.
+ */
+class RssMeter {
+  private readings: number[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private pid = -1;
+
+  constructor(private readonly everyMs = 2000) {}
+
+  /** Reads `pid` from now on (a new pid starts afresh). */
+  follow(pid: number): void {
+    if (pid === this.pid) return;
+    this.stop();
+    this.pid = pid;
+    this.readings = [];
+    this.timer = setInterval(() => {
+      const v = procStatus(pid).VmRSS;
+      if (v !== undefined) this.readings.push(v);
+    }, this.everyMs);
+    this.timer.unref();
+  }
+
+  /** The readings since the last call, sorted, and a fresh start. */
+  take(): number[] {
+    const out = this.readings.sort((a, b) => a - b);
+    this.readings = [];
+    return out;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.pid = -1;
+  }
+}
+
+/** The `kB` fields of /proc/<pid>/status, in bytes. */
 function procStatus(pid: number): Record<string, number> {
   const out: Record<string, number> = {};
   try {
@@ -452,6 +493,25 @@ export function slope(points: { x: number; y: number }[]): number | null {
     den += (p.x - mx) ** 2;
   }
   return den ? num / den : null;
+}
+
+/**
+ * The standard error of {@link slope}: how far the slope of a line through points this noisy may be
+ * from the true one (about two of it either way), null with fewer than three points.
+ */
+export function slopeError(points: { x: number; y: number }[]): number | null {
+  const b = slope(points);
+  if (b === null || points.length < 3) return null;
+  const n = points.length;
+  const mx = points.reduce((s, p) => s + p.x, 0) / n;
+  const my = points.reduce((s, p) => s + p.y, 0) / n;
+  let sse = 0;
+  let den = 0;
+  for (const p of points) {
+    sse += (p.y - my - b * (p.x - mx)) ** 2;
+    den += (p.x - mx) ** 2;
+  }
+  return Math.sqrt(sse / (n - 2) / den);
 }
 
 /** Files under `dir` (not following links), with their size and change time. */
@@ -730,6 +790,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   let broker: Mosquitto | undefined;
   let sub: mqtt.MqttClient | undefined;
   let nr: RunningNodeRed | undefined;
+  let stopMeter = (): void => undefined;
   const servers: (RtspServer | undefined)[] = [];
   const ports: number[] = [];
   const upSince: (number | null)[] = [];
@@ -828,6 +889,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
 
     // --- the figures of one sample
     let probeFailures = 0;
+    const rssMeter = new RssMeter();
+    stopMeter = () => rssMeter.stop();
     const sample = async (label: string): Promise<SoakSample | undefined> => {
       let probe: ProbeAnswer;
       try {
@@ -872,7 +935,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         harness('reading the file descriptors', err);
       }
       const status = procStatus(probe.pid);
-      const vmRss = await medianRss(probe.pid);
+      rssMeter.follow(probe.pid);
+      const readings = rssMeter.take();
+      const vmRss =
+        readings.length >= 10 ? readings[Math.floor(readings.length / 2)] : await medianRss(probe.pid);
       let rssWasm: number | undefined;
       try {
         const heaps = workers
@@ -914,6 +980,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
           vmRss < 0
             ? undefined
             : vmRss + workers.filter((w) => w.isolation === 'process').reduce((n, w) => n + (w.rss ?? 0), 0),
+        rssReadings: readings.length >= 10 ? readings.length : 5,
         rssWasm,
         loopP99Ms: Math.round(probe.window.loopP99Ms * 10) / 10,
         loopMaxMs: Math.round(probe.window.loopMaxMs * 10) / 10,
@@ -1324,6 +1391,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     } while (Date.now() < gone);
     report.orphans = [...new Set(left)];
   } finally {
+    stopMeter();
     await nr?.stop().catch(() => undefined);
     await sub?.endAsync().catch(() => undefined);
     for (const s of servers) await s?.stop().catch(() => undefined);
@@ -1343,8 +1411,18 @@ export function targets(r: SoakReport): Record<string, Target> {
   const out: Record<string, Target> = {};
 
   const warm = [start, ...minutes].filter((x): x is SoakSample => !!x && x.t >= s.warmupMinutes * 60 - 5);
-  // The median of five readings a minute where the report has it (older reports: one reading).
-  const rssSlope = slope(warm.map((x) => ({ x: x.t / 3600, y: (x.rssMedian ?? x.totalRss) / MB })));
+  // The median of the minute's readings where the report has it (older reports: of five readings
+  // over a second, or one reading).
+  const rssPoints = warm.map((x) => ({ x: x.t / 3600, y: (x.rssMedian ?? x.totalRss) / MB }));
+  const rssSlope = slope(rssPoints);
+  const rssError = slopeError(rssPoints);
+  const readings = warm.map((x) => x.rssReadings ?? (x.rssMedian === undefined ? 1 : 5));
+  const readingsSaid =
+    Math.min(...readings) >= 10
+      ? `the median of its readings every 2 s over each minute, ${Math.min(...readings)} to ${Math.max(...readings)}`
+      : readings.every((n) => n === 5)
+        ? 'the median of five readings over a second each minute'
+        : 'one reading a minute';
   const heapSlope = slope(warm.map((x) => ({ x: x.t / 3600, y: x.heapUsed / MB })));
   const lessWasmSlope = slope(
     warm
@@ -1367,7 +1445,7 @@ export function targets(r: SoakReport): Record<string, Target> {
     pass: warm.length >= 10 && rssSlope !== null ? rssSlope < 5 : null,
     value: rssSlope === null ? null : Math.round(rssSlope * 100) / 100,
     limit: '< 5 MB/hour',
-    note: `least-squares slope of Node-RED's RSS (worker threads included; the median of five readings a minute) over ${warm.length} samples from minute ${s.warmupMinutes}; heap slope ${heapSlope === null ? 'n/a' : heapSlope.toFixed(2)} MB/hour; anonymous RSS slope ${anonSlope === null ? 'n/a' : anonSlope.toFixed(2)} MB/hour; V8 heaps reserved (Node-RED and workers) slope ${heapsSlope === null ? 'n/a' : heapsSlope.toFixed(2)} MB/hour; RSS less the WASM heaps' resident pages slope ${lessWasmSlope === null ? 'n/a' : lessWasmSlope.toFixed(2)} MB/hour${warm.length < 10 ? '; too few samples to judge' : ''}`,
+    note: `least-squares slope of Node-RED's RSS (worker threads included; ${readingsSaid}) over ${warm.length} samples from minute ${s.warmupMinutes}, standard error ${rssError === null ? 'n/a' : rssError.toFixed(2)} MB/hour; heap slope ${heapSlope === null ? 'n/a' : heapSlope.toFixed(2)} MB/hour; anonymous RSS slope ${anonSlope === null ? 'n/a' : anonSlope.toFixed(2)} MB/hour; V8 heaps reserved (Node-RED and workers) slope ${heapsSlope === null ? 'n/a' : heapsSlope.toFixed(2)} MB/hour; RSS less the WASM heaps' resident pages slope ${lessWasmSlope === null ? 'n/a' : lessWasmSlope.toFixed(2)} MB/hour${warm.length < 10 ? '; too few samples to judge' : ''}`,
   };
 
   const tensorsOf = (x?: SoakSample): Record<string, number> => {

@@ -133,6 +133,43 @@ describe('PostgreSQL schema migrations', () => {
     assert.equal(b.rows[0].n, 0);
   });
 
+  it('upgrades a version 3 schema in place: its events kept, new pictures stored uncompressed', async () => {
+    db = await createDatabase();
+    const c = await db.connect();
+    assert.equal((await migrate(c, 'facewatch', MIGRATIONS.slice(0, 3))).version, 3);
+    // A JPEG-like picture that pglz can shrink (repeated bytes), so that compression would show.
+    const picture = Buffer.alloc(40_000, 7);
+    const insert = (id: string): Promise<unknown> =>
+      c.query(
+        `INSERT INTO facewatch.events (id, ts, camera, instance, event, snapshot, crop)
+         VALUES ($1, now(), 'door', 'a', '{}', $2, $2)`,
+        [id, picture],
+      );
+    await insert('before');
+    const state = await migrate(c);
+    assert.deepEqual(state.applied, [4]);
+    await insert('after');
+    const storage = await c.query<{ col: string; s: string }>(
+      `SELECT c.relname || '.' || a.attname AS col, a.attstorage AS s FROM pg_attribute a
+       JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = 'facewatch' AND a.attname IN ('snapshot', 'crop', 'image') ORDER BY 1`,
+    );
+    assert.deepEqual(storage.rows, [
+      { col: 'events.crop', s: 'e' },
+      { col: 'events.snapshot', s: 'e' },
+      { col: 'samples.image', s: 'e' },
+    ]);
+    const rows = await c.query<{ id: string; compressed: boolean; same: boolean }>(
+      `SELECT id, pg_column_compression(snapshot) IS NOT NULL AS compressed, snapshot = $1 AS same
+       FROM facewatch.events ORDER BY id`,
+      [picture],
+    );
+    assert.deepEqual(rows.rows, [
+      { id: 'after', compressed: false, same: true },
+      { id: 'before', compressed: true, same: true },
+    ]);
+  });
+
   it('takes only plain schema names, never SQL', () => {
     assert.equal(schemaIdentifier('facewatch'), '"facewatch"');
     assert.equal(schemaIdentifier('site_2'), '"site_2"');
