@@ -59,6 +59,8 @@ export interface EventQuery {
   /** ISO time or epoch ms, exclusive. */
   to?: string | number;
   known?: boolean;
+  /** A recurring visitor's id (`VISITOR_0001`): that visitor's events. */
+  visitor?: string;
   /** Only events with a later id than this one (ids sort by time): what came since the caller last looked. */
   after?: string;
   /** At most this many (EVENT_QUERY.limit: default 100, at most 1000). */
@@ -84,6 +86,12 @@ export interface EventStats {
   todayByHour: number[];
   /** The last event of each person: id → {name, time, camera}. */
   lastSeen: Record<string, { name: string; time: string; camera: string }>;
+  /** Recurring visitors (unknown faces told apart) seen today, each counted once. */
+  visitorsToday: number;
+  /** Visitors seen today per camera, each counted once per camera. */
+  todayVisitorsByCamera: Record<string, number>;
+  /** Visitors seen per hour today (24 entries), each counted once per hour. */
+  todayVisitorsByHour: number[];
 }
 
 /** What a sweep removed. */
@@ -113,6 +121,8 @@ interface Entry {
   /** The people named in `faces`; absent for an event without `faces` (recorded before they existed). */
   faceIds?: string[];
   snapshot: string | null;
+  /** The recurring visitor's id, for an unknown face given one. */
+  visitor?: string;
 }
 
 /** An event recorded before the index (the whole event in the datafile), still read as it is. */
@@ -134,6 +144,7 @@ function entryOf(e: DetectionEvent): Entry {
     snapshot: e.snapshot,
   };
   if (e.faces) entry.faceIds = [...new Set(e.faces.flatMap((f) => (f.person ? [f.person.id] : [])))];
+  if (e.visitor) entry.visitor = e.visitor.id;
   return entry;
 }
 
@@ -485,6 +496,7 @@ export class EventLog implements DetectionLog {
       where.$or = [{ 'person.id': String(q.person) }, { 'person.name': String(q.person) }];
     }
     if (q.camera !== undefined && q.camera !== '') where.camera = String(q.camera);
+    if (q.visitor !== undefined && q.visitor !== '') where.visitor = String(q.visitor);
     if (typeof q.known === 'boolean') where.known = q.known;
     const from = toMs(q.from);
     const to = toMs(q.to);
@@ -763,6 +775,8 @@ export interface StatEntry {
   time: string;
   camera: string;
   person: { id: string; name: string } | null;
+  /** The visitor's id (an index entry) or the visitor (an event). */
+  visitor?: string | { id: string };
 }
 
 /** The times to look at for today's statistics: today lies within 36 h of now's UTC date in any zone. */
@@ -792,10 +806,21 @@ export function statsOf(
   const byCamera = new Map<string, number>();
   const lastSeen = new Map<string, { name: string; time: string; camera: string }>();
   const todayByHour = new Array<number>(24).fill(0);
+  const visitors = new Set<string>();
+  const visitorsByCamera = new Map<string, Set<string>>();
+  const visitorsByHour = Array.from({ length: 24 }, () => new Set<string>());
   let eventsToday = 0;
   for (const e of around) {
     if (zoned.day(e.time) !== today) continue;
     eventsToday++;
+    const visitor = typeof e.visitor === 'string' ? e.visitor : e.visitor?.id;
+    if (visitor && !e.person) {
+      visitors.add(visitor);
+      const here = visitorsByCamera.get(e.camera) ?? new Set<string>();
+      here.add(visitor);
+      visitorsByCamera.set(e.camera, here);
+      visitorsByHour[zoned.hour(e.time)].add(visitor);
+    }
     const who = e.person?.name ?? 'unknown';
     byPerson.set(who, (byPerson.get(who) ?? 0) + 1);
     if (e.person) {
@@ -822,6 +847,9 @@ export function statsOf(
     todayByCamera: Object.fromEntries(byCamera),
     todayByHour,
     lastSeen: Object.fromEntries(lastSeen),
+    visitorsToday: visitors.size,
+    todayVisitorsByCamera: Object.fromEntries([...visitorsByCamera].map(([c, v]) => [c, v.size])),
+    todayVisitorsByHour: visitorsByHour.map((v) => v.size),
   };
 }
 

@@ -176,6 +176,8 @@ export class PgEvents {
     }
     if (q.camera !== undefined && q.camera !== '') where.push(`camera = ${arg(String(q.camera))}`);
     if (typeof q.known === 'boolean') where.push(`known = ${arg(q.known)}`);
+    if (q.visitor !== undefined && q.visitor !== '')
+      where.push(`event->'visitor'->>'id' = ${arg(String(q.visitor))}`);
     const from = toMs(q.from);
     const to = toMs(q.to);
     if (from !== undefined) where.push(`ts >= ${arg(isoTime(from))}`);
@@ -229,7 +231,8 @@ export class PgEvents {
     $lt: string;
   }): Promise<{ around: StatEntry[]; known: StatEntry[] }> {
     const entry = `to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS time, camera,
-      CASE WHEN person_id IS NULL THEN NULL ELSE jsonb_build_object('id', person_id, 'name', event->'person'->>'name') END AS person`;
+      CASE WHEN person_id IS NULL THEN NULL ELSE jsonb_build_object('id', person_id, 'name', event->'person'->>'name') END AS person,
+      event->'visitor'->>'id' AS visitor`;
     const a = await this.pool.query<StatEntry>(`SELECT ${entry} FROM ${this.t} WHERE ts >= $1 AND ts < $2`, [
       around.$gte,
       around.$lt,

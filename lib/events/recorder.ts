@@ -1,12 +1,20 @@
 /**
  * From matched faces to recorded events: the tracker decides which faces make events, the
  * recorder draws the snapshot, crops the face and records the event in the log.
+ *
+ * With visitor tracking (a {@link VisitorBook}), an unknown track on a camera is not recorded at its
+ * first frame: its event waits for its best frames (VISITORS.frames of them with a descriptor, or
+ * the end of the track, whichever comes first), is recorded with the best of them (its picture, box
+ * and time) and carries the visitor those frames decided. A track named meanwhile makes its named
+ * event only, so a person walking in is no longer also an "Unknown" of their first, turned frame.
  */
 import type { DetectionEvent, EventFace } from '../types/events';
 import type { DetectionLog } from './log';
 import { eventId } from './log';
 import { cropFace, drawSnapshot, eventLabels, plainFrame } from './snapshot';
-import { Tracker, type TrackFace } from './tracker';
+import { Tracker, type Track, type TrackFace } from './tracker';
+import type { VisitorBook } from './visitor-book';
+import { eventVisitor, qualityScore, type VisitFrame } from './visitors';
 
 /** A face as the recorder takes it: a face from face-match, with its crop when face-detect made one. */
 export interface RecordFace extends TrackFace {
@@ -45,11 +53,27 @@ export interface RecorderOptions {
    * frame was on its way) is not recorded and leaves the pictures (see {@link DetectionLog.record}).
    */
   enrolled?: (personId: string) => boolean;
+  /** The store's visitors: unknown tracks get a visitor id. Absent: visitor tracking is off. */
+  visitors?: VisitorBook | null;
+  /** Milliseconds after its last frame that an unknown track still waiting is recorded (default 2000). */
+  visitWaitMs?: number;
+}
+
+/** An unknown track whose event waits for its best frames. */
+interface Waiting {
+  track: Track;
+  camera: string;
+  frames: VisitFrame[];
+  /** The best frame so far: what the event shows. */
+  best: { quality: number; ts: number; face: RecordFace; faces: EventFace[]; image?: Buffer };
+  /** When its last frame came (this machine's clock: frame times may be any). */
+  lastArrival: number;
 }
 
 /** Feeds frames to a tracker and records the events it decides. */
 export class EventRecorder {
   readonly tracker: Tracker;
+  private readonly waiting = new Map<string, Waiting>();
 
   constructor(
     readonly log: DetectionLog,
@@ -58,28 +82,125 @@ export class EventRecorder {
     this.tracker = new Tracker({ cooldownMs: opts.cooldown * 1000 });
   }
 
+  /** Unknown tracks whose event is still waiting for their best frames. */
+  get waitingTracks(): number {
+    return this.waiting.size;
+  }
+
   /** Takes one frame; resolves to the events it produced, in face order. */
   async frame(f: RecordFrame): Promise<Recorded[]> {
     const camera = f.camera ?? null;
     const decisions = this.tracker.observe(camera, f.ts, f.faces);
-    const making = decisions.filter((d) => d.reason);
-    if (!making.length) return [];
     // Every face of the frame, as the snapshot shows it; kept with each event so the picture can
     // be drawn when it is served, and an erased person's face found in other people's frames.
     const faces: EventFace[] = decisions.map((d) => ({
       box: f.faces[d.face].box,
       person: d.track.person ? { id: d.track.person.id, name: d.track.person.name } : null,
     }));
+    const out: Recorded[] = [];
+    const making: typeof decisions = [];
+    const settle: Waiting[] = [];
+    const book = this.opts.visitors;
+    for (const d of decisions) {
+      const face = f.faces[d.face];
+      const t = d.track;
+      const waiting = this.waiting.get(t.id);
+      if (t.person) {
+        // Named before its visitor was decided: its unknown event is not made at all.
+        this.waiting.delete(t.id);
+        if (d.reason) making.push(d);
+        continue;
+      }
+      const wait = book && camera !== null && (waiting || (d.reason === 'track-start' && face.descriptor));
+      if (!wait) {
+        if (d.reason) making.push(d);
+        continue;
+      }
+      const w: Waiting = waiting ?? {
+        track: t,
+        camera,
+        frames: [],
+        best: { quality: -1, ts: f.ts, face, faces },
+        lastArrival: Date.now(),
+      };
+      this.waiting.set(t.id, w);
+      w.lastArrival = Date.now();
+      if (face.descriptor) {
+        const quality = qualityScore(face.quality, face.score);
+        w.frames.push({ descriptor: face.descriptor, quality });
+        if (quality > w.best.quality) w.best = { quality, ts: f.ts, face, faces, image: f.image };
+      }
+      if (w.frames.length >= book.gallery.frames) settle.push(w);
+    }
+    if (making.length)
+      out.push(
+        ...(await this.record(
+          camera,
+          f.ts,
+          making.map((d) => ({ d, face: f.faces[d.face] })),
+          faces,
+          f.image,
+        )),
+      );
+    for (const w of settle) out.push(...(await this.settle(w)));
+    return out;
+  }
+
+  /**
+   * Records the events of unknown tracks that stopped before their visitor was decided (no frame
+   * for `visitWaitMs`): call it every second or so. Resolves to the events it recorded.
+   */
+  async flush(now: number = Date.now()): Promise<Recorded[]> {
+    const wait = this.opts.visitWaitMs ?? 2000;
+    const out: Recorded[] = [];
+    for (const w of [...this.waiting.values()])
+      if (now - w.lastArrival >= wait) out.push(...(await this.settle(w)));
+    return out;
+  }
+
+  /** Records a waiting track's event with its best frame and the visitor its frames decide. */
+  private async settle(w: Waiting): Promise<Recorded[]> {
+    if (this.waiting.get(w.track.id) !== w) return [];
+    this.waiting.delete(w.track.id);
+    const b = w.best;
+    const d = { face: 0, track: w.track, reason: 'track-start' as const };
+    const [recorded] = await this.record(
+      w.camera,
+      b.ts,
+      [{ d, face: b.face }],
+      b.faces,
+      b.image,
+      async (event) => {
+        const a = await this.opts.visitors?.assign({
+          frames: w.frames,
+          camera: w.camera,
+          time: b.ts,
+          event: event.id,
+        });
+        if (a) event.visitor = eventVisitor(a.visitor);
+      },
+    );
+    return recorded ? [recorded] : [];
+  }
+
+  /** Records the events of `making` (faces of one frame at `ts`). */
+  private async record(
+    camera: string | null,
+    ts: number,
+    making: Array<{ d: { track: Track; reason?: DetectionEvent['reason'] }; face: RecordFace }>,
+    faces: EventFace[],
+    image: Buffer | undefined,
+    before?: (event: DetectionEvent) => Promise<void>,
+  ): Promise<Recorded[]> {
     let snapshot: Buffer | null = null;
     let plain: Buffer | null = null;
-    if (this.opts.snapshots && f.image) {
-      plain = await plainFrame(f.image);
+    if (this.opts.snapshots && image) {
+      plain = await plainFrame(image);
       snapshot = await drawSnapshot(plain, eventLabels(faces));
     }
     const out: Recorded[] = [];
-    const time = new Date(f.ts);
-    for (const d of making) {
-      const face = f.faces[d.face];
+    const time = new Date(ts);
+    for (const { d, face } of making) {
       const t = d.track;
       const event: DetectionEvent = {
         id: eventId(time),
@@ -103,8 +224,9 @@ export class EventRecorder {
         snapshot: null,
         crop: null,
       };
+      if (before) await before(event);
       let crop: Buffer | null = null;
-      if (this.opts.snapshots && f.image) crop = face.crop ?? (await cropFace(f.image, face.box));
+      if (this.opts.snapshots && image) crop = face.crop ?? (await cropFace(image, face.box));
       const files = { snapshot: plain, crop };
       const enrolled = this.opts.enrolled;
       if (!enrolled) {

@@ -15,6 +15,7 @@ import { EVENTS } from '../types/defaults';
 import { EventLog, type DetectionLog, type EventLogSettings } from './log';
 import { PgEvents } from './pg-events';
 import { SharedEventLog } from './shared-log';
+import { VisitorBook } from './visitor-book';
 
 export { eventLogFile } from '../store/files';
 
@@ -117,6 +118,7 @@ export class StoreEvents {
   /** The events datafile. */
   readonly file: string;
   private opening?: Promise<DetectionLog>;
+  private openingVisitors?: Promise<VisitorBook | null>;
   private readonly configurers: Configurer[] = [];
   private readonly detach: () => void;
   /** A warning of the legacy move, said once by whoever opens the log. */
@@ -175,6 +177,33 @@ export class StoreEvents {
     // A failed open is tried again by the next caller.
     this.opening.catch(() => (this.opening = undefined));
     return this.opening;
+  }
+
+  /**
+   * The store's recurring visitors (`visitors.db` beside the events datafile), opened on first use;
+   * every caller gets the same one. Null on a store in PostgreSQL: visitors are not shared between
+   * instances yet, and ids made apart on each would collide.
+   */
+  visitors(): Promise<VisitorBook | null> {
+    this.openingVisitors ??=
+      this.store.backend === 'postgres'
+        ? Promise.resolve(null)
+        : VisitorBook.open(path.join(path.dirname(path.resolve(this.file)), 'visitors.db'), {
+            retainDays: this.inForce().retainUnknownDays,
+          });
+    this.openingVisitors.catch(() => (this.openingVisitors = undefined));
+    return this.openingVisitors;
+  }
+
+  /**
+   * Unknown retention over the visitors (their samples and the visitors last seen before it), with
+   * the retention in force; nothing when the store has no visitors open.
+   */
+  async sweepVisitors(now: number = Date.now()): Promise<{ removed: string[]; changed: string[] }> {
+    const book = await this.openingVisitors?.catch(() => null);
+    if (!book) return { removed: [], changed: [] };
+    book.gallery.retainMs = this.inForce().retainUnknownDays * 86_400_000;
+    return book.expire(now);
   }
 
   /** The log when it is open or its files exist; undefined otherwise (a read never creates files). */
@@ -278,6 +307,8 @@ export class StoreEvents {
     attached.delete(this.store);
     const log = await this.opening?.catch(() => undefined);
     await log?.close();
+    const book = await this.openingVisitors?.catch(() => null);
+    await book?.close();
   }
 }
 

@@ -264,6 +264,23 @@ export const EVENTS = Object.freeze({
   maxDiskMB: num({ default: 0, min: 1, max: 10000000, step: 1, zeroOff: true, unit: 'MB' }),
 });
 
+/**
+ * Recurring visitors (lib/events/visitors.ts): an unknown track is described by the mean of its
+ * best frames (by quality) and joins the visitor whose nearest kept sample is under `threshold`,
+ * stricter than the match threshold (one stranger made two visitors is a nuisance; two strangers
+ * made one visitor is a wrong record), else it starts a new visitor. Visitors and their samples live
+ * as long as unknown events do (EVENTS.retainUnknownDays). Measured in README "Visitors".
+ */
+export const VISITORS = Object.freeze({
+  threshold: num({ default: 0.4, min: 0.05, max: MATCH_THRESHOLD, step: 0.01 }),
+  /** Descriptors kept per visitor, the best by quality (each the mean of one visit's best frames). */
+  samples: num({ default: 5, min: 1, max: 20, step: 1, integer: true }),
+  /** Frames of an unknown track its visitor is decided on: its event waits for them (or the track's end). */
+  frames: num({ default: 3, min: 1, max: 20, step: 1, integer: true }),
+  /** A sighting this long after the visitor's last one is a new visit. */
+  visitGapMinutes: num({ default: 30, min: 1, max: 10080, step: 1, integer: true, unit: 'min' }),
+});
+
 /** Event queries (detection-log's `query`, the Face Library's events): how many events one answer holds. */
 export const EVENT_QUERY = Object.freeze({
   limit: num({ default: 100, min: 1, max: 1000, step: 1, integer: true }),

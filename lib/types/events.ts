@@ -14,6 +14,22 @@ export interface EventFace {
   person: { id: string; name: string } | null;
 }
 
+/**
+ * The recurring visitor an unknown face was found to be (lib/events/visitors.ts), as its event
+ * carries it: the visitor's state when the event was recorded.
+ */
+export interface EventVisitor {
+  /** `VISITOR_0001`, …: the same id each time the same stranger comes back. */
+  id: string;
+  /** Visits so far (sightings more than the visit gap apart), this one included. */
+  visits: number;
+  /** ISO 8601 UTC. */
+  firstSeen: string;
+  lastSeen: string;
+  /** The cameras it was seen on, sorted. */
+  cameras: string[];
+}
+
 /** One passage of a face in front of a camera (or one photo), as recorded, sent and published. */
 export interface DetectionEvent {
   /** Unique, sortable by time (ISO time prefix + random suffix). */
@@ -55,6 +71,11 @@ export interface DetectionEvent {
   snapshot: string | null;
   /** The face crop (JPEG), relative to the events folder; null when snapshots are off. */
   crop: string | null;
+  /**
+   * The recurring visitor of an unknown face (absent for a known person, with visitor tracking off,
+   * or without descriptors); a person enrolled from a visitor has their visitor's events relabelled.
+   */
+  visitor?: EventVisitor;
   /**
    * The Node-RED instance that recorded it (FACEWATCH_INSTANCE, else host:port), on a face store
    * shared in PostgreSQL by several instances; absent on a store of files.

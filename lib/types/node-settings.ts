@@ -157,6 +157,8 @@ export interface DetectionLogSettings extends VersionedSettings {
   maxDiskMB: NumberSetting;
   /** IANA time zone name; '' = the system's. */
   timezone: string;
+  /** Give unknown faces recurring visitor ids (default on; off keeps no descriptor of an unknown face). */
+  visitors?: boolean;
   /** Also write facewatch/detections_YYYY-MM-DD.jsonl. */
   dailyFiles: boolean;
 }

@@ -15,6 +15,8 @@ export interface LogSettings {
   /** IANA name; '' = the system's. */
   timezone: string;
   dailyFiles: boolean;
+  /** Recurring visitor ids for unknown faces (lib/events/visitors.ts). */
+  visitors: boolean;
 }
 
 /** Turns detection-log's saved settings into the controller's, with the defaults of lib/types/defaults.ts. */
@@ -33,5 +35,6 @@ export function logSettings(def: Partial<DetectionLogSettings>, warn: Warn = () 
     maxDiskMB: r.number('maxDiskMB', EVENTS.maxDiskMB, def.maxDiskMB),
     timezone,
     dailyFiles: def.dailyFiles === true || (def.dailyFiles as unknown) === 'true',
+    visitors: def.visitors !== false && (def.visitors as unknown) !== 'false',
   };
 }

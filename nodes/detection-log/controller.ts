@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { DetectionLog, EventQuery } from '../../lib/events/log';
 import type { EventRecorder, RecordFace, Recorded } from '../../lib/events/recorder';
 import type { OpenStore } from '../../lib/store/types';
@@ -25,7 +26,17 @@ export interface LogParts {
   recorder: EventRecorder;
 }
 
-const QUERY_FIELDS = ['person', 'camera', 'from', 'to', 'known', 'after', 'limit', 'offset'] as const;
+const QUERY_FIELDS = [
+  'person',
+  'camera',
+  'visitor',
+  'from',
+  'to',
+  'known',
+  'after',
+  'limit',
+  'offset',
+] as const;
 
 /** The largest epoch ms a JavaScript Date holds: beyond it a time cannot be written as ISO text. */
 const MAX_TIME_MS = 8.64e15;
@@ -51,10 +62,10 @@ export function queryOf(msg: Record<string, unknown>): EventQuery {
     throw new Error(`query: known must be true or false, got ${quoteValue(q.known)}`);
   if (q.person && typeof q.person === 'object' && !Array.isArray(q.person) && !Buffer.isBuffer(q.person))
     q.person = (q.person as { id?: unknown }).id;
-  for (const k of ['person', 'camera', 'after'] as const)
+  for (const k of ['person', 'camera', 'visitor', 'after'] as const)
     if (q[k] !== undefined && typeof q[k] !== 'string')
       throw new Error(
-        `query: ${k} must be text (${k === 'person' ? "a person's id or name" : k === 'camera' ? "a camera's name" : 'an event id'}), got ${quoteValue(q[k])}`,
+        `query: ${k} must be text (${k === 'person' ? "a person's id or name" : k === 'camera' ? "a camera's name" : k === 'visitor' ? "a visitor's id" : 'an event id'}), got ${quoteValue(q[k])}`,
       );
   for (const k of ['from', 'to'] as const) {
     const v = q[k];
@@ -279,10 +290,23 @@ export class DetectionLogController {
         `${problem}: events use the time of arrival instead (said once; check the camera's clock or the unit of ts)`,
       );
     }
-    const recorded = withoutErased(
-      await recorder.frame({ camera, ts, faces, image }),
-      (id) => store.getPerson(id) !== undefined,
-    );
+    await this.emit(await recorder.frame({ camera, ts, faces, image }), msg, send);
+  }
+
+  /**
+   * Sends the events of unknown tracks that ended while their event waited for their best frames
+   * (visitor tracking, see lib/events/recorder.ts), each in a message of its own: call it every second.
+   */
+  async flush(send: Send): Promise<void> {
+    const { recorder } = await this.parts;
+    await this.erasing;
+    await this.emit(await recorder.flush(), { _msgid: randomBytes(8).toString('hex') }, send);
+  }
+
+  /** Sends recorded events on, each as `msg` with the event; none of a person deleted meanwhile. */
+  private async emit(recordedNow: Recorded[], msg: LogMessage, send: Send): Promise<void> {
+    const { store, log } = await this.parts;
+    const recorded = withoutErased(recordedNow, (id) => store.getPerson(id) !== undefined);
     // A person deleted while this frame was being recorded (face-match named them before): the
     // erasure may have run before the event was written, so it is erased again, and no event,
     // name or drawn picture of theirs goes out.

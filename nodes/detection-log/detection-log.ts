@@ -46,13 +46,14 @@ export = function register(RED: NodeAPI): void {
       if (moved) this.warn(moved);
       return log;
     });
-    const parts: Promise<LogParts> = Promise.all([storeLease, logOpen]).then(([s, log]) => ({
+    const parts: Promise<LogParts> = Promise.all([storeLease, logOpen]).then(async ([s, log]) => ({
       store: s.resource,
       log,
       recorder: new EventRecorder(log, {
         cooldown: settings.cooldown,
         snapshots: settings.snapshots,
         enrolled: (id) => s.resource.getPerson(id) !== undefined,
+        visitors: settings.visitors ? await storeEvents(s.resource).visitors() : null,
       }),
     }));
     const controller = new DetectionLogController(status, parts, warn);
@@ -64,10 +65,14 @@ export = function register(RED: NodeAPI): void {
     };
     const sweep = (): void => {
       void parts
-        .then(({ log }) => log.sweep())
+        .then(async ({ store, log }) => {
+          await log.sweep();
+          await storeEvents(store).sweepVisitors();
+        })
         .catch((err: unknown) => this.warn(`detection log sweep failed: ${(err as Error).message}`));
     };
     let timer: NodeJS.Timeout | undefined;
+    let flushTimer: NodeJS.Timeout | undefined;
     parts.then(
       ({ store }) => {
         store.on('person-deleted', onDeleted);
@@ -76,6 +81,16 @@ export = function register(RED: NodeAPI): void {
         const minutes = settings.maxDiskMB > 0 ? EVENT_SWEEPS.withCapMinutes : EVENT_SWEEPS.everyMinutes;
         timer = setInterval(sweep, minutes * 60000);
         timer.unref();
+        // Unknown tracks that ended while their event waited for their best frames (visitor tracking).
+        flushTimer = setInterval(() => {
+          controller
+            .flush((m) => this.send(m))
+            .catch((err: unknown) => {
+              status.error(err);
+              this.error(err);
+            });
+        }, 1000);
+        flushTimer.unref();
       },
       (err: unknown) => status.error(err),
     );
@@ -83,6 +98,7 @@ export = function register(RED: NodeAPI): void {
     onInput<LogMessage>(this, status, ({ msg, send }) => controller.handle(msg, send));
     onClose(this, async () => {
       clearInterval(timer);
+      clearInterval(flushTimer);
       const s = await storeLease.catch(() => undefined);
       s?.resource.off('person-deleted', onDeleted);
       await logOpen.catch(() => undefined);

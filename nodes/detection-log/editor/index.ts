@@ -35,6 +35,7 @@ export const defaults = {
   maxDiskMB: numberSetting(EVENTS.maxDiskMB),
   timezone: { value: '', validate: validZone },
   dailyFiles: { value: false },
+  visitors: { value: true },
   version: { value: SETTINGS_VERSION['detection-log'] },
 };
 
