@@ -106,7 +106,10 @@ export function personConfigs(
   ];
 }
 
-/** A camera's two entities: the last recognised name and the count of known faces in view. */
+/**
+ * A camera's three entities: the last recognised name, the count of known faces in view, and the
+ * recurring visitors (unknown faces told apart) seen there today.
+ */
 export function cameraConfigs(ctx: DiscoveryContext, camera: string): DiscoveryConfig[] {
   const cid = `camera_${objectId(camera)}`;
   const state = ctx.topics.cameraPerson(camera);
@@ -127,6 +130,16 @@ export function cameraConfigs(ctx: DiscoveryContext, camera: string): DiscoveryC
       value_template: '{{ value_json.count }}',
       state_class: 'measurement',
       unit_of_measurement: 'faces',
+      device,
+    }),
+    config(ctx, 'sensor', `${cid}_visitors_today`, {
+      name: 'Visitors today',
+      icon: 'mdi:account-question',
+      state_topic: ctx.topics.cameraVisitors(camera),
+      value_template: '{{ value_json.today }}',
+      json_attributes_topic: ctx.topics.cameraVisitors(camera),
+      state_class: 'measurement',
+      unit_of_measurement: 'visitors',
       device,
     }),
   ];

@@ -2,7 +2,7 @@
  * Detection events to MQTT topics, presence and Home Assistant entities: what one face-mqtt node
  * does with the shared {@link MqttPublisher} of its broker.
  */
-import type { DetectionEvent } from '../types/events';
+import type { DetectionEvent, EventVisitor } from '../types/events';
 import { MQTT } from '../types/defaults';
 import { cameraConfigs, personConfigs, type DiscoveryContext } from './discovery';
 import type { MqttPublisher, OutMessage } from './publisher';
@@ -55,6 +55,28 @@ export interface CameraPresence {
   instance?: string;
 }
 
+/** `<base>/visitor/<id>` (retained): the visitor's state, with where and when it was last seen. */
+export interface VisitorState extends EventVisitor {
+  /** The camera of its latest event. */
+  camera: string;
+  /** Its latest event's id. */
+  event: string;
+}
+
+/** `<base>/<camera>/visitors` (retained): the recurring visitors seen there today. */
+export interface CameraVisitors {
+  camera: string;
+  /** This machine's date (YYYY-MM-DD) the count is of. */
+  date: string;
+  today: number;
+}
+
+/** `time`'s date on this machine's clock, YYYY-MM-DD. */
+function localDate(time: string | number | Date): string {
+  const d = new Date(time);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+}
+
 interface InView {
   name: string;
   timer: NodeJS.Timeout;
@@ -70,6 +92,8 @@ export class FaceMqtt {
   private readonly cameras = new Map<string, { state: CameraPresence; view: Map<string, InView> }>();
   /** The people drawn on each camera's retained snapshot, by id: an erasure clears the snapshot that shows them. */
   private readonly snapshotPeople = new Map<string, Set<string>>();
+  /** The visitors seen today at each camera (the date, and their ids). */
+  private readonly visitorsToday = new Map<string, { date: string; ids: Set<string> }>();
   private closed = false;
   /**
    * Whether this instance publishes the people's Home Assistant entities: always alone; with several
@@ -125,6 +149,39 @@ export class FaceMqtt {
     }
     const cam = this.camera(camera);
     if (event.known && event.person) this.seen(event.person, camera, event.time, cam);
+    else if (!event.known && event.visitor) this.visited(event.visitor, camera, event);
+  }
+
+  /** A recurring visitor seen: its retained state, and the camera's count of visitors today. */
+  private visited(visitor: EventVisitor, camera: string, event: DetectionEvent): void {
+    const state: VisitorState = { ...visitor, camera, event: event.id };
+    this.publisher.setRetained(this.ctx.topics.visitor(visitor.id), JSON.stringify(state));
+    const date = localDate(event.time);
+    let day = this.visitorsToday.get(camera);
+    if (!day || day.date < date) {
+      day = { date, ids: new Set() };
+      this.visitorsToday.set(camera, day);
+    }
+    // An event of an earlier day (a late outbox) does not change today's count.
+    if (day.date !== date || day.ids.has(visitor.id)) return;
+    day.ids.add(visitor.id);
+    this.publishVisitors(camera);
+  }
+
+  private publishVisitors(camera: string): void {
+    const day = this.visitorsToday.get(camera);
+    if (!day) return;
+    const state: CameraVisitors = { camera, date: day.date, today: day.ids.size };
+    this.publisher.setRetained(this.ctx.topics.cameraVisitors(camera), JSON.stringify(state));
+  }
+
+  /**
+   * Erases a forgotten visitor: its retained state is cleared, and it leaves the cameras' counts
+   * of today.
+   */
+  forgetVisitor(id: string): void {
+    this.publisher.clearRetained(this.ctx.topics.visitor(id));
+    for (const [camera, day] of this.visitorsToday) if (day.ids.delete(id)) this.publishVisitors(camera);
   }
 
   private camera(camera: string): { state: CameraPresence; view: Map<string, InView> } {

@@ -140,6 +140,14 @@ export class Topics {
   cameraSnapshot(camera: string): string {
     return `${this.base}/${topicSegment(camera)}/snapshot`;
   }
+  /** Retained: a recurring visitor's latest state (id, visits, first and last seen, cameras). */
+  visitor(id: string): string {
+    return `${this.base}/visitor/${topicSegment(id)}`;
+  }
+  /** Retained: the recurring visitors seen today at a camera, each counted once. */
+  cameraVisitors(camera: string): string {
+    return `${this.base}/${topicSegment(camera)}/visitors`;
+  }
   /** Retained: a person's name, last camera, last seen, presence. */
   person(id: string): string {
     return `${this.base}/person/${topicSegment(id)}`;

@@ -220,6 +220,6 @@ describe('names that collide after cleaning, on a private Mosquitto', () => {
     const cameraConfigsNow = [...(await retainedNow(broker.url, `${prefix}/sensor/#`))].filter(([t]) =>
       t.includes('/camera_front_door'),
     );
-    assert.equal(cameraConfigsNow.length, 4, cameraConfigsNow.map(([t]) => t).join(', '));
+    assert.equal(cameraConfigsNow.length, 6, cameraConfigsNow.map(([t]) => t).join(', '));
   });
 });

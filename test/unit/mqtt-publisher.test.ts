@@ -251,6 +251,45 @@ describe('the publisher on the machine Mosquitto', () => {
     assert.equal(json(hall.get(`${base}/hall/person`) ?? '{}').last, null);
   });
 
+  it("publishes a recurring visitor's state and each camera's visitors of today, and clears a forgotten visitor", async () => {
+    const visitor = (id: string, visits: number) => ({
+      id,
+      visits,
+      firstSeen: '2026-12-01T09:00:00.000Z',
+      lastSeen: new Date().toISOString(),
+      cameras: ['gate'],
+    });
+    const now = new Date().toISOString();
+    faces.publish({ ...event(10, 'gate', null), time: now, visitor: visitor('VISITOR_0007', 3) });
+    faces.publish({ ...event(11, 'gate', null), time: now, visitor: visitor('VISITOR_0007', 3) });
+    faces.publish({ ...event(12, 'gate', null), time: now, visitor: visitor('VISITOR_0008', 1) });
+    // A known person is no visitor, and an unknown face without a visitor id counts for nothing.
+    faces.publish({ ...event(13, 'gate', { id: 'p-dan', name: 'Dan' }), time: now });
+    faces.publish({ ...event(14, 'gate', null), time: now });
+    await sleep(300);
+    const states = await retainedNow(LOCAL, `${base}/visitor/+`);
+    const seven = json(states.get(`${base}/visitor/VISITOR_0007`) ?? '{}');
+    assert.equal(seven.visits, 3);
+    assert.equal(seven.camera, 'gate');
+    assert.deepEqual(seven.cameras, ['gate']);
+    assert.ok(states.has(`${base}/visitor/VISITOR_0008`));
+    let gate = json((await retainedNow(LOCAL, `${base}/gate/visitors`)).get(`${base}/gate/visitors`) ?? '{}');
+    assert.equal(gate.today, 2);
+    const configs = await retainedNow(LOCAL, `${prefix}/sensor/+/+/config`);
+    const sensor = [...configs].find(([t]) => t.endsWith('/camera_gate_visitors_today/config'));
+    assert.ok(sensor, [...configs.keys()].join());
+    assert.equal(json(sensor[1]).state_topic, `${base}/gate/visitors`);
+
+    faces.forgetVisitor('VISITOR_0007');
+    await sleep(300);
+    assert.deepEqual(
+      [...(await retainedNow(LOCAL, `${base}/visitor/+`)).keys()],
+      [`${base}/visitor/VISITOR_0008`],
+    );
+    gate = json((await retainedNow(LOCAL, `${base}/gate/visitors`)).get(`${base}/gate/visitors`) ?? '{}');
+    assert.equal(gate.today, 1);
+  });
+
   it("one of several instances follows another's sighting of a person, with the store's name, never the message's", async () => {
     const north = new MqttPublisher(
       options({ baseTopic: `${base}/inst`, instance: 'north', discovery: false }),
@@ -455,7 +494,8 @@ describe('the publisher when its broker goes away', () => {
         assert.equal(json(state.get(`${base}/person/p1`) ?? '{}').name, 'Dana');
         assert.equal(json(state.get(`${base}/door/person`) ?? '{}').last, 'Dana');
         const configs = await retainedNow(forgetful.url, `${prefix}/#`);
-        assert.equal(configs.size, 4);
+        // The person's two entities and the camera's three.
+        assert.equal(configs.size, 5);
         faces.close();
         await publisher.stop();
       } finally {

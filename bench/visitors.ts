@@ -1,0 +1,213 @@
+/**
+ * Visitors benchmark (`npm run bench -- visitors`).
+ *
+ * - **Cost per unknown track** against a gallery of 10 000 visitors (5 samples each, 50 000
+ *   descriptors): the gallery's assign (a visit of 3 frames: their weighted mean, the search, the
+ *   join or the new visitor), against the baseline measured side by side: the same decision by a
+ *   plain loop over every visitor's samples (arrays of numbers, what one would write first).
+ *   Target: under 5 ms per track (p95).
+ * - **Purity and completeness** on the labelled sets (the shipped fixtures, and the full shared sets
+ *   when present): every person treated as unknown, their photos as visits in five shuffled orders,
+ *   over visitor thresholds. Target: purity 100 % at the default threshold on every set.
+ *
+ * Writes bench/results/visitors.json.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { qualityScore, visitDescriptor, VisitorGallery, type VisitFrame } from '../lib/events/visitors';
+import { measureVisitors, seeded, shuffled, type LabelledVisit } from '../lib/eval/visitors';
+import { acceptFace, resolveEnrolOptions } from '../lib/store/enrol';
+import { VISITORS } from '../lib/types/defaults';
+import { FaceEngine } from '../lib/vision/engine';
+import { DATA_DIR, labelledPhotos, SETS } from '../test/helpers/env';
+
+const DIM = 128;
+const GALLERY = 10_000;
+const SAMPLES = 5;
+const TRACKS = 400;
+const TARGET_MS = 5;
+
+function pct(values: number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] * 1000) / 1000;
+}
+
+/** Descriptor-like vectors: gaussian, scaled to face-api's typical length (about 1.2). */
+function vectors(n: number, rnd: () => number): Float32Array[] {
+  const gauss = (): number => Math.sqrt(-2 * Math.log(rnd() || 1e-12)) * Math.cos(2 * Math.PI * rnd());
+  return Array.from({ length: n }, () => {
+    const v = Float32Array.from({ length: DIM }, gauss);
+    const len = Math.hypot(...v);
+    return v.map((x) => (x / len) * 1.2);
+  });
+}
+
+function jitter(v: Float32Array, d: number, rnd: () => number): Float32Array {
+  return v.map((x) => x + (rnd() - 0.5) * d);
+}
+
+/** The baseline: the same decision by a plain loop over every sample of every visitor. */
+class PlainGallery {
+  visitors: Array<{ id: string; samples: number[][] }> = [];
+  assign(frames: VisitFrame[], threshold: number): string {
+    const d = visitDescriptor(frames, 3);
+    if (!d) return '';
+    const q = Array.from(d.descriptor);
+    let best: { id: string; distance: number } | null = null;
+    for (const v of this.visitors)
+      for (const s of v.samples) {
+        let sum = 0;
+        for (let i = 0; i < q.length; i++) sum += (q[i] - s[i]) ** 2;
+        const distance = Math.sqrt(sum);
+        if (!best || distance < best.distance) best = { id: v.id, distance };
+      }
+    if (best && best.distance < threshold) {
+      const v = this.visitors.find((x) => x.id === best.id);
+      if (v && v.samples.length < SAMPLES) v.samples.push(q);
+      return best.id;
+    }
+    const id = `V${this.visitors.length + 1}`;
+    this.visitors.push({ id, samples: [q] });
+    return id;
+  }
+}
+
+function cost(): Record<string, unknown> {
+  const rnd = seeded(7);
+  const people = vectors(GALLERY, rnd);
+  const gallery = new VisitorGallery({ retainDays: 3650 });
+  const plain = new PlainGallery();
+  const t0 = Date.UTC(2026, 0, 1);
+  // 10 000 visitors of 5 samples each.
+  for (let s = 0; s < SAMPLES; s++)
+    for (const [i, p] of people.entries()) {
+      const frames = [{ descriptor: jitter(p, 0.02, rnd), quality: 0.5 + s / 10 }];
+      gallery.assign({ frames, camera: 'door', time: t0 + s * 86_400_000 + i });
+      plain.assign(frames, VISITORS.threshold.default);
+    }
+  // Tracks of 3 frames: half of them visitors coming back, half new strangers; alternating, so
+  // that both galleries grow alike and the machine's state weighs on both.
+  const strangers = vectors(TRACKS, rnd);
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  for (let k = 0; k < TRACKS; k++) {
+    const base = k % 2 ? people[Math.floor(rnd() * GALLERY)] : strangers[k];
+    const frames = [0, 1, 2].map((j) => ({ descriptor: jitter(base, 0.05, rnd), quality: 0.3 + j / 10 }));
+    let t = performance.now();
+    gallery.assign({ frames, camera: 'door', time: t0 + 10 * 86_400_000 + k });
+    ours.push(performance.now() - t);
+    t = performance.now();
+    plain.assign(frames, VISITORS.threshold.default);
+    theirs.push(performance.now() - t);
+  }
+  return {
+    visitors: GALLERY,
+    samplesPerVisitor: SAMPLES,
+    tracks: TRACKS,
+    framesPerTrack: 3,
+    gallery: { p50Ms: pct(ours, 50), p95Ms: pct(ours, 95), maxMs: pct(ours, 100) },
+    plainLoopBaseline: { p50Ms: pct(theirs, 50), p95Ms: pct(theirs, 95), maxMs: pct(theirs, 100) },
+  };
+}
+
+async function accuracy(): Promise<Record<string, unknown>> {
+  const engine = await FaceEngine.create({ poolSize: 2 });
+  const relaxed = resolveEnrolOptions({ faces: 'largest', minFaceSize: 0, minSharpness: 0, maxYaw: 90 });
+  const out: Record<string, unknown> = {};
+  try {
+    for (const full of existsSync(DATA_DIR) ? [false, true] : [false]) {
+      const bySet: Array<[string, LabelledVisit[]]> = [];
+      for (const set of SETS) {
+        const photos = labelledPhotos(set, { full });
+        const faces = await Promise.all(
+          photos.map((p) => acceptFace(engine, readFileSync(p.path), relaxed, p.rel).catch(() => null)),
+        );
+        bySet.push([
+          set,
+          photos.flatMap((p, i) => {
+            const f = faces[i]?.face;
+            return f
+              ? [
+                  {
+                    identity: `${set}:${p.identity}`,
+                    frames: [{ descriptor: f.descriptor, quality: qualityScore(f.quality, f.score) }],
+                  },
+                ]
+              : [];
+          }),
+        ]);
+      }
+      bySet.push(['all three sets', bySet.flatMap(([, v]) => v)]);
+      const tables: Record<string, unknown> = {};
+      for (const [name, visits] of bySet) {
+        tables[name] = [0.3, 0.35, 0.4, 0.45, 0.5, 0.55].map((threshold) => {
+          const s = [1, 2, 3, 4, 5].map((seed) => measureVisitors(shuffled(visits, seed), threshold));
+          return {
+            threshold,
+            visits: visits.length,
+            people: s[0].people,
+            recurringPeople: s[0].recurring,
+            worstPurity: Math.min(...s.map((x) => x.purity)),
+            meanCompleteness:
+              Math.round((s.reduce((n, x) => n + x.completeness, 0) / s.length) * 1000) / 1000,
+            worstCompleteness: Math.min(...s.map((x) => x.completeness)),
+            mostIdsForOnePerson: Math.max(...s.flatMap((x) => Object.values(x.idsPerPerson)), 1),
+          };
+        });
+      }
+      out[full ? 'fullSets' : 'fixtures'] = tables;
+    }
+  } finally {
+    await engine.close();
+  }
+  return out;
+}
+
+export async function run(): Promise<unknown> {
+  const result: Record<string, unknown> = {
+    generated: new Date().toISOString(),
+    machine: {
+      cpus: os.cpus().length,
+      model: os.cpus()[0]?.model,
+      node: process.version,
+      loadavg: os.loadavg(),
+    },
+    defaultThreshold: VISITORS.threshold.default,
+  };
+  process.stdout.write(`cost per unknown track, ${GALLERY} visitors of ${SAMPLES} samples\n`);
+  result.cost = cost();
+  process.stdout.write(JSON.stringify(result.cost) + '\n');
+  process.stdout.write('purity and completeness on the labelled sets\n');
+  result.accuracy = await accuracy();
+  const c = result.cost as { gallery: { p95Ms: number } };
+  const acc = result.accuracy as Record<
+    string,
+    Record<string, Array<{ threshold: number; worstPurity: number }>>
+  >;
+  const atDefault = Object.values(acc).flatMap((tables) =>
+    Object.values(tables).map(
+      (rows) => rows.find((r) => r.threshold === VISITORS.threshold.default)?.worstPurity ?? 0,
+    ),
+  );
+  const targets = {
+    costPerTrack: {
+      value: c.gallery.p95Ms,
+      limit: `p95 < ${TARGET_MS} ms`,
+      pass: c.gallery.p95Ms < TARGET_MS,
+    },
+    purity: {
+      value: Math.min(...atDefault),
+      limit: `100 % on every set at the default threshold ${VISITORS.threshold.default}`,
+      pass: atDefault.every((p) => p === 1),
+    },
+  };
+  result.targets = targets;
+  const dir = path.join(__dirname, 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'visitors.json'), JSON.stringify(result, null, 2) + '\n');
+  for (const [name, t] of Object.entries(targets))
+    process.stdout.write(`${t.pass ? 'pass' : 'FAIL'}  ${name}: ${JSON.stringify(t.value)} (${t.limit})\n`);
+  if (!Object.values(targets).every((t) => t.pass)) process.exitCode = 1;
+  return result;
+}

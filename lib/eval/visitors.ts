@@ -1,0 +1,89 @@
+/**
+ * How well recurring visitors are told apart, on labelled faces: every person treated as unknown,
+ * their photos (or tracks) given to a fresh gallery in a shuffled order, as visits. Purity: no
+ * visitor id holds two people; completeness: the share of people whose visits all got one id.
+ * Used by the tests (test/unit/visitors-faces.test.ts) and `npm run bench -- visitors`.
+ */
+import { VisitorGallery, type VisitFrame } from '../events/visitors';
+
+/** One labelled visit: a person's frames (one for a photo). */
+export interface LabelledVisit {
+  identity: string;
+  frames: VisitFrame[];
+}
+
+/** What {@link measureVisitors} found. */
+export interface VisitorScore {
+  threshold: number;
+  visits: number;
+  people: number;
+  visitors: number;
+  /** Share of visitor ids that hold one person only (1 = every one). */
+  purity: number;
+  /** Visitor ids that hold several people, with who they hold. */
+  impure: Array<{ id: string; people: string[] }>;
+  /** Share of people (with two visits or more) whose visits all got one id. */
+  completeness: number;
+  /** People with two visits or more. */
+  recurring: number;
+  /** Visitor ids per person (people with two visits or more). */
+  idsPerPerson: Record<string, number>;
+}
+
+/** A small seeded generator (mulberry32), so that a shuffled order can be repeated. */
+export function seeded(seed: number): () => number {
+  let t = seed >>> 0;
+  return () => {
+    t = (t + 0x6d2b79f5) >>> 0;
+    let r = Math.imul(t ^ (t >>> 15), 1 | t);
+    r ^= r + Math.imul(r ^ (r >>> 7), 61 | r);
+    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `items` in an order shuffled by `seed` (Fisher-Yates). */
+export function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const out = [...items];
+  const rnd = seeded(seed);
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+/** Gives `visits` (in their order) to a fresh gallery with `threshold` and scores the ids it made. */
+export function measureVisitors(visits: LabelledVisit[], threshold: number): VisitorScore {
+  const g = new VisitorGallery({ threshold, retainDays: 3650 });
+  const t0 = Date.UTC(2026, 0, 1);
+  const byVisitor = new Map<string, Set<string>>();
+  const byPerson = new Map<string, { ids: Set<string>; visits: number }>();
+  visits.forEach((v, i) => {
+    // A day apart: every visit is a visit of its own.
+    const a = g.assign({ frames: v.frames, camera: 'door', time: t0 + i * 86_400_000 });
+    if (!a) return;
+    const people = byVisitor.get(a.visitor.id) ?? new Set<string>();
+    people.add(v.identity);
+    byVisitor.set(a.visitor.id, people);
+    const p = byPerson.get(v.identity) ?? { ids: new Set<string>(), visits: 0 };
+    p.ids.add(a.visitor.id);
+    p.visits++;
+    byPerson.set(v.identity, p);
+  });
+  const impure = [...byVisitor]
+    .filter(([, people]) => people.size > 1)
+    .map(([id, people]) => ({ id, people: [...people].sort() }));
+  const recurring = [...byPerson].filter(([, p]) => p.visits > 1);
+  const whole = recurring.filter(([, p]) => p.ids.size === 1).length;
+  return {
+    threshold,
+    visits: visits.length,
+    people: byPerson.size,
+    visitors: byVisitor.size,
+    purity: byVisitor.size ? (byVisitor.size - impure.length) / byVisitor.size : 1,
+    impure,
+    completeness: recurring.length ? whole / recurring.length : 1,
+    recurring: recurring.length,
+    idsPerPerson: Object.fromEntries(recurring.map(([who, p]) => [who, p.ids.size])),
+  };
+}
