@@ -130,7 +130,8 @@ export class EventRecorder {
         w.frames.push({ descriptor: face.descriptor, quality });
         if (quality > w.best.quality) w.best = { quality, ts: f.ts, face, faces, image: f.image };
       }
-      if (w.frames.length >= book.gallery.frames) settle.push(w);
+      // Enough frames with a descriptor; or, should descriptors stop coming, enough frames at all.
+      if (w.frames.length >= book.gallery.frames || t.frames >= 3 * book.gallery.frames) settle.push(w);
     }
     if (making.length)
       out.push(
@@ -148,7 +149,8 @@ export class EventRecorder {
 
   /**
    * Records the events of unknown tracks that stopped before their visitor was decided (no frame
-   * for `visitWaitMs`): call it every second or so. Resolves to the events it recorded.
+   * for `visitWaitMs`): call it every second or so, and with `Infinity` before closing, so that no
+   * waiting track is lost. Resolves to the events it recorded.
    */
   async flush(now: number = Date.now()): Promise<Recorded[]> {
     const wait = this.opts.visitWaitMs ?? 2000;

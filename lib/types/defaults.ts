@@ -272,7 +272,7 @@ export const EVENTS = Object.freeze({
  * as long as unknown events do (EVENTS.retainUnknownDays). Measured in README "Visitors".
  */
 export const VISITORS = Object.freeze({
-  threshold: num({ default: 0.4, min: 0.05, max: MATCH_THRESHOLD, step: 0.01 }),
+  threshold: num({ default: 0.45, min: 0.05, max: MATCH_THRESHOLD, step: 0.01 }),
   /** Descriptors kept per visitor, the best by quality (each the mean of one visit's best frames). */
   samples: num({ default: 5, min: 1, max: 20, step: 1, integer: true }),
   /** Frames of an unknown track its visitor is decided on: its event waits for them (or the track's end). */

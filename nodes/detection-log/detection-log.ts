@@ -99,6 +99,13 @@ export = function register(RED: NodeAPI): void {
     onClose(this, async () => {
       clearInterval(timer);
       clearInterval(flushTimer);
+      // Unknown tracks still waiting for their best frames are recorded, not lost with the node.
+      const opened = await parts.catch(() => undefined);
+      await opened?.recorder
+        .flush(Number.POSITIVE_INFINITY)
+        .catch((err: unknown) =>
+          this.warn(`recording the last unknown tracks failed: ${(err as Error).message}`),
+        );
       const s = await storeLease.catch(() => undefined);
       s?.resource.off('person-deleted', onDeleted);
       await logOpen.catch(() => undefined);
