@@ -12,12 +12,11 @@
  *
  * Writes bench/results/visitors.json.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { qualityScore, visitDescriptor, VisitorGallery, type VisitFrame } from '../lib/events/visitors';
-import { measureVisitors, seeded, shuffled, type LabelledVisit } from '../lib/eval/visitors';
-import { acceptFace, resolveEnrolOptions } from '../lib/store/enrol';
+import { visitDescriptor, VisitorGallery, type VisitFrame } from '../lib/events/visitors';
+import { measureVisitors, photoVisits, seeded, shuffled, type LabelledVisit } from '../lib/eval/visitors';
 import { VISITORS } from '../lib/types/defaults';
 import { FaceEngine } from '../lib/vision/engine';
 import { DATA_DIR, labelledPhotos, SETS } from '../test/helpers/env';
@@ -113,30 +112,13 @@ function cost(): Record<string, unknown> {
 
 async function accuracy(): Promise<Record<string, unknown>> {
   const engine = await FaceEngine.create({ poolSize: 2 });
-  const relaxed = resolveEnrolOptions({ faces: 'largest', minFaceSize: 0, minSharpness: 0, maxYaw: 90 });
   const out: Record<string, unknown> = {};
   try {
     for (const full of existsSync(DATA_DIR) ? [false, true] : [false]) {
       const bySet: Array<[string, LabelledVisit[]]> = [];
       for (const set of SETS) {
-        const photos = labelledPhotos(set, { full });
-        const faces = await Promise.all(
-          photos.map((p) => acceptFace(engine, readFileSync(p.path), relaxed, p.rel).catch(() => null)),
-        );
-        bySet.push([
-          set,
-          photos.flatMap((p, i) => {
-            const f = faces[i]?.face;
-            return f
-              ? [
-                  {
-                    identity: `${set}:${p.identity}`,
-                    frames: [{ descriptor: f.descriptor, quality: qualityScore(f.quality, f.score) }],
-                  },
-                ]
-              : [];
-          }),
-        ]);
+        const photos = labelledPhotos(set, { full }).map((p) => ({ ...p, identity: `${set}:${p.identity}` }));
+        bySet.push([set, await photoVisits(engine, photos)]);
       }
       bySet.push(['all three sets', bySet.flatMap(([, v]) => v)]);
       const tables: Record<string, unknown> = {};

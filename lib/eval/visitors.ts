@@ -4,7 +4,9 @@
  * visitor id holds two people; completeness: the share of people whose visits all got one id.
  * Used by the tests (test/unit/visitors-faces.test.ts) and `npm run bench -- visitors`.
  */
-import { VisitorGallery, type VisitFrame } from '../events/visitors';
+import { readFile } from 'node:fs/promises';
+import { qualityScore, VisitorGallery, type VisitFrame } from '../events/visitors';
+import { acceptFace, resolveEnrolOptions, type EnrolEngine } from '../store/enrol';
 
 /** One labelled visit: a person's frames (one for a photo). */
 export interface LabelledVisit {
@@ -28,6 +30,32 @@ export interface VisitorScore {
   recurring: number;
   /** Visitor ids per person (people with two visits or more). */
   idsPerPerson: Record<string, number>;
+}
+
+/**
+ * Labelled photos as one-frame visits: each photo's largest face (no quality limits: every photo
+ * with a face is a visit), its descriptor and quality score, labelled `identity`. Photos without a
+ * face are left out.
+ */
+export async function photoVisits(
+  engine: EnrolEngine,
+  photos: Array<{ path: string; rel: string; identity: string }>,
+): Promise<LabelledVisit[]> {
+  const relaxed = resolveEnrolOptions({ faces: 'largest', minFaceSize: 0, minSharpness: 0, maxYaw: 90 });
+  const faces = await Promise.all(
+    photos.map(async (p) => acceptFace(engine, await readFile(p.path), relaxed, p.rel).catch(() => null)),
+  );
+  return photos.flatMap((p, i) => {
+    const f = faces[i]?.face;
+    return f
+      ? [
+          {
+            identity: p.identity,
+            frames: [{ descriptor: f.descriptor, quality: qualityScore(f.quality, f.score) }],
+          },
+        ]
+      : [];
+  });
 }
 
 /** A small seeded generator (mulberry32), so that a shuffled order can be repeated. */

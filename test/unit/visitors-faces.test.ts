@@ -6,11 +6,8 @@
  * reported, with a table over thresholds. On the shipped fixtures always, on the full sets when there.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { qualityScore } from '../../lib/events/visitors';
-import { measureVisitors, shuffled, type LabelledVisit } from '../../lib/eval/visitors';
-import { acceptFace, resolveEnrolOptions } from '../../lib/store/enrol';
+import { measureVisitors, photoVisits, shuffled, type LabelledVisit } from '../../lib/eval/visitors';
 import { VISITORS } from '../../lib/types/defaults';
 import { FaceEngine } from '../../lib/vision/engine';
 import { SETS, fullDataSkip, labelledPhotos } from '../helpers/env';
@@ -29,27 +26,10 @@ describe('recurring visitors on the labelled photos', () => {
 
   /** Every labelled photo with a face, as a one-frame visit of `<set>:<identity>`. */
   async function visitsOf(full: boolean): Promise<Map<string, LabelledVisit[]>> {
-    const relaxed = resolveEnrolOptions({ faces: 'largest', minFaceSize: 0, minSharpness: 0, maxYaw: 90 });
     const out = new Map<string, LabelledVisit[]>();
     for (const set of SETS) {
-      const photos = labelledPhotos(set, { full });
-      const faces = await Promise.all(
-        photos.map((p) => acceptFace(engine, readFileSync(p.path), relaxed, p.rel).catch(() => null)),
-      );
-      out.set(
-        set,
-        photos.flatMap((p, i) => {
-          const f = faces[i]?.face;
-          return f
-            ? [
-                {
-                  identity: `${set}:${p.identity}`,
-                  frames: [{ descriptor: f.descriptor, quality: qualityScore(f.quality, f.score) }],
-                },
-              ]
-            : [];
-        }),
-      );
+      const photos = labelledPhotos(set, { full }).map((p) => ({ ...p, identity: `${set}:${p.identity}` }));
+      out.set(set, await photoVisits(engine, photos));
     }
     return out;
   }
