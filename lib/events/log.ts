@@ -647,6 +647,22 @@ export class EventLog implements DetectionLog {
     });
   }
 
+  /**
+   * Erases a recurring visitor from the log (Forget): every event of theirs with its pictures and
+   * daily lines, and the datafile compacted, so nothing of their face stays in the log's files.
+   * Resolves to the number of their events removed. Safe to run again.
+   */
+  eraseVisitor(id: string): Promise<number> {
+    return this.serial(async () => {
+      const own = await this.db.find<Doc>({ visitor: id });
+      await this.drop(own);
+      const gone = new Set(own.map((d) => d._id));
+      await this.rewriteDaily((e) => (gone.has(e.id) || e.visitor?.id === id ? null : e));
+      await this.db.compact();
+      return own.length;
+    });
+  }
+
   /** An event of someone else without the erased person's face: pixelated in its frame, out of `faces`. */
   private async withoutFace(e: DetectionEvent, id: string): Promise<DetectionEvent> {
     const faces = e.faces ?? [];

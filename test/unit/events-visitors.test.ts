@@ -6,7 +6,7 @@
  * know visitors, and a forgotten visitor leaves none of its descriptor's bytes on disk.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -217,6 +217,44 @@ describe('recurring visitors in the detection log', () => {
     assert.equal(out[0].event.visitor?.id, 'VISITOR_0001');
     assert.equal(out[0].event.frames, 1);
     assert.deepEqual(await recorder.flush(), []);
+    await log.close();
+    await book.close();
+  });
+
+  it("erases a forgotten visitor's events, daily lines and index entries, and no one else's", async () => {
+    const log = await EventLog.open({
+      file: path.join(dir, 'e', 'events.db'),
+      timezone: 'UTC',
+      dailyFiles: true,
+    });
+    const book = await VisitorBook.open(path.join(dir, 'e', 'visitors.db'));
+    const recorder = new EventRecorder(log, { cooldown: 3, snapshots: false, visitors: book });
+    const visit = async (who: Float32Array, ts: number): Promise<string | undefined> => {
+      for (let i = 0; i < 2; i++)
+        await recorder.frame({ camera: 'door', ts: ts + i * 500, faces: [face(near(who, 0.05, ts + i))] });
+      const [r] = await recorder.frame({
+        camera: 'door',
+        ts: ts + 1000,
+        faces: [face(near(who, 0.05, ts + 2))],
+      });
+      return r?.event.visitor?.id;
+    };
+    const bob = unitVector(606);
+    const eve = unitVector(707);
+    assert.equal(await visit(bob, T0), 'VISITOR_0001');
+    assert.equal(await visit(eve, T0 + 60_000), 'VISITOR_0002');
+    assert.equal(await visit(bob, T0 + 3_600_000), 'VISITOR_0001');
+    const files = (): string =>
+      [log.file, ...readdirSync(path.dirname(log.file)).filter((n) => n.endsWith('.jsonl'))]
+        .map((f) => readFileSync(path.resolve(path.dirname(log.file), f), 'utf8'))
+        .join('\n');
+    assert.ok(files().includes('VISITOR_0001'));
+    assert.equal(await log.eraseVisitor('VISITOR_0001'), 2);
+    assert.deepEqual(await log.query({ visitor: 'VISITOR_0001' }), []);
+    assert.equal((await log.query({ visitor: 'VISITOR_0002' })).length, 1);
+    assert.ok(!files().includes('VISITOR_0001'), 'nothing of the visitor in the datafile or the daily files');
+    assert.ok(files().includes('VISITOR_0002'));
+    assert.equal(await log.eraseVisitor('VISITOR_0001'), 0);
     await log.close();
     await book.close();
   });
