@@ -206,6 +206,23 @@ export class StoreEvents {
     return book.expire(now);
   }
 
+  /**
+   * Forgets a recurring visitor: out of the gallery (its file compacted) and its events, pictures and
+   * daily lines out of the log. Resolves to the number of events removed, or null when the store
+   * has no such visitor (nothing was changed). The log must be one of this machine's files.
+   */
+  async forgetVisitor(id: string): Promise<number | null> {
+    const book = await this.visitors();
+    if (!book?.gallery.get(id)) return null;
+    const log = await this.open();
+    if (!(log instanceof EventLog)) return null;
+    // The events first: a visitor whose events could not be erased is still in the gallery, and
+    // forgetting it again finishes the job.
+    const n = await log.eraseVisitor(id);
+    await book.forget(id);
+    return n;
+  }
+
   /** The log when it is open or its files exist; undefined otherwise (a read never creates files). */
   async existing(): Promise<DetectionLog | undefined> {
     if (this.opening) return this.opening;

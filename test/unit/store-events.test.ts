@@ -151,6 +151,36 @@ describe('events belong to their store', () => {
     await closeStore(reopened);
   });
 
+  it("forgets a recurring visitor: out of the gallery and the log, nothing of it left in the store's files", async () => {
+    const d = mkdtempSync(path.join(os.tmpdir(), 'fw-store-events-'));
+    const store = await openStore({ file: path.join(d, 'faces.db') });
+    const events = storeEvents(store);
+    const book = (await events.visitors())!;
+    const log = await events.open();
+    const descriptor = Array.from({ length: 128 }, (_, i) => Math.sin(i + 1) / 8);
+    const a = (await book.assign({
+      frames: [{ descriptor, quality: 0.9 }],
+      camera: 'door',
+      time: Date.now(),
+    }))!;
+    const e = { ...loggedEvent(new Date().toISOString(), null), camera: 'door' };
+    await log.record({
+      ...e,
+      known: false,
+      person: null,
+      visitor: { id: a.visitor.id, visits: 1, firstSeen: e.time, lastSeen: e.time, cameras: ['door'] },
+    });
+    const needle = Buffer.from(Float32Array.from(descriptor).buffer).toString('base64').slice(0, 24);
+    const everything = (): string =>
+      [...filesContaining(d, a.visitor.id), ...filesContaining(d, needle)].join(', ');
+    assert.notEqual(everything(), '');
+    assert.equal(await events.forgetVisitor(a.visitor.id), 1);
+    assert.equal(everything(), '', 'no file of the store names the visitor or holds its descriptor');
+    assert.equal(await events.forgetVisitor(a.visitor.id), null);
+    await closeStore(store);
+    rmSync(d, { recursive: true, force: true });
+  });
+
   it("adopts an older FaceWatch's shared events file when the folder holds one store", async () => {
     const d = folder();
     const file = path.join(d, 'faces.db');
