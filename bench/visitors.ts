@@ -16,7 +16,8 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { visitDescriptor, VisitorGallery, type VisitFrame } from '../lib/events/visitors';
-import { measureVisitors, photoVisits, seeded, shuffled, type LabelledVisit } from '../lib/eval/visitors';
+import { measureVisitors, photoVisits, shuffled, type LabelledVisit } from '../lib/eval/visitors';
+import { mulberry32 } from '../lib/shared/random';
 import { VISITORS } from '../lib/types/defaults';
 import { FaceEngine } from '../lib/vision/engine';
 import { DATA_DIR, labelledPhotos, SETS } from '../test/helpers/env';
@@ -73,7 +74,7 @@ class PlainGallery {
 }
 
 function cost(): Record<string, unknown> {
-  const rnd = seeded(7);
+  const rnd = mulberry32(7);
   const people = vectors(GALLERY, rnd);
   const gallery = new VisitorGallery({ retainDays: 3650 });
   const plain = new PlainGallery();

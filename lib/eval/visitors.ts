@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { qualityScore, VisitorGallery, type VisitFrame } from '../events/visitors';
+import { mulberry32 } from '../shared/random';
 import { acceptFace, resolveEnrolOptions, type EnrolEngine } from '../store/enrol';
 
 /** One labelled visit: a person's frames (one for a photo). */
@@ -58,21 +59,10 @@ export async function photoVisits(
   });
 }
 
-/** A small seeded generator (mulberry32), so that a shuffled order can be repeated. */
-export function seeded(seed: number): () => number {
-  let t = seed >>> 0;
-  return () => {
-    t = (t + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(t ^ (t >>> 15), 1 | t);
-    r ^= r + Math.imul(r ^ (r >>> 7), 61 | r);
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** `items` in an order shuffled by `seed` (Fisher-Yates). */
 export function shuffled<T>(items: readonly T[], seed: number): T[] {
   const out = [...items];
-  const rnd = seeded(seed);
+  const rnd = mulberry32(seed);
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(rnd() * (i + 1));
     [out[i], out[j]] = [out[j], out[i]];

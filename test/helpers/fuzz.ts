@@ -9,18 +9,7 @@
  * test derives its own stream from the seed and its name, so a test run alone sees the same input.
  */
 import { randomInt } from 'node:crypto';
-
-/** mulberry32: a tiny 32-bit PRNG, good enough to spread fuzz cases, and the same on every machine. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../lib/shared/random';
 
 function parseSeed(text: string | undefined): number | undefined {
   if (text === undefined || text.trim() === '') return undefined;

@@ -4,19 +4,15 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { mulberry32 } from '../../lib/shared/random';
 
 export const MODEL = 'test-model-1';
 export const DIM = 128;
 
 /** A deterministic pseudo-random unit vector (mulberry32), so failures are reproducible. */
 export function unitVector(seed: number): Float32Array {
-  let t = seed >>> 0;
-  const next = (): number => {
-    t = (t + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(t ^ (t >>> 15), 1 | t);
-    r ^= r + Math.imul(r ^ (r >>> 7), 61 | r);
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const random = mulberry32(seed);
+  const next = (): number => random() - 0.5;
   const v = new Float32Array(DIM);
   let s = 0;
   for (let i = 0; i < DIM; i++) {
