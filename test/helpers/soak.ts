@@ -480,8 +480,8 @@ function alive(pid: number): boolean {
   }
 }
 
-/** The least-squares slope of y over x. */
-export function slope(points: { x: number; y: number }[]): number | null {
+/** The least-squares line of y over x: its slope, and the means and sums both figures need. */
+function fit(points: { x: number; y: number }[]): { b: number; mx: number; my: number; den: number } | null {
   if (points.length < 2) return null;
   const n = points.length;
   const mx = points.reduce((s, p) => s + p.x, 0) / n;
@@ -492,7 +492,12 @@ export function slope(points: { x: number; y: number }[]): number | null {
     num += (p.x - mx) * (p.y - my);
     den += (p.x - mx) ** 2;
   }
-  return den ? num / den : null;
+  return den ? { b: num / den, mx, my, den } : null;
+}
+
+/** The least-squares slope of y over x. */
+export function slope(points: { x: number; y: number }[]): number | null {
+  return fit(points)?.b ?? null;
 }
 
 /**
@@ -500,18 +505,11 @@ export function slope(points: { x: number; y: number }[]): number | null {
  * from the true one (about two of it either way), null with fewer than three points.
  */
 export function slopeError(points: { x: number; y: number }[]): number | null {
-  const b = slope(points);
-  if (b === null || points.length < 3) return null;
-  const n = points.length;
-  const mx = points.reduce((s, p) => s + p.x, 0) / n;
-  const my = points.reduce((s, p) => s + p.y, 0) / n;
-  let sse = 0;
-  let den = 0;
-  for (const p of points) {
-    sse += (p.y - my - b * (p.x - mx)) ** 2;
-    den += (p.x - mx) ** 2;
-  }
-  return Math.sqrt(sse / (n - 2) / den);
+  const line = fit(points);
+  if (!line || points.length < 3) return null;
+  const { b, mx, my, den } = line;
+  const sse = points.reduce((s, p) => s + (p.y - my - b * (p.x - mx)) ** 2, 0);
+  return Math.sqrt(sse / (points.length - 2) / den);
 }
 
 /** Files under `dir` (not following links), with their size and change time. */
