@@ -65,6 +65,8 @@ export class VisitorBook {
     readonly file: string,
     private readonly db: Datafile,
     readonly gallery: VisitorGallery,
+    /** The next visitor number the file holds: written again only when a new visitor moved it. */
+    private savedNext: number,
   ) {}
 
   /** Opens (or creates) `file` and loads its visitors. */
@@ -77,7 +79,7 @@ export class VisitorBook {
     const meta = docs.find((d) => d._id === META);
     const visitors = docs.filter((d) => d._id !== META).map(fromDoc);
     const gallery = new VisitorGallery(opts, visitors, Number(meta?.next ?? 1));
-    return new VisitorBook(f, db, gallery);
+    return new VisitorBook(f, db, gallery, meta ? Number(meta.next) : 0);
   }
 
   /** Runs changes one at a time, in order. */
@@ -90,8 +92,10 @@ export class VisitorBook {
   private async save(...visitors: Visitor[]): Promise<void> {
     await this.db.unit(async () => {
       for (const v of visitors) await this.db.update(v.id, toDoc(v), true);
-      await this.db.update(META, { _id: META, next: this.gallery.next }, true);
+      if (this.gallery.next !== this.savedNext)
+        await this.db.update(META, { _id: META, next: this.gallery.next }, true);
     });
+    this.savedNext = this.gallery.next;
   }
 
   private async removeDocs(ids: string[]): Promise<void> {
