@@ -663,6 +663,45 @@ export class EventLog implements DetectionLog {
     });
   }
 
+  /** Every event of a recurring visitor, oldest first. */
+  async visitorEvents(id: string): Promise<DetectionEvent[]> {
+    const docs = await this.db
+      .find<Doc>({ visitor: String(id) })
+      .sort({ time: 1, _id: 1 })
+      .skip(0)
+      .limit(Number.MAX_SAFE_INTEGER);
+    const events = await Promise.all(docs.map((d) => this.load(d)));
+    return events.filter((e): e is DetectionEvent => e !== undefined);
+  }
+
+  /**
+   * Rewrites a recurring visitor's events (those in `only`, else all) with what `change` makes of
+   * each: their files, index entries and daily lines; the datafile is compacted, so no line of the
+   * old label stays in it. For Merge and Split (another visitor id) and Enrol as (the person).
+   * Resolves to the number of events changed.
+   */
+  relabelVisitor(
+    id: string,
+    change: (e: DetectionEvent) => DetectionEvent,
+    only?: ReadonlySet<string>,
+  ): Promise<number> {
+    return this.serial(async () => {
+      const changed = new Map<string, DetectionEvent>();
+      for (const doc of await this.db.find<Doc>({ visitor: String(id) })) {
+        if (only && !only.has(doc._id)) continue;
+        const e = await this.load(doc);
+        if (!e) continue;
+        const next = change(e);
+        await this.keep(next);
+        changed.set(next.id, next);
+      }
+      if (!changed.size) return 0;
+      await this.rewriteDaily((e) => changed.get(e.id) ?? e);
+      await this.db.compact();
+      return changed.size;
+    });
+  }
+
   /** An event of someone else without the erased person's face: pixelated in its frame, out of `faces`. */
   private async withoutFace(e: DetectionEvent, id: string): Promise<DetectionEvent> {
     const faces = e.faces ?? [];

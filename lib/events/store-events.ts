@@ -10,12 +10,16 @@ import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { FaceStore, type StoreOptions } from '../store/face-store';
 import { PgStore, type PgStoreOptions } from '../store/pg/pg-store';
+import type { AuditAction } from '../store/audit';
 import type { OpenStore, Person } from '../store/types';
 import { EVENTS } from '../types/defaults';
+import type { Box } from '../types';
+import type { DetectionEvent, EventVisitor } from '../types/events';
 import { EventLog, type DetectionLog, type EventLogSettings } from './log';
 import { PgEvents } from './pg-events';
 import { SharedEventLog } from './shared-log';
 import { VisitorBook } from './visitor-book';
+import type { Visitor } from './visitors';
 
 export { eventLogFile } from '../store/files';
 
@@ -179,6 +183,11 @@ export class StoreEvents {
     return this.opening;
   }
 
+  /** The visitors' datafile: `visitors.db` beside the events datafile. */
+  get visitorsFile(): string {
+    return path.join(path.dirname(path.resolve(this.file)), 'visitors.db');
+  }
+
   /**
    * The store's recurring visitors (`visitors.db` beside the events datafile), opened on first use;
    * every caller gets the same one. Null on a store in PostgreSQL: visitors are not shared between
@@ -188,11 +197,15 @@ export class StoreEvents {
     this.openingVisitors ??=
       this.store.backend === 'postgres'
         ? Promise.resolve(null)
-        : VisitorBook.open(path.join(path.dirname(path.resolve(this.file)), 'visitors.db'), {
-            retainDays: this.inForce().retainUnknownDays,
-          });
+        : VisitorBook.open(this.visitorsFile, { retainDays: this.inForce().retainUnknownDays });
     this.openingVisitors.catch(() => (this.openingVisitors = undefined));
     return this.openingVisitors;
+  }
+
+  /** The visitors when they are open or their file exists; null otherwise (a read creates no files). */
+  async existingVisitors(): Promise<VisitorBook | null> {
+    if (this.openingVisitors || existsSync(this.visitorsFile)) return this.visitors();
+    return null;
   }
 
   /**
@@ -203,24 +216,171 @@ export class StoreEvents {
     const book = await this.openingVisitors?.catch(() => null);
     if (!book) return { removed: [], changed: [] };
     book.gallery.retainMs = this.inForce().retainUnknownDays * 86_400_000;
-    return book.expire(now);
+    const out = await book.expire(now);
+    for (const id of out.removed) this.visitorGone(id);
+    return out;
+  }
+
+  /** The visitors and this machine's log, when the store has visitor `id`; null otherwise. */
+  private async visitorParts(...ids: string[]): Promise<{ book: VisitorBook; log: EventLog } | null> {
+    const book = await this.existingVisitors();
+    if (!book || !ids.every((id) => book.gallery.get(id))) return null;
+    const log = await this.open();
+    return log instanceof EventLog ? { book, log } : null;
   }
 
   /**
    * Forgets a recurring visitor: out of the gallery (its file compacted) and its events, pictures and
-   * daily lines out of the log. Resolves to the number of events removed, or null when the store
-   * has no such visitor (nothing was changed). The log must be one of this machine's files.
+   * daily lines out of the log; audited, and face-mqtt clears its retained topics. Resolves to the
+   * number of events removed, or null when the store has no such visitor (nothing was changed).
    */
-  async forgetVisitor(id: string): Promise<number | null> {
-    const book = await this.visitors();
-    if (!book?.gallery.get(id)) return null;
-    const log = await this.open();
-    if (!(log instanceof EventLog)) return null;
+  async forgetVisitor(id: string, actor?: string): Promise<number | null> {
+    const parts = await this.visitorParts(id);
+    if (!parts) return null;
     // The events first: a visitor whose events could not be erased is still in the gallery, and
     // forgetting it again finishes the job.
-    const n = await log.eraseVisitor(id);
-    await book.forget(id);
+    const n = await parts.log.eraseVisitor(id);
+    await parts.book.forget(id);
+    await this.audit('visitor-forget', { visitor: id, events: n }, actor);
+    this.visitorGone(id);
     return n;
+  }
+
+  /** Every event of visitor `id`, oldest first; null when the store has no such visitor. */
+  async visitorEvents(id: string): Promise<{ visitor: Visitor; events: DetectionEvent[] } | null> {
+    const parts = await this.visitorParts(id);
+    const visitor = parts?.book.gallery.get(id);
+    if (!parts || !visitor) return null;
+    return { visitor, events: await parts.log.visitorEvents(id) };
+  }
+
+  /**
+   * Merges visitor `from` into `into` (two visitors that are one person): `from`'s events carry
+   * `into`'s id, the samples are pooled, the visits counted again over both; `from` is gone (audited,
+   * its retained topics cleared). Null when either is not a visitor of the store; a RangeError for
+   * merging a visitor into itself.
+   */
+  async mergeVisitors(into: string, from: string, actor?: string): Promise<Visitor | null> {
+    if (into === from) throw new RangeError(`cannot merge visitor ${into} into itself`);
+    const parts = await this.visitorParts(into, from);
+    if (!parts) return null;
+    const { book, log } = parts;
+    // The events first: when the gallery's change fails, merging again finishes the job.
+    const n = await log.relabelVisitor(from, (e) => ({
+      ...e,
+      visitor: { ...(e.visitor as EventVisitor), id: into },
+    }));
+    const times = (await log.visitorEvents(into)).map((e) => Date.parse(e.time));
+    const v = await book.merge(into, from, times);
+    await this.audit('visitor-merge', { visitor: into, merged: from, events: n }, actor);
+    this.visitorGone(from);
+    return v;
+  }
+
+  /**
+   * Splits sightings (events) off visitor `id` into a new visitor, with the samples of those
+   * sightings; the moved events carry the new id. Null when the store has no such visitor; a
+   * RangeError when an event is not one of its sightings, or when nothing or everything would move.
+   */
+  async splitVisitor(
+    id: string,
+    eventIds: string[],
+    actor?: string,
+  ): Promise<{ from: Visitor; to: Visitor } | null> {
+    const parts = await this.visitorParts(id);
+    if (!parts) return null;
+    const { book, log } = parts;
+    const events = await log.visitorEvents(id);
+    const move = new Set(eventIds);
+    for (const e of move)
+      if (!events.some((x) => x.id === e))
+        throw new RangeError(`${String(e).slice(0, 64)} is not a sighting of visitor ${id}`);
+    const sighting = (e: DetectionEvent) => ({ time: Date.parse(e.time), camera: e.camera, event: e.id });
+    const out = await book.split(
+      id,
+      events.filter((e) => move.has(e.id)).map(sighting),
+      events.filter((e) => !move.has(e.id)).map(sighting),
+    );
+    await log.relabelVisitor(
+      id,
+      (e) => ({ ...e, visitor: { ...(e.visitor as EventVisitor), id: out.to.id } }),
+      move,
+    );
+    await this.audit('visitor-split', { visitor: id, into: out.to.id, events: move.size }, actor);
+    return out;
+  }
+
+  /**
+   * The pictures to enrol visitor `id` from, best first: the face crops (else the plain frames) of
+   * the events its kept samples came from (best quality first), then of its other events, newest
+   * first; at most `max`. Null when the store has no such visitor.
+   */
+  async visitorPictures(id: string, max: number): Promise<Array<{ event: string; image: Buffer }> | null> {
+    const parts = await this.visitorParts(id);
+    const visitor = parts?.book.gallery.get(id);
+    if (!parts || !visitor) return null;
+    const events = await parts.log.visitorEvents(id);
+    const order = [
+      ...visitor.samples.flatMap((s) => (s.event ? [s.event] : [])),
+      ...events.map((e) => e.id).reverse(),
+    ];
+    const out: Array<{ event: string; image: Buffer }> = [];
+    for (const event of new Set(order)) {
+      if (out.length >= max) break;
+      const image = (await parts.log.crop(event)) ?? (await parts.log.frame(event));
+      if (image) out.push({ event, image });
+    }
+    return out;
+  }
+
+  /**
+   * Visitor `id` was enrolled as `person` (the Face Library's Enrol as): its events become the
+   * person's (named, their face in the frame named, the visitor label gone), and the visitor leaves
+   * the gallery (its file compacted, its retained topics cleared); audited. Resolves to the number of
+   * events relabelled, or null when the store has no such visitor.
+   */
+  async visitorEnrolled(
+    id: string,
+    person: { id: string; name: string },
+    actor?: string,
+  ): Promise<number | null> {
+    const parts = await this.visitorParts(id);
+    if (!parts) return null;
+    const named = { id: person.id, name: person.name };
+    const n = await parts.log.relabelVisitor(id, (e) => {
+      const { visitor: _gone, ...rest } = e;
+      const next: DetectionEvent = { ...rest, known: true, person: named };
+      if (e.faces)
+        next.faces = e.faces.map((f) =>
+          f.person === null && sameBox(f.box, e.box) ? { ...f, person: named } : f,
+        );
+      return next;
+    });
+    await parts.book.forget(id);
+    await this.audit('visitor-enrol', { visitor: id, person: person.id, events: n }, actor);
+    this.visitorGone(id);
+    return n;
+  }
+
+  /** An audit line of a visitor's change; one that cannot be written is warned about. */
+  private async audit(action: AuditAction, details: Record<string, unknown>, actor?: string): Promise<void> {
+    try {
+      await this.store.recordAudit(action, details, actor);
+    } catch (err) {
+      process.emitWarning(
+        `the audit line of ${action} on ${this.store.location} failed: ${(err as Error).message}`,
+      );
+    }
+  }
+
+  /** Tells face-mqtt (and anyone listening) that a visitor left the gallery. */
+  private visitorGone(id: string): void {
+    for (const fn of visitorListeners)
+      try {
+        fn(this.store, id);
+      } catch (err) {
+        process.emitWarning(`a listener of forgotten visitors failed: ${(err as Error).message}`);
+      }
   }
 
   /** The log when it is open or its files exist; undefined otherwise (a read never creates files). */
@@ -327,6 +487,23 @@ export class StoreEvents {
     const book = await this.openingVisitors?.catch(() => null);
     await book?.close();
   }
+}
+
+/** Two boxes are the same face's. */
+function sameBox(a: Box, b: Box): boolean {
+  return a.x === b.x && a.y === b.y && a.width === b.width && a.height === b.height;
+}
+
+const visitorListeners = new Set<(store: OpenStore, id: string) => void>();
+
+/**
+ * Calls `fn` with the store and id of every visitor that leaves a gallery of this process
+ * (forgotten, merged into another, enrolled as a person, expired), so that its retained MQTT topics
+ * are cleared. Returns the function that stops it.
+ */
+export function onVisitorGone(fn: (store: OpenStore, id: string) => void): () => void {
+  visitorListeners.add(fn);
+  return () => visitorListeners.delete(fn);
 }
 
 const attached = new WeakMap<OpenStore, StoreEvents>();

@@ -3,7 +3,8 @@
  * `events.db` (mode 0600), one document per visitor with its samples' descriptors as float32 bytes
  * (exact, base64), and one for the next visitor number. Every change is written before it is
  * answered; a forgotten, merged or expired visitor's lines are compacted out of the file at once, so
- * no descriptor of theirs stays on disk. Changes are queued, one at a time.
+ * no descriptor of theirs stays on disk, and the file is compacted whenever the lines appended by
+ * assignments outnumber twice its visitors. Changes are queued, one at a time.
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -12,6 +13,9 @@ import { Datafile } from '../store/datafile';
 import { VisitorGallery, type Assignment, type Visit, type Visitor, type VisitorOptions } from './visitors';
 
 const META = 'meta';
+
+/** Lines appended before the file is compacted, at least (see VisitorBook.compactWhenGrown). */
+const COMPACT_AFTER = 500;
 
 interface SampleDoc {
   id: string;
@@ -60,6 +64,8 @@ function fromDoc(d: Record<string, unknown>): Visitor {
 /** A detection log's visitors: the gallery in memory, every change on disk. */
 export class VisitorBook {
   private queue: Promise<unknown> = Promise.resolve();
+  /** Lines appended since the file was last compacted (each assignment appends its visitor's). */
+  private appended = 0;
 
   private constructor(
     readonly file: string,
@@ -96,6 +102,21 @@ export class VisitorBook {
         await this.db.update(META, { _id: META, next: this.gallery.next }, true);
     });
     this.savedNext = this.gallery.next;
+    this.appended += visitors.length;
+  }
+
+  private async compactNow(): Promise<void> {
+    await this.db.compact();
+    this.appended = 0;
+  }
+
+  /**
+   * Compacts the file once the lines appended since the last compaction outnumber twice the
+   * visitors (and {@link COMPACT_AFTER}): the file stays within about three times its compacted
+   * size, however many tracks a camera sees between sweeps.
+   */
+  private async compactWhenGrown(): Promise<void> {
+    if (this.appended > Math.max(COMPACT_AFTER, 2 * this.gallery.size)) await this.compactNow();
   }
 
   private async removeDocs(ids: string[]): Promise<void> {
@@ -109,7 +130,10 @@ export class VisitorBook {
   assign(visit: Visit): Promise<Assignment | null> {
     return this.serial(async () => {
       const a = this.gallery.assign(visit);
-      if (a) await this.save(a.visitor);
+      if (a) {
+        await this.save(a.visitor);
+        await this.compactWhenGrown();
+      }
       return a;
     });
   }
@@ -120,7 +144,7 @@ export class VisitorBook {
       const v = this.gallery.merge(into, from, times);
       await this.save(v);
       await this.removeDocs([from]);
-      await this.db.compact();
+      await this.compactNow();
       return v;
     });
   }
@@ -134,7 +158,7 @@ export class VisitorBook {
     return this.serial(async () => {
       const out = this.gallery.split(id, moved, kept);
       await this.save(out.from, out.to);
-      await this.db.compact();
+      await this.compactNow();
       return out;
     });
   }
@@ -145,7 +169,7 @@ export class VisitorBook {
       const v = this.gallery.forget(id);
       if (!v) return undefined;
       await this.removeDocs([id]);
-      await this.db.compact();
+      await this.compactNow();
       return v;
     });
   }
@@ -158,14 +182,14 @@ export class VisitorBook {
       await this.removeDocs(out.removed);
       const changed = out.changed.map((id) => this.gallery.get(id)).filter((v): v is Visitor => !!v);
       if (changed.length) await this.save(...changed);
-      await this.db.compact();
+      await this.compactNow();
       return out;
     });
   }
 
   /** Compacts the file (every assignment appends a line). */
   compact(): Promise<void> {
-    return this.serial(() => this.db.compact());
+    return this.serial(() => this.compactNow());
   }
 
   /** Waits for the changes under way. */

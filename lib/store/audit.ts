@@ -9,7 +9,20 @@ import { isMissing, removeFile, rewriteLines } from './files';
 
 /** Actions recorded in the audit log. */
 export type AuditAction =
-  'enrol' | 'add-sample' | 'remove-sample' | 'update' | 'delete' | 'import' | 'export' | 'reembed' | 'open';
+  | 'enrol'
+  | 'add-sample'
+  | 'remove-sample'
+  | 'update'
+  | 'delete'
+  | 'import'
+  | 'export'
+  | 'reembed'
+  | 'open'
+  // Recurring visitors (the Face Library's Visitors view): details name the visitor ids.
+  | 'visitor-enrol'
+  | 'visitor-merge'
+  | 'visitor-split'
+  | 'visitor-forget';
 
 /** One line of the audit log. */
 export interface AuditEntry {

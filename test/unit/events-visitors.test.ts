@@ -272,4 +272,25 @@ describe('recurring visitors in the detection log', () => {
     assert.equal(recorder.waitingTracks, 0);
     await log.close();
   });
+
+  it('compacts the gallery file as assignments append to it: it stays near its compacted size', async () => {
+    const file = path.join(dir, 'g', 'visitors.db');
+    const book = await VisitorBook.open(file);
+    const lines = (): number => readFileSync(file, 'utf8').split('\n').filter(Boolean).length;
+    // Ten strangers, each seen 100 times: 1000 assignments of ten visitors.
+    for (let i = 0; i < 1000; i++) {
+      const who = unitVector(800 + (i % 10));
+      await book.assign({
+        frames: [{ descriptor: near(who, 0.02, i), quality: 0.5 }],
+        camera: 'door',
+        time: T0 + i * 1000,
+      });
+    }
+    assert.equal(book.gallery.size, 10);
+    // At most the compaction threshold's lines since the last compaction, and the ten and the meta.
+    assert.ok(lines() <= 500 + 11, `${lines()} lines for 10 visitors`);
+    await book.compact();
+    assert.equal(lines(), 11, 'ten visitors and the next number');
+    await book.close();
+  });
 });

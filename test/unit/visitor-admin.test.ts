@@ -1,0 +1,208 @@
+/**
+ * What the Face Library's Visitors view does to a store, on real NeDB files (lib/events/store-events.ts):
+ * merging two visitors (events relabelled, visits counted again over both, the merged one gone from
+ * the gallery and its file), splitting sightings off (a new visitor with their samples), the
+ * pictures Enrol as enrols (best samples first), a visitor enrolled as a person (its events the
+ * person's, no visitor label or descriptor left), forgetting; each audited, and each visitor that
+ * leaves a gallery announced to face-mqtt (onVisitorGone).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import sharp from 'sharp';
+import type { EventLog } from '../../lib/events/log';
+import { closeStore, onVisitorGone, openStore, storeEvents } from '../../lib/events/store-events';
+import type { VisitorBook } from '../../lib/events/visitor-book';
+import type { FaceStore } from '../../lib/store/face-store';
+import type { DetectionEvent } from '../../lib/types/events';
+import { filesContaining } from '../helpers/files';
+import { loggedEvent } from '../helpers/sample-event';
+import { unitVector } from '../helpers/store-fixtures';
+
+const T0 = Date.parse('2026-12-01T09:00:00Z');
+const HOUR = 3_600_000;
+
+describe('the Visitors view’s changes to a store', () => {
+  let dir: string;
+  let store: FaceStore;
+  let log: EventLog;
+  let book: VisitorBook;
+  const gone: string[] = [];
+  let stop: () => void;
+  let crop: Buffer;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'fw-visitor-admin-'));
+    store = await openStore({ file: path.join(dir, 'faces.db'), actor: 'test' });
+    const events = storeEvents(store);
+    book = (await events.visitors())!;
+    log = (await events.open()) as EventLog;
+    stop = onVisitorGone((s, id) => {
+      if (s === store) gone.push(id);
+    });
+    crop = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#a08070' } })
+      .jpeg()
+      .toBuffer();
+  });
+  after(async () => {
+    stop();
+    await closeStore(store);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** One visit of the face `seed` at `time`: its visitor assigned and its event recorded, with a crop. */
+  async function visit(seed: number, time: number, quality = 0.5, camera = 'door'): Promise<DetectionEvent> {
+    const iso = new Date(time).toISOString();
+    const e0 = { ...loggedEvent(iso, null, { trackId: `t${time}` }), camera, known: false, person: null };
+    const a = (await book.assign({
+      frames: [{ descriptor: unitVector(seed), quality }],
+      camera,
+      time,
+      event: e0.id,
+    }))!;
+    const v = a.visitor;
+    return log.record(
+      {
+        ...e0,
+        visitor: {
+          id: v.id,
+          visits: v.visits,
+          firstSeen: new Date(v.firstSeen).toISOString(),
+          lastSeen: new Date(v.lastSeen).toISOString(),
+          cameras: v.cameras,
+        },
+      },
+      { crop },
+    );
+  }
+
+  const audit = (): Array<{ action: string; actor: string; details?: Record<string, unknown> }> =>
+    readFileSync(path.join(dir, 'faces.audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { action: string; actor: string; details?: Record<string, unknown> });
+
+  it('merges a visitor into another: its events carry the id, the visits are counted again, it is gone', async () => {
+    const a1 = await visit(1, T0);
+    const b1 = await visit(2, T0 + 2 * HOUR);
+    const a2 = await visit(1, T0 + 4 * HOUR);
+    assert.equal(a1.visitor?.id, 'VISITOR_0001');
+    assert.equal(b1.visitor?.id, 'VISITOR_0002');
+    assert.equal(a2.visitor?.id, 'VISITOR_0001');
+    const events = storeEvents(store);
+    await assert.rejects(events.mergeVisitors('VISITOR_0001', 'VISITOR_0001'), RangeError);
+    assert.equal(await events.mergeVisitors('VISITOR_0001', 'VISITOR_0999'), null);
+    const v = (await events.mergeVisitors('VISITOR_0001', 'VISITOR_0002', 'facewatch-library:ann'))!;
+    assert.equal(v.id, 'VISITOR_0001');
+    assert.equal(v.visits, 3, 'three sightings two hours apart are three visits');
+    assert.equal(v.samples.length, 3, 'the samples of both visitors pooled');
+    assert.equal(book.gallery.get('VISITOR_0002'), undefined);
+    assert.deepEqual(
+      (await log.query({ visitor: 'VISITOR_0001' })).map((e) => e.id).sort(),
+      [a1.id, b1.id, a2.id].sort(),
+    );
+    assert.equal((await log.query({ visitor: 'VISITOR_0002' })).length, 0);
+    assert.deepEqual(gone, ['VISITOR_0002']);
+    // Nothing in the store's files still says VISITOR_0002, but the audit line of the merge.
+    assert.deepEqual(
+      filesContaining(dir, 'VISITOR_0002').map((f) => path.basename(f)),
+      ['faces.audit.jsonl'],
+    );
+    const line = audit().at(-1)!;
+    assert.equal(line.action, 'visitor-merge');
+    assert.equal(line.actor, 'facewatch-library:ann');
+    assert.deepEqual(line.details, { visitor: 'VISITOR_0001', merged: 'VISITOR_0002', events: 1 });
+    // Both faces now find the merged visitor.
+    assert.equal((await visit(2, T0 + 6 * HOUR)).visitor?.id, 'VISITOR_0001');
+  });
+
+  it('splits sightings off into a new visitor with their samples; an event of another visitor is refused', async () => {
+    const events = storeEvents(store);
+    const all = await log.query({ visitor: 'VISITOR_0001' });
+    const face2 = all.filter(
+      (e) => e.time !== new Date(T0).toISOString() && e.time !== new Date(T0 + 4 * HOUR).toISOString(),
+    );
+    assert.equal(face2.length, 2);
+    const other = await visit(50, T0 + 7 * HOUR);
+    await assert.rejects(
+      events.splitVisitor('VISITOR_0001', [other.id]),
+      /not a sighting of visitor VISITOR_0001/,
+    );
+    await assert.rejects(
+      events.splitVisitor(
+        'VISITOR_0001',
+        all.map((e) => e.id),
+      ),
+      RangeError,
+    );
+    const out = (await events.splitVisitor(
+      'VISITOR_0001',
+      face2.map((e) => e.id),
+      'facewatch-library:ann',
+    ))!;
+    assert.equal(out.from.id, 'VISITOR_0001');
+    assert.equal(out.to.id, 'VISITOR_0004');
+    assert.equal(out.from.visits, 2);
+    assert.equal(out.to.visits, 2);
+    assert.equal(out.to.samples.length, 2, 'the moved sightings’ samples went with them');
+    assert.equal(out.from.samples.length, 2);
+    assert.deepEqual(
+      (await log.query({ visitor: 'VISITOR_0004' })).map((e) => e.id).sort(),
+      face2.map((e) => e.id).sort(),
+    );
+    assert.equal(audit().at(-1)!.action, 'visitor-split');
+    // The split-off face comes back as its new visitor.
+    assert.equal((await visit(2, T0 + 9 * HOUR)).visitor?.id, 'VISITOR_0004');
+  });
+
+  it('gives the best pictures to enrol, then makes the visitor’s events the person’s and forgets the visitor', async () => {
+    const events = storeEvents(store);
+    const pictures = (await events.visitorPictures('VISITOR_0004', 2))!;
+    assert.equal(pictures.length, 2);
+    assert.ok(pictures.every((p) => p.image.equals(crop)));
+    const own = await log.query({ visitor: 'VISITOR_0004' });
+    assert.ok(pictures.every((p) => own.some((e) => e.id === p.event)));
+    assert.equal(await events.visitorPictures('VISITOR_0999', 2), null);
+
+    const n = await events.visitorEnrolled(
+      'VISITOR_0004',
+      { id: 'bob', name: 'Bob' },
+      'facewatch-library:ann',
+    );
+    assert.equal(n, own.length);
+    const theirs = await log.query({ person: 'bob' });
+    assert.equal(theirs.length, own.length);
+    for (const e of theirs) {
+      assert.equal(e.known, true);
+      assert.deepEqual(e.person, { id: 'bob', name: 'Bob' });
+      assert.equal(e.visitor, undefined);
+      assert.deepEqual(
+        e.faces?.map((f) => f.person),
+        [{ id: 'bob', name: 'Bob' }],
+        'their face in the frame is named',
+      );
+    }
+    assert.equal(book.gallery.get('VISITOR_0004'), undefined);
+    assert.equal(gone.at(-1), 'VISITOR_0004');
+    assert.deepEqual(audit().at(-1)!.details, { visitor: 'VISITOR_0004', person: 'bob', events: own.length });
+    assert.deepEqual(
+      filesContaining(dir, 'VISITOR_0004').map((f) => path.basename(f)),
+      ['faces.audit.jsonl'],
+      'the visitor’s label is gone from the events, the daily files and the gallery',
+    );
+  });
+
+  it('forgets a visitor, audited and announced', async () => {
+    const events = storeEvents(store);
+    const id = (await log.query({ visitor: 'VISITOR_0003' }))[0]?.visitor?.id;
+    assert.equal(id, 'VISITOR_0003');
+    assert.equal(await events.forgetVisitor('VISITOR_0003', 'facewatch-library:ann'), 1);
+    assert.equal(gone.at(-1), 'VISITOR_0003');
+    const line = audit().at(-1)!;
+    assert.equal(line.action, 'visitor-forget');
+    assert.deepEqual(line.details, { visitor: 'VISITOR_0003', events: 1 });
+    assert.equal(await events.forgetVisitor('VISITOR_0003'), null);
+  });
+});
