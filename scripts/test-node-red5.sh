@@ -22,8 +22,9 @@ echo "test:node-red5: Node $("$node22" --version), Node-RED $("$node22" -p "requ
 export FACEWATCH_NODE_RED="$red5"
 export PATH="$(dirname "$node22"):$PATH"
 # By default every flow and end-to-end test but the 2-minute soak (the same pipeline the other
-# end-to-end tests run, and three minutes of CI's time).
+# end-to-end tests run, and three minutes of CI's time) and the recurring visitors' two (their routes
+# and nodes are the ones the Face Library page's and the example flow's camera tests run here).
 if [ $# -eq 0 ]; then
-  set -- test/flows $(ls test/e2e/*.test.ts | grep -v '/soak\.test\.ts$')
+  set -- test/flows $(ls test/e2e/*.test.ts | grep -Ev '/(soak|visitors|example-flow-visitors)\.test\.ts$')
 fi
 exec "$node22" scripts/test.mjs "$@"

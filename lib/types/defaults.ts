@@ -279,6 +279,8 @@ export const VISITORS = Object.freeze({
   frames: num({ default: 3, min: 1, max: 20, step: 1, integer: true }),
   /** A sighting this long after the visitor's last one is a new visit. */
   visitGapMinutes: num({ default: 30, min: 1, max: 10080, step: 1, integer: true, unit: 'min' }),
+  /** Pictures of a visitor (its best sightings' crops) the Face Library's Enrol as enrols, at most. */
+  enrolPictures: num({ default: 5, min: 1, max: 20, step: 1, integer: true }),
 });
 
 /** Event queries (detection-log's `query`, the Face Library's events): how many events one answer holds. */

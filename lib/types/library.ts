@@ -82,6 +82,62 @@ export interface EventsAnswer {
   cameras: string[];
 }
 
+/** GET visitors: a recurring visitor (an unknown face told apart from the others). */
+export interface VisitorSummary {
+  /** `VISITOR_0001`, … */
+  id: string;
+  /** Sightings more than the visit gap apart. */
+  visits: number;
+  /** ISO 8601 UTC. */
+  firstSeen: string;
+  lastSeen: string;
+  cameras: string[];
+  /** The events of its best sightings (their crops: events/:id/crop), best first. */
+  best: string[];
+}
+
+/** GET visitors: the store's visitors, the most visits first. */
+export interface VisitorsAnswer {
+  visitors: VisitorSummary[];
+  /** Visitors the store holds (the answer holds at most `limit`). */
+  total: number;
+  /**
+   * Whether the store keeps visitors: false on a store in PostgreSQL (not shared between instances
+   * yet) and where no detection-log has recorded one.
+   */
+  tracked: boolean;
+}
+
+/** GET visitors/:id: the visitor with every sighting (its timeline), oldest first. */
+export interface VisitorDetail extends VisitorSummary {
+  events: DetectionEvent[];
+}
+
+/** POST visitors/:id/enrol (201): the person made (or given samples) and what happened to each picture. */
+export interface VisitorEnrolAnswer {
+  status: 'enrolled' | 'sample-added';
+  person: PersonDetail;
+  /** Pictures enrolled (their events). */
+  enrolled: string[];
+  /** Pictures refused by the enrolment checks, with why. */
+  refused: Array<{ event: string; code?: string; error: string }>;
+  /** The visitor's events, now the person's. */
+  relabelled: number;
+}
+
+/** POST visitors/:id/merge and visitors/:id/split. */
+export interface VisitorChangeAnswer {
+  visitors: VisitorSummary[];
+}
+
+/** DELETE visitors/:id. */
+export interface VisitorForgetAnswer {
+  forgotten: true;
+  id: string;
+  /** Events erased with the visitor. */
+  events: number;
+}
+
 /** GET stats: today, in the detection log's time zone. */
 export interface StatsAnswer {
   people: number;

@@ -1,3 +1,4 @@
+import { onVisitorGone } from '../../lib/events/store-events';
 import { FaceMqtt } from '../../lib/mqtt/faces';
 import type { MqttPublisher, PublisherState } from '../../lib/mqtt/publisher';
 import type { Lease } from '../../lib/shared/owner';
@@ -93,6 +94,7 @@ export class FaceMqttController {
   private store?: StoreLease;
   private faces?: FaceMqtt;
   private unhook?: () => void;
+  private unhookVisitors?: () => void;
   private election?: Election;
   private closed = false;
 
@@ -117,6 +119,11 @@ export class FaceMqttController {
       nameOf: (id) => this.store?.resource.getPerson(id)?.name,
     });
     this.faces = faces;
+    // A visitor forgotten, merged into another, enrolled or expired: its retained topics go (the
+    // visitors of this node's store, or of any store when it has none).
+    this.unhookVisitors = onVisitorGone((store, id) => {
+      if (!this.store || this.store.resource === store) faces.forgetVisitor(id);
+    });
     this.show(this.broker.resource.state());
     if (this.deps.acquireStore) {
       this.store = await this.deps.acquireStore();
@@ -174,6 +181,7 @@ export class FaceMqttController {
     this.closed = true;
     await this.ready.catch(() => undefined);
     this.unhook?.();
+    this.unhookVisitors?.();
     await this.election?.close();
     this.faces?.close();
     await this.store?.release();

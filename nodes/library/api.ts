@@ -1,8 +1,8 @@
 /**
  * The Face Library's REST API under `/facewatch/api/`: the table in routes.ts (the README's "Face
- * Library REST API" documents it), answered by resource (people.ts, events.ts, cameras.ts). Every
- * route goes through adminRoute: facewatch.read to look, facewatch.write to change; a signed-in user
- * without the permission gets 403.
+ * Library REST API" documents it), answered by resource (people.ts, events.ts, visitors.ts,
+ * cameras.ts). Every route goes through adminRoute: facewatch.read to look, facewatch.write to
+ * change; a signed-in user without the permission gets 403.
  */
 import { adminRoute } from '../shared/admin';
 import type { NodeAPI } from '../shared/red';
@@ -13,6 +13,7 @@ import { peopleRoutes } from './people';
 import { libraryRegistry } from './registry';
 import { LIBRARY_ROUTES, routeKey } from './routes';
 import { sweepUploads, uploadDir } from './upload';
+import { visitorRoutes } from './visitors';
 
 /** Registers every route of the table with its resource's handler (each exactly once). */
 export function registerLibraryApi(RED: NodeAPI): void {
@@ -22,7 +23,7 @@ export function registerLibraryApi(RED: NodeAPI): void {
     RED.log.warn(`facewatch: could not remove leftover uploads in ${uploadDir(RED)}: ${err.message}`),
   );
   const table: Handlers = {};
-  for (const resource of [peopleRoutes(RED), eventRoutes(RED, reg), cameraRoutes(reg)])
+  for (const resource of [peopleRoutes(RED), eventRoutes(RED, reg), visitorRoutes(RED), cameraRoutes(reg)])
     for (const [key, handler] of Object.entries(resource)) {
       if (table[key]) throw new Error(`Face Library route with two handlers: ${key}`);
       table[key] = handler;

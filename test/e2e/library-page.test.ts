@@ -4,9 +4,10 @@
  * face-match → detection-log, photos through an http-in path into the same face-detect, and the page
  * driving its REST API. Enrolment by upload (validation message, a 10 MB photo), a name with markup
  * shown as text, a recognised event appearing live in the detections list and in the live view,
- * enrolling an unknown face from the list, statistics, stopping the camera and deleting a person
- * with no file of theirs left; the CSP header and no violation or console error; and, with adminAuth
- * on, signing in and the read-only user's permission message.
+ * enrolling an unknown face from the list, statistics, the Visitors view (merge, split, enrol as,
+ * forget with no file left), stopping the camera and deleting a person with no file of theirs left;
+ * the CSP header and no violation or console error; and, with adminAuth on, signing in and the
+ * read-only user's permission message.
  *
  * Screenshots of the views go to docs/screenshots (FACEWATCH_SCREENSHOTS overrides the folder).
  */
@@ -41,6 +42,8 @@ const photo = {
   obama: fixturePath('face_recognition', 'examples', 'knn_examples', 'train', 'obama', 'obama.jpg'),
   rose: fixturePath('face_recognition', 'examples', 'knn_examples', 'train', 'rose_leslie', 'img1.jpg'),
   biden: fixturePath('face_recognition', 'examples', 'knn_examples', 'train', 'biden', 'biden2.jpg'),
+  kit: fixturePath('face_recognition', 'examples', 'knn_examples', 'train', 'kit_harington', 'john1.jpeg'),
+  alex: fixturePath('face_recognition', 'examples', 'knn_examples', 'train', 'alex_lacamoire', 'img1.jpg'),
   noFace: fixturePath('face-api.js', 'test', 'images', 'white.png'),
 };
 /** The page's own console may report the answers the test provokes on purpose, nothing else. */
@@ -176,7 +179,17 @@ describe(
             keepImage: 'faces',
             wires: [['match']],
           },
-          { id: 'match', type: 'face-match', version: 1, z: 't1', store: 'st', wires: [['log']] },
+          { id: 'match', type: 'face-match', version: 1, z: 't1', store: 'st', wires: [['framed']] },
+          // A photo posted with ?camera= becomes a camera's frame (an unknown face there gets a visitor).
+          {
+            id: 'framed',
+            type: 'function',
+            z: 't1',
+            func:
+              'const c = msg.req && msg.req.query && msg.req.query.camera; ' +
+              'if (c) msg.frame = { camera: String(c), ts: Date.now() }; return msg;',
+            wires: [['log']],
+          },
           {
             id: 'log',
             type: 'detection-log',
@@ -493,6 +506,117 @@ describe(
       await shot(page, 'statistics');
     });
 
+    it('lists visitors, merges, splits, enrols one as a person and forgets one with no trace (Visitors view)', async (t) => {
+      if (noBrowser(t) || !w) return;
+      const { page } = w;
+      // Two strangers as photos of the camera "door": each an unknown event with its visitor.
+      const visitorOf = async (
+        file: string,
+        seen: Set<string>,
+      ): Promise<{ visitor: string; event: string }> => {
+        const end = Date.now() + 120000;
+        for (let attempt = 0; ; attempt++) {
+          if (attempt % 40 === 0) {
+            const res = await fetch(`${nr.url}/fw-photo?camera=door`, {
+              method: 'POST',
+              headers: { 'content-type': 'image/jpeg' },
+              body: readFileSync(file),
+            });
+            assert.equal(res.status, 204);
+          }
+          await new Promise((r) => setTimeout(r, 250));
+          const a = (await (await fetch(`${base}api/events?camera=door&known=false&limit=50`)).json()) as {
+            events: Array<{ id: string; visitor?: { id: string } }>;
+          };
+          const fresh = a.events.find((e) => e.visitor && !seen.has(e.id));
+          if (fresh?.visitor) return { visitor: fresh.visitor.id, event: fresh.id };
+          if (Date.now() > end) throw new Error(`no visitor for ${file}\n${nr.log()}`);
+        }
+      };
+      const before = (await (await fetch(`${base}api/events?camera=door&limit=200`)).json()) as {
+        events: Array<{ id: string }>;
+      };
+      const seen = new Set(before.events.map((e) => e.id));
+      const alex = await visitorOf(photo.alex, seen);
+      seen.add(alex.event);
+      const kit = await visitorOf(photo.kit, seen);
+      assert.notEqual(kit.visitor, alex.visitor);
+
+      await page.goto(`${base}#visitors`);
+      await page.waitForSelector(`#visitors-grid li[data-id="${alex.visitor}"]`);
+      assert.match((await page.textContent('#visitors-count')) ?? '', /\d+ visitors?, \d+ recurring/);
+      await page.waitForSelector(`#visitors-grid li[data-id="${kit.visitor}"] img.thumb:not(.loading)`);
+      await page.waitForFunction(() => !document.querySelector('#visitors-grid img.loading'));
+      await shot(page, 'visitors');
+
+      // Merge the second stranger into the first, then split that sighting off again.
+      await page.click(`#visitors-grid li[data-id="${alex.visitor}"] a`);
+      await page.waitForSelector('#visitor-title');
+      assert.equal(await page.textContent('#visitor-title'), alex.visitor);
+      await page.waitForSelector(`#merge-from option[value="${kit.visitor}"]`, { state: 'attached' });
+      await page.selectOption('#merge-from', kit.visitor);
+      await page.click('#merge-visitor');
+      await page.waitForFunction(
+        () => document.querySelectorAll('#visitor-timeline li.sighting').length === 2,
+        undefined,
+        { timeout: 30000 },
+      );
+      assert.match(
+        (await page.textContent('#notice')) ?? '',
+        new RegExp(`${kit.visitor} was merged into ${alex.visitor}`),
+      );
+      await page.check(`#visitor-timeline li[data-id="${kit.event}"] input.split-pick`);
+      await page.click('#split-visitor');
+      await page.waitForFunction(
+        () => document.querySelectorAll('#visitor-timeline li.sighting').length === 1,
+        undefined,
+        { timeout: 30000 },
+      );
+      const splitNotice = (await page.textContent('#notice')) ?? '';
+      const kitNow = /became (VISITOR_\d+)/.exec(splitNotice)?.[1];
+      assert.ok(kitNow, splitNotice);
+      assert.equal(await page.locator(`#visitor-timeline li[data-id="${alex.event}"]`).count(), 1);
+      await shot(page, 'visitor');
+
+      // Enrol as a new person: his past detection becomes his.
+      await page.fill('#visitor-enrol-name', 'Alex Lacamoire');
+      await page.click('#visitor-enrol');
+      await page.waitForSelector('#person-title', { timeout: 120000 });
+      assert.equal(await page.textContent('#person-title'), 'Alex Lacamoire');
+      assert.match(
+        (await page.textContent('#notice')) ?? '',
+        new RegExp(`${alex.visitor} was enrolled as Alex Lacamoire`),
+      );
+      assert.match((await page.textContent('#samples-title')) ?? '', /Samples \(1\)/);
+      await page.waitForSelector('#main li.event.known');
+      const his = (await (await fetch(`${base}api/events?camera=door&limit=200`)).json()) as {
+        events: Array<{ id: string; person: { name: string } | null; visitor?: unknown }>;
+      };
+      const relabelled = his.events.find((e) => e.id === alex.event);
+      assert.equal(relabelled?.person?.name, 'Alex Lacamoire');
+      assert.equal(relabelled?.visitor, undefined);
+      assert.equal((await fetch(`${base}api/visitors/${alex.visitor}`)).status, 404);
+
+      // Forget the other: nothing of it is left.
+      await page.goto(`${base}#visitor/${kitNow}`);
+      await page.waitForSelector('#forget-visitor');
+      await page.click('#forget-visitor');
+      const dialog = page.locator('dialog.confirm');
+      await dialog.waitFor();
+      assert.match((await dialog.textContent()) ?? '', /erased for good/);
+      await page.click('#confirm-forget');
+      await page.waitForFunction(() => location.hash === '#visitors');
+      assert.match((await page.textContent('#notice')) ?? '', /forgotten/);
+      await page.waitForFunction(() =>
+        /visitor/.test(document.querySelector('#visitors-count')?.textContent ?? ''),
+      );
+      assert.equal(await page.locator(`#visitors-grid li[data-id="${kitNow}"]`).count(), 0);
+      const left = [...filesContaining(nr.userDir, kitNow), ...filesContaining(nr.userDir, kit.event)].filter(
+        (f) => !f.endsWith('.audit.jsonl'),
+      );
+      assert.deepEqual(left, [], 'no file of the forgotten visitor');
+    });
+
     it('stops the camera, then deletes a person and leaves no file of theirs', async (t) => {
       if (noBrowser(t) || !w) return;
       const { page } = w;
@@ -513,7 +637,7 @@ describe(
       assert.match((await dialog.textContent()) ?? '', /erased for good/);
       await page.click('#confirm-delete');
       await page.waitForFunction(() => location.hash === '#people');
-      await page.waitForFunction(() => /3 people enrolled/.test(document.body.innerText));
+      await page.waitForFunction(() => /4 people enrolled/.test(document.body.innerText));
       assert.equal(await page.locator(`#people-grid li[data-id="${LIN.id}"]`).count(), 0);
       assert.match((await page.textContent('#notice')) ?? '', /deleted/);
       // The store's audit log keeps the fact of the deletion by design; nothing else may name them.

@@ -1,8 +1,9 @@
 /**
- * Synthetic CCTV clips for the motion-gating tests and benchmark, made with ffmpeg from the fixtures:
- * a still background (a blurred frame of the Hamilton clip, no face in it) with small temporal noise
- * and a slow brightness drift over the whole picture, and passages at known times: a face photo or a
- * stretch of the Hamilton clip moving across the frame. 640x360, 10 frames per second, H.264.
+ * Synthetic CCTV clips for the motion-gating tests and benchmark, and the strangers clip of the
+ * recurring visitors' end-to-end test, made with ffmpeg from the fixtures: a still background (a
+ * blurred frame of the Hamilton clip, no face in it) with small temporal noise and a slow brightness
+ * drift over the whole picture, and passages at known times: a face photo or a stretch of the
+ * Hamilton clip moving across the frame. 640x360, 10 frames per second, H.264.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -67,7 +68,9 @@ function across(t0: number, t1: number, leftToRight: boolean): string {
 }
 
 /** Noise and drift over everything, then H.264 with a keyframe every second (for RTSP). */
-const FINISH = `noise=alls=5:allf=t+u,eq=brightness='-0.05+0.1*t/${CLIP_SECONDS}':eval=frame,format=yuv420p`;
+const finish = (seconds: number): string =>
+  `noise=alls=5:allf=t+u,eq=brightness='-0.05+0.1*t/${seconds}':eval=frame,format=yuv420p`;
+const FINISH = finish(CLIP_SECONDS);
 const ENCODE = ['-c:v', 'libx264', '-preset', 'veryfast', '-g', '10', '-r', '10', '-an'];
 
 let mainClip: Promise<string> | undefined;
@@ -123,6 +126,104 @@ export function standStillClip(): Promise<string> {
     return out;
   })();
   return stillClip;
+}
+
+/** A photo crossing a passages clip slowly, from `start` to `end` seconds; `name` is who it is. */
+export interface PhotoPassage extends Passage {
+  photo: string;
+  leftToRight: boolean;
+}
+
+const photoOf = (...p: string[]): string => fixturePath('face_recognition', 'examples', ...p);
+const OBAMA_PHOTO = photoOf('knn_examples', 'train', 'obama', 'obama.jpg');
+const KIT_PHOTO = photoOf('knn_examples', 'train', 'kit_harington', 'john1.jpeg');
+
+/**
+ * The strangers clip's passages: stranger A, stranger B, then A again (the same photo, the other
+ * way): nobody enrolled, so A must get one visitor id for both passages and B another.
+ */
+export const STRANGERS: readonly PhotoPassage[] = [
+  { name: 'stranger A', photo: OBAMA_PHOTO, start: 2, end: 10, leftToRight: true },
+  { name: 'stranger B', photo: KIT_PHOTO, start: 14, end: 22, leftToRight: false },
+  { name: 'stranger A', photo: OBAMA_PHOTO, start: 26, end: 34, leftToRight: false },
+];
+export const STRANGERS_SECONDS = 38;
+
+/**
+ * The returning clip's passages, for measuring visitors: three people, each passing twice, the
+ * second time as another photo of them (another day, light and camera), people in between.
+ */
+export const RETURNING: readonly PhotoPassage[] = [
+  { name: 'Barack Obama', photo: OBAMA_PHOTO, start: 2, end: 10, leftToRight: true },
+  { name: 'Kit Harington', photo: KIT_PHOTO, start: 14, end: 22, leftToRight: false },
+  {
+    name: 'Rose Leslie',
+    photo: photoOf('knn_examples', 'train', 'rose_leslie', 'img1.jpg'),
+    start: 26,
+    end: 34,
+    leftToRight: true,
+  },
+  {
+    name: 'Barack Obama',
+    photo: photoOf('knn_examples', 'train', 'obama', 'obama2.jpg'),
+    start: 38,
+    end: 46,
+    leftToRight: false,
+  },
+  {
+    name: 'Kit Harington',
+    photo: photoOf('knn_examples', 'train', 'kit_harington', 'john2.jpeg'),
+    start: 50,
+    end: 58,
+    leftToRight: true,
+  },
+  {
+    name: 'Rose Leslie',
+    photo: photoOf('knn_examples', 'train', 'rose_leslie', 'img2.jpg'),
+    start: 62,
+    end: 70,
+    leftToRight: false,
+  },
+];
+export const RETURNING_SECONDS = 74;
+
+const clips = new Map<string, Promise<string>>();
+/** A clip of `passages` over the still background, `seconds` long (made once per process and name). */
+export function passagesClip(
+  name: string,
+  passages: readonly PhotoPassage[],
+  seconds: number,
+): Promise<string> {
+  let made = clips.get(name);
+  if (!made) {
+    made = (async () => {
+      const bg = await background();
+      const out = path.join(workDir(), `${name}.mp4`);
+      const inputs: string[] = [];
+      const filter = [`[0:v]fps=10,trim=duration=${seconds},setpts=PTS-STARTPTS[v0]`];
+      passages.forEach((p, i) => {
+        inputs.push('-loop', '1', '-framerate', '10', '-t', String(seconds), '-i', p.photo);
+        filter.push(`[${i + 1}:v]scale=-2:240[p${i}]`);
+        filter.push(
+          `[v${i}][p${i}]overlay=x='${across(p.start, p.end, p.leftToRight)}':y=60:enable='between(t,${p.start},${p.end})'[v${i + 1}]`,
+        );
+      });
+      filter.push(`[v${passages.length}]${finish(seconds)}[out]`);
+      await ffmpeg([
+        ...['-loop', '1', '-framerate', '10', '-t', String(seconds), '-i', bg],
+        ...inputs,
+        ...['-filter_complex', filter.join(';'), '-map', '[out]', ...ENCODE, '-t', String(seconds), out],
+      ]);
+      return out;
+    })();
+    clips.set(name, made);
+  }
+  return made;
+}
+
+/** The clip of {@link STRANGERS} (made once per process). */
+export function strangersClip(): Promise<string> {
+  return passagesClip('strangers', STRANGERS, STRANGERS_SECONDS);
 }
 
 /** A decoded frame of a clip, with its time in seconds. */

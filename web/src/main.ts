@@ -1,7 +1,7 @@
 /**
- * The Face Library page: a hash router over five views (#people, #person/<id>, #enrol,
- * #detections, #live/<camera>, #stats). The HTML shell holds no data; everything comes from the
- * REST API with the user's Node-RED token.
+ * The Face Library page: a hash router over its views (#people, #person/<id>, #enrol,
+ * #detections, #visitors, #visitor/<id>, #live/<camera>, #stats). The HTML shell holds no data;
+ * everything comes from the REST API with the user's Node-RED token.
  */
 import { ImageScope, get, setStore } from './api';
 import { installAuth, onAuthChange, renderWho } from './auth';
@@ -11,6 +11,7 @@ import { enrolView } from './enrol';
 import { liveView } from './live';
 import { peopleView, personView } from './people';
 import { statsView } from './stats';
+import { visitorsView, visitorView } from './visitors';
 import type { StoreInfo } from './types';
 import { errorText, type View, type ViewContext } from './view';
 
@@ -19,6 +20,8 @@ const VIEWS: Record<string, { view: View; nav: string; title: string }> = {
   person: { view: personView, nav: 'people', title: 'Person' },
   enrol: { view: enrolView, nav: 'enrol', title: 'Enrol' },
   detections: { view: detectionsView, nav: 'detections', title: 'Detections' },
+  visitors: { view: visitorsView, nav: 'visitors', title: 'Visitors' },
+  visitor: { view: visitorView, nav: 'visitors', title: 'Visitor' },
   live: { view: liveView, nav: 'live', title: 'Live' },
   stats: { view: statsView, nav: 'stats', title: 'Statistics' },
 };

@@ -17,4 +17,10 @@ export type {
   SampleSummary,
   StatsAnswer,
   StoreInfo,
+  VisitorChangeAnswer,
+  VisitorDetail,
+  VisitorEnrolAnswer,
+  VisitorForgetAnswer,
+  VisitorsAnswer,
+  VisitorSummary,
 } from '../../lib/types/library';
