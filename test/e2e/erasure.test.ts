@@ -12,10 +12,9 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import mqtt from 'mqtt';
 import sharp from 'sharp';
 import { fixturePath, ROOT } from '../helpers/env';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto';
+import { retainedMessages, startMosquitto, type Mosquitto } from '../helpers/mosquitto';
 import { startNodeRed, waitForLog, type RunningNodeRed } from '../helpers/nodered';
 
 interface Who {
@@ -183,17 +182,7 @@ describe('erasure leaves no trace, through every path (real Node-RED, real broke
   }
 
   /** The retained messages on the broker now. */
-  async function retained(): Promise<Map<string, Buffer>> {
-    const client = await mqtt.connectAsync(broker.url);
-    const seen = new Map<string, Buffer>();
-    client.on('message', (topic, payload, packet) => {
-      if (packet.retain && payload.length) seen.set(topic, payload);
-    });
-    await client.subscribeAsync('#', { qos: 1 });
-    await new Promise((r) => setTimeout(r, 1000));
-    await client.endAsync();
-    return seen;
-  }
+  const retained = (): Promise<Map<string, Buffer>> => retainedMessages(broker.url);
 
   /** Reads everything of a person that erasure must remove, while it is still there. */
   async function traces(who: Who): Promise<Traces> {

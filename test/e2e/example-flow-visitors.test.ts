@@ -21,7 +21,7 @@ import { cameraSkip } from '../helpers/camera';
 import { IN_CI, ROOT } from '../helpers/env';
 import { filesContaining } from '../helpers/files';
 import { STRANGERS_SECONDS, strangersClip } from '../helpers/motion-clip';
-import { MOSQUITTO, startMosquitto, type Mosquitto } from '../helpers/mosquitto';
+import { MOSQUITTO, retainedMessages, startMosquitto, type Mosquitto } from '../helpers/mosquitto';
 import { startNodeRed, waitForLog, type RunningNodeRed } from '../helpers/nodered';
 import { loopedClip, startRtspServer, type RtspServer } from '../helpers/rtsp';
 import { until } from '../helpers/wait';
@@ -92,15 +92,8 @@ describe(
 
     /** The retained payloads on the broker now, by topic. */
     async function retained(): Promise<Map<string, string>> {
-      const client = await mqtt.connectAsync(broker.url);
-      const seen = new Map<string, string>();
-      client.on('message', (topic, payload, packet) => {
-        if (packet.retain && payload.length) seen.set(topic, payload.toString());
-      });
-      await client.subscribeAsync('facewatch/#', { qos: 1 });
-      await new Promise((r) => setTimeout(r, 1000));
-      await client.endAsync();
-      return seen;
+      const all = await retainedMessages(broker.url, 'facewatch/#');
+      return new Map([...all].map(([topic, payload]) => [topic, payload.toString()]));
     }
 
     const report = (): string =>

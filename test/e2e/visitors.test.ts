@@ -11,12 +11,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import mqtt from 'mqtt';
 import type { DetectionEvent } from '../../lib/types/events';
 import type { VisitorDetail, VisitorEnrolAnswer, VisitorsAnswer } from '../../lib/types/library';
 import { fixturePath } from '../helpers/env';
 import { filesContaining } from '../helpers/files';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto';
+import { retainedMessages, startMosquitto, type Mosquitto } from '../helpers/mosquitto';
 import { startNodeRed, waitForLog, type RunningNodeRed } from '../helpers/nodered';
 
 const HOUR = 3_600_000;
@@ -153,17 +152,10 @@ describe('recurring visitors end to end (real Node-RED, real broker, real photos
     }
   }
 
-  /** The retained messages on the broker now. */
+  /** The retained payloads on the broker now, by topic. */
   async function retained(): Promise<Map<string, string>> {
-    const client = await mqtt.connectAsync(broker.url);
-    const seen = new Map<string, string>();
-    client.on('message', (topic, payload, packet) => {
-      if (packet.retain && payload.length) seen.set(topic, payload.toString());
-    });
-    await client.subscribeAsync('#', { qos: 1 });
-    await new Promise((r) => setTimeout(r, 1000));
-    await client.endAsync();
-    return seen;
+    const all = await retainedMessages(broker.url, '#');
+    return new Map([...all].map(([topic, payload]) => [topic, payload.toString()]));
   }
 
   const ids: Record<string, string> = {};

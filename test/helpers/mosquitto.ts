@@ -204,3 +204,19 @@ export async function clearRetained(url: string, filters: string[]): Promise<voi
     if (payload.length) await client.publishAsync(t, '', { retain: true, qos: 1 });
   await client.endAsync();
 }
+
+/**
+ * The retained messages on the broker at `url` now, by topic (those under `filter`): a fresh client
+ * subscribes, collects what the broker sends as retained for a second, and leaves.
+ */
+export async function retainedMessages(url: string, filter = '#'): Promise<Map<string, Buffer>> {
+  const client = await mqtt.connectAsync(url);
+  const seen = new Map<string, Buffer>();
+  client.on('message', (topic, payload, packet) => {
+    if (packet.retain && payload.length) seen.set(topic, payload);
+  });
+  await client.subscribeAsync(filter, { qos: 1 });
+  await new Promise((r) => setTimeout(r, 1000));
+  await client.endAsync();
+  return seen;
+}

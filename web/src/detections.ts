@@ -4,6 +4,7 @@
  * here, as a new person or as a sample of someone enrolled.
  */
 import { get, json, url } from './api';
+import { enrolAsFields } from './enrol-as';
 import { h, message, nextId, replace, when } from './dom';
 import { errorText, type View, type ViewContext } from './view';
 import type { DetectionEvent, EventsAnswer, PersonSummary } from './types';
@@ -95,49 +96,16 @@ function enrolAs(e: DetectionEvent, ctx: ViewContext, people: () => PersonSummar
       return;
     }
     toggle.setAttribute('aria-expanded', 'true');
-    const group = nextId('as');
-    const asNew = h('input', { type: 'radio', name: group, value: 'new', id: `${group}-new`, checked: true });
-    const asSample = h('input', { type: 'radio', name: group, value: 'sample', id: `${group}-sample` });
-    const name = h('input', { id: `${group}-name`, autocomplete: 'off', class: 'enrol-as-name' });
-    const pid = h('input', { id: `${group}-id`, autocomplete: 'off' });
-    const list = people();
-    const pick = h(
-      'select',
-      { id: `${group}-person`, class: 'enrol-as-person' },
-      ...list.map((p) => h('option', { value: p.id }, `${p.name} (${p.id})`)),
-    );
-    if (!list.length) asSample.disabled = true;
+    const fields = enrolAsFields(nextId('as'), 'Enrol this face as', 'a new sample of');
+    fields.setPeople(people());
+    const name = fields.name;
     const out = h('div', { 'aria-live': 'polite' });
     const submit = h('button', { type: 'submit', class: 'primary small' }, 'Enrol');
-    const f = h(
-      'form',
-      { class: 'enrol-as-form' },
-      h(
-        'fieldset',
-        {},
-        h('legend', {}, 'Enrol this face as'),
-        h('div', { class: 'radio' }, asNew, h('label', { for: asNew.id }, 'a new person')),
-        h('div', { class: 'field' }, h('label', { for: name.id }, 'Name'), name),
-        h('div', { class: 'field' }, h('label', { for: pid.id }, 'Id (optional)'), pid),
-        h('div', { class: 'radio' }, asSample, h('label', { for: asSample.id }, 'a new sample of')),
-        h('div', { class: 'field' }, h('label', { for: pick.id }, 'Person'), pick),
-      ),
-      out,
-      submit,
-    );
-    const sync = (): void => {
-      name.disabled = pid.disabled = !asNew.checked;
-      pick.disabled = !asSample.checked;
-    };
-    asNew.addEventListener('change', sync);
-    asSample.addEventListener('change', sync);
-    sync();
+    const f = h('form', { class: 'enrol-as-form' }, fields.fieldset, out, submit);
     f.addEventListener('submit', (ev) => {
       ev.preventDefault();
-      const body: { name?: string; id?: string; person?: string } = asNew.checked
-        ? { name: name.value.trim(), ...(pid.value.trim() ? { id: pid.value.trim() } : {}) }
-        : { person: pick.value };
-      if (asNew.checked && !body.name) {
+      const body = fields.body();
+      if (!body) {
         replace(out, message('error', 'Give the person a name.'));
         name.focus();
         return;

@@ -1,6 +1,7 @@
 /** People: the grid of enrolled people with search, and one person's page (samples, events, edits). */
 import { ApiError, call, get, json, url } from './api';
 import { readOnly } from './auth';
+import { confirmErase } from './confirm';
 import { h, message, metaText, replace, when } from './dom';
 import { eventItem } from './detections';
 import { metadataEditor } from './metadata';
@@ -295,47 +296,26 @@ export const personView: View = async (root, ctx, arg) => {
 
 /** The confirmation says plainly that the data is erased for good. */
 function confirmDelete(person: PersonWithEvents, ctx: ViewContext): void {
-  const out = h('div', { 'aria-live': 'polite' });
-  const cancel = h('button', { type: 'button', value: 'cancel' }, 'Cancel');
-  const erase = h('button', { type: 'button', class: 'danger', id: 'confirm-delete' }, 'Erase for good');
-  const dialog = h(
-    'dialog',
-    { 'aria-labelledby': 'confirm-title', 'aria-describedby': 'confirm-text', class: 'confirm' },
-    h('h2', { id: 'confirm-title' }, `Delete ${person.name}?`),
-    h(
-      'p',
-      { id: 'confirm-text' },
-      `All data of ${person.name} (id ${person.id}) is erased for good: ${person.samples.length} ${
-        person.samples.length === 1 ? 'sample' : 'samples'
-      }, face crops, their copies in backups, detection events and their snapshots. This cannot be undone.`,
-    ),
-    out,
-    h('div', { class: 'actions' }, cancel, erase),
-  );
-  cancel.addEventListener('click', () => dialog.close());
-  dialog.addEventListener('close', () => dialog.remove());
-  erase.addEventListener('click', () => {
-    erase.disabled = true;
-    json<{ events?: number; files?: number }>(url(`faces/${encodeURIComponent(person.id)}`), {
-      method: 'DELETE',
-      action: 'delete people',
-    }).then(
-      (a) => {
-        dialog.close();
-        ctx.notice(
-          `${person.name} was deleted and their data erased${
-            typeof a.events === 'number' ? ` (${a.events} events, ${a.files ?? 0} files)` : ''
-          }.`,
-        );
-        location.hash = '#people';
-      },
-      (err) => {
-        erase.disabled = false;
-        replace(out, message('error', errorText(err)));
-      },
-    );
+  confirmErase({
+    title: `Delete ${person.name}?`,
+    text: `All data of ${person.name} (id ${person.id}) is erased for good: ${person.samples.length} ${
+      person.samples.length === 1 ? 'sample' : 'samples'
+    }, face crops, their copies in backups, detection events and their snapshots. This cannot be undone.`,
+    buttonId: 'confirm-delete',
+    erase: async () => {
+      const a = await json<{ events?: number; files?: number }>(
+        url(`faces/${encodeURIComponent(person.id)}`),
+        {
+          method: 'DELETE',
+          action: 'delete people',
+        },
+      );
+      ctx.notice(
+        `${person.name} was deleted and their data erased${
+          typeof a.events === 'number' ? ` (${a.events} events, ${a.files ?? 0} files)` : ''
+        }.`,
+      );
+      location.hash = '#people';
+    },
   });
-  document.body.appendChild(dialog);
-  dialog.showModal();
-  cancel.focus();
 }

@@ -5,6 +5,8 @@
  * crops), Merge another visitor into it, Split sightings off, and Forget it with every trace.
  */
 import { get, json, url } from './api';
+import { confirmErase } from './confirm';
+import { enrolAsFields } from './enrol-as';
 import { h, message, nextId, plural, replace, when } from './dom';
 import { errorText, type View, type ViewContext } from './view';
 import type {
@@ -148,21 +150,9 @@ export const visitorView: View = async (root, ctx, arg) => {
   const reload = (): void => void visitorView(root, ctx, arg);
 
   // Enrol as…
-  const group = nextId('venrol');
-  const asNew = h('input', { type: 'radio', name: group, value: 'new', id: `${group}-new`, checked: true });
-  const asSample = h('input', { type: 'radio', name: group, value: 'sample', id: `${group}-sample` });
-  const name = h('input', { id: 'visitor-enrol-name', autocomplete: 'off' });
-  const pid = h('input', { id: 'visitor-enrol-id', autocomplete: 'off' });
-  const pick = h('select', { id: 'visitor-enrol-person' });
+  const fields = enrolAsFields('visitor-enrol', 'Enrol this visitor as', 'new samples of');
   const enrolOut = h('div', { 'aria-live': 'polite' });
   const enrolButton = h('button', { type: 'submit', class: 'primary', id: 'visitor-enrol' }, 'Enrol');
-  const sync = (): void => {
-    name.disabled = pid.disabled = !asNew.checked;
-    pick.disabled = !asSample.checked;
-  };
-  asNew.addEventListener('change', sync);
-  asSample.addEventListener('change', sync);
-  sync();
   const enrolForm = h(
     'form',
     { class: 'panel', 'aria-labelledby': 'venrol-title', 'data-write': true },
@@ -172,36 +162,21 @@ export const visitorView: View = async (root, ctx, arg) => {
       { class: 'muted small' },
       `Enrols up to 5 of this visitor’s best face crops, with the checks of any enrolment; its past detections become the person’s.`,
     ),
-    h(
-      'fieldset',
-      {},
-      h('legend', {}, 'Enrol this visitor as'),
-      h('div', { class: 'radio' }, asNew, h('label', { for: asNew.id }, 'a new person')),
-      h('div', { class: 'field' }, h('label', { for: name.id }, 'Name'), name),
-      h('div', { class: 'field' }, h('label', { for: pid.id }, 'Id (optional)'), pid),
-      h('div', { class: 'radio' }, asSample, h('label', { for: asSample.id }, 'new samples of')),
-      h('div', { class: 'field' }, h('label', { for: pick.id }, 'Person'), pick),
-    ),
+    fields.fieldset,
     enrolOut,
     enrolButton,
   );
+  fields.setPeople([]);
   get<PersonSummary[]>('faces', 'see enrolled people').then(
-    (people) => {
-      replace(pick, ...people.map((p) => h('option', { value: p.id }, `${p.name} (${p.id})`)));
-      if (!people.length) asSample.disabled = true;
-    },
-    () => {
-      asSample.disabled = true;
-    },
+    (people) => fields.setPeople(people),
+    () => undefined,
   );
   enrolForm.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    const body = asNew.checked
-      ? { name: name.value.trim(), ...(pid.value.trim() ? { id: pid.value.trim() } : {}) }
-      : { person: pick.value };
-    if (asNew.checked && !name.value.trim()) {
+    const body = fields.body();
+    if (!body) {
       replace(enrolOut, message('error', 'Give the person a name.'));
-      name.focus();
+      fields.name.focus();
       return;
     }
     enrolButton.disabled = true;
@@ -356,42 +331,19 @@ export const visitorView: View = async (root, ctx, arg) => {
 };
 
 function confirmForget(v: VisitorDetail, ctx: ViewContext): void {
-  const out = h('div', { 'aria-live': 'polite' });
-  const cancel = h('button', { type: 'button', value: 'cancel' }, 'Cancel');
-  const erase = h('button', { type: 'button', class: 'danger', id: 'confirm-forget' }, 'Erase for good');
-  const dialog = h(
-    'dialog',
-    { 'aria-labelledby': 'confirm-title', 'aria-describedby': 'confirm-text', class: 'confirm' },
-    h('h2', { id: 'confirm-title' }, `Forget ${v.id}?`),
-    h(
-      'p',
-      { id: 'confirm-text' },
+  confirmErase({
+    title: `Forget ${v.id}?`,
+    text:
       `Every trace of ${v.id} is erased for good: its face descriptors, ${plural(v.events.length, 'detection')} ` +
-        'and their snapshots and crops. This cannot be undone.',
-    ),
-    out,
-    h('div', { class: 'actions' }, cancel, erase),
-  );
-  cancel.addEventListener('click', () => dialog.close());
-  dialog.addEventListener('close', () => dialog.remove());
-  erase.addEventListener('click', () => {
-    erase.disabled = true;
-    json<VisitorForgetAnswer>(url(`visitors/${encodeURIComponent(v.id)}`), {
-      method: 'DELETE',
-      action: 'forget visitors',
-    }).then(
-      (a) => {
-        dialog.close();
-        ctx.notice(`${v.id} was forgotten and its data erased (${plural(a.events, 'detection')}).`);
-        location.hash = '#visitors';
-      },
-      (err) => {
-        erase.disabled = false;
-        replace(out, message('error', errorText(err)));
-      },
-    );
+      'and their snapshots and crops. This cannot be undone.',
+    buttonId: 'confirm-forget',
+    erase: async () => {
+      const a = await json<VisitorForgetAnswer>(url(`visitors/${encodeURIComponent(v.id)}`), {
+        method: 'DELETE',
+        action: 'forget visitors',
+      });
+      ctx.notice(`${v.id} was forgotten and its data erased (${plural(a.events, 'detection')}).`);
+      location.hash = '#visitors';
+    },
   });
-  document.body.appendChild(dialog);
-  dialog.showModal();
-  cancel.focus();
 }
