@@ -292,9 +292,9 @@ export class StoreEvents {
     const { book, log } = parts;
     const events = await log.visitorEvents(id);
     const move = new Set(eventIds);
+    const own = new Set(events.map((e) => e.id));
     for (const e of move)
-      if (!events.some((x) => x.id === e))
-        throw new RangeError(`${String(e).slice(0, 64)} is not a sighting of visitor ${id}`);
+      if (!own.has(e)) throw new RangeError(`${String(e).slice(0, 64)} is not a sighting of visitor ${id}`);
     const sighting = (e: DetectionEvent) => ({ time: Date.parse(e.time), camera: e.camera, event: e.id });
     const out = await book.split(
       id,

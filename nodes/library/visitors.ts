@@ -8,7 +8,7 @@
  */
 import type { Request } from 'express';
 import { storeEvents } from '../../lib/events/store-events';
-import { VISITOR_ID, type Visitor } from '../../lib/events/visitors';
+import { eventVisitor, VISITOR_ID, type Visitor } from '../../lib/events/visitors';
 import { enrolEventPicture } from '../../lib/store/event-enrol';
 import type { Person } from '../../lib/store/types';
 import { VISITORS } from '../../lib/types/defaults';
@@ -39,14 +39,7 @@ const LIST = { default: 200, max: 1000 };
 const TIMELINE = 1000;
 
 function summary(v: Visitor): VisitorSummary {
-  return {
-    id: v.id,
-    visits: v.visits,
-    firstSeen: new Date(v.firstSeen).toISOString(),
-    lastSeen: new Date(v.lastSeen).toISOString(),
-    cameras: [...v.cameras],
-    best: v.samples.flatMap((s) => (s.event ? [s.event] : [])),
-  };
+  return { ...eventVisitor(v), best: v.samples.flatMap((s) => (s.event ? [s.event] : [])) };
 }
 
 /** A visitor id from the request's path (400 when it is not one). */

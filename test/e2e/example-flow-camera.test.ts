@@ -8,15 +8,15 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import mqtt from 'mqtt';
 import type { DetectionEvent } from '../../lib/types/events';
 import { cameraSkip } from '../helpers/camera';
-import { faceApiSample, fixturePath, IN_CI, ROOT } from '../helpers/env';
-import { MOSQUITTO, startMosquitto, type Mosquitto } from '../helpers/mosquitto';
+import { faceApiSample, fixturePath, ROOT } from '../helpers/env';
+import { mosquittoSkip, startMosquitto, type Mosquitto } from '../helpers/mosquitto';
 import { startNodeRed, waitForLog, type RunningNodeRed } from '../helpers/nodered';
 import { loopedClip, startRtspServer, type RtspServer } from '../helpers/rtsp';
 import { until } from '../helpers/wait';
@@ -46,13 +46,6 @@ interface StatusMsg {
   text?: string;
   fill?: string;
   shape?: string;
-}
-
-function mosquittoSkip(): string | undefined {
-  if (existsSync(MOSQUITTO)) return undefined;
-  const why = `mosquitto not found at ${MOSQUITTO}`;
-  if (IN_CI) throw new Error(`required under CI: ${why}`);
-  return why;
 }
 
 /** The editor's websocket: debug messages and node statuses, as the sidebar sees them. */

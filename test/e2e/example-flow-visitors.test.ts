@@ -11,17 +11,18 @@
  * names it, and B's next passage gets a new id (ids are never reused).
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import mqtt from 'mqtt';
 import type { DetectionEvent } from '../../lib/types/events';
 import type { VisitorEnrolAnswer } from '../../lib/types/library';
 import { cameraSkip } from '../helpers/camera';
-import { IN_CI, ROOT } from '../helpers/env';
+import { ROOT } from '../helpers/env';
 import { filesContaining } from '../helpers/files';
 import { STRANGERS_SECONDS, strangersClip } from '../helpers/motion-clip';
-import { MOSQUITTO, retainedMessages, startMosquitto, type Mosquitto } from '../helpers/mosquitto';
+import { mosquittoSkip, retainedMessages, startMosquitto, type Mosquitto } from '../helpers/mosquitto';
+import { api as libraryApi } from '../helpers/instances';
 import { startNodeRed, waitForLog, type RunningNodeRed } from '../helpers/nodered';
 import { loopedClip, startRtspServer, type RtspServer } from '../helpers/rtsp';
 import { until } from '../helpers/wait';
@@ -29,13 +30,6 @@ import { until } from '../helpers/wait';
 const FLOW = JSON.parse(readFileSync(path.join(ROOT, 'examples', 'flows.json'), 'utf8')) as object[];
 /** Passes of the clip the RTSP server's copy holds (38 s each). */
 const LOOPS = 20;
-
-function mosquittoSkip(): string | undefined {
-  if (existsSync(MOSQUITTO)) return undefined;
-  const why = `mosquitto not found at ${MOSQUITTO}`;
-  if (IN_CI) throw new Error(`required under CI: ${why}`);
-  return why;
-}
 
 interface Seen {
   event: DetectionEvent;
@@ -80,15 +74,8 @@ describe(
       await broker?.dispose();
     });
 
-    function api(route: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
-      const { json, ...rest } = init;
-      return fetch(`${nr.url}/facewatch/api/${route}`, {
-        ...rest,
-        ...(json !== undefined
-          ? { body: JSON.stringify(json), headers: { 'content-type': 'application/json' } }
-          : {}),
-      });
-    }
+    const api = (route: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> =>
+      libraryApi(nr, route, init);
 
     /** The retained payloads on the broker now, by topic. */
     async function retained(): Promise<Map<string, string>> {

@@ -10,19 +10,11 @@
  * whole report there.
  */
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { cameraSkip } from '../helpers/camera';
-import { IN_CI } from '../helpers/env';
-import { MOSQUITTO } from '../helpers/mosquitto';
+import { mosquittoSkip } from '../helpers/mosquitto';
 import { compressedSchedule, runSoak, type SoakReport } from '../helpers/soak';
-
-function mosquittoSkip(): string | undefined {
-  if (existsSync(MOSQUITTO)) return undefined;
-  const why = `mosquitto not found at ${MOSQUITTO}`;
-  if (IN_CI) throw new Error(`required under CI: ${why}`);
-  return why;
-}
 
 describe(
   'the soak, 2 minutes (8 cameras, faults compressed)',

@@ -16,6 +16,7 @@ import type { VisitorDetail, VisitorEnrolAnswer, VisitorsAnswer } from '../../li
 import { fixturePath } from '../helpers/env';
 import { filesContaining } from '../helpers/files';
 import { retainedMessages, startMosquitto, type Mosquitto } from '../helpers/mosquitto';
+import { api as libraryApi } from '../helpers/instances';
 import { startNodeRed, waitForLog, type RunningNodeRed } from '../helpers/nodered';
 
 const HOUR = 3_600_000;
@@ -102,15 +103,8 @@ describe('recurring visitors end to end (real Node-RED, real broker, real photos
     await broker?.dispose();
   });
 
-  function api(route: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
-    const { json, ...rest } = init;
-    return fetch(`${nr.url}/facewatch/api/${route}`, {
-      ...rest,
-      ...(json !== undefined
-        ? { body: JSON.stringify(json), headers: { 'content-type': 'application/json' } }
-        : {}),
-    });
-  }
+  const api = (route: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> =>
+    libraryApi(nr, route, init);
 
   async function apiJson<T>(
     route: string,

@@ -88,9 +88,19 @@ export async function who(nr: RunningNodeRed, photo: Buffer): Promise<string[]> 
   return (JSON.parse(text) as { known: string[] }).known;
 }
 
-/** A request to an instance's Face Library API. */
-export function api(nr: RunningNodeRed, route: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(`${nr.url}/facewatch/api/${route}`, init);
+/** A request to an instance's Face Library API; `json` is sent as a JSON body. */
+export function api(
+  nr: RunningNodeRed,
+  route: string,
+  init: RequestInit & { json?: unknown } = {},
+): Promise<Response> {
+  const { json, ...rest } = init;
+  return fetch(
+    `${nr.url}/facewatch/api/${route}`,
+    json === undefined
+      ? rest
+      : { ...rest, body: JSON.stringify(json), headers: { 'content-type': 'application/json' } },
+  );
 }
 
 /** Enrols a person from a photo through an instance's Face Library API; resolves to their id. */

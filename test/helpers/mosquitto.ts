@@ -4,11 +4,12 @@
  * a restart loses retained messages as a real broker without persistence does.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
+import { IN_CI } from './env';
 import { selfSignedFiles } from './tls';
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
@@ -219,4 +220,12 @@ export async function retainedMessages(url: string, filter = '#'): Promise<Map<s
   await new Promise((r) => setTimeout(r, 1000));
   await client.endAsync();
   return seen;
+}
+
+/** Why a suite that starts its own mosquitto is skipped (none installed); under CI that is a failure. */
+export function mosquittoSkip(): string | undefined {
+  if (existsSync(MOSQUITTO)) return undefined;
+  const why = `mosquitto not found at ${MOSQUITTO}`;
+  if (IN_CI) throw new Error(`required under CI: ${why}`);
+  return why;
 }

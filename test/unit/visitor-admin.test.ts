@@ -15,6 +15,7 @@ import sharp from 'sharp';
 import type { EventLog } from '../../lib/events/log';
 import { closeStore, onVisitorGone, openStore, storeEvents } from '../../lib/events/store-events';
 import type { VisitorBook } from '../../lib/events/visitor-book';
+import { eventVisitor } from '../../lib/events/visitors';
 import type { FaceStore } from '../../lib/store/face-store';
 import type { DetectionEvent } from '../../lib/types/events';
 import { filesContaining } from '../helpers/files';
@@ -62,20 +63,7 @@ describe('the Visitors view’s changes to a store', () => {
       time,
       event: e0.id,
     }))!;
-    const v = a.visitor;
-    return log.record(
-      {
-        ...e0,
-        visitor: {
-          id: v.id,
-          visits: v.visits,
-          firstSeen: new Date(v.firstSeen).toISOString(),
-          lastSeen: new Date(v.lastSeen).toISOString(),
-          cameras: v.cameras,
-        },
-      },
-      { crop },
-    );
+    return log.record({ ...e0, visitor: eventVisitor(a.visitor) }, { crop });
   }
 
   const audit = (): Array<{ action: string; actor: string; details?: Record<string, unknown> }> =>
