@@ -69,6 +69,9 @@ describe('PostgreSQL stopped and started under two instances', () => {
     await cluster.start();
     await until('the outbox to drain', async () => (await log.outbox()).waiting === 0, 30_000, 100);
     await until('north to be back', () => north.availability().down === null, 15_000, 50);
+    // South's feed reconnects on its own timer (up to 2 s apart): a change it makes before that is
+    // saved but answered with EDB_DOWN (it has not come back to it yet): both must be back first.
+    await until('south to be back', () => south.availability().down === null, 15_000, 50);
     const c = new Client({ connectionString: cluster.url });
     await c.connect();
     try {
