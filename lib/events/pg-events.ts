@@ -1,13 +1,14 @@
 /**
  * The detection events of an installation in PostgreSQL: the `events` table of a face store's schema
- * (lib/store/pg/schema.ts, versions 2 to 4), written by every instance, read by every Face Library.
+ * (lib/store/pg/schema.ts, versions 2 to 5), written by every instance, read by every Face Library.
  *
  * An event is its JSON (`event`), its plain frame (`snapshot`) and face crop (`crop`) as bytea, with
  * the columns queries look at. Its id is the one the recording instance gave it: writing an event
  * twice writes it once (a lost answer, an instance that stopped before it knew), so instances can
  * write from an outbox without coordination. `person_id` references `people`: deleting a person
  * deletes their events in the same transaction, and an event of someone deleted meanwhile cannot be
- * written (it is reported as erased, not stored).
+ * written (it is reported as erased, not stored). An event's recurring visitor (`visitor_id`) is
+ * checked the same way when it is written: one that left meanwhile is refused with why.
  *
  * Retention and the disk cap run once for the installation: the instance that takes the schema's
  * sweep lock (a session advisory lock, tried, never waited for) sweeps; the others skip.
@@ -27,6 +28,7 @@ import {
   type SweepReport,
 } from './log';
 import { pixelate } from './snapshot';
+import type { VisitorFate } from './visitors';
 
 /** What writing one event did. */
 export type EventWrite = 'written' | 'already' | 'erased';
@@ -51,7 +53,8 @@ export function faceIdsOf(e: DetectionEvent): string[] {
 }
 
 /** The columns an event is written into, in the order of {@link rowOf}. */
-const COLUMNS = 'id, ts, camera, instance, person_id, known, face_ids, event, snapshot, crop';
+const COLUMNS = 'id, ts, camera, instance, person_id, known, face_ids, visitor_id, event, snapshot, crop';
+const NCOLUMNS = 11;
 
 /** An event's row: its columns' values (the event's JSON without the instance, which has a column). */
 function rowOf(
@@ -69,10 +72,28 @@ function rowOf(
     e.person?.id ?? null,
     e.known,
     faceIdsOf(e),
+    e.visitor?.id ?? null,
     JSON.stringify(body),
     pictures.snapshot ?? null,
     pictures.crop ?? null,
   ];
+}
+
+/** An event to write, with the instance that recorded it and its pictures. */
+export interface EventItem {
+  event: DetectionEvent;
+  instance: string;
+  pictures: { snapshot?: Buffer | null; crop?: Buffer | null };
+}
+
+/**
+ * Events were not written: visitors they carry left meanwhile; `gone` says why for each (null: its
+ * row is gone, expired or never shared).
+ */
+export class VisitorsGone extends Error {
+  constructor(readonly gone: Map<string, VisitorFate | null>) {
+    super(`visitors ${[...gone.keys()].join(', ')} left before their events were written`);
+  }
 }
 
 /** The events table of one schema, through a pool. */
@@ -95,33 +116,51 @@ export class PgEvents {
     instance: string,
     pictures: { snapshot?: Buffer | null; crop?: Buffer | null },
   ): Promise<EventWrite> {
-    try {
-      const { rowCount } = await this.pool.query(
-        `INSERT INTO ${this.t} (${COLUMNS})
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING`,
-        rowOf(e, instance, pictures),
-      );
-      return rowCount ? 'written' : 'already';
-    } catch (err) {
-      // The person it names is not in the store: deleted while the event waited to be written.
-      if ((err as { code?: string }).code === '23503') return 'erased';
-      throw err;
-    }
+    const [w] = await this.writeMany([{ event: e, instance, pictures }]);
+    return w;
   }
 
   /**
    * Writes events with their pictures in one statement, in order, each once: resolves to what each
    * write did, as {@link write} says it. When one names a person the store does not hold (deleted
    * meanwhile) the statement fails as a whole, and they are written one by one instead.
+   *
+   * Events that carry a recurring visitor are written in one transaction that first locks their
+   * visitors' rows (shared: writers of events do not wait for each other): when a visitor left
+   * meanwhile (merged, enrolled, forgotten, expired) nothing is written and {@link VisitorsGone} says
+   * why, for the caller to relabel or erase those events first. A visitor's change locks its row too,
+   * so an event is either written before it (and changed with the others) or learns of it here.
    */
-  async writeMany(
-    items: Array<{
-      event: DetectionEvent;
-      instance: string;
-      pictures: { snapshot?: Buffer | null; crop?: Buffer | null };
-    }>,
-  ): Promise<EventWrite[]> {
-    if (items.length <= 1) return Promise.all(items.map((i) => this.write(i.event, i.instance, i.pictures)));
+  async writeMany(items: EventItem[]): Promise<EventWrite[]> {
+    const visitors = [...new Set(items.flatMap((i) => (i.event.visitor ? [i.event.visitor.id] : [])))];
+    if (!visitors.length) return this.insertMany(this.pool, items);
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      const { rows } = await c.query<{ id: string; gone: VisitorFate | null }>(
+        `SELECT id, gone FROM ${schemaIdentifier(this.schema)}.visitors WHERE id = ANY($1) ORDER BY id FOR SHARE`,
+        [visitors],
+      );
+      const here = new Map(rows.map((r) => [r.id, r.gone]));
+      const gone = new Map<string, VisitorFate | null>();
+      for (const v of visitors) if (!here.has(v) || here.get(v)) gone.set(v, here.get(v) ?? null);
+      if (gone.size) throw new VisitorsGone(gone);
+      const written = await this.insertMany(c, items);
+      await c.query('COMMIT');
+      return written;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      c.release();
+    }
+  }
+
+  /**
+   * The rows' statement; on a client in a transaction a person deleted meanwhile fails it (the
+   * caller tries again after erasing them), through the pool the events are written one by one.
+   */
+  private async insertMany(db: Pool | PoolClient, items: EventItem[]): Promise<EventWrite[]> {
     // One statement of rows of parameters (binary, as node-postgres sends a Buffer): a bytea[]
     // parameter would travel as hex text, three times slower than the rows one by one.
     const args: unknown[] = [];
@@ -129,11 +168,11 @@ export class PgEvents {
     for (const { event: e, instance, pictures } of items) {
       const at = args.length;
       args.push(...rowOf(e, instance, pictures));
-      rowsSql.push(`(${Array.from({ length: 10 }, (_, i) => `$${at + i + 1}`).join(', ')})`);
+      rowsSql.push(`(${Array.from({ length: NCOLUMNS }, (_, i) => `$${at + i + 1}`).join(', ')})`);
     }
     try {
       // Rows go in in the order given (the outbox's, oldest first).
-      const { rows } = await this.pool.query<{ id: string }>(
+      const { rows } = await db.query<{ id: string }>(
         `INSERT INTO ${this.t} (${COLUMNS})
          VALUES ${rowsSql.join(', ')} ON CONFLICT (id) DO NOTHING RETURNING id`,
         args,
@@ -142,8 +181,11 @@ export class PgEvents {
       return items.map((i) => (written.has(i.event.id) ? 'written' : 'already'));
     } catch (err) {
       if ((err as { code?: string }).code !== '23503') throw err;
+      // The person an event names is not in the store: deleted while the event waited.
+      if (items.length === 1) return ['erased'];
+      if (db !== this.pool) throw err;
       const out: EventWrite[] = [];
-      for (const i of items) out.push(await this.write(i.event, i.instance, i.pictures));
+      for (const i of items) out.push(...(await this.insertMany(this.pool, [i])));
       return out;
     }
   }
@@ -176,8 +218,7 @@ export class PgEvents {
     }
     if (q.camera !== undefined && q.camera !== '') where.push(`camera = ${arg(String(q.camera))}`);
     if (typeof q.known === 'boolean') where.push(`known = ${arg(q.known)}`);
-    if (q.visitor !== undefined && q.visitor !== '')
-      where.push(`event->'visitor'->>'id' = ${arg(String(q.visitor))}`);
+    if (q.visitor !== undefined && q.visitor !== '') where.push(`visitor_id = ${arg(String(q.visitor))}`);
     const from = toMs(q.from);
     const to = toMs(q.to);
     if (from !== undefined) where.push(`ts >= ${arg(isoTime(from))}`);
@@ -232,7 +273,7 @@ export class PgEvents {
   }): Promise<{ around: StatEntry[]; known: StatEntry[] }> {
     const entry = `to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS time, camera,
       CASE WHEN person_id IS NULL THEN NULL ELSE jsonb_build_object('id', person_id, 'name', event->'person'->>'name') END AS person,
-      event->'visitor'->>'id' AS visitor`;
+      visitor_id AS visitor`;
     const a = await this.pool.query<StatEntry>(`SELECT ${entry} FROM ${this.t} WHERE ts >= $1 AND ts < $2`, [
       around.$gte,
       around.$lt,
@@ -301,6 +342,70 @@ export class PgEvents {
     }
     if (changed) await this.rewrite();
     return removed;
+  }
+
+  /** Every event of a recurring visitor, oldest first. */
+  async visitorEvents(id: string): Promise<DetectionEvent[]> {
+    const { rows } = await this.pool.query<EventRow>(
+      `SELECT event, instance FROM ${this.t} WHERE visitor_id = $1 ORDER BY ts, id`,
+      [String(id)],
+    );
+    return rows.map(eventOf);
+  }
+
+  /**
+   * Rewrites a recurring visitor's events (those in `only`, else all) with what `change` makes of
+   * each, under row locks, in one transaction: their JSON and the columns read from it (person,
+   * known, faces, visitor). The table is rewritten when anything changed (no copy of the old label
+   * stays in its files). Resolves to the number changed.
+   */
+  async relabelVisitor(
+    id: string,
+    change: (e: DetectionEvent) => DetectionEvent,
+    only?: ReadonlySet<string>,
+  ): Promise<number> {
+    const c = await this.pool.connect();
+    let n = 0;
+    try {
+      await c.query('BEGIN');
+      const { rows } = await c.query<EventRow & { id: string }>(
+        `SELECT id, event, instance FROM ${this.t} WHERE visitor_id = $1 ORDER BY ts, id FOR UPDATE`,
+        [String(id)],
+      );
+      for (const r of rows) {
+        if (only && !only.has(r.id)) continue;
+        const { instance: _i, ...next } = change(eventOf(r));
+        void _i;
+        await c.query(
+          `UPDATE ${this.t} SET event = $2, person_id = $3, known = $4, face_ids = $5, visitor_id = $6 WHERE id = $1`,
+          [
+            r.id,
+            JSON.stringify(next),
+            next.person?.id ?? null,
+            next.known,
+            faceIdsOf(next),
+            next.visitor?.id ?? null,
+          ],
+        );
+        n++;
+      }
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      c.release();
+    }
+    if (n) await this.rewrite();
+    return n;
+  }
+
+  /** Erases a recurring visitor's events with their pictures; the table is rewritten when any went. */
+  async eraseVisitor(id: string): Promise<number> {
+    const n =
+      (await this.pool.query(`DELETE FROM ${this.t} WHERE visitor_id = $1`, [String(id)])).rowCount ?? 0;
+    if (n) await this.rewrite();
+    return n;
   }
 
   /** Rewrites the table's files (VACUUM FULL): removed and changed rows leave no copy in them. */

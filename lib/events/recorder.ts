@@ -2,7 +2,7 @@
  * From matched faces to recorded events: the tracker decides which faces make events, the
  * recorder draws the snapshot, crops the face and records the event in the log.
  *
- * With visitor tracking (a {@link VisitorBook}), an unknown track on a camera is not recorded at its
+ * With visitor tracking (a {@link VisitorRegistry}), an unknown track on a camera is not recorded at its
  * first frame: its event waits for its best frames (VISITORS.frames of them with a descriptor, or
  * the end of the track, whichever comes first), is recorded with the best of them (its picture, box
  * and time) and carries the visitor those frames decided. A track named meanwhile makes its named
@@ -13,8 +13,7 @@ import type { DetectionLog } from './log';
 import { eventId } from './log';
 import { cropFace, drawSnapshot, eventLabels, plainFrame } from './snapshot';
 import { Tracker, type Track, type TrackFace } from './tracker';
-import type { VisitorBook } from './visitor-book';
-import { eventVisitor, qualityScore, type VisitFrame } from './visitors';
+import { eventVisitor, qualityScore, type VisitFrame, type VisitorRegistry } from './visitors';
 
 /** A face as the recorder takes it: a face from face-match, with its crop when face-detect made one. */
 export interface RecordFace extends TrackFace {
@@ -54,7 +53,12 @@ export interface RecorderOptions {
    */
   enrolled?: (personId: string) => boolean;
   /** The store's visitors: unknown tracks get a visitor id. Absent: visitor tracking is off. */
-  visitors?: VisitorBook | null;
+  visitors?: VisitorRegistry | null;
+  /**
+   * Told when a visit could not be given its visitor (its file or database failing): the event is
+   * recorded without one rather than lost.
+   */
+  onVisitorError?: (err: Error) => void;
   /** Milliseconds after its last frame that an unknown track still waiting is recorded (default 2000). */
   visitWaitMs?: number;
 }
@@ -73,6 +77,8 @@ interface Waiting {
 /** Feeds frames to a tracker and records the events it decides. */
 export class EventRecorder {
   readonly tracker: Tracker;
+  /** When a visitor error was last said (see {@link RecorderOptions.onVisitorError}). */
+  private visitorWarned = 0;
   private readonly waiting = new Map<string, Waiting>();
 
   constructor(
@@ -173,13 +179,24 @@ export class EventRecorder {
       b.faces,
       b.image,
       async (event) => {
-        const a = await this.opts.visitors?.assign({
-          frames: w.frames,
-          camera: w.camera,
-          time: b.ts,
-          event: event.id,
-        });
-        if (a) event.visitor = eventVisitor(a.visitor);
+        try {
+          const a = await this.opts.visitors?.assign({
+            frames: w.frames,
+            camera: w.camera,
+            time: b.ts,
+            event: event.id,
+          });
+          if (a) event.visitor = eventVisitor(a.visitor);
+        } catch (err) {
+          // Said once a minute at most: a database away for an hour is one problem, not thousands.
+          if (Date.now() - this.visitorWarned < 60_000) return;
+          this.visitorWarned = Date.now();
+          (this.opts.onVisitorError ?? ((e: Error) => process.emitWarning(e.message)))(
+            new Error(
+              `unknown faces are recorded without a visitor id while the visitors cannot be reached: ${(err as Error).message}`,
+            ),
+          );
+        }
       },
     );
     return recorded ? [recorded] : [];

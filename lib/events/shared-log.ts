@@ -26,7 +26,8 @@ import {
   type EventStats,
   type SweepReport,
 } from './log';
-import { faceIdsOf, type PgEvents } from './pg-events';
+import { faceIdsOf, VisitorsGone, type PgEvents } from './pg-events';
+import { enrolledAs, withVisitorId, type VisitorFate } from './visitors';
 import { isConnectionError } from '../store/pg/pg-store';
 import type { DetectionEvent } from '../types/events';
 
@@ -171,7 +172,14 @@ export class SharedEventLog implements DetectionLog {
             instance: e.instance ?? this.opts.instance,
             pictures: await this.local.pictures(e),
           });
-        await this.table.writeMany(items);
+        try {
+          await this.table.writeMany(items);
+        } catch (err) {
+          if (!(err instanceof VisitorsGone)) throw err;
+          // A visitor they carry left meanwhile (on any instance): relabelled or erased here first.
+          for (const [id, fate] of err.gone) await this.visitorLeft(id, fate);
+          continue;
+        }
         // Written (or already there, or their person erased meanwhile): out of the outbox.
         await this.local.forget(events.map((e) => e.id));
         wrote += events.length;
@@ -190,6 +198,44 @@ export class SharedEventLog implements DetectionLog {
         this.delay = Math.min(this.delay * 2, this.retry.max);
       }
     }
+  }
+
+  /**
+   * Visitor `id` left the installation's gallery: its events waiting here follow it (merged: the
+   * other visitor's id; enrolled: the person's; forgotten, expired or unknown: erased).
+   */
+  private async visitorLeft(id: string, fate: VisitorFate | null): Promise<void> {
+    if (fate && 'merged' in fate) await this.local.relabelVisitor(id, withVisitorId(fate.merged));
+    else if (fate && 'enrolled' in fate) await this.local.relabelVisitor(id, enrolledAs(fate.enrolled));
+    else await this.local.eraseVisitor(id);
+  }
+
+  /** Every event of a recurring visitor, oldest first: the database's and those waiting here. */
+  async visitorEvents(id: string): Promise<DetectionEvent[]> {
+    const waiting = await this.local.visitorEvents(id);
+    const stored = await this.orLocal(() => this.table.visitorEvents(id), [] as DetectionEvent[]);
+    const byId = new Map<string, DetectionEvent>();
+    for (const e of [...waiting, ...stored]) byId.set(e.id, e);
+    return [...byId.values()].sort((a, b) => -newestFirst(a, b));
+  }
+
+  /**
+   * Rewrites a recurring visitor's events (those in `only`, else all) here and in the database (see
+   * EventLog.relabelVisitor, PgEvents.relabelVisitor); resolves to the number changed.
+   */
+  async relabelVisitor(
+    id: string,
+    change: (e: DetectionEvent) => DetectionEvent,
+    only?: ReadonlySet<string>,
+  ): Promise<number> {
+    const here = await this.local.relabelVisitor(id, change, only);
+    return here + (await this.table.relabelVisitor(id, change, only));
+  }
+
+  /** Erases a recurring visitor's events here and in the database; resolves to the number removed. */
+  async eraseVisitor(id: string): Promise<number> {
+    const here = await this.local.eraseVisitor(id);
+    return here + (await this.table.eraseVisitor(id));
   }
 
   /** Resolves when no write of the outbox is under way (its last removal from the outbox included). */

@@ -13,13 +13,13 @@ import { PgStore, type PgStoreOptions } from '../store/pg/pg-store';
 import type { AuditAction } from '../store/audit';
 import type { OpenStore, Person } from '../store/types';
 import { EVENTS } from '../types/defaults';
-import type { Box } from '../types';
-import type { DetectionEvent, EventVisitor } from '../types/events';
+import type { DetectionEvent } from '../types/events';
 import { EventLog, type DetectionLog, type EventLogSettings } from './log';
 import { PgEvents } from './pg-events';
+import { PgVisitorBook } from './pg-visitors';
 import { SharedEventLog } from './shared-log';
 import { VisitorBook } from './visitor-book';
-import type { Visitor } from './visitors';
+import { enrolledAs, withVisitorId, type Visitor, type VisitorRegistry } from './visitors';
 
 export { eventLogFile } from '../store/files';
 
@@ -122,7 +122,7 @@ export class StoreEvents {
   /** The events datafile. */
   readonly file: string;
   private opening?: Promise<DetectionLog>;
-  private openingVisitors?: Promise<VisitorBook | null>;
+  private openingVisitors?: Promise<VisitorRegistry | null>;
   private readonly configurers: Configurer[] = [];
   private readonly detach: () => void;
   /** A warning of the legacy move, said once by whoever opens the log. */
@@ -189,22 +189,32 @@ export class StoreEvents {
   }
 
   /**
-   * The store's recurring visitors (`visitors.db` beside the events datafile), opened on first use;
-   * every caller gets the same one. Null on a store in PostgreSQL: visitors are not shared between
-   * instances yet, and ids made apart on each would collide.
+   * The store's recurring visitors, opened on first use; every caller gets the same one: on a store
+   * of files `visitors.db` beside the events datafile, on a store in PostgreSQL the installation's
+   * (lib/events/pg-visitors.ts), shared by every instance.
    */
-  visitors(): Promise<VisitorBook | null> {
+  visitors(): Promise<VisitorRegistry | null> {
+    const store = this.store;
+    const opts = { retainDays: this.inForce().retainUnknownDays };
     this.openingVisitors ??=
-      this.store.backend === 'postgres'
-        ? Promise.resolve(null)
-        : VisitorBook.open(this.visitorsFile, { retainDays: this.inForce().retainUnknownDays });
+      store instanceof PgStore
+        ? PgVisitorBook.open(store, opts).then((book) => {
+            // Another instance's change took a visitor out: its retained topics go here too.
+            book.onGone((id) => this.visitorGone(id));
+            return book;
+          })
+        : VisitorBook.open(this.visitorsFile, opts);
     this.openingVisitors.catch(() => (this.openingVisitors = undefined));
     return this.openingVisitors;
   }
 
-  /** The visitors when they are open or their file exists; null otherwise (a read creates no files). */
-  async existingVisitors(): Promise<VisitorBook | null> {
-    if (this.openingVisitors || existsSync(this.visitorsFile)) return this.visitors();
+  /**
+   * The visitors when they are open or their file exists (always on PostgreSQL); null otherwise (a
+   * read creates no files).
+   */
+  async existingVisitors(): Promise<VisitorRegistry | null> {
+    if (this.openingVisitors || this.store.backend === 'postgres' || existsSync(this.visitorsFile))
+      return this.visitors();
     return null;
   }
 
@@ -221,12 +231,14 @@ export class StoreEvents {
     return out;
   }
 
-  /** The visitors and this machine's log, when the store has visitor `id`; null otherwise. */
-  private async visitorParts(...ids: string[]): Promise<{ book: VisitorBook; log: EventLog } | null> {
+  /** The visitors and the log, when the store has visitors `ids`; null otherwise. */
+  private async visitorParts(
+    ...ids: string[]
+  ): Promise<{ book: VisitorRegistry; log: EventLog | SharedEventLog } | null> {
     const book = await this.existingVisitors();
     if (!book || !ids.every((id) => book.gallery.get(id))) return null;
     const log = await this.open();
-    return log instanceof EventLog ? { book, log } : null;
+    return log instanceof EventLog || log instanceof SharedEventLog ? { book, log } : null;
   }
 
   /**
@@ -238,9 +250,10 @@ export class StoreEvents {
     const parts = await this.visitorParts(id);
     if (!parts) return null;
     // The events first: a visitor whose events could not be erased is still in the gallery, and
-    // forgetting it again finishes the job.
+    // forgetting it again finishes the job. (A shared store's events written meanwhile by another
+    // instance go with the visitor's row, in its transaction.)
     const n = await parts.log.eraseVisitor(id);
-    await parts.book.forget(id);
+    await parts.book.forget(id, { forgotten: true });
     await this.audit('visitor-forget', { visitor: id, events: n }, actor);
     this.visitorGone(id);
     return n;
@@ -266,10 +279,9 @@ export class StoreEvents {
     if (!parts) return null;
     const { book, log } = parts;
     // The events first: when the gallery's change fails, merging again finishes the job.
-    const n = await log.relabelVisitor(from, (e) => ({
-      ...e,
-      visitor: { ...(e.visitor as EventVisitor), id: into },
-    }));
+    // (A shared store's events written meanwhile by another instance are relabelled with the
+    // visitor's row, in its transaction.)
+    const n = await log.relabelVisitor(from, withVisitorId(into));
     const times = (await log.visitorEvents(into)).map((e) => Date.parse(e.time));
     const v = await book.merge(into, from, times);
     await this.audit('visitor-merge', { visitor: into, merged: from, events: n }, actor);
@@ -301,11 +313,7 @@ export class StoreEvents {
       events.filter((e) => move.has(e.id)).map(sighting),
       events.filter((e) => !move.has(e.id)).map(sighting),
     );
-    await log.relabelVisitor(
-      id,
-      (e) => ({ ...e, visitor: { ...(e.visitor as EventVisitor), id: out.to.id } }),
-      move,
-    );
+    await log.relabelVisitor(id, withVisitorId(out.to.id), move);
     await this.audit('visitor-split', { visitor: id, into: out.to.id, events: move.size }, actor);
     return out;
   }
@@ -346,17 +354,11 @@ export class StoreEvents {
   ): Promise<number | null> {
     const parts = await this.visitorParts(id);
     if (!parts) return null;
-    const named = { id: person.id, name: person.name };
-    const n = await parts.log.relabelVisitor(id, (e) => {
-      const { visitor: _gone, ...rest } = e;
-      const next: DetectionEvent = { ...rest, known: true, person: named };
-      if (e.faces)
-        next.faces = e.faces.map((f) =>
-          f.person === null && sameBox(f.box, e.box) ? { ...f, person: named } : f,
-        );
-      return next;
-    });
-    await parts.book.forget(id);
+    const n = await parts.log.relabelVisitor(id, enrolledAs(person));
+    await parts.book.forget(id, { enrolled: { id: person.id, name: person.name } });
+    // Another instance of a shared store may have written one of its events between the two:
+    // relabelled now (after the visitor's row said it left, every instance relabels its own).
+    if (parts.log instanceof SharedEventLog) await parts.log.relabelVisitor(id, enrolledAs(person));
     await this.audit('visitor-enrol', { visitor: id, person: person.id, events: n }, actor);
     this.visitorGone(id);
     return n;
@@ -487,11 +489,6 @@ export class StoreEvents {
     const book = await this.openingVisitors?.catch(() => null);
     await book?.close();
   }
-}
-
-/** Two boxes are the same face's. */
-function sameBox(a: Box, b: Box): boolean {
-  return a.x === b.x && a.y === b.y && a.width === b.width && a.height === b.height;
 }
 
 const visitorListeners = new Set<(store: OpenStore, id: string) => void>();

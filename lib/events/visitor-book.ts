@@ -10,14 +10,22 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { RawDoc } from '../store/backups';
 import { Datafile } from '../store/datafile';
-import { VisitorGallery, type Assignment, type Visit, type Visitor, type VisitorOptions } from './visitors';
+import {
+  VisitorGallery,
+  type Assignment,
+  type Visit,
+  type Visitor,
+  type VisitorOptions,
+  type VisitorRegistry,
+} from './visitors';
 
 const META = 'meta';
 
 /** Lines appended before the file is compacted, at least (see VisitorBook.compactWhenGrown). */
 const COMPACT_AFTER = 500;
 
-interface SampleDoc {
+/** A kept sample as stored (here and in a shared store's `visitors.samples`). */
+export interface SampleDoc {
   id: string;
   /** Float32 bytes, base64. */
   d: string;
@@ -27,6 +35,27 @@ interface SampleDoc {
   e: string | null;
 }
 
+/** A visitor's samples as stored: descriptors as float32 bytes (exact), base64. */
+export function samplesToDocs(v: Visitor): SampleDoc[] {
+  return v.samples.map((s) => ({
+    id: s.id,
+    d: Buffer.from(Float32Array.from(s.descriptor).buffer).toString('base64'),
+    q: s.quality,
+    t: s.time,
+    c: s.camera,
+    e: s.event,
+  }));
+}
+
+/** Stored samples read back. */
+export function samplesFromDocs(docs: SampleDoc[]): Visitor['samples'] {
+  return docs.map((s) => {
+    const b = Buffer.from(s.d, 'base64');
+    const f = new Float32Array(b.buffer, b.byteOffset, b.length / 4);
+    return { id: s.id, descriptor: Array.from(f), quality: s.q, time: s.t, camera: s.c, event: s.e };
+  });
+}
+
 function toDoc(v: Visitor): RawDoc {
   return {
     _id: v.id,
@@ -34,23 +63,12 @@ function toDoc(v: Visitor): RawDoc {
     lastSeen: v.lastSeen,
     visits: v.visits,
     cameras: v.cameras,
-    samples: v.samples.map((s): SampleDoc => ({
-      id: s.id,
-      d: Buffer.from(Float32Array.from(s.descriptor).buffer).toString('base64'),
-      q: s.quality,
-      t: s.time,
-      c: s.camera,
-      e: s.event,
-    })),
+    samples: samplesToDocs(v),
   };
 }
 
 function fromDoc(d: Record<string, unknown>): Visitor {
-  const samples = (d.samples as SampleDoc[]).map((s) => {
-    const b = Buffer.from(s.d, 'base64');
-    const f = new Float32Array(b.buffer, b.byteOffset, b.length / 4);
-    return { id: s.id, descriptor: Array.from(f), quality: s.q, time: s.t, camera: s.c, event: s.e };
-  });
+  const samples = samplesFromDocs(d.samples as SampleDoc[]);
   return {
     id: String(d._id),
     firstSeen: Number(d.firstSeen),
@@ -62,7 +80,7 @@ function fromDoc(d: Record<string, unknown>): Visitor {
 }
 
 /** A detection log's visitors: the gallery in memory, every change on disk. */
-export class VisitorBook {
+export class VisitorBook implements VisitorRegistry {
   private queue: Promise<unknown> = Promise.resolve();
   /** Lines appended since the file was last compacted (each assignment appends its visitor's). */
   private appended = 0;
@@ -163,7 +181,7 @@ export class VisitorBook {
     });
   }
 
-  /** Forgets a visitor: gone from memory and, compacted, from the file. */
+  /** Forgets a visitor (whatever the reason): gone from memory and, compacted, from the file. */
   forget(id: string): Promise<Visitor | undefined> {
     return this.serial(async () => {
       const v = this.gallery.forget(id);

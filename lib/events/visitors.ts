@@ -11,12 +11,14 @@
  * The samples are searched through the store's {@link DescriptorIndex} (one contiguous pass, the
  * WASM kernel where it runs), so a track against 10 000 visitors costs about what a match does.
  *
- * Pure memory, no I/O: lib/events/visitor-book.ts keeps the gallery in a datafile beside the events.
+ * Pure memory, no I/O: lib/events/visitor-book.ts keeps the gallery in a datafile beside the events,
+ * lib/events/pg-visitors.ts in the database of a store shared on PostgreSQL.
  */
+import { randomBytes } from 'node:crypto';
 import { DescriptorIndex } from '../store/descriptor-index';
 import { EVENTS, VISITORS } from '../types/defaults';
-import type { FaceQuality } from '../types';
-import type { EventVisitor } from '../types/events';
+import type { Box, FaceQuality } from '../types';
+import type { DetectionEvent, EventVisitor } from '../types/events';
 
 /** One frame of a visit: a descriptor and how good a picture of the face it came from was. */
 export interface VisitFrame {
@@ -162,6 +164,8 @@ export class VisitorGallery {
   private index: DescriptorIndex | null = null;
   private nextNumber: number;
   private sampleCounter = 0;
+  /** Makes sample ids unique between galleries too (instances sharing visitors add samples apart). */
+  private readonly sampleTag = randomBytes(3).toString('hex');
 
   constructor(opts: VisitorOptions = {}, visitors: Visitor[] = [], next = 1) {
     this.threshold = opts.threshold ?? VISITORS.threshold.default;
@@ -210,7 +214,7 @@ export class VisitorGallery {
    * visit's descriptor when it is among the best; else a new visitor. Null when no frame of the
    * visit has a descriptor (no visitor can be told without one).
    */
-  assign(visit: Visit): Assignment | null {
+  assign(visit: Visit, newId?: string): Assignment | null {
     const d = visitDescriptor(visit.frames, this.frames);
     if (!d) return null;
     const near = this.nearest(d.descriptor);
@@ -233,7 +237,7 @@ export class VisitorGallery {
       return { visitor: v, created: false, newVisit, distance: near.distance, nearest: near.distance };
     }
     const v: Visitor = {
-      id: visitorId(this.nextNumber++),
+      id: newId ?? visitorId(this.nextNumber++),
       firstSeen: visit.time,
       lastSeen: visit.time,
       visits: 1,
@@ -243,6 +247,17 @@ export class VisitorGallery {
     this.visitors.set(v.id, v);
     this.addSample(v, sample);
     return { visitor: v, created: true, newVisit: true, distance: null, nearest: near?.distance ?? null };
+  }
+
+  /**
+   * The visitor a visit would join now: its id, null when it would start a new visitor, undefined
+   * when no frame of it has a descriptor (see {@link assign}).
+   */
+  wouldJoin(visit: Visit): string | null | undefined {
+    const d = visitDescriptor(visit.frames, this.frames);
+    if (!d) return undefined;
+    const near = this.nearest(d.descriptor);
+    return near && near.distance < this.threshold ? near.id : null;
   }
 
   /**
@@ -272,13 +287,14 @@ export class VisitorGallery {
     id: string,
     moved: Array<{ time: number; camera: string; event: string }>,
     kept: Array<{ time: number; camera: string; event: string }>,
+    newId?: string,
   ): { from: Visitor; to: Visitor } {
     const v = this.mustGet(id);
     if (!moved.length) throw new RangeError(`nothing to split off visitor ${id}`);
     if (!kept.length) throw new RangeError(`splitting every sighting off visitor ${id} leaves it empty`);
     const movedEvents = new Set(moved.map((m) => m.event));
     const to: Visitor = {
-      id: visitorId(this.nextNumber++),
+      id: newId ?? visitorId(this.nextNumber++),
       firstSeen: 0,
       lastSeen: 0,
       visits: 0,
@@ -357,7 +373,7 @@ export class VisitorGallery {
 
   /** Adds a sample to `v`, keeping its best `maxSamples` (by quality, then the newest). */
   private addSample(v: Visitor, s: VisitorSample): void {
-    const sample = { ...s, id: s.id || `${v.id}/${(++this.sampleCounter).toString(36)}` };
+    const sample = { ...s, id: s.id || `${v.id}/${this.sampleTag}${(++this.sampleCounter).toString(36)}` };
     if (!this.index) this.index = new DescriptorIndex(sample.descriptor.length);
     if (sample.descriptor.length !== this.index.dim) return;
     const all = [...v.samples, sample].sort((a, b) => b.quality - a.quality || b.time - a.time);
@@ -366,4 +382,60 @@ export class VisitorGallery {
     if (keep.includes(sample)) this.index.add(v.id, sample.id, sample.descriptor);
     v.samples = keep;
   }
+}
+
+/** Why a visitor left a shared gallery, as the other instances learn it (lib/events/pg-visitors.ts). */
+export type VisitorFate =
+  { merged: string } | { enrolled: { id: string; name: string } } | { forgotten: true };
+
+/**
+ * The keeper of a store's visitors: {@link VisitorGallery} in memory, every change kept (a datafile,
+ * lib/events/visitor-book.ts; the database of a shared store, lib/events/pg-visitors.ts).
+ */
+export interface VisitorRegistry {
+  readonly gallery: VisitorGallery;
+  /** Gives a visit its visitor and keeps it; null when no frame has a descriptor. */
+  assign(visit: Visit): Promise<Assignment | null>;
+  /** Merges `from` into `into` (see {@link VisitorGallery.merge}); `from` leaves no descriptor behind. */
+  merge(into: string, from: string, times?: number[]): Promise<Visitor>;
+  /** Splits sightings off a visitor into a new one (see {@link VisitorGallery.split}). */
+  split(
+    id: string,
+    moved: Array<{ time: number; camera: string; event: string }>,
+    kept: Array<{ time: number; camera: string; event: string }>,
+  ): Promise<{ from: Visitor; to: Visitor }>;
+  /** Removes a visitor and every descriptor of theirs; `fate` says why (enrolled, forgotten). */
+  forget(id: string, fate?: VisitorFate): Promise<Visitor | undefined>;
+  /** Unknown retention (see {@link VisitorGallery.expire}). */
+  expire(now?: number): Promise<{ removed: string[]; changed: string[] }>;
+  /** Waits for the changes under way and stops. */
+  close(): Promise<void>;
+}
+
+/** Two boxes are the same face's. */
+function sameBox(a: Box, b: Box): boolean {
+  return a.x === b.x && a.y === b.y && a.width === b.width && a.height === b.height;
+}
+
+/** A visitor's event relabelled with another visitor id (Merge, Split). */
+export function withVisitorId(id: string): (e: DetectionEvent) => DetectionEvent {
+  return (e) => ({ ...e, visitor: { ...(e.visitor as EventVisitor), id } });
+}
+
+/**
+ * A visitor's event once the visitor is enrolled as `person`: named, their face in the frame named,
+ * the visitor label gone.
+ */
+export function enrolledAs(person: { id: string; name: string }): (e: DetectionEvent) => DetectionEvent {
+  const named = { id: person.id, name: person.name };
+  return (e) => {
+    const { visitor: _gone, ...rest } = e;
+    void _gone;
+    const next: DetectionEvent = { ...rest, known: true, person: named };
+    if (e.faces)
+      next.faces = e.faces.map((f) =>
+        f.person === null && sameBox(f.box, e.box) ? { ...f, person: named } : f,
+      );
+    return next;
+  };
 }

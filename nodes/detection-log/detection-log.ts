@@ -54,6 +54,7 @@ export = function register(RED: NodeAPI): void {
         snapshots: settings.snapshots,
         enrolled: (id) => s.resource.getPerson(id) !== undefined,
         visitors: settings.visitors ? await storeEvents(s.resource).visitors() : null,
+        onVisitorError: (err) => warn(err.message),
       }),
     }));
     const controller = new DetectionLogController(status, parts, warn);

@@ -21,13 +21,16 @@ import { schemaIdentifier, type SqlClient } from './schema';
 export const CHANGE_CHANNEL = 'facewatch_changes';
 
 /** What a change did. */
-export type ChangeKind = 'person' | 'meta';
+export type ChangeKind = 'person' | 'meta' | 'visitor';
 
 /** One numbered change. */
 export interface Change {
   seq: number;
   kind: ChangeKind;
-  /** The person it changed (added, renamed, a sample added or removed, erased); null for `meta`. */
+  /**
+   * The person it changed (added, renamed, a sample added or removed, erased); for `visitor`, the
+   * recurring visitor (lib/events/pg-visitors.ts); null for `meta`.
+   */
   personId: string | null;
   /** The instance that made it. */
   instance: string;

@@ -148,6 +148,8 @@ export class PgStore extends StoreBase implements OpenStore {
   private readonly hadEvents = new Map<string, boolean>();
   /** The reachability last said through the `availability` event. */
   private toldDown: Date | null = null;
+  /** Who applies changes of recurring visitors (see {@link onVisitorChange}). */
+  private readonly visitorAppliers = new Set<(id: string) => Promise<void>>();
 
   private constructor(opts: PgStoreOptions, pool: Pool, connection: PoolConfig) {
     super();
@@ -670,13 +672,15 @@ export class PgStore extends StoreBase implements OpenStore {
    * the value to return.
    */
   private async change<T>(
-    fn: (c: PoolClient) => Promise<{ personId: string | null; value: T; meta?: boolean }>,
+    fn: (
+      c: PoolClient,
+    ) => Promise<{ personId: string | null; value: T; meta?: boolean; visitors?: string[] }>,
   ): Promise<T> {
     this.assertOpen();
     if (this.readOnly) throw new StoreError('ESCHEMA_NEWER', this.readOnly);
     const c = await this.connect();
     let seq = 0;
-    let result: { personId: string | null; value: T; meta?: boolean };
+    let result: { personId: string | null; value: T; meta?: boolean; visitors?: string[] };
     try {
       await c.query('BEGIN');
       result = await fn(c);
@@ -686,6 +690,8 @@ export class PgStore extends StoreBase implements OpenStore {
           personId: result.personId,
           instance: this.instance,
         });
+      for (const v of new Set(result.visitors ?? []))
+        seq = await recordChange(c, this.schema, { kind: 'visitor', personId: v, instance: this.instance });
       await c.query('COMMIT');
     } catch (err) {
       // A connection that cannot even roll back is broken: the pool drops it instead of reusing it.
@@ -814,8 +820,40 @@ export class PgStore extends StoreBase implements OpenStore {
     );
   }
 
+  /**
+   * Runs a change of the store's recurring visitors (lib/events/pg-visitors.ts) as one transaction:
+   * `fn` writes it and names the visitors it changed; each is announced through the change feed, and
+   * the call resolves once this instance has applied them (see {@link onVisitorChange}). EDB_DOWN when
+   * the database is unreachable, ESCHEMA_NEWER when this instance may not write.
+   */
+  changeVisitors<T>(fn: (c: PoolClient) => Promise<{ visitors: string[]; value: T }>): Promise<T> {
+    return this.change(async (c) => ({ personId: null, ...(await fn(c)) }));
+  }
+
+  /**
+   * Calls `fn` with every recurring visitor changed by any instance, in the feed's order (this
+   * instance's own changes included, before {@link changeVisitors} resolves). A rejection other than
+   * a lost connection is warned about and skipped, so visitors never hold up changes to people.
+   * Returns the function that stops it.
+   */
+  onVisitorChange(fn: (id: string) => Promise<void>): () => void {
+    this.visitorAppliers.add(fn);
+    return () => this.visitorAppliers.delete(fn);
+  }
+
   /** Applies one change of any instance (the feed calls it in order): the person as the database has them now. */
   private async apply(change: Change): Promise<void> {
+    if (change.kind === 'visitor') {
+      if (!change.personId) return;
+      for (const fn of this.visitorAppliers)
+        await fn(change.personId).catch((err: unknown) => {
+          if (isConnectionError(err)) throw err;
+          process.emitWarning(
+            `applying the change of visitor ${change.personId} on ${this.location} failed: ${(err as Error).message}`,
+          );
+        });
+      return;
+    }
     if (change.kind === 'meta' || !change.personId) {
       await this.refreshMeta();
       return;

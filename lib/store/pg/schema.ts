@@ -18,6 +18,10 @@
  * Version 4: pictures (event snapshots and crops, sample crops) are stored out of line uncompressed
  * (`STORAGE EXTERNAL`): they are JPEGs, which do not compress, and trying cost more than half of an
  * event's write (bench/scale.ts measured 2.5 times as many events a second without it).
+ * Version 5: recurring visitors (lib/events/pg-visitors.ts): `visitors` (each visitor's kept samples,
+ * visits and cameras; a visitor that left keeps only its id and why, `gone`, until unknown retention
+ * removes the row), the `visitor_numbers` sequence (ids unique across instances), and an event's
+ * visitor as a column (`visitor_id`).
  */
 
 /** One step of the schema. */
@@ -122,6 +126,27 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
     sql: `
       ALTER TABLE events ALTER COLUMN snapshot SET STORAGE EXTERNAL, ALTER COLUMN crop SET STORAGE EXTERNAL;
       ALTER TABLE samples ALTER COLUMN image SET STORAGE EXTERNAL;
+    `,
+  },
+  {
+    version: 5,
+    name: 'recurring visitors',
+    sql: `
+      CREATE TABLE visitors (
+        id text PRIMARY KEY,
+        first_seen timestamptz NOT NULL,
+        last_seen timestamptz NOT NULL,
+        visits integer NOT NULL,
+        cameras text[] NOT NULL DEFAULT '{}',
+        samples jsonb NOT NULL DEFAULT '[]',
+        gone jsonb,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX visitors_last_seen ON visitors (last_seen);
+      CREATE SEQUENCE visitor_numbers;
+      ALTER TABLE events ADD COLUMN visitor_id text;
+      UPDATE events SET visitor_id = event->'visitor'->>'id' WHERE event ? 'visitor';
+      CREATE INDEX events_visitor ON events (visitor_id, ts) WHERE visitor_id IS NOT NULL;
     `,
   },
 ]);
