@@ -3,7 +3,9 @@
  * test): a person enrolled through one instance's Face Library API is known to the other two within a
  * second and named by them on another photo; renamed through a second instance, the new name reaches
  * all three; deleted through the third, they are gone from every instance and from every file of the
- * database (a grep of its folder for their descriptor's bytes, their crop and their name).
+ * database (a grep of its folder for their descriptor's bytes, their crop and their name). A stranger
+ * seen through two instances' cameras is one recurring visitor on all three, and forgotten through the
+ * third leaves no event and no descriptor byte in the database's files.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -12,6 +14,7 @@ import type { Client } from 'pg';
 import { fixturePath } from '../helpers/env';
 import { startNodeRed, waitForLog, type RunningNodeRed } from '../helpers/nodered';
 import { api, enrolThrough, instanceFlow, who } from '../helpers/instances';
+import type { VisitorsAnswer } from '../../lib/types/library';
 import { createDatabase, databaseFiles, filesHolding, type TestDatabase } from '../helpers/pg';
 
 const FR = (rel: string): Buffer => readFileSync(fixturePath('face_recognition', rel));
@@ -19,6 +22,10 @@ const OBAMA = FR('examples/knn_examples/train/obama/obama.jpg');
 const OBAMA2 = FR('examples/knn_examples/train/obama/obama2.jpg');
 /** Only west is shown this one: its event's crop is in no other event (the others' photos make unknown events too). */
 const OBAMA3 = FR('examples/knn_examples/test/obama1.jpg');
+const ROSE = [
+  FR('examples/knn_examples/train/rose_leslie/img1.jpg'),
+  FR('examples/knn_examples/train/rose_leslie/img2.jpg'),
+];
 const NAMES = ['north', 'south', 'west'] as const;
 
 /** Milliseconds until `check` holds on every instance (polled every 20 ms), or a failure after `limitMs`. */
@@ -49,7 +56,11 @@ describe('three Node-RED instances sharing one face store on PostgreSQL', () => 
     client = await db.connect();
     // One after another: three model loads at once on two cores would only be slower.
     for (const name of NAMES) {
-      const nr = await startNodeRed({ flows: instanceFlow(db.url), env: { FACEWATCH_INSTANCE: name } });
+      // Each instance's photos are its camera's (named after it): unknown faces get visitor ids.
+      const nr = await startNodeRed({
+        flows: instanceFlow(db.url, { camera: name }),
+        env: { FACEWATCH_INSTANCE: name },
+      });
       nrs.push(nr);
       await waitForLog(nr, /Started flows/);
     }
@@ -87,7 +98,7 @@ describe('three Node-RED instances sharing one face store on PostgreSQL', () => 
       },
       5000,
     );
-    assert.equal(event?.camera, 'photo');
+    assert.equal(event?.camera, 'west');
     const cropRes = await api(north, `events/${event.id}/crop`);
     assert.equal(cropRes.status, 200);
     const eventCrop = Buffer.from(await cropRes.arrayBuffer());
@@ -145,5 +156,62 @@ describe('three Node-RED instances sharing one face store on PostgreSQL', () => 
     process.stdout.write(
       `# propagation: enrolment ${enrolMs} ms, an event ${eventMs} ms, rename ${renameMs} ms, erasure ${eraseMs} ms\n`,
     );
+  });
+
+  it('a stranger seen through two instances is one visitor on all three; forgotten through the third, no trace left', async () => {
+    const [north, south, west] = nrs;
+    assert.deepEqual(await who(north, ROSE[0]), []);
+    assert.deepEqual(await who(south, ROSE[1]), []);
+    let id: string | undefined;
+    await everywhere(
+      'her visitor',
+      nrs,
+      async (nr) => {
+        const list = (await (await api(nr, 'visitors')).json()) as VisitorsAnswer;
+        assert.equal(list.tracked, true);
+        const v = list.visitors.find((x) => x.cameras.includes('north') && x.cameras.includes('south'));
+        id ??= v?.id;
+        return !!v && v.id === id;
+      },
+      15_000,
+    );
+    assert.ok(id);
+    type Listed = { events: Array<{ id: string; instance?: string; visitor?: { id: string } }> };
+    const instancesOf = async (nr: RunningNodeRed): Promise<string> =>
+      ((await (await api(nr, `events?visitor=${id}`)).json()) as Listed).events
+        .map((e) => e.instance)
+        .sort()
+        .join();
+    // Its events are written after the visitor is given (each from its instance's outbox).
+    await everywhere(
+      'one event from each',
+      [west],
+      async (nr) => (await instancesOf(nr)) === 'north,south',
+      5000,
+    );
+
+    const { rows } = await client.query<{ samples: Array<{ d: string }> }>(
+      'SELECT samples FROM facewatch.visitors WHERE id = $1',
+      [id],
+    );
+    assert.equal(rows[0].samples.length, 2, 'a sample from each instance');
+    const needles = rows[0].samples.map((s) => Buffer.from(s.d.slice(0, 40)));
+    const before = await databaseFiles(client);
+    for (const needle of needles) assert.ok(filesHolding(before, needle).length > 0, 'in the files before');
+    const forgot = await api(west, `visitors/${id}`, { method: 'DELETE' });
+    assert.equal(forgot.status, 200, await forgot.text());
+    await everywhere(
+      'the forgetting',
+      nrs,
+      async (nr) => (await api(nr, `visitors/${id}`)).status === 404,
+      2000,
+    );
+    for (const nr of nrs) {
+      const left = (await (await api(nr, `events?visitor=${id}`)).json()) as Listed;
+      assert.deepEqual(left.events, [], 'her events are gone everywhere');
+    }
+    const files = await databaseFiles(client);
+    for (const needle of needles)
+      assert.deepEqual(filesHolding(files, needle), [], 'no file of the database holds her descriptor');
   });
 });

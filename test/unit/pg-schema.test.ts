@@ -49,6 +49,7 @@ describe('PostgreSQL schema migrations', () => {
       'people',
       'samples',
       'store_meta',
+      'visitors',
     ]);
     const { rows } = await c.query('SELECT version, name FROM facewatch.migrations ORDER BY version');
     assert.deepEqual(
@@ -133,7 +134,7 @@ describe('PostgreSQL schema migrations', () => {
     assert.equal(b.rows[0].n, 0);
   });
 
-  it('upgrades a version 3 schema in place: its events kept, new pictures stored uncompressed', async () => {
+  it('upgrades a version 3 schema in place: its events kept (their visitor a column), new pictures stored uncompressed', async () => {
     db = await createDatabase();
     const c = await db.connect();
     assert.equal((await migrate(c, 'facewatch', MIGRATIONS.slice(0, 3))).version, 3);
@@ -146,8 +147,20 @@ describe('PostgreSQL schema migrations', () => {
         [id, picture],
       );
     await insert('before');
+    await c.query(
+      `INSERT INTO facewatch.events (id, ts, camera, instance, event) VALUES ('stranger', now(), 'door', 'a', $1)`,
+      [JSON.stringify({ visitor: { id: 'VISITOR_0007' } })],
+    );
     const state = await migrate(c);
-    assert.deepEqual(state.applied, [4]);
+    assert.deepEqual(state.applied, [4, 5]);
+    const visitors = await c.query<{ id: string; visitor_id: string | null }>(
+      'SELECT id, visitor_id FROM facewatch.events ORDER BY id',
+    );
+    assert.deepEqual(visitors.rows, [
+      { id: 'before', visitor_id: null },
+      { id: 'stranger', visitor_id: 'VISITOR_0007' },
+    ]);
+    await c.query(`DELETE FROM facewatch.events WHERE id = 'stranger'`);
     await insert('after');
     const storage = await c.query<{ col: string; s: string }>(
       `SELECT c.relname || '.' || a.attname AS col, a.attstorage AS s FROM pg_attribute a

@@ -14,8 +14,8 @@ import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import type { EventLog } from '../../lib/events/log';
 import { closeStore, onVisitorGone, openStore, storeEvents } from '../../lib/events/store-events';
-import type { VisitorBook } from '../../lib/events/visitor-book';
-import { eventVisitor } from '../../lib/events/visitors';
+
+import { eventVisitor, type VisitorRegistry } from '../../lib/events/visitors';
 import type { FaceStore } from '../../lib/store/face-store';
 import type { DetectionEvent } from '../../lib/types/events';
 import { filesContaining } from '../helpers/files';
@@ -29,7 +29,7 @@ describe('the Visitors view’s changes to a store', () => {
   let dir: string;
   let store: FaceStore;
   let log: EventLog;
-  let book: VisitorBook;
+  let book: VisitorRegistry;
   const gone: string[] = [];
   let stop: () => void;
   let crop: Buffer;

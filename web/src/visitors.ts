@@ -98,7 +98,7 @@ export const visitorsView: View = async (root, ctx) => {
             {},
             a.tracked
               ? 'No visitor yet.'
-              : 'No visitors are kept for this store: a detection-log with Visitors on gives unknown faces their visitor ids (a store in PostgreSQL keeps none yet).',
+              : 'No visitors are kept for this store: a detection-log with Visitors on gives unknown faces their visitor ids.',
           ),
         );
     } catch (err) {
