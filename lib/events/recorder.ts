@@ -55,8 +55,8 @@ export interface RecorderOptions {
   /** The store's visitors: unknown tracks get a visitor id. Absent: visitor tracking is off. */
   visitors?: VisitorRegistry | null;
   /**
-   * Told when a visit could not be given its visitor (its file or database failing): the event is
-   * recorded without one rather than lost.
+   * Told when a visit could not be given its visitor (its file or database failing), at most once a
+   * minute: the event is recorded without one rather than lost.
    */
   onVisitorError?: (err: Error) => void;
   /** Milliseconds after its last frame that an unknown track still waiting is recorded (default 2000). */

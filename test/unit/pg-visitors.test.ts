@@ -4,7 +4,8 @@
  * made on both at once never collide), Merge, Split, Enrol as and Forget from either instance reach
  * the other's gallery and its MQTT listeners, an event waiting in an outbox follows its visitor when
  * it is written (merged, enrolled, forgotten), Forget leaves no descriptor byte in the database's
- * files, and unknown retention removes visitors on every instance.
+ * files, unknown retention removes visitors on every instance, and while the database is unreachable
+ * an unknown track is recorded without a visitor id (said once), never lost.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,6 +14,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { EventLog } from '../../lib/events/log';
+import { EventRecorder, type RecordFace } from '../../lib/events/recorder';
 import { PgEvents, VisitorsGone } from '../../lib/events/pg-events';
 import { SharedEventLog } from '../../lib/events/shared-log';
 import { closeStore, onVisitorGone, storeEvents } from '../../lib/events/store-events';
@@ -22,6 +24,7 @@ import type { DetectionEvent } from '../../lib/types/events';
 import { createDatabase, databaseFiles, filesHolding, openInstance, type TestDatabase } from '../helpers/pg';
 import { loggedEvent } from '../helpers/sample-event';
 import { MODEL, unitVector } from '../helpers/store-fixtures';
+import { startRelay } from '../helpers/tcp-relay';
 import { until } from '../helpers/wait';
 
 const T0 = Date.parse('2026-12-01T09:00:00Z');
@@ -230,5 +233,54 @@ describe('recurring visitors shared by two instances on PostgreSQL', () => {
     assert.equal(nb.gallery.size, 0);
     const c = await db.connect();
     assert.equal((await c.query('SELECT 1 FROM facewatch.visitors')).rowCount, 0);
+  });
+
+  it('records an unknown track without a visitor id while the database is unreachable, and says so once', async () => {
+    const relay = await startRelay({ host: '127.0.0.1', port: Number(new URL(db.url).port || 5432) });
+    const via = new URL(db.url);
+    via.port = String(relay.port);
+    const east = await openInstance(via.href, 'east', dir);
+    try {
+      const events = storeEvents(east);
+      const log = await events.open();
+      const said: string[] = [];
+      const recorder = new EventRecorder(log, {
+        cooldown: 3,
+        snapshots: false,
+        visitors: await events.visitors(),
+        visitWaitMs: 50,
+        onVisitorError: (err) => said.push(err.message),
+      });
+      relay.cut();
+      await until('east to notice', () => east.downSince !== null, 5000, 10);
+      const stranger = (x: number): RecordFace =>
+        ({
+          box: { x, y: 80, width: 120, height: 120 },
+          score: 0.95,
+          quality: { faceSize: 120, sharpness: 100, yaw: 0 },
+          descriptor: Array.from(unitVector(50)),
+          match: { known: false, person: null, distance: 0.9, confidence: 0 },
+        }) as RecordFace;
+      const recorded = [];
+      for (let i = 0; i < 3; i++)
+        recorded.push(
+          ...(await recorder.frame({ camera: 'gate', ts: T0 + 20 * HOUR + i * 500, faces: [stranger(100)] })),
+        );
+      recorded.push(...(await recorder.flush(Date.now() + 10_000)));
+      assert.equal(recorded.length, 1, 'the event is recorded');
+      assert.equal(recorded[0].event.visitor, undefined);
+      assert.equal(recorded[0].event.known, false);
+      // A second stranger: recorded too, and the problem is not said again.
+      for (let i = 0; i < 3; i++)
+        await recorder.frame({ camera: 'gate', ts: T0 + 21 * HOUR + i * 500, faces: [stranger(400)] });
+      await recorder.flush(Date.now() + 10_000);
+      assert.equal(said.length, 1, said.join('\n'));
+      assert.match(said[0], /without a visitor id .*database/);
+      assert.equal((await (log as SharedEventLog).outbox()).waiting, 2, 'both wait in the outbox');
+    } finally {
+      relay.restore();
+      await closeStore(east);
+      await relay.close();
+    }
   });
 });
