@@ -208,6 +208,16 @@ async function clipScore(
   const log = await EventLog.open({ file: path.join(dir, 'events.db'), timezone: 'UTC' });
   const book = await VisitorBook.open(path.join(dir, 'visitors.db'), { threshold, retainDays: 3650 });
   const recorder = new EventRecorder(log, { cooldown: 3, snapshots: false, visitors: book, visitWaitMs: 0 });
+  // A sighting that linked visitors merged them: earlier sightings' ids resolve to the survivor.
+  const mergedInto = new Map<string, string>();
+  book.onLinked = async (into, merged) => {
+    for (const m of merged) mergedInto.set(m, into);
+  };
+  const final = (id: string): string => {
+    let at = id;
+    while (mergedInto.has(at)) at = mergedInto.get(at) as string;
+    return at;
+  };
   const t0 = Date.UTC(2026, 0, 1, 9);
   const sightings: Array<{ id: string; who: string | undefined }> = [];
   try {
@@ -235,6 +245,7 @@ async function clipScore(
     await book.close();
     rmSync(dir, { recursive: true, force: true });
   }
+  for (const s of sightings) s.id = final(s.id);
   const labelled = sightings.filter((s) => s.who !== undefined);
   const peopleOf = new Map<string, Set<string>>();
   const idsOf = new Map<string, Set<string>>();

@@ -80,6 +80,14 @@ export function measureVisitors(visits: LabelledVisit[], threshold: number): Vis
     // A day apart: every visit is a visit of its own.
     const a = g.assign({ frames: v.frames, camera: 'door', time: t0 + i * 86_400_000 });
     if (!a) return;
+    // Visitors the visit linked are merged: their visits count as the survivor's.
+    for (const m of a.merged) {
+      const held = byVisitor.get(m) ?? new Set<string>();
+      byVisitor.delete(m);
+      byVisitor.set(a.visitor.id, new Set([...(byVisitor.get(a.visitor.id) ?? []), ...held]));
+      for (const p of byPerson.values())
+        if (p.ids.delete(m)) p.ids.add(a.visitor.id);
+    }
     const people = byVisitor.get(a.visitor.id) ?? new Set<string>();
     people.add(v.identity);
     byVisitor.set(a.visitor.id, people);

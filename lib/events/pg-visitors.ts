@@ -194,27 +194,50 @@ export class PgVisitorBook implements VisitorRegistry {
    * refined it), a new one takes the next number of the sequence. Rejects with EDB_DOWN while the
    * database is unreachable (the gallery in memory is left as the database has it).
    */
+  onLinked?: (into: string, merged: string[]) => Promise<void>;
+
   assign(visit: Visit): Promise<Assignment | null> {
     return this.serial(async () => {
       let made: Assignment | null = null;
+      const locked = new Set<string>();
+      let a: Assignment | null;
       try {
-        return await this.store.changeVisitors(async (c) => {
-          const join = this.gallery.wouldJoin(visit);
-          if (join === undefined) return { visitors: [], value: null };
-          if (join) await this.reload(join, c);
+        a = await this.store.changeVisitors(async (c) => {
+          // The visitors it would join and link, locked and read again (until none is new: one
+          // refined meanwhile by another instance may now be under the threshold).
+          for (;;) {
+            const linked = this.gallery.linkedTo(visit);
+            if (linked === undefined) return { visitors: [], value: null };
+            const fresh = linked.filter((id) => !locked.has(id)).sort();
+            if (!fresh.length) break;
+            for (const id of fresh) {
+              locked.add(id);
+              await this.reload(id, c);
+            }
+          }
           const id = this.gallery.wouldJoin(visit) === null ? await this.nextId(c) : undefined;
           made = this.gallery.assign(visit, id);
           if (!made) return { visitors: [], value: null };
           await this.save(c, made.visitor);
-          return { visitors: [made.visitor.id], value: made };
+          for (const m of made.merged) {
+            await this.leave(c, m, { merged: made.visitor.id });
+            await this.relabelEvents(c, m, made.visitor.id);
+          }
+          return { visitors: [made.visitor.id, ...made.merged], value: made };
         });
       } catch (err) {
-        // Not written: the gallery forgets what it did in memory.
-        const a = made as Assignment | null;
-        if (a?.created) this.gallery.forget(a.visitor.id);
-        else if (a) await this.reload(a.visitor.id).catch(() => this.gallery.forget(a.visitor.id));
+        // Not written: the gallery is read again as the database has it.
+        const undo = made as Assignment | null;
+        if (undo?.created) this.gallery.forget(undo.visitor.id);
+        for (const id of undo ? [undo.visitor.id, ...undo.merged] : [])
+          if (!undo?.created) await this.reload(id).catch(() => this.gallery.forget(id));
         throw err;
       }
+      if (a?.merged.length) {
+        await this.rewrite();
+        await this.onLinked?.(a.visitor.id, a.merged);
+      }
+      return a;
     });
   }
 

@@ -232,6 +232,11 @@ export class SharedEventLog implements DetectionLog {
     return here + (await this.table.relabelVisitor(id, change, only));
   }
 
+  /** Rewrites a recurring visitor's events waiting here only (the database's were changed already). */
+  relabelWaiting(id: string, change: (e: DetectionEvent) => DetectionEvent): Promise<number> {
+    return this.local.relabelVisitor(id, change);
+  }
+
   /** Erases a recurring visitor's events here and in the database; resolves to the number removed. */
   async eraseVisitor(id: string): Promise<number> {
     const here = await this.local.eraseVisitor(id);

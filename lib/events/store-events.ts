@@ -196,14 +196,17 @@ export class StoreEvents {
   visitors(): Promise<VisitorRegistry | null> {
     const store = this.store;
     const opts = { retainDays: this.inForce().retainUnknownDays };
-    this.openingVisitors ??=
-      store instanceof PgStore
-        ? PgVisitorBook.open(store, opts).then((book) => {
-            // Another instance's change took a visitor out: its retained topics go here too.
-            book.onGone((id) => this.visitorGone(id));
-            return book;
-          })
-        : VisitorBook.open(this.visitorsFile, opts);
+    this.openingVisitors ??= (async () => {
+      let book: VisitorRegistry;
+      if (store instanceof PgStore) {
+        const shared = await PgVisitorBook.open(store, opts);
+        // Another instance's change took a visitor out: its retained topics go here too.
+        shared.onGone((id) => this.visitorGone(id));
+        book = shared;
+      } else book = await VisitorBook.open(this.visitorsFile, opts);
+      book.onLinked = (into, merged) => this.visitorsLinked(into, merged);
+      return book;
+    })();
     this.openingVisitors.catch(() => (this.openingVisitors = undefined));
     return this.openingVisitors;
   }
@@ -362,6 +365,25 @@ export class StoreEvents {
     await this.audit('visitor-enrol', { visitor: id, person: person.id, events: n }, actor);
     this.visitorGone(id);
     return n;
+  }
+
+  /**
+   * A sighting linked visitors that were one person (see VisitorGallery.assign): the merged ones'
+   * events carry `into`'s id (on a shared store the database's were relabelled with the change,
+   * the outbox's here), each merge is audited as the system's, and their retained topics cleared.
+   */
+  private async visitorsLinked(into: string, merged: string[]): Promise<void> {
+    const log = await this.open();
+    for (const from of merged) {
+      const n =
+        log instanceof SharedEventLog
+          ? await log.relabelWaiting(from, withVisitorId(into))
+          : log instanceof EventLog
+            ? await log.relabelVisitor(from, withVisitorId(into))
+            : 0;
+      await this.audit('visitor-merge', { visitor: into, merged: from, events: n, linked: true }, 'facewatch');
+      this.visitorGone(from);
+    }
   }
 
   /** An audit line of a visitor's change; one that cannot be written is warned about. */

@@ -144,13 +144,17 @@ export class VisitorBook implements VisitorRegistry {
     });
   }
 
+  onLinked?: (into: string, merged: string[]) => Promise<void>;
+
   /** Gives a visit its visitor (see {@link VisitorGallery.assign}) and writes it. */
   assign(visit: Visit): Promise<Assignment | null> {
     return this.serial(async () => {
       const a = this.gallery.assign(visit);
       if (a) {
         await this.save(a.visitor);
+        await this.removeDocs(a.merged);
         await this.compactWhenGrown();
+        if (a.merged.length) await this.onLinked?.(a.visitor.id, a.merged);
       }
       return a;
     });

@@ -67,6 +67,11 @@ export interface Assignment {
   visitor: Visitor;
   /** True when the visit started a new visitor. */
   created: boolean;
+  /**
+   * Visitors the visit linked to this one and that were merged into it: it was under the visitor
+   * threshold of each (they were one person seen apart). Their events should carry `visitor.id`.
+   */
+  merged: string[];
   /** True when it counted as a new visit of a known visitor (seen after the visit gap). */
   newVisit: boolean;
   /** Distance to the visitor joined (null for a new one), and to the nearest visitor at all. */
@@ -84,6 +89,9 @@ export interface VisitorOptions {
 }
 
 const DAY_MS = 86_400_000;
+
+/** Visitors one visit may link at most (see {@link VisitorGallery.assign}). */
+const LINK_LIMIT = 8;
 
 /** Visitor ids: `VISITOR_` and at least four digits. */
 export const VISITOR_ID = /^VISITOR_\d{4,9}$/;
@@ -210,13 +218,31 @@ export class VisitorGallery {
   }
 
   /**
+   * The visitors with a kept sample under the threshold of `descriptor`, nearest first (at most
+   * {@link LINK_LIMIT}).
+   */
+  private under(descriptor: Float32Array): Array<{ id: string; distance: number }> {
+    if (!this.index || !this.index.rows || descriptor.length !== this.index.dim) return [];
+    const out: Array<{ id: string; distance: number }> = [];
+    for (const hit of this.index.search(descriptor, LINK_LIMIT * this.maxSamples)) {
+      if (hit.distance >= this.threshold) break;
+      if (!out.some((o) => o.id === hit.id)) out.push({ id: hit.id, distance: hit.distance });
+      if (out.length >= LINK_LIMIT) break;
+    }
+    return out;
+  }
+
+  /**
    * Gives a visit its visitor: the nearest one under the threshold, its samples refined with this
-   * visit's descriptor when it is among the best; else a new visitor. Null when no frame of the
-   * visit has a descriptor (no visitor can be told without one).
+   * visit's descriptor when it is among the best; else a new visitor. When the visit is under the
+   * threshold of several visitors, they were one person seen apart (two sightings too far apart
+   * for each other, both near this one) and are merged into the nearest (`merged`). Null when no
+   * frame of the visit has a descriptor (no visitor can be told without one).
    */
   assign(visit: Visit, newId?: string): Assignment | null {
     const d = visitDescriptor(visit.frames, this.frames);
     if (!d) return null;
+    const linked = this.under(d.descriptor);
     const near = this.nearest(d.descriptor);
     const sample: VisitorSample = {
       id: '',
@@ -226,15 +252,24 @@ export class VisitorGallery {
       camera: visit.camera,
       event: visit.event ?? null,
     };
-    if (near && near.distance < this.threshold) {
-      const v = this.visitors.get(near.id) as Visitor;
+    if (linked.length) {
+      const [join, ...others] = linked;
+      const v = this.visitors.get(join.id) as Visitor;
       const newVisit = visit.time - v.lastSeen > this.gapMs;
       if (newVisit) v.visits++;
       v.firstSeen = Math.min(v.firstSeen, visit.time);
       v.lastSeen = Math.max(v.lastSeen, visit.time);
       if (!v.cameras.includes(visit.camera)) v.cameras = [...v.cameras, visit.camera].sort();
       this.addSample(v, sample);
-      return { visitor: v, created: false, newVisit, distance: near.distance, nearest: near.distance };
+      for (const o of others) this.merge(v.id, o.id);
+      return {
+        visitor: v,
+        created: false,
+        merged: others.map((o) => o.id),
+        newVisit,
+        distance: join.distance,
+        nearest: join.distance,
+      };
     }
     const v: Visitor = {
       id: newId ?? visitorId(this.nextNumber++),
@@ -246,7 +281,14 @@ export class VisitorGallery {
     };
     this.visitors.set(v.id, v);
     this.addSample(v, sample);
-    return { visitor: v, created: true, newVisit: true, distance: null, nearest: near?.distance ?? null };
+    return {
+      visitor: v,
+      created: true,
+      merged: [],
+      newVisit: true,
+      distance: null,
+      nearest: near?.distance ?? null,
+    };
   }
 
   /**
@@ -254,10 +296,18 @@ export class VisitorGallery {
    * when no frame of it has a descriptor (see {@link assign}).
    */
   wouldJoin(visit: Visit): string | null | undefined {
+    const linked = this.linkedTo(visit);
+    return linked === undefined ? undefined : (linked[0] ?? null);
+  }
+
+  /**
+   * The visitors a visit would join and link now (see {@link assign}), nearest first; undefined when
+   * no frame of it has a descriptor.
+   */
+  linkedTo(visit: Visit): string[] | undefined {
     const d = visitDescriptor(visit.frames, this.frames);
     if (!d) return undefined;
-    const near = this.nearest(d.descriptor);
-    return near && near.distance < this.threshold ? near.id : null;
+    return this.under(d.descriptor).map((u) => u.id);
   }
 
   /**
@@ -394,6 +444,11 @@ export type VisitorFate =
  */
 export interface VisitorRegistry {
   readonly gallery: VisitorGallery;
+  /**
+   * Called after a visit linked visitors and the change was kept (see {@link Assignment.merged}):
+   * their events are to carry `into`'s id, and they left the gallery. Set by the store's log.
+   */
+  onLinked?: (into: string, merged: string[]) => Promise<void>;
   /** Gives a visit its visitor and keeps it; null when no frame has a descriptor. */
   assign(visit: Visit): Promise<Assignment | null>;
   /** Merges `from` into `into` (see {@link VisitorGallery.merge}); `from` leaves no descriptor behind. */

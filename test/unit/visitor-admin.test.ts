@@ -193,4 +193,42 @@ describe('the Visitors view’s changes to a store', () => {
     assert.deepEqual(line.details, { visitor: 'VISITOR_0003', events: 1 });
     assert.equal(await events.forgetVisitor('VISITOR_0003'), null);
   });
+
+  it('links two visitors that were one person when a sighting falls under the threshold of both', async () => {
+    const a = unitVector(70);
+    const n = unitVector(71);
+    // Two sightings 0.6 apart (two visitors), then one 0.3 from each: one person seen apart.
+    const at = (k: number): number[] => Array.from(a, (x, i) => x + k * n[i]);
+    const sighting = async (descriptor: number[], time: number): Promise<DetectionEvent> => {
+      const iso = new Date(time).toISOString();
+      const e0 = { ...loggedEvent(iso, null, { trackId: `l${time}` }), known: false, person: null };
+      const made = (await book.assign({
+        frames: [{ descriptor, quality: 0.5 }],
+        camera: 'door',
+        time,
+        event: e0.id,
+      }))!;
+      return log.record({ ...e0, visitor: eventVisitor(made.visitor) }, { crop });
+    };
+    const first = await sighting(at(0), T0 + 20 * HOUR);
+    const second = await sighting(at(0.6), T0 + 22 * HOUR);
+    assert.notEqual(first.visitor!.id, second.visitor!.id, 'too far apart for each other');
+    const third = await sighting(at(0.3), T0 + 24 * HOUR);
+    const into = third.visitor!.id;
+    const merged = [first.visitor!.id, second.visitor!.id].find((id) => id !== into)!;
+    assert.ok([first.visitor!.id, second.visitor!.id].includes(into));
+    assert.equal(book.gallery.get(merged), undefined, 'one visitor now');
+    assert.equal(book.gallery.get(into)?.samples.length, 3);
+    assert.equal(book.gallery.get(into)?.visits, 3);
+    assert.deepEqual(
+      (await log.visitorEvents(into)).map((e) => e.id),
+      [first.id, second.id, third.id],
+      'the merged visitor’s events carry the id',
+    );
+    assert.equal(gone.at(-1), merged, 'its retained topics are cleared');
+    const line = audit().at(-1)!;
+    assert.equal(line.action, 'visitor-merge');
+    assert.equal(line.actor, 'facewatch');
+    assert.deepEqual(line.details, { visitor: into, merged, events: 1, linked: true });
+  });
 });
