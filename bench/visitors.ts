@@ -24,7 +24,13 @@ import { EventLog } from '../lib/events/log';
 import { EventRecorder, type RecordFace } from '../lib/events/recorder';
 import { VisitorBook } from '../lib/events/visitor-book';
 import { visitDescriptor, VisitorGallery, type VisitFrame } from '../lib/events/visitors';
-import { measureVisitors, photoVisits, shuffled, type LabelledVisit } from '../lib/eval/visitors';
+import {
+  linkageBound,
+  measureVisitors,
+  photoVisits,
+  shuffled,
+  type LabelledVisit,
+} from '../lib/eval/visitors';
 import { mulberry32 } from '../lib/shared/random';
 import { VISITORS } from '../lib/types/defaults';
 import { FaceEngine } from '../lib/vision/engine';
@@ -152,6 +158,7 @@ async function accuracy(): Promise<Record<string, unknown>> {
             meanCompleteness:
               Math.round((s.reduce((n, x) => n + x.completeness, 0) / s.length) * 1000) / 1000,
             worstCompleteness: Math.min(...s.map((x) => x.completeness)),
+            linkageBound: Math.round(linkageBound(visits, threshold) * 1000) / 1000,
             mostIdsForOnePerson: Math.max(...s.flatMap((x) => Object.values(x.idsPerPerson)), 1),
           };
         });

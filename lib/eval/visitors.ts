@@ -85,8 +85,7 @@ export function measureVisitors(visits: LabelledVisit[], threshold: number): Vis
       const held = byVisitor.get(m) ?? new Set<string>();
       byVisitor.delete(m);
       byVisitor.set(a.visitor.id, new Set([...(byVisitor.get(a.visitor.id) ?? []), ...held]));
-      for (const p of byPerson.values())
-        if (p.ids.delete(m)) p.ids.add(a.visitor.id);
+      for (const p of byPerson.values()) if (p.ids.delete(m)) p.ids.add(a.visitor.id);
     }
     const people = byVisitor.get(a.visitor.id) ?? new Set<string>();
     people.add(v.identity);
@@ -112,4 +111,44 @@ export function measureVisitors(visits: LabelledVisit[], threshold: number): Vis
     recurring: recurring.length,
     idsPerPerson: Object.fromEntries(recurring.map(([who, p]) => [who, p.ids.size])),
   };
+}
+
+/**
+ * The most completeness any gallery rule can reach at `threshold` on `visits`: the share of people
+ * (with two visits or more) whose visits are all joined by links under the threshold, each link two
+ * of their visits (single linkage). A person with a visit farther than the threshold from every
+ * other visit of theirs can only be one visitor if a stranger-tolerant rule joins them.
+ */
+export function linkageBound(visits: LabelledVisit[], threshold: number): number {
+  const byPerson = new Map<string, Float32Array[]>();
+  for (const v of visits) {
+    const best = [...v.frames].sort((a, b) => b.quality - a.quality)[0];
+    if (!best) continue;
+    const list = byPerson.get(v.identity) ?? [];
+    list.push(Float32Array.from(best.descriptor));
+    byPerson.set(v.identity, list);
+  }
+  const distance = (a: Float32Array, b: Float32Array): number => {
+    let s = 0;
+    for (let i = 0; i < a.length; i++) s += (a[i] - b[i]) ** 2;
+    return Math.sqrt(s);
+  };
+  let recurring = 0;
+  let joined = 0;
+  for (const ds of byPerson.values()) {
+    if (ds.length < 2) continue;
+    recurring++;
+    const seen = new Set([0]);
+    const stack = [0];
+    while (stack.length) {
+      const at = stack.pop() as number;
+      for (let j = 0; j < ds.length; j++)
+        if (!seen.has(j) && distance(ds[at], ds[j]) < threshold) {
+          seen.add(j);
+          stack.push(j);
+        }
+    }
+    if (seen.size === ds.length) joined++;
+  }
+  return recurring ? joined / recurring : 1;
 }

@@ -15,6 +15,7 @@ import {
   visitsOf,
   type VisitFrame,
 } from '../../lib/events/visitors';
+import { linkageBound, measureVisitors, type LabelledVisit } from '../../lib/eval/visitors';
 import { unitVector } from '../helpers/store-fixtures';
 
 /** A point at distance `d` from `base` (exactly: along a direction made orthogonal to it). */
@@ -228,5 +229,33 @@ describe('visitor gallery', () => {
     assert.ok(good > qualityScore({ faceSize: 160, sharpness: 200, yaw: 60 }, 0.99));
     assert.ok(good > qualityScore({ faceSize: 160, sharpness: 200, yaw: 0 }, 0.5));
     assert.ok(good <= 1 && qualityScore({ faceSize: 0, sharpness: 0, yaw: 90 }) === 0);
+  });
+
+  it('links visits that bridge two visitors, and no rule beats the single-linkage bound', () => {
+    const a = unitVector(900);
+    const n = unitVector(901);
+    const along = (k: number): number[] => Array.from(a, (x, i) => x + k * n[i]);
+    const visit = (identity: string, d: number[]): LabelledVisit => ({
+      identity,
+      frames: [{ descriptor: d, quality: 0.5 }],
+    });
+    const far = unitVector(902);
+    // X: 0, 0.6 and 0.3 along one direction (a chain under 0.45); Y: two photos 0.8 apart.
+    const visits = [
+      visit('x', along(0)),
+      visit('x', along(0.6)),
+      visit('x', along(0.3)),
+      visit('y', Array.from(far)),
+      visit(
+        'y',
+        Array.from(far, (v, i) => v + 0.8 * a[i]),
+      ),
+    ];
+    assert.equal(linkageBound(visits, 0.45), 0.5);
+    const score = measureVisitors(visits, 0.45);
+    assert.deepEqual(score.idsPerPerson, { x: 1, y: 2 }, 'the third photo of x linked the first two');
+    assert.equal(score.purity, 1);
+    assert.equal(score.completeness, 0.5);
+    assert.equal(linkageBound(visits, 0.25), 0, 'at 0.25 the chain breaks');
   });
 });
