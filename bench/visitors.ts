@@ -217,8 +217,9 @@ async function clipScore(
   const recorder = new EventRecorder(log, { cooldown: 3, snapshots: false, visitors: book, visitWaitMs: 0 });
   // A sighting that linked visitors merged them: earlier sightings' ids resolve to the survivor.
   const mergedInto = new Map<string, string>();
-  book.onLinked = async (into, merged) => {
+  book.onLinked = (into, merged) => {
     for (const m of merged) mergedInto.set(m, into);
+    return Promise.resolve();
   };
   const final = (id: string): string => {
     let at = id;

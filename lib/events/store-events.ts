@@ -381,7 +381,11 @@ export class StoreEvents {
           : log instanceof EventLog
             ? await log.relabelVisitor(from, withVisitorId(into))
             : 0;
-      await this.audit('visitor-merge', { visitor: into, merged: from, events: n, linked: true }, 'facewatch');
+      await this.audit(
+        'visitor-merge',
+        { visitor: into, merged: from, events: n, linked: true },
+        'facewatch',
+      );
       this.visitorGone(from);
     }
   }
