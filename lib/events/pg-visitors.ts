@@ -64,6 +64,7 @@ export class PgVisitorBook implements VisitorRegistry {
   private readonly t: string;
   private readonly seq: string;
   private readonly events: string;
+  private readonly changes: string;
   private stop: () => void = () => undefined;
   /** Visitors announced while the gallery was loading, reloaded after it. */
   private pending: Set<string> | null = new Set();
@@ -77,6 +78,7 @@ export class PgVisitorBook implements VisitorRegistry {
     this.t = `${s}.visitors`;
     this.seq = `${s}.visitor_numbers`;
     this.events = `${s}.events`;
+    this.changes = `${s}.changes`;
   }
 
   /** Loads the store's visitors and follows every instance's changes to them. */
@@ -285,14 +287,18 @@ export class PgVisitorBook implements VisitorRegistry {
    */
   forget(id: string, fate: VisitorFate = { forgotten: true }): Promise<Visitor | undefined> {
     return this.serial(async () => {
+      let events = 0;
       const v = await this.store.changeVisitors(async (c) => {
         const found = await this.reload(id, c);
         if (!found) return { visitors: [], value: undefined };
         await this.leave(c, id, fate);
-        if ('forgotten' in fate) await c.query(`DELETE FROM ${this.events} WHERE visitor_id = $1`, [id]);
+        if ('forgotten' in fate)
+          events = (await c.query(`DELETE FROM ${this.events} WHERE visitor_id = $1`, [id])).rowCount ?? 0;
         return { visitors: [id], value: found };
       });
       if (v) await this.rewrite();
+      // Events written since the log erased them (another instance's): no copy in the files either.
+      if (events) await this.store.database().query(`VACUUM FULL ${this.events}`);
       return v;
     });
   }
@@ -306,12 +312,21 @@ export class PgVisitorBook implements VisitorRegistry {
       const cutoff = new Date(now - this.gallery.retainMs);
       const out = await this.store.changeVisitors(async (c) => {
         const removed = (
-          await c.query<{ id: string }>(
+          await c.query<{ id: string; live: boolean }>(
             `DELETE FROM ${this.t} WHERE (gone IS NULL AND last_seen < $1) OR (gone IS NOT NULL AND updated_at < $1)
-             RETURNING id`,
+             RETURNING id, gone IS NULL AS live`,
             [cutoff],
           )
-        ).rows.map((r) => r.id);
+        ).rows
+          .filter((r) => r.live)
+          .map((r) => r.id);
+        // Every sighting is a numbered change: those older than a day go (an instance catches up
+        // from its last number within seconds; one away for longer reloads what it joins anyway),
+        // never the newest (the next number is counted from it) and never a change to people.
+        await c.query(
+          `DELETE FROM ${this.changes} WHERE kind = 'visitor' AND at < now() - interval '1 day'
+             AND seq < (SELECT max(seq) FROM ${this.changes})`,
+        );
         const changed: string[] = [];
         for (const v of this.gallery.list()) {
           if (removed.includes(v.id) || !v.samples.some((s) => s.time < cutoff.getTime())) continue;

@@ -225,9 +225,24 @@ describe('recurring visitors shared by two instances on PostgreSQL', () => {
     );
   });
 
-  it('removes visitors past unknown retention on every instance', async () => {
+  it('removes visitors past unknown retention on every instance, and the sightings’ old change numbers', async () => {
     assert.ok(nb.gallery.size > 0);
+    const cc = await db.connect();
+    const kinds = async (): Promise<Record<string, number>> =>
+      Object.fromEntries(
+        (
+          await cc.query<{ kind: string; n: number }>(
+            `SELECT kind, count(*)::int AS n FROM facewatch.changes WHERE at < now() - interval '1 day' GROUP BY kind`,
+          )
+        ).rows.map((r) => [r.kind, r.n]),
+      );
+    await cc.query(`UPDATE facewatch.changes SET at = now() - interval '2 days'`);
+    const aged = await kinds();
+    assert.ok(aged.visitor > 10 && aged.person > 0, JSON.stringify(aged));
     const out = await storeEvents(north).sweepVisitors(T0 + 400 * 86_400_000);
+    const left = await kinds();
+    assert.equal(left.person, aged.person, 'changes to people are kept');
+    assert.ok((left.visitor ?? 0) <= 1, 'old sightings’ changes go (the newest number may stay)');
     assert.ok(out.removed.length > 0);
     await until('south to have none', () => sb.gallery.size === 0, 5000, 10);
     assert.equal(nb.gallery.size, 0);
