@@ -11,7 +11,7 @@ export interface CommandModule {
   run(args: string[]): Promise<number>;
 }
 
-const COMMANDS = ['detect', 'enrol', 'import', 'export', 'reembed', 'delete', 'identify', 'eval'];
+const COMMANDS = ['detect', 'enrol', 'import', 'export', 'reembed', 'delete', 'identify', 'visitors', 'eval'];
 
 function load(name: string): CommandModule | undefined {
   const file = path.join(__dirname, 'commands', name + path.extname(__filename));
