@@ -134,9 +134,7 @@ export class PgEvents {
   async writeMany(items: EventItem[]): Promise<EventWrite[]> {
     const visitors = [...new Set(items.flatMap((i) => (i.event.visitor ? [i.event.visitor.id] : [])))];
     if (!visitors.length) return this.insertMany(this.pool, items);
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
+    return this.inTransaction(async (c) => {
       const { rows } = await c.query<{ id: string; gone: VisitorFate | null }>(
         `SELECT id, gone FROM ${schemaIdentifier(this.schema)}.visitors WHERE id = ANY($1) ORDER BY id FOR SHARE`,
         [visitors],
@@ -145,9 +143,18 @@ export class PgEvents {
       const gone = new Map<string, VisitorFate | null>();
       for (const v of visitors) if (!here.has(v) || here.get(v)) gone.set(v, here.get(v) ?? null);
       if (gone.size) throw new VisitorsGone(gone);
-      const written = await this.insertMany(c, items);
+      return this.insertMany(c, items);
+    });
+  }
+
+  /** Runs `fn` in one transaction on a connection of its own: committed, or rolled back when it throws. */
+  private async inTransaction<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      const out = await fn(c);
       await c.query('COMMIT');
-      return written;
+      return out;
     } catch (err) {
       await c.query('ROLLBACK').catch(() => undefined);
       throw err;
@@ -299,9 +306,7 @@ export class PgEvents {
       [id],
     );
     for (const { id: eventId } of rows) {
-      const c = await this.pool.connect();
-      try {
-        await c.query('BEGIN');
+      const redrawn = await this.inTransaction(async (c) => {
         const got = await c.query<{ event: DetectionEvent; snapshot: Buffer | null; face_ids: string[] }>(
           `SELECT event, snapshot, face_ids FROM ${this.t} WHERE id = $1 FOR UPDATE`,
           [eventId],
@@ -330,15 +335,11 @@ export class PgEvents {
             snapshot,
             faceIdsOf(next),
           ]);
-          changed = true;
+          return true;
         }
-        await c.query('COMMIT');
-      } catch (err) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        c.release();
-      }
+        return false;
+      });
+      changed ||= redrawn;
     }
     if (changed) await this.rewrite();
     return removed;
@@ -364,14 +365,12 @@ export class PgEvents {
     change: (e: DetectionEvent) => DetectionEvent,
     only?: ReadonlySet<string>,
   ): Promise<number> {
-    const c = await this.pool.connect();
-    let n = 0;
-    try {
-      await c.query('BEGIN');
+    const n = await this.inTransaction(async (c) => {
       const { rows } = await c.query<EventRow & { id: string }>(
         `SELECT id, event, instance FROM ${this.t} WHERE visitor_id = $1 ORDER BY ts, id FOR UPDATE`,
         [String(id)],
       );
+      let changed = 0;
       for (const r of rows) {
         if (only && !only.has(r.id)) continue;
         const { instance: _i, ...next } = change(eventOf(r));
@@ -387,15 +386,10 @@ export class PgEvents {
             next.visitor?.id ?? null,
           ],
         );
-        n++;
+        changed++;
       }
-      await c.query('COMMIT');
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      c.release();
-    }
+      return changed;
+    });
     if (n) await this.rewrite();
     return n;
   }

@@ -28,6 +28,7 @@ import {
   VisitorGallery,
   visitorId,
   type Assignment,
+  type Sighting,
   type Visit,
   type Visitor,
   type VisitorFate,
@@ -263,11 +264,7 @@ export class PgVisitorBook implements VisitorRegistry {
   }
 
   /** Splits sightings off a visitor into a new one with the next number of the sequence. */
-  split(
-    id: string,
-    moved: Array<{ time: number; camera: string; event: string }>,
-    kept: Array<{ time: number; camera: string; event: string }>,
-  ): Promise<{ from: Visitor; to: Visitor }> {
+  split(id: string, moved: Sighting[], kept: Sighting[]): Promise<{ from: Visitor; to: Visitor }> {
     return this.serial(async () => {
       const out = await this.store.changeVisitors(async (c) => {
         await this.lock(c, [id]);

@@ -13,6 +13,7 @@ import { Datafile } from '../store/datafile';
 import {
   VisitorGallery,
   type Assignment,
+  type Sighting,
   type Visit,
   type Visitor,
   type VisitorOptions,
@@ -172,11 +173,7 @@ export class VisitorBook implements VisitorRegistry {
   }
 
   /** Splits sightings off a visitor into a new one (see {@link VisitorGallery.split}). */
-  split(
-    id: string,
-    moved: Array<{ time: number; camera: string; event: string }>,
-    kept: Array<{ time: number; camera: string; event: string }>,
-  ): Promise<{ from: Visitor; to: Visitor }> {
+  split(id: string, moved: Sighting[], kept: Sighting[]): Promise<{ from: Visitor; to: Visitor }> {
     return this.serial(async () => {
       const out = this.gallery.split(id, moved, kept);
       await this.save(out.from, out.to);

@@ -38,6 +38,13 @@ export interface Visit {
   event?: string;
 }
 
+/** A sighting of a visitor: when, where, and the event it made (Split moves sightings). */
+export interface Sighting {
+  time: number;
+  camera: string;
+  event: string;
+}
+
 /** One descriptor a visitor keeps: the mean of one visit's best frames. */
 export interface VisitorSample {
   id: string;
@@ -333,12 +340,7 @@ export class VisitorGallery {
    * event) that go, `kept` the ones that stay. Samples of the moved events go with them; a side left
    * without a sample keeps none (it is found again by its next visit). Returns both visitors.
    */
-  split(
-    id: string,
-    moved: Array<{ time: number; camera: string; event: string }>,
-    kept: Array<{ time: number; camera: string; event: string }>,
-    newId?: string,
-  ): { from: Visitor; to: Visitor } {
+  split(id: string, moved: Sighting[], kept: Sighting[], newId?: string): { from: Visitor; to: Visitor } {
     const v = this.mustGet(id);
     if (!moved.length) throw new RangeError(`nothing to split off visitor ${id}`);
     if (!kept.length) throw new RangeError(`splitting every sighting off visitor ${id} leaves it empty`);
@@ -454,11 +456,7 @@ export interface VisitorRegistry {
   /** Merges `from` into `into` (see {@link VisitorGallery.merge}); `from` leaves no descriptor behind. */
   merge(into: string, from: string, times?: number[]): Promise<Visitor>;
   /** Splits sightings off a visitor into a new one (see {@link VisitorGallery.split}). */
-  split(
-    id: string,
-    moved: Array<{ time: number; camera: string; event: string }>,
-    kept: Array<{ time: number; camera: string; event: string }>,
-  ): Promise<{ from: Visitor; to: Visitor }>;
+  split(id: string, moved: Sighting[], kept: Sighting[]): Promise<{ from: Visitor; to: Visitor }>;
   /** Removes a visitor and every descriptor of theirs; `fate` says why (enrolled, forgotten). */
   forget(id: string, fate?: VisitorFate): Promise<Visitor | undefined>;
   /** Unknown retention (see {@link VisitorGallery.expire}). */
