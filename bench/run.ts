@@ -16,7 +16,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
-const ALL = ['detect', 'match', 'ingest', 'events', 'live', 'motion', 'scale', 'visitors'];
+const ALL = ['detect', 'match', 'ingest', 'events', 'live', 'motion', 'scale', 'visitors', 'recognition'];
 
 /** One module's run, as runs.json keeps it. */
 interface ModuleRun {
