@@ -22,9 +22,11 @@ echo "test:node-red5: Node $("$node22" --version), Node-RED $("$node22" -p "requ
 export FACEWATCH_NODE_RED="$red5"
 export PATH="$(dirname "$node22"):$PATH"
 # By default every flow and end-to-end test but the 2-minute soak (the same pipeline the other
-# end-to-end tests run, and three minutes of CI's time) and the recurring visitors' two (their routes
-# and nodes are the ones the Face Library page's and the example flow's camera tests run here).
+# end-to-end tests run, and three minutes of CI's time), the recurring visitors' two (their routes
+# and nodes are the ones the Face Library page's and the example flow's camera tests run here) and
+# the 30-second PostgreSQL network cut (a fault of the database's connection, not of Node-RED: the
+# nodes on a shared store run here in the instances' tests), to keep CI under 45 minutes.
 if [ $# -eq 0 ]; then
-  set -- test/flows $(ls test/e2e/*.test.ts | grep -Ev '/(soak|visitors|example-flow-visitors)\.test\.ts$')
+  set -- test/flows $(ls test/e2e/*.test.ts | grep -Ev '/(soak|visitors|example-flow-visitors|pg-cut)\.test\.ts$')
 fi
 exec "$node22" scripts/test.mjs "$@"
