@@ -8,14 +8,13 @@
  * stranger (every photo against everyone else's templates) and probes named under it.
  * Writes bench/results/recognition.json.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { measureSamples, type SampleRule } from '../lib/eval/samples';
-import { photoVisits, type LabelledVisit } from '../lib/eval/visitors';
 import { MATCH } from '../lib/types/defaults';
 import { FaceEngine } from '../lib/vision/engine';
-import { DATA_DIR, labelledPhotos, SETS } from '../test/helpers/env';
+import { labelledScopes } from './labelled';
 
 const RULES: SampleRule[] = ['nearest', 'mean', 'weighted-mean'];
 const SAMPLES = [1, 2, 3, 5];
@@ -24,13 +23,7 @@ export async function run(): Promise<unknown> {
   const engine = await FaceEngine.create({ poolSize: 2 });
   const tables: Record<string, unknown> = {};
   try {
-    for (const full of existsSync(DATA_DIR) ? [false, true] : [false]) {
-      const bySet: Array<[string, LabelledVisit[]]> = [];
-      for (const set of SETS) {
-        const photos = labelledPhotos(set, { full }).map((p) => ({ ...p, identity: `${set}:${p.identity}` }));
-        bySet.push([set, await photoVisits(engine, photos)]);
-      }
-      bySet.push(['all three sets', bySet.flatMap(([, v]) => v)]);
+    for (const { full, sets: bySet } of await labelledScopes(engine)) {
       const sets: Record<string, unknown> = {};
       for (const [name, visits] of bySet) {
         const rows = SAMPLES.flatMap((k) =>

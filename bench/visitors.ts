@@ -17,24 +17,18 @@
  *
  * Writes bench/results/visitors.json.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { EventLog } from '../lib/events/log';
 import { EventRecorder, type RecordFace } from '../lib/events/recorder';
 import { VisitorBook } from '../lib/events/visitor-book';
 import { visitDescriptor, VisitorGallery, type VisitFrame } from '../lib/events/visitors';
-import {
-  linkageBound,
-  measureVisitors,
-  photoVisits,
-  shuffled,
-  type LabelledVisit,
-} from '../lib/eval/visitors';
+import { linkageBound, measureVisitors, shuffled } from '../lib/eval/visitors';
 import { mulberry32 } from '../lib/shared/random';
 import { VISITORS } from '../lib/types/defaults';
 import { FaceEngine } from '../lib/vision/engine';
-import { DATA_DIR, labelledPhotos, SETS } from '../test/helpers/env';
+import { labelledScopes } from './labelled';
 import {
   clipFrames,
   passageAt,
@@ -138,13 +132,7 @@ async function accuracy(): Promise<Record<string, unknown>> {
   const engine = await FaceEngine.create({ poolSize: 2 });
   const out: Record<string, unknown> = {};
   try {
-    for (const full of existsSync(DATA_DIR) ? [false, true] : [false]) {
-      const bySet: Array<[string, LabelledVisit[]]> = [];
-      for (const set of SETS) {
-        const photos = labelledPhotos(set, { full }).map((p) => ({ ...p, identity: `${set}:${p.identity}` }));
-        bySet.push([set, await photoVisits(engine, photos)]);
-      }
-      bySet.push(['all three sets', bySet.flatMap(([, v]) => v)]);
+    for (const { full, sets: bySet } of await labelledScopes(engine)) {
       const tables: Record<string, unknown> = {};
       for (const [name, visits] of bySet) {
         tables[name] = [0.3, 0.35, 0.4, 0.45, 0.5, 0.55].map((threshold) => {
