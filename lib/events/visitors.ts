@@ -226,17 +226,22 @@ export class VisitorGallery {
 
   /**
    * The visitors with a kept sample under the threshold of `descriptor`, nearest first (at most
-   * {@link LINK_LIMIT}).
+   * {@link LINK_LIMIT}), and the distance to the nearest sample at all (null in an empty gallery).
    */
-  private under(descriptor: Float32Array): Array<{ id: string; distance: number }> {
-    if (!this.index || !this.index.rows || descriptor.length !== this.index.dim) return [];
-    const out: Array<{ id: string; distance: number }> = [];
-    for (const hit of this.index.search(descriptor, LINK_LIMIT * this.maxSamples)) {
+  private under(descriptor: Float32Array): {
+    linked: Array<{ id: string; distance: number }>;
+    nearest: number | null;
+  } {
+    if (!this.index || !this.index.rows || descriptor.length !== this.index.dim)
+      return { linked: [], nearest: null };
+    const hits = this.index.search(descriptor, LINK_LIMIT * this.maxSamples);
+    const linked: Array<{ id: string; distance: number }> = [];
+    for (const hit of hits) {
       if (hit.distance >= this.threshold) break;
-      if (!out.some((o) => o.id === hit.id)) out.push({ id: hit.id, distance: hit.distance });
-      if (out.length >= LINK_LIMIT) break;
+      if (!linked.some((o) => o.id === hit.id)) linked.push({ id: hit.id, distance: hit.distance });
+      if (linked.length >= LINK_LIMIT) break;
     }
-    return out;
+    return { linked, nearest: hits[0]?.distance ?? null };
   }
 
   /**
@@ -249,8 +254,8 @@ export class VisitorGallery {
   assign(visit: Visit, newId?: string): Assignment | null {
     const d = visitDescriptor(visit.frames, this.frames);
     if (!d) return null;
-    const linked = this.under(d.descriptor);
-    const near = this.nearest(d.descriptor);
+    // One search: the visitors it links and how near the nearest is (a new visitor's `nearest`).
+    const { linked, nearest } = this.under(d.descriptor);
     const sample: VisitorSample = {
       id: '',
       descriptor: Array.from(d.descriptor),
@@ -294,7 +299,7 @@ export class VisitorGallery {
       merged: [],
       newVisit: true,
       distance: null,
-      nearest: near?.distance ?? null,
+      nearest,
     };
   }
 
@@ -314,7 +319,7 @@ export class VisitorGallery {
   linkedTo(visit: Visit): string[] | undefined {
     const d = visitDescriptor(visit.frames, this.frames);
     if (!d) return undefined;
-    return this.under(d.descriptor).map((u) => u.id);
+    return this.under(d.descriptor).linked.map((u) => u.id);
   }
 
   /**
