@@ -2,8 +2,9 @@
  * `facewatch eval`: recognition accuracy on labelled photos (see lib/eval/evaluate.ts).
  */
 import { readFile } from 'node:fs/promises';
-import { ENGINE, MATCH } from '../../lib/types/defaults';
+import { ENGINE, MATCH, type NumberLimit } from '../../lib/types/defaults';
 import {
+  choiceOption,
   choicesText,
   defaultText,
   EXIT,
@@ -17,6 +18,9 @@ import {
 import { evaluate, readLabels } from '../../lib/eval/evaluate';
 import { parseCsv } from '../../lib/store/import';
 
+/** Photos enrolled per identity. */
+const SAMPLES: NumberLimit = { default: 1, min: 1, max: 100, step: 1, integer: true };
+
 export const usage =
   'eval --root DIR --enrol LABELS.csv [--impostors LABELS.csv] [--threshold T]   measure recognition';
 
@@ -29,13 +33,15 @@ const HELP = `usage: facewatch ${usage}
                         (paths not found under --root are tried beside the labels file)
   --threshold T         match threshold ${defaultText(MATCH.threshold)}
   --margin M            ambiguity margin ${defaultText(MATCH.margin, 'off')}
+  --samples N           enrol each identity's first N photos with a face (default 1); the rest are probes
+  --rule R              compare with each person's ${choicesText(MATCH.rule)} sample
   --exclude FILE        a CSV whose first column lists paths to leave out (e.g. duplicates.csv); repeatable
   --store FILE          keep the evaluation store here instead of a temporary one
   --verbose             also print one JSON line per photo before the result
   --backend B           ${choicesText(ENGINE.backend)}
 Prints one JSON object: {"enrolled", "probes", "correct", "wrong_person", "false_reject",
 "impostor_probes", "false_accept", "no_face", "closest_impostor", "closest_impostor_photo",
-"threshold", "margin"}. closest_impostor is the distance of the impostor nearest to an enrolled
+"threshold", "margin", "samples", "rule"}. closest_impostor is the distance of the impostor nearest to an enrolled
 person: the safety margin when it is over the threshold.`;
 
 export function run(args: string[]): Promise<number> {
@@ -46,6 +52,8 @@ export function run(args: string[]): Promise<number> {
       impostors: { type: 'string', multiple: true },
       threshold: { type: 'string' },
       margin: { type: 'string' },
+      samples: { type: 'string' },
+      rule: { type: 'string' },
       exclude: { type: 'string', multiple: true },
       store: { type: 'string' },
       verbose: { type: 'boolean' },
@@ -66,6 +74,8 @@ export function run(args: string[]): Promise<number> {
       const { result, details } = await evaluate(engine, enrol, impostors, {
         threshold: numberOption(values.threshold, 'threshold', MATCH.threshold),
         margin: numberOption(values.margin, 'margin', MATCH.margin),
+        samples: numberOption(values.samples, 'samples', SAMPLES),
+        rule: choiceOption(values.rule, 'rule', MATCH.rule),
         storeFile: values.store,
       });
       if (values.verbose) for (const d of details) printJson(d);

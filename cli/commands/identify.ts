@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { ENGINE, MATCH } from '../../lib/types/defaults';
 import {
+  choiceOption,
   choicesText,
   defaultText,
   eachFile,
@@ -26,6 +27,7 @@ const HELP = `usage: facewatch ${usage}
   --threshold T     euclidean distance under which a face is a person ${defaultText(MATCH.threshold)}
   --margin M        ambiguity margin between the two nearest people ${defaultText(MATCH.margin, 'off')}
   --candidates K    candidates listed per face ${defaultText(MATCH.candidates)}
+  --rule R          compare with each person's ${choicesText(MATCH.rule)} sample
   --backend B       ${choicesText(ENGINE.backend)}
 Prints one JSON line per face: {"file", "face", "box", "score", "match": {known, person, distance,
 confidence, ambiguous, candidates}}; a photo without faces prints {"file", "faces": 0}.
@@ -38,6 +40,7 @@ export function run(args: string[]): Promise<number> {
       threshold: { type: 'string' },
       margin: { type: 'string' },
       candidates: { type: 'string' },
+      rule: { type: 'string' },
       backend: { type: 'string' },
     });
     if (!values.store) throw new UsageError('--store is required');
@@ -46,6 +49,7 @@ export function run(args: string[]): Promise<number> {
       threshold: numberOption(values.threshold, 'threshold', MATCH.threshold),
       margin: numberOption(values.margin, 'margin', MATCH.margin),
       k: numberOption(values.candidates, 'candidates', MATCH.candidates),
+      rule: choiceOption(values.rule, 'rule', MATCH.rule),
     };
     return withStore(values.store, 'identify', (store) =>
       withEngine({ backend: values.backend, poolSize: 1 }, (engine) =>

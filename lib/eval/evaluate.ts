@@ -11,7 +11,7 @@ import { acceptFace, resolveEnrolOptions, type AcceptedFace, type EnrolEngine } 
 import { StoreError } from '../store/errors';
 import { FaceStore } from '../store/face-store';
 import { parseCsv } from '../store/import';
-import { resolveMatchOptions } from '../store/match';
+import { resolveMatchOptions, type MatchRule } from '../store/match';
 
 /** A labelled photo. */
 export interface LabelledImage {
@@ -24,7 +24,7 @@ export interface LabelledImage {
 
 /** The figures `facewatch eval` prints. */
 export interface EvalResult {
-  /** Identities enrolled (one photo each). */
+  /** Identities enrolled (with up to `samples` photos each). */
   enrolled: number;
   /** Probe photos of enrolled identities in which a face was found. */
   probes: number;
@@ -49,6 +49,10 @@ export interface EvalResult {
   closest_impostor_photo: string | null;
   threshold: number;
   margin: number;
+  /** Photos enrolled per identity (its first ones with a face; fewer where it has no more). */
+  samples: number;
+  /** How a person's samples were compared with a face (lib/types/defaults.ts MATCH_RULES). */
+  rule: MatchRule;
 }
 
 /** Per-photo outcome, for tests and verbose output. */
@@ -102,8 +106,9 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R
 }
 
 /**
- * Enrols the first photo (by path) of each identity in `enrol` in which a face is found (a photo
- * without a face is counted in no_face and the next one tried), then identifies the others and
+ * Enrols the first photo (by path) of each identity in `enrol` in which a face is found, or the
+ * first `samples` of them (a photo without a face is counted in no_face and the next one tried),
+ * then identifies the others and
  * every impostor. Enrolment here applies no quality limits and no duplicate check (look-alike
  * identities must both be enrolled to be measured); matching uses the product's rule (threshold,
  * ambiguity margin). The store is a temporary one unless `storeFile` is given.
@@ -115,13 +120,23 @@ export async function evaluate(
   opts: {
     threshold?: number;
     margin?: number;
+    /** Photos enrolled per identity (default 1). */
+    samples?: number;
+    rule?: MatchRule;
     storeFile?: string;
     concurrency?: number;
     /** Faces found per absolute path, shared between runs over the same photos. */
     cache?: Map<string, AcceptedFace | null>;
   } = {},
 ): Promise<{ result: EvalResult; details: EvalDetail[] }> {
-  const { threshold, margin } = resolveMatchOptions({ threshold: opts.threshold, margin: opts.margin });
+  const { threshold, margin, rule } = resolveMatchOptions({
+    threshold: opts.threshold,
+    margin: opts.margin,
+    rule: opts.rule,
+  });
+  const samples = opts.samples ?? 1;
+  if (!Number.isInteger(samples) || samples < 1 || samples > 100)
+    throw new RangeError(`samples must be a whole number from 1 to 100, not ${String(samples)}`);
   const relaxed = resolveEnrolOptions({
     faces: 'largest',
     minFaceSize: 0,
@@ -148,6 +163,8 @@ export async function evaluate(
     closest_impostor_photo: null,
     threshold,
     margin,
+    samples,
+    rule,
   };
   const details: EvalDetail[] = [];
   const faceOf = async (img: LabelledImage): Promise<AcceptedFace | null> => {
@@ -176,10 +193,11 @@ export async function evaluate(
 
     const probes: LabelledImage[] = [];
     for (const [identity, images] of byIdentity) {
-      let enrolled = false;
+      let id: string | null = null;
+      let kept = 0;
       for (const img of images) {
         const f = faceByPath.get(key(img));
-        if (enrolled) {
+        if (kept >= samples) {
           probes.push(img);
           continue;
         }
@@ -195,12 +213,14 @@ export async function evaluate(
           });
           continue;
         }
-        await store.addPerson(
-          { id: `E${String(result.enrolled + 1).padStart(4, '0')}`, name: identity },
-          { descriptor: f.face.descriptor, modelId: f.face.modelId, source: img.rel },
-        );
-        result.enrolled++;
-        enrolled = true;
+        const sample = { descriptor: f.face.descriptor, modelId: f.face.modelId, source: img.rel };
+        if (id) await store.addSample(id, sample);
+        else {
+          id = `E${String(result.enrolled + 1).padStart(4, '0')}`;
+          await store.addPerson({ id, name: identity }, sample);
+          result.enrolled++;
+        }
+        kept++;
         details.push({
           rel: img.rel,
           identity,
@@ -225,7 +245,7 @@ export async function evaluate(
         });
         return;
       }
-      const m = store.match(f.face.descriptor, f.face.modelId, { threshold, margin, k: 2 });
+      const m = store.match(f.face.descriptor, f.face.modelId, { threshold, margin, rule, k: 2 });
       const matched = m.known ? (m.person?.name ?? null) : null;
       let outcome: EvalDetail['outcome'];
       if (role === 'probe') {

@@ -13,7 +13,10 @@ import { jsDistances, kernelModule, topPeople, wasmDistances, type KernelResult 
 /** One person found by a search. */
 export interface IndexHit {
   id: string;
-  /** Euclidean distance: the minimum over the person's samples. */
+  /**
+   * Euclidean distance: the minimum over the person's samples (of the sample rows), or to the
+   * person's mean (of the {@link DescriptorIndex.means} index).
+   */
   distance: number;
 }
 
@@ -103,6 +106,10 @@ export class DescriptorIndex {
   private readonly idSlot = new Map<string, number>();
   private readonly freeSlots: number[] = [];
   private best = new Float64Array(0);
+  /** One row per person, their samples' mean; built by {@link means} and kept up to date from then on. */
+  private meanIndex: DescriptorIndex | null = null;
+  /** Set while removePerson removes a person's rows one by one (their mean row goes once, at the end). */
+  private removing: string | null = null;
   /** Incremented on every change. */
   version = 0;
 
@@ -142,9 +149,71 @@ export class DescriptorIndex {
     return this.idSlot.size;
   }
 
-  /** Bytes of shared memory held (capacity, not just use). */
+  /** Bytes of shared memory held (capacity, not just use), the means index included. */
   get bytes(): number {
-    return this.store.buffer.byteLength + this.rowSlot.byteLength;
+    return this.store.buffer.byteLength + this.rowSlot.byteLength + (this.meanIndex?.bytes ?? 0);
+  }
+
+  /**
+   * The index of every person's mean: one row per person (its sample id is the person's id), the
+   * mean of their samples. Built on the first call, in one pass over the rows, and from then on
+   * patched with every add and removal here, so a search of it never sees a stale mean. Searched
+   * by the `mean` match rule; the stores that never use that rule never pay for it.
+   */
+  means(): DescriptorIndex {
+    if (this.meanIndex) return this.meanIndex;
+    const m = new DescriptorIndex(this.dim, { kernel: this.wasm ? 'auto' : 'javascript' });
+    const slots = this.slotId.length;
+    const sums = new Float64Array(slots * this.dim);
+    const counts = new Uint32Array(slots);
+    for (let r = 0; r < this.rowCount; r++) {
+      const slot = this.rowSlot[r];
+      counts[slot]++;
+      const at = slot * this.dim;
+      const row = r * this.dim;
+      for (let i = 0; i < this.dim; i++) sums[at + i] += this.data[row + i];
+    }
+    m.reserve(this.idSlot.size);
+    const mean = new Float32Array(this.dim);
+    for (const [id, slot] of this.idSlot) {
+      for (let i = 0; i < this.dim; i++) mean[i] = sums[slot * this.dim + i] / counts[slot];
+      m.add(id, id, mean);
+    }
+    // The sums are descriptors too (of people who may be erased later): zeroed, not left to the GC.
+    sums.fill(0);
+    mean.fill(0);
+    this.meanIndex = m;
+    return m;
+  }
+
+  /** The mean of the samples of the person in `slot` (zeros for a slot without rows). */
+  private meanOf(slot: number): Float32Array {
+    const sum = new Float64Array(this.dim);
+    let n = 0;
+    for (let r = 0; r < this.rowCount; r++) {
+      if (this.rowSlot[r] !== slot) continue;
+      n++;
+      const row = r * this.dim;
+      for (let i = 0; i < this.dim; i++) sum[i] += this.data[row + i];
+    }
+    const out = new Float32Array(this.dim);
+    if (n) for (let i = 0; i < this.dim; i++) out[i] = sum[i] / n;
+    sum.fill(0);
+    return out;
+  }
+
+  /** Keeps the means index in step after a change to the samples of `personId`. */
+  private updateMean(personId: string): void {
+    const m = this.meanIndex;
+    if (!m || this.removing === personId) return;
+    const slot = this.idSlot.get(personId);
+    if (slot === undefined) {
+      m.removeSample(personId);
+      return;
+    }
+    const mean = this.meanOf(slot);
+    m.add(personId, personId, mean);
+    mean.fill(0);
   }
 
   has(sampleId: string): boolean {
@@ -192,6 +261,7 @@ export class DescriptorIndex {
     this.sampleRow.set(sampleId, row);
     this.slotRows[slot]++;
     this.version++;
+    this.updateMean(personId);
   }
 
   /** Removes one sample; the last row moves into its place so the rows stay contiguous. */
@@ -212,13 +282,14 @@ export class DescriptorIndex {
     this.rowSample.length = last;
     this.rowCount = last;
     this.sampleRow.delete(sampleId);
+    const id = this.slotId[slot];
     if (--this.slotRows[slot] === 0) {
-      const id = this.slotId[slot];
       if (id !== undefined) this.idSlot.delete(id);
       this.slotId[slot] = undefined;
       this.freeSlots.push(slot);
     }
     this.version++;
+    if (id !== undefined) this.updateMean(id);
     return true;
   }
 
@@ -228,7 +299,13 @@ export class DescriptorIndex {
     if (slot === undefined) return 0;
     const samples: string[] = [];
     for (let r = 0; r < this.rowCount; r++) if (this.rowSlot[r] === slot) samples.push(this.rowSample[r]);
-    for (const s of samples) this.removeSample(s);
+    this.removing = personId;
+    try {
+      for (const s of samples) this.removeSample(s);
+    } finally {
+      this.removing = null;
+    }
+    this.meanIndex?.removeSample(personId);
     return samples.length;
   }
 
@@ -241,6 +318,7 @@ export class DescriptorIndex {
     this.slotRows.length = 0;
     this.idSlot.clear();
     this.freeSlots.length = 0;
+    this.meanIndex?.clear();
     this.version++;
   }
 

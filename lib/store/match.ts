@@ -2,7 +2,14 @@
  * From the nearest people to a match decision: known, ambiguous or unknown, and a confidence.
  */
 import type { FaceMatch, MatchCandidate } from '../types';
-import { describeLimit, inLimit, MATCH } from '../types/defaults';
+import {
+  describeLimit,
+  inLimit,
+  MATCH,
+  MATCH_RULES,
+  type MatchRule,
+  type NumberLimit,
+} from '../types/defaults';
 import type { IndexHit } from './descriptor-index';
 
 /** Options of a 1:N match. */
@@ -19,13 +26,21 @@ export interface MatchOptions {
   margin: number;
   /** How many candidates (distinct people, nearest first) to report (default 3). */
   k: number;
+  /**
+   * How a person's samples are compared with the face: `mean` (default), the distance to the mean
+   * of their samples; `nearest`, the distance to their nearest sample. With one sample they agree.
+   */
+  rule: MatchRule;
 }
+
+export type { MatchRule };
 
 /** The defaults of lib/types/defaults.ts, as match options. */
 export const DEFAULT_MATCH_OPTIONS: Readonly<MatchOptions> = Object.freeze({
   threshold: MATCH.threshold.default,
   margin: MATCH.margin.default,
   k: MATCH.candidates.default,
+  rule: MATCH.rule.default,
 });
 
 /**
@@ -36,13 +51,15 @@ export function resolveMatchOptions(over: Partial<MatchOptions> = {}): MatchOpti
   const o: MatchOptions = { ...DEFAULT_MATCH_OPTIONS };
   for (const [k, v] of Object.entries(over))
     if (v !== undefined) (o as unknown as Record<string, unknown>)[k] = v;
-  const check = (name: string, limit: (typeof MATCH)[keyof typeof MATCH], v: number): void => {
+  const check = (name: string, limit: NumberLimit, v: number): void => {
     if (!inLimit(limit, v))
       throw new RangeError(`match option ${name} must be ${describeLimit(limit)}, not ${String(v)}`);
   };
   check('threshold', MATCH.threshold, o.threshold);
   check('margin', MATCH.margin, o.margin);
   check('k', MATCH.candidates, o.k);
+  if (!MATCH_RULES.includes(o.rule))
+    throw new RangeError(`match option rule must be one of ${MATCH_RULES.join(', ')}, not ${String(o.rule)}`);
   return o;
 }
 
@@ -59,7 +76,7 @@ export function confidenceOf(distance: number, threshold: number): number {
 
 /**
  * The match decision. `hits` are distinct people, nearest first (a person's distance is the
- * minimum over their samples). Known when the nearest is closer than the threshold and not
+ * distance to their mean, or the minimum over their samples, as the rule says). Known when the nearest is closer than the threshold and not
  * ambiguous; ambiguous when the nearest is under the threshold and the runner-up is within the
  * margin of it (then `person` is null: the face is not guessed).
  */

@@ -22,6 +22,11 @@ export interface MatcherSource {
   model(): { modelId: string | null; dim: number | null };
 }
 
+/** The rows a rule searches: every sample (`nearest`), or one mean per person (`mean`). */
+function searched(index: DescriptorIndex, o: MatchOptions): DescriptorIndex {
+  return o.rule === 'nearest' ? index : index.means();
+}
+
 export class Matcher {
   /** The index searched; null until the store has a model. Replaced whole by a re-embedding. */
   index: DescriptorIndex | null = null;
@@ -50,14 +55,15 @@ export class Matcher {
   }
 
   /**
-   * 1:N search on the calling thread. A person's distance is the minimum over their samples.
+   * 1:N search on the calling thread. A person's distance is the distance to the mean of their
+   * samples (rule `mean`, the default) or the minimum over their samples (rule `nearest`).
    * Throws `EMODEL_MISMATCH` for a descriptor of another model. See {@link decideMatch} for how
    * `known`, `ambiguous` and `confidence` are derived.
    */
   match(descriptor: ArrayLike<number>, modelId: string, opts: Partial<MatchOptions> = {}): FaceMatch {
     const o = { ...this.defaults, ...opts };
     const q = this.query(descriptor, modelId);
-    const hits = q && this.index ? this.index.search(q, Math.max(o.k, 2)) : [];
+    const hits = q && this.index ? searched(this.index, o).search(q, Math.max(o.k, 2)) : [];
     return this.decide(hits, o);
   }
 
@@ -75,17 +81,18 @@ export class Matcher {
     const index = this.index;
     if (!q || !index) return this.decide([], o);
     const k = Math.max(o.k, 2);
-    if (this.offloadRows <= 0 || index.rows < this.offloadRows) return this.decide(index.search(q, k), o);
+    const rows = searched(index, o);
+    if (this.offloadRows <= 0 || rows.rows < this.offloadRows) return this.decide(rows.search(q, k), o);
     this.worker ??= new SearchWorker();
     // A patch during the search may move rows or re-use a person slot: retry, then scan here.
     for (let attempt = 0; attempt < 3; attempt++) {
-      const view = index.view();
+      const view = rows.view();
       const res = await this.worker.search(view, q, k);
       if (this.closed) throw new StoreError('ESTORE_CLOSED', `face store ${this.source.file} is closed`);
-      if (index === this.index && index.version === view.version)
-        return this.decide(index.hits(res.slots, res.d2), o);
+      if (index === this.index && rows.version === view.version)
+        return this.decide(rows.hits(res.slots, res.d2), o);
     }
-    return this.decide(this.index ? this.index.search(q, k) : [], o);
+    return this.decide(this.index ? searched(this.index, o).search(q, k) : [], o);
   }
 
   /** Stops the search worker and frees the index. */

@@ -45,6 +45,15 @@ const choice = <T extends string>(values: readonly T[], def: T): ChoiceLimit<T> 
 export const DETECTORS: readonly DetectorName[] = ['ssd', 'tiny'];
 /** TensorFlow.js backends a face-engine can ask for (`auto`: the fastest that loads). */
 export const BACKENDS: readonly BackendChoice[] = ['auto', 'tfjs-node', 'wasm', 'cpu'];
+/**
+ * Matching: how a person's samples are compared with a face. `mean`: with the mean of their
+ * samples (one template per person); `nearest`: with their nearest sample. Measured on the
+ * labelled photos (docs/recognition.md), the mean names more at the same threshold and keeps
+ * strangers farther away.
+ */
+export const MATCH_RULES = ['mean', 'nearest'] as const;
+/** A match rule. */
+export type MatchRule = (typeof MATCH_RULES)[number];
 /** Enrolment: how many faces a photo may show. */
 export const FACES_POLICIES = ['single', 'largest'] as const;
 /** Enrolment: what to do when the given id exists. */
@@ -105,6 +114,8 @@ export const MATCH = Object.freeze({
   margin: num({ default: 0.05, min: 0, max: 1, step: 0.01 }),
   /** Candidates reported per face. */
   candidates: num({ default: 3, min: 1, max: 20, step: 1, integer: true }),
+  /** How a person's samples are compared with a face (see MATCH_RULES). */
+  rule: choice(MATCH_RULES, 'mean'),
 });
 
 /** Enrolment (face-register, `facewatch enrol` and `import`, lib/store). */

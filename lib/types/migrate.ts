@@ -88,6 +88,13 @@ const STEPS: Record<FaceWatchNodeType, Step[]> = {
       }
       return [];
     },
+    // 1 → 2: a rule for comparing a person's samples; a node saved before compared with the nearest
+    // sample, and gets the new default, the mean, which names more and keeps strangers farther
+    // (README "Recognition"). With one sample per person the two are the same.
+    (s) => {
+      s.rule ??= MATCH.rule.default;
+      return [];
+    },
   ],
   'face-register': [() => []],
   'face-camera': [

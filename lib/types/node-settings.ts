@@ -9,6 +9,7 @@ import type {
   ExistingPolicy,
   FacesPolicy,
   KeepImagePolicy,
+  MatchRule,
   MotionMode,
   SkippedFramePolicy,
   Transport,
@@ -88,6 +89,8 @@ export interface FaceMatchSettings extends VersionedSettings {
   threshold: NumberSetting;
   margin: NumberSetting;
   candidates: NumberSetting;
+  /** How a person's samples are compared with a face (MATCH_RULES). */
+  rule: MatchRule;
   /** 1, or 2 for separate known and unknown outputs. */
   outputs: number;
 }

@@ -10,6 +10,7 @@ export function matchSettings(def: Partial<FaceMatchSettings>, warn?: Warn): Mat
     threshold: r.number('threshold', MATCH.threshold, def.threshold),
     margin: r.number('margin', MATCH.margin, def.margin),
     candidates: r.number('candidates', MATCH.candidates, def.candidates),
+    rule: r.choice('rule', MATCH.rule, def.rule),
     split: Number(def.outputs) === 2,
   };
 }

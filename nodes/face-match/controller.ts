@@ -1,3 +1,4 @@
+import type { MatchRule } from '../../lib/store/match';
 import type { OpenStore } from '../../lib/store/types';
 import type { DetectedFace } from '../../lib/types';
 import { reservedKeyProblem } from '../../lib/types/keys';
@@ -15,6 +16,8 @@ export interface MatchSettings {
   threshold: number;
   margin: number;
   candidates: number;
+  /** How a person's samples are compared with a face. */
+  rule: MatchRule;
   /** Two outputs: known faces, unknown faces. */
   split: boolean;
 }
@@ -62,6 +65,7 @@ export class FaceMatchController {
         threshold: this.settings.threshold,
         margin: this.settings.margin,
         k: this.settings.candidates,
+        rule: this.settings.rule,
       });
     }
     const known = faces.filter((f) => f.match?.known);

@@ -71,7 +71,12 @@ const EDITOR_LIMITS: Partial<Record<FaceWatchNodeType, Record<string, Limit>>> =
     motionSkipped: MOTION.skipped,
   },
   'face-store': { backups: STORE.backups, backend: STORE.backend, poolSize: STORE.poolSize },
-  'face-match': { threshold: MATCH.threshold, margin: MATCH.margin, candidates: MATCH.candidates },
+  'face-match': {
+    threshold: MATCH.threshold,
+    margin: MATCH.margin,
+    candidates: MATCH.candidates,
+    rule: MATCH.rule,
+  },
   'face-register': {
     faces: ENROL.faces,
     existing: ENROL.existing,
@@ -169,6 +174,7 @@ describe('the defaults module', () => {
       threshold: MATCH.threshold.default,
       margin: MATCH.margin.default,
       k: MATCH.candidates.default,
+      rule: MATCH.rule.default,
     });
     assert.equal(DEFAULT_DETECT_OPTIONS.detector, DETECT.detector.default);
     for (const k of [
@@ -268,9 +274,10 @@ describe('the node types', () => {
   });
 
   it('have a settings version that is the number of their migration steps', () => {
-    // face-camera has two steps (1: versions began; 2: the source setting), face-match one (0.6 → 0.5).
+    // face-camera has two steps (1: versions began; 2: the source setting), face-match two (0.6 → 0.5,
+    // then the match rule).
     assert.equal(SETTINGS_VERSION['face-camera'], 2);
-    assert.equal(SETTINGS_VERSION['face-match'], 1);
+    assert.equal(SETTINGS_VERSION['face-match'], 2);
     for (const type of NODE_TYPES) {
       const m = migrateSettings(type, {});
       assert.equal(m.to, SETTINGS_VERSION[type]);
@@ -357,6 +364,7 @@ describe('the node settings parsers', () => {
       threshold: MATCH.threshold.default,
       margin: MATCH.margin.default,
       candidates: MATCH.candidates.default,
+      rule: MATCH.rule.default,
       split: false,
     });
     const enrol = enrolSettings(
@@ -402,13 +410,20 @@ describe('the node settings parsers', () => {
 
   it('fall back to the module default for a value out of range or not a number, with one warning each', () => {
     const { warn, warnings } = collect();
-    assert.deepEqual(matchSettings({ threshold: 5, margin: '-1', candidates: 'many', outputs: 2 }, warn), {
-      threshold: MATCH.threshold.default,
-      margin: MATCH.margin.default,
-      candidates: MATCH.candidates.default,
-      split: true,
-    });
-    assert.equal(warnings.length, 3);
+    assert.deepEqual(
+      matchSettings(
+        { threshold: 5, margin: '-1', candidates: 'many', rule: 'median' as 'mean', outputs: 2 },
+        warn,
+      ),
+      {
+        threshold: MATCH.threshold.default,
+        margin: MATCH.margin.default,
+        candidates: MATCH.candidates.default,
+        rule: MATCH.rule.default,
+        split: true,
+      },
+    );
+    assert.equal(warnings.length, 4);
     assert.match(warnings[0], /setting threshold 5 is not a number from 0\.05 to 2: using the default 0\.5/);
     const enrol = enrolSettings(
       {
@@ -427,7 +442,7 @@ describe('the node settings parsers', () => {
     assert.equal(enrol.maxYaw, ENROL.maxYaw.default);
     assert.equal(enrol.maxBytes, DEFAULT_ENROL_OPTIONS.maxBytes);
     assert.equal(enrol.faces, ENROL.faces.default);
-    assert.equal(warnings.length, 3 + 6);
+    assert.equal(warnings.length, 4 + 6);
     assert.equal(storeSettings({ backups: 51 }, warn).backups, STORE.backups.default);
     assert.equal(storeSettings({ backups: 1.5 }, warn).backups, STORE.backups.default);
     assert.equal(storeSettings({ poolSize: 1 }, warn).poolSize, STORE.poolSize.default);
@@ -491,7 +506,12 @@ describe('settings migrations', () => {
       const m = migrateSettings('face-match', saved);
       assert.equal(m.settings.threshold, MATCH.threshold.default);
       assert.equal(m.settings.version, SETTINGS_VERSION['face-match']);
-      assert.deepEqual([m.from, m.to], [0, 1]);
+      assert.deepEqual([m.from, m.to], [0, 2]);
+      assert.equal(
+        (m.settings as Record<string, unknown>).rule,
+        MATCH.rule.default,
+        'and the match rule of today',
+      );
       assert.equal(m.changes.length, 1);
       assert.equal(m.changes[0].setting, 'threshold');
       assert.match(m.changes[0].reason, /old default/);
@@ -505,9 +525,15 @@ describe('settings migrations', () => {
       assert.equal(m.settings.threshold, threshold);
       assert.deepEqual(m.changes, []);
     }
-    const current = migrateSettings('face-match', { threshold: 0.6, version: 1 });
+    const current = migrateSettings('face-match', { threshold: 0.6, version: 2 });
     assert.equal(current.settings.threshold, 0.6);
     assert.deepEqual(current.changes, []);
+    // A face-match of version 1 compared with the nearest sample; it gets the mean, silently (with
+    // one sample per person the two are the same), and a rule set since is kept.
+    const v1 = migrateSettings<Record<string, unknown>>('face-match', { threshold: 0.55, version: 1 });
+    assert.deepEqual([v1.settings.threshold, v1.settings.rule, v1.changes], [0.55, 'mean', []]);
+    const chosen = migrateSettings('face-match', { rule: 'nearest', version: 2 });
+    assert.equal(chosen.settings.rule, 'nearest');
   });
 
   it('give every node type the current version without changing other settings', () => {
@@ -530,9 +556,9 @@ describe('settings migrations', () => {
     assert.equal(warnings.length, 1);
     assert.match(
       warnings[0],
-      /face-match settings upgraded from version 0 to 1: threshold 0\.6, the old default/,
+      /face-match settings upgraded from version 0 to 2: threshold 0\.6, the old default/,
     );
-    upgradeSettings('face-match', { threshold: 0.6, version: 1 }, (m) => warnings.push(m));
+    upgradeSettings('face-match', { threshold: 0.6, version: 2 }, (m) => warnings.push(m));
     assert.equal(warnings.length, 1);
   });
 });

@@ -89,7 +89,7 @@ describe('moving a store between a datafile and PostgreSQL (facewatch export / i
       assert.deepEqual(people(inPg), people(original), 'the same people, samples and crops in PostgreSQL');
       assert.equal(inPg.modelId, 'test-model');
       assert.equal(
-        pg.match(descriptor(1), 'test-model').person?.id,
+        pg.match(descriptor(1), 'test-model', { rule: 'nearest' }).person?.id,
         'PERSON_0001',
         'matched from the moved descriptors',
       );

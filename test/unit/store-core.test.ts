@@ -115,6 +115,68 @@ describe('DescriptorIndex', () => {
         undefined,
       );
     });
+
+    it(`keeps every person's mean in step with adds and removals, built late or early (${kernel} kernel)`, () => {
+      const early = new DescriptorIndex(DIM, { kernel });
+      early.means();
+      const late = new DescriptorIndex(DIM, { kernel });
+      const samples = new Map<string, { person: string; d: Float32Array }>();
+      const change = (f: (index: DescriptorIndex) => void): void => [early, late].forEach(f);
+      let seed = 1;
+      for (let i = 0; i < 300; i++) {
+        const person = `P${i % 60}`;
+        const d = unit(seed++);
+        samples.set(`s${i}`, { person, d });
+        change((x) => x.add(person, `s${i}`, d));
+      }
+      for (const id of [...samples.keys()].filter((_, i) => i % 4 === 0)) {
+        samples.delete(id);
+        change((x) => assert.equal(x.removeSample(id), true));
+      }
+      change((x) => x.removePerson('P9'));
+      for (const [id, s] of samples) if (s.person === 'P9') samples.delete(id);
+      // A sample id given again replaces its descriptor (and its person's mean).
+      const again = unit(7777);
+      samples.set('s1', { person: 'P1', d: again });
+      change((x) => x.add('P1', 's1', again));
+      const expected = new Map<string, Float32Array>();
+      const counts = new Map<string, number>();
+      for (const s of samples.values()) {
+        const m = expected.get(s.person) ?? new Float32Array(DIM);
+        for (let i = 0; i < DIM; i++) m[i] += s.d[i];
+        expected.set(s.person, m);
+        counts.set(s.person, (counts.get(s.person) ?? 0) + 1);
+      }
+      for (const [p, m] of expected) for (let i = 0; i < DIM; i++) m[i] /= counts.get(p)!;
+      for (const index of [early, late]) {
+        const means = index.means();
+        assert.equal(means.rows, expected.size);
+        assert.equal(means.people, index.people);
+        for (let q = 0; q < 10; q++) {
+          const query = unit(60000 + q);
+          const want = [...expected.entries()]
+            .map(([id, m]) => ({ id, distance: dist(query, m) }))
+            .sort((a, b) => a.distance - b.distance)
+            .slice(0, 4);
+          const got = means.search(query, 4);
+          assert.deepEqual(
+            got.map((h) => h.id),
+            want.map((h) => h.id),
+          );
+          got.forEach((h, i) => assert.ok(Math.abs(h.distance - want[i].distance) < 1e-5));
+        }
+        assert.equal(
+          means.search(unit(1), 60).find((h) => h.id === 'P9'),
+          undefined,
+          'a removed person leaves the means',
+        );
+      }
+      // Cleared, the means go with the samples, and their memory holds no descriptor.
+      early.clear();
+      assert.equal(early.means().rows, 0);
+      const view = early.means().view();
+      assert.ok(new Float32Array(view.buffer, 0, view.capacity * DIM).every((x) => x === 0));
+    });
   }
 });
 
@@ -243,7 +305,7 @@ describe('FaceStore', () => {
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
   });
 
-  it('emits store events and matches a registration at once, per-person minimum over samples', async () => {
+  it("emits store events and matches a registration at once, by the mean of a person's samples or the nearest", async () => {
     const store = await FaceStore.open({ file: path.join(freshDir(), 'faces.db') });
     const events: string[] = [];
     const added: Sample[] = [];
@@ -276,14 +338,20 @@ describe('FaceStore', () => {
     assert.equal(store.samples(), 3);
     assert.ok(dist(added[0].descriptor, ann) < 1e-6, 'sample-added carries the descriptor');
 
-    // Closer to Ann's second sample than to her first: the person's distance is the minimum.
+    // Closer to Ann's second sample than to her first: by the default rule the person's distance
+    // is to the mean of her samples, by the nearest rule the minimum over them.
     const probe = near(ann2, 0.3, 102);
+    const annMean = ann.map((x, i) => (x + ann2[i]) / 2);
     const m = store.match(probe, MODEL);
+    assert.equal(MATCH.rule.default, 'mean');
     assert.equal(m.known, true);
     assert.equal(m.person?.id, a.id);
     assert.deepEqual(m.person?.metadata, { role: 'staff' });
-    assert.ok(Math.abs((m.distance ?? 0) - dist(probe, ann2)) < 1e-5);
-    assert.ok(m.distance! < dist(probe, ann));
+    assert.ok(Math.abs((m.distance ?? 0) - dist(probe, annMean)) < 1e-5);
+    const byNearest = store.match(probe, MODEL, { rule: 'nearest' });
+    assert.ok(Math.abs((byNearest.distance ?? 0) - dist(probe, ann2)) < 1e-5);
+    assert.ok(byNearest.distance! < dist(probe, ann));
+    assert.deepEqual(await store.matchAsync(probe, MODEL, { rule: 'nearest' }), byNearest);
     assert.equal(m.confidence, confidenceOf(m.distance!, MATCH.threshold.default));
     assert.deepEqual(
       m.candidates.map((c) => c.id),
@@ -617,7 +685,7 @@ describe('FaceStore', () => {
     assert.deepEqual([report.enrolled, report.duplicate, report.refused], [2, 0, 0]);
     assert.equal(b.modelId, MODEL);
     assert.deepEqual(b.getPerson(p.id)?.metadata, { phone: '1' });
-    assert.equal(b.match(unit(6), MODEL).person?.id, p.id);
+    assert.equal(b.match(unit(6), MODEL, { rule: 'nearest' }).person?.id, p.id);
     const img = b.imagePath(b.getPerson(p.id)!.samples[0]);
     assert.ok(img && readFileSync(img).toString().includes('crop-of-ann'));
     assert.equal((await b.addPerson({ name: 'Next' })).id, 'PERSON_0002', 'the counter came along');
@@ -647,9 +715,18 @@ describe('FaceStore', () => {
       for (let i = 0; i < 120; i++)
         await tx.addPerson({ name: `W${i}` }, { descriptor: unit(3000 + i), modelId: MODEL });
     });
+    // A second sample for some: the means differ from the samples.
+    await store.batch(async (tx) => {
+      for (let i = 0; i < 120; i += 3)
+        await tx.addSample(`PERSON_${String(i + 1).padStart(4, '0')}`, {
+          descriptor: near(unit(3000 + i), 0.4, 5000 + i),
+          modelId: MODEL,
+        });
+    });
     for (let q = 0; q < 5; q++) {
       const probe = near(unit(3000 + q * 7), 0.3, 4000 + q);
-      assert.deepEqual(await store.matchAsync(probe, MODEL), store.match(probe, MODEL));
+      for (const rule of ['mean', 'nearest'] as const)
+        assert.deepEqual(await store.matchAsync(probe, MODEL, { rule }), store.match(probe, MODEL, { rule }));
     }
     await store.close();
   });

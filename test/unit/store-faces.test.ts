@@ -655,9 +655,12 @@ describe('face store with real photos', () => {
       'margin',
       'no_face',
       'probes',
+      'rule',
+      'samples',
       'threshold',
       'wrong_person',
     ]);
+    assert.deepEqual([out.samples, out.rule], [1, MATCH.rule.default]);
     assert.equal(out.margin, MATCH.margin.default);
     assert.equal(out.closest_impostor, null, 'no impostors given');
     const photos = labelledPhotos('face-api.js');
@@ -666,5 +669,44 @@ describe('face store with real photos', () => {
     assert.equal(out.correct + out.wrong_person + out.false_reject, out.probes);
     assert.equal(out.threshold, 0.6);
     assert.equal(out.impostor_probes, 0);
+
+    // Two samples per person, compared by their mean (the default) and by the nearest: the mean
+    // names one more of the set's 24 other photos at the default threshold.
+    const two: Record<string, Record<string, unknown>> = {};
+    for (const rule of ['mean', 'nearest']) {
+      const s = await cli([
+        'eval',
+        '--root',
+        set,
+        '--enrol',
+        path.join(set, 'labels.csv'),
+        '--samples',
+        '2',
+        '--rule',
+        rule,
+      ]);
+      assert.equal(s.code, 0, s.stderr);
+      two[rule] = JSON.parse(s.stdout.trim()) as Record<string, unknown>;
+    }
+    for (const [rule, correct] of [
+      ['mean', 21],
+      ['nearest', 20],
+    ] as const)
+      assert.deepEqual(
+        [two[rule].enrolled, two[rule].probes, two[rule].correct, two[rule].wrong_person, two[rule].samples],
+        [8, 24, correct, 0, 2],
+        rule,
+      );
+    const bad = await cli([
+      'eval',
+      '--root',
+      set,
+      '--enrol',
+      path.join(set, 'labels.csv'),
+      '--rule',
+      'median',
+    ]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--rule must be/);
   });
 });

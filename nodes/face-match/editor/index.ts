@@ -4,6 +4,7 @@ import type { FaceMatchSettings } from '../../../lib/types/node-settings';
 import {
   applyLimits,
   CATEGORY,
+  choiceSetting,
   COLOR,
   labelOf,
   migrateForm,
@@ -19,6 +20,7 @@ export const defaults = {
   threshold: numberSetting(MATCH.threshold),
   margin: numberSetting(MATCH.margin),
   candidates: numberSetting(MATCH.candidates),
+  rule: choiceSetting(MATCH.rule),
   outputs: { value: 1 },
   version: { value: SETTINGS_VERSION['face-match'] },
 };
@@ -40,7 +42,11 @@ RED.nodes.registerType<FaceMatchProps>('face-match', {
     return i === 0 ? 'known faces' : 'unknown faces';
   },
   oneditprepare: function () {
-    applyLimits('node-input', MATCH);
+    applyLimits('node-input', {
+      threshold: MATCH.threshold,
+      margin: MATCH.margin,
+      candidates: MATCH.candidates,
+    });
     migrateForm('face-match', this, 'node-input');
     $('#node-input-split')
       .prop('checked', Number(this.outputs) === 2)
