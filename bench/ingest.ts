@@ -16,12 +16,15 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CameraStream } from '../lib/camera/stream';
+import { CAMERA, type DescribeFrom } from '../lib/types/defaults';
 import { CLIP, startRtspServer, type RtspServer } from '../test/helpers/rtsp';
 import { loopDelay } from './loop';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const MAX_CAMERAS = Number(process.env.BENCH_MAX_CAMERAS ?? 32);
 const TARGET_RATIO = 1.2;
+/** The full picture beside each frame may cost at most this much more than the frame alone. */
+const FULL_PICTURE_TARGET = 1.3;
 const TARGET_LOOP_P99_MS = 20;
 const TICKS = 100; // Linux clock ticks per second (USER_HZ)
 
@@ -87,19 +90,23 @@ function startFloor(url: string) {
   );
 }
 
-/** FaceWatch: CameraStreams reading the stream at `fps`, frames at `width` (0 = 1280). */
+/**
+ * FaceWatch: CameraStreams reading the stream at `fps`, frames at `width` (0 = 1280), with the
+ * full picture of each frame as JPEG (`describeFrom` full, the default) or without.
+ */
 async function facewatch(
   url: string,
   fps: number,
   width: number,
   cameras = 1,
   withFloor = false,
+  describeFrom: DescribeFrom = CAMERA.describeFrom.default,
 ): Promise<Cost & { loopP99: number; perCameraFps: number[]; floorCpu: number }> {
   // The floor runs at the same time, on the same stream, so both see the same machine and server.
   const floorChild = withFloor ? startFloor(url) : undefined;
   const streams = Array.from(
     { length: cameras },
-    (_, i) => new CameraStream({ name: `cam${i}`, url, fps, width, stopGraceMs: 500 }),
+    (_, i) => new CameraStream({ name: `cam${i}`, url, fps, width, describeFrom, stopGraceMs: 500 }),
   );
   const counts = streams.map(() => 0);
   streams.forEach((s, i) => {
@@ -152,14 +159,22 @@ export async function run(): Promise<unknown> {
     server = await startRtspServer({ file });
     const url = server.url;
     const perCamera: Array<Record<string, number | boolean>> = [];
+    // At 640 px both ways side by side: the full picture as JPEG beside each frame (the default), and
+    // the frame alone (as before); at the camera's width there is no full picture to send.
+    const ways: Array<[number, DescribeFrom]> = [
+      [640, 'frame'],
+      [640, 'full'],
+      [0, 'frame'],
+    ];
     for (const fps of [2, 5]) {
-      for (const width of [640, 0]) {
-        const fw = await facewatch(url, fps, width, 1, true);
+      for (const [width, describeFrom] of ways) {
+        const fw = await facewatch(url, fps, width, 1, true, describeFrom);
         const base = { cpu: fw.floorCpu };
         const ratio = fw.cpu / base.cpu;
         const row = {
           fps,
           width: width || 1280,
+          fullPicture: width > 0 && describeFrom === 'full',
           floorCpu: r3(base.cpu),
           facewatchCpu: r3(fw.cpu),
           ffmpegCpu: r3(fw.ffmpegCpu),
@@ -170,10 +185,21 @@ export async function run(): Promise<unknown> {
         };
         perCamera.push(row);
         process.stdout.write(
-          `${fps} fps at ${row.width} px: FaceWatch ${row.facewatchCpu} cores (ffmpeg ${row.ffmpegCpu}, Node ${row.nodeCpu}), floor ${row.floorCpu}, ratio ${row.ratio} (target ≤ ${TARGET_RATIO})\n`,
+          `${fps} fps at ${row.width} px${row.fullPicture ? ' + full picture' : ''}: FaceWatch ${row.facewatchCpu} cores (ffmpeg ${row.ffmpegCpu}, Node ${row.nodeCpu}), floor ${row.floorCpu}, ratio ${row.ratio} (target ≤ ${TARGET_RATIO})\n`,
         );
       }
     }
+    // The full picture's price: FaceWatch with it against without it, at 640 px, same run.
+    const fullPictureCost = [2, 5].map((fps) => {
+      const row = (full: boolean) =>
+        perCamera.find((r) => r.fps === fps && r.width === 640 && r.fullPicture === full);
+      const ratio = Number(row(true)?.facewatchCpu) / Number(row(false)?.facewatchCpu);
+      return { fps, ratio: r3(ratio), meetsTarget: ratio <= FULL_PICTURE_TARGET };
+    });
+    for (const c of fullPictureCost)
+      process.stdout.write(
+        `full picture at ${c.fps} fps: ${c.ratio}x the frame alone (target ≤ ${FULL_PICTURE_TARGET})\n`,
+      );
     const scaling: Array<Record<string, number | boolean>> = [];
     let capacity = 0;
     for (const n of [1, 2, 4, 8, 12, 16, 24, 32].filter((k) => k <= MAX_CAMERAS)) {
@@ -200,6 +226,8 @@ export async function run(): Promise<unknown> {
       seconds: SECONDS,
       targetRatio: TARGET_RATIO,
       perCamera,
+      fullPictureTarget: FULL_PICTURE_TARGET,
+      fullPictureCost,
       scaling,
       camerasAt2fps: capacity,
       camerasLimit: capacity === MAX_CAMERAS ? `at least ${MAX_CAMERAS} (BENCH_MAX_CAMERAS)` : 'measured',

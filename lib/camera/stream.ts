@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { Supervisor, type SupervisorExit } from '../process/supervisor';
 import type { CameraFrame } from '../types';
-import { CAMERA, PROCESS, type CameraSource } from '../types/defaults';
+import { CAMERA, PROCESS, type CameraSource, type DescribeFrom } from '../types/defaults';
 import {
   cameraInput,
   classifyFailure,
@@ -16,7 +16,7 @@ import {
   StreamInfoParser,
   type CameraInput,
 } from './ffmpeg';
-import { FrameCutter } from './frames';
+import { FrameCutter, JpegCutter, type CutFrame } from './frames';
 import { redactor, withCredentials } from './url';
 
 /** A camera's settings, as the face-camera config node holds them. */
@@ -35,6 +35,11 @@ export interface CameraConfig {
   fps?: number;
   /** Frames scaled to this width (default CAMERA.width; 0 keeps the camera's). */
   width?: number;
+  /**
+   * `full` (default CAMERA.describeFrom): every frame also carries the camera's full picture of
+   * the same moment as JPEG (`frame.full`), when the camera is wider than `width`.
+   */
+  describeFrom?: DescribeFrom;
   /** Seconds without a frame before the stream is restarted (default CAMERA.stallTimeout). */
   stallTimeout?: number;
   /** Socket timeout inside ffmpeg, seconds (default CAMERA.socketTimeout). */
@@ -48,6 +53,9 @@ export interface CameraConfig {
   /** Grace periods of a stop (ms): after closing stdin, then after SIGTERM (default PROCESS.cameraStopGraceMs each). */
   stopGraceMs?: number;
 }
+
+/** Frames a frame may wait for its full picture before it goes without (see CameraStream.start). */
+const FULL_PICTURE_LAG = 3;
 
 /** One frame as rtsp-source sends it on: packed RGB. */
 /** A frame of the stream: the wire type (lib/types). */
@@ -94,6 +102,7 @@ export function resolveCameraConfig(c: CameraConfig): Required<CameraConfig> & C
     transport: c.transport === 'udp' ? 'udp' : 'tcp',
     fps: positive(c.fps, CAMERA.fps.default, 'fps'),
     width: Math.max(0, Math.round(c.width ?? CAMERA.width.default)),
+    describeFrom: c.describeFrom === 'frame' ? 'frame' : CAMERA.describeFrom.default,
     stallTimeout: positive(c.stallTimeout, CAMERA.stallTimeout.default, 'stall timeout'),
     socketTimeout: positive(c.socketTimeout, CAMERA.socketTimeout.default, 'socket timeout'),
     retryDelayMs: positive(c.retryDelayMs, CAMERA.retryDelay.default * 1000, 'retry delay'),
@@ -145,6 +154,7 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     if (this.supervisor?.active) return;
     const c = this.config;
     const url = isNetworkSource(c.kind) ? withCredentials(c.input, c.username, c.password) : c.input;
+    const fullPicture = c.describeFrom === 'full' && c.width > 0;
     const supervisor = new Supervisor({
       command: ffmpegPath(),
       args: streamArguments({
@@ -155,8 +165,9 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
         fps: c.fps,
         width: c.width,
         socketTimeout: c.socketTimeout,
+        fullPicture,
       }),
-      options: { stdio: ['pipe', 'pipe', 'pipe'] },
+      options: { stdio: fullPicture ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'] },
       stallTimeoutMs: c.stallTimeout * 1000,
       restart: {
         initialDelayMs: c.retryDelayMs,
@@ -171,6 +182,10 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     let parser = new StreamInfoParser();
     let cutter: FrameCutter | undefined;
     let early: Buffer[] = [];
+    let pictures = new JpegCutter();
+    // Frames waiting for their full picture, and pictures waiting for their frame, by number.
+    let waitingFrames: CutFrame[] = [];
+    let waitingPictures = new Map<number, Buffer>();
     let connected = false;
     let lastExit: SupervisorExit | undefined;
     const describe = (exit: SupervisorExit): string => {
@@ -199,21 +214,61 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
       }
       for (const f of frames) {
         supervisor.progress();
-        this.emit('frame', {
-          data: f.data,
-          width: into.width,
-          height: into.height,
-          channels: 3,
-          camera: c.name,
-          seq: ++this.seq,
-          ts: Date.now(),
-        });
+        if (!withPictures()) send(into, f);
+        else {
+          waitingFrames.push(f);
+          flush(into);
+        }
       }
     };
+    // Full pictures only help when the camera is wider than the frames (else they are the frames).
+    const withPictures = (): boolean =>
+      fullPicture &&
+      parser.info.inputWidth !== undefined &&
+      parser.info.inputWidth > (parser.info.width ?? 0);
+    const send = (into: FrameCutter, f: CutFrame, full?: Buffer): void => {
+      this.emit('frame', {
+        data: f.data,
+        width: into.width,
+        height: into.height,
+        channels: 3,
+        camera: c.name,
+        seq: ++this.seq,
+        ts: Date.now(),
+        ...(full ? { full } : {}),
+      });
+    };
+    /**
+     * Sends the frames whose picture came, in order. ffmpeg writes both outputs of one frame
+     * together, but the two pipes are read apart: a frame waits for its picture, at most
+     * FULL_PICTURE_LAG frames (then it goes without one, and its late picture is dropped).
+     */
+    const flush = (into: FrameCutter): void => {
+      while (waitingFrames.length) {
+        const f = waitingFrames[0];
+        const full = waitingPictures.get(f.seq);
+        if (!full && waitingFrames.length <= FULL_PICTURE_LAG) break;
+        waitingFrames.shift();
+        waitingPictures.delete(f.seq);
+        send(into, f, full);
+      }
+      const first = waitingFrames[0]?.seq ?? into.count + 1;
+      for (const seq of waitingPictures.keys()) if (seq < first) waitingPictures.delete(seq);
+    };
+    supervisor.on('pipe', (fd, chunk) => {
+      if (fd !== 3) return;
+      for (const p of pictures.push(chunk)) waitingPictures.set(p.seq, p.jpeg);
+      // A picture far ahead of its frame means the two outputs fell out of step: start over.
+      if (waitingPictures.size > FULL_PICTURE_LAG * 4) waitingPictures.clear();
+      if (cutter) flush(cutter);
+    });
     supervisor.on('spawn', () => {
       parser = new StreamInfoParser();
       cutter = undefined;
       early = [];
+      pictures = new JpegCutter();
+      waitingFrames = [];
+      waitingPictures = new Map();
       connected = false;
       this.emitState({ state: 'connecting', camera: c.name, attempt: supervisor.attempt || undefined });
     });
@@ -234,6 +289,8 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     });
     supervisor.on('exit', (exit) => {
       lastExit = exit;
+      // The last frames of a run go on without the pictures that will not come.
+      if (cutter) for (const f of waitingFrames.splice(0)) send(cutter, f);
     });
     supervisor.on('restarting', ({ attempt, delayMs }) => {
       this.emitState({

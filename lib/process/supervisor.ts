@@ -5,6 +5,7 @@
  */
 import { fork, spawn, type ChildProcess, type ForkOptions, type SpawnOptions } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { Readable } from 'node:stream';
 import { PROCESS } from '../types/defaults';
 
 /** How a child process ended. */
@@ -142,6 +143,8 @@ export interface SupervisorEvents {
   spawn: [child: ChildProcess];
   /** A chunk of the process's stdout (always read, so a pipe never fills up). */
   stdout: [chunk: Buffer];
+  /** A chunk of another pipe the process was given (stdio index 3 and up), also always read. */
+  pipe: [fd: number, chunk: Buffer];
   /** A line of the process's stderr (split on \n and \r, without them). */
   stderr: [line: string];
   /** The process ended; after this no listener of the supervisor remains on it. */
@@ -249,6 +252,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       this.emit('stderr', text);
     };
     child.stdout?.on('data', (chunk: Buffer) => this.emit('stdout', chunk));
+    // Further pipes (an output of ffmpeg's on pipe:3, say): read like stdout, closed like it.
+    const extra: Array<{ s: Readable; fd: number }> = [];
+    child.stdio.forEach((s, fd) => {
+      if (fd >= 3 && s instanceof Readable) extra.push({ s, fd });
+    });
+    for (const { s, fd } of extra) s.on('data', (chunk: Buffer) => this.emit('pipe', fd, chunk));
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (text: string) => {
       const parts = (partial + text).split(/\r\n|\n|\r/);
@@ -256,6 +265,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       for (const p of parts) if (p) line(p);
     });
     for (const stream of [child.stdin, child.stdout, child.stderr]) stream?.on('error', () => undefined);
+    for (const { s } of extra) s.on('error', () => undefined);
     child.once('spawn', () => {
       if (child !== this.current) return;
       this.watch(child);
@@ -266,6 +276,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       await within(closed, info.error ? 0 : 500);
       if (partial) line(partial);
       partial = '';
+      for (const { s } of extra) {
+        s.removeAllListeners();
+        s.on('error', () => undefined);
+        s.destroy();
+      }
       for (const stream of [child.stdin, child.stdout, child.stderr]) {
         stream?.removeAllListeners();
         stream?.on('error', () => undefined);

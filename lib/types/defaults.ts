@@ -70,6 +70,11 @@ export const TRANSPORTS = ['tcp', 'udp'] as const;
  * that kind: a path is never read as a network address, nor a network address as a file.
  */
 export const CAMERA_SOURCES = ['network', 'file', 'device'] as const;
+/**
+ * What a camera's faces are described from: the camera's `full` picture of the same moment (faces
+ * are still found in the scaled frame), or the scaled `frame` itself.
+ */
+export const DESCRIBE_FROM = ['full', 'frame'] as const;
 /** Photo types accepted for enrolment. */
 export const ENROL_FILE_TYPES = ['png', 'jpg', 'jpeg', 'webp'] as const;
 
@@ -80,6 +85,7 @@ export type KeepImagePolicy = (typeof KEEP_IMAGE_POLICIES)[number];
 export type EnrolFileType = (typeof ENROL_FILE_TYPES)[number];
 export type Transport = (typeof TRANSPORTS)[number];
 export type CameraSource = (typeof CAMERA_SOURCES)[number];
+export type DescribeFrom = (typeof DESCRIBE_FROM)[number];
 
 /**
  * The match threshold: euclidean distance under which a face is named. 0.5, chosen for CCTV where
@@ -179,6 +185,12 @@ export const CAMERA = Object.freeze({
   fps: num({ default: 2, min: 0.1, max: 30, step: 0.1, unit: 'frames/s' }),
   /** Frames scaled to this width; 0 keeps the camera's. */
   width: num({ default: 640, min: 64, max: 7680, step: 2, integer: true, zeroOff: true, unit: 'px' }),
+  /**
+   * Faces are described from the camera's full picture (ffmpeg also sends each frame at the camera's
+   * size, as JPEG) or from the scaled frame. On faces 40-80 px wide in a 1080p camera, the full
+   * picture names about twice as many (docs/recognition.md).
+   */
+  describeFrom: choice(DESCRIBE_FROM, 'full'),
   /** Seconds without a frame before the stream is restarted. */
   stallTimeout: num({ default: 20, min: 2, max: 3600, step: 1, unit: 's' }),
   /** Reconnect attempts in a row before giving up; 0 = never give up. */

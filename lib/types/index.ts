@@ -143,4 +143,10 @@ export interface CameraFrame extends RawImage {
   seq: number;
   /** When the frame was read, ms since the epoch. */
   ts: number;
+  /**
+   * The camera's full picture of the same moment, as JPEG, when the camera is wider than the frame
+   * and its face-camera describes faces from the full picture: face-detect finds the faces in the
+   * frame and describes them from this picture, then removes it from the message.
+   */
+  full?: Buffer;
 }

@@ -6,7 +6,7 @@
  *
  * Isomorphic: used by the editor bundles and the runtime.
  */
-import { CAMERA_SOURCES, MATCH, STORE, type CameraSource } from './defaults';
+import { CAMERA, CAMERA_SOURCES, MATCH, STORE, type CameraSource } from './defaults';
 import type { FaceWatchNodeType } from './node-types';
 
 /** One setting a migration changed. */
@@ -114,6 +114,12 @@ const STEPS: Record<FaceWatchNodeType, Step[]> = {
           reason: `the camera's address is a local ${source === 'file' ? 'video file' : 'video device'}: its source is now set to "${source}" (a camera says whether it is a network camera, a file or a device).`,
         },
       ];
+    },
+    // 2 → 3: faces are described from the camera's full picture by default (a camera wider than
+    // the frames); a camera saved before gets it too, silently: its frames and boxes stay the same.
+    (s) => {
+      s.describeFrom ??= CAMERA.describeFrom.default;
+      return [];
     },
   ],
   'rtsp-source': [() => []],

@@ -5,6 +5,7 @@
  */
 import type {
   CameraSource,
+  DescribeFrom,
   DuplicatePolicy,
   ExistingPolicy,
   FacesPolicy,
@@ -125,6 +126,8 @@ export interface FaceCameraSettings extends VersionedSettings {
   fps: NumberSetting;
   /** 0 keeps the camera's width. */
   width: NumberSetting;
+  /** What faces are described from (DESCRIBE_FROM). */
+  describeFrom: DescribeFrom;
   stallTimeout: NumberSetting;
   /** 0 (or '') never gives up. */
   maxAttempts: NumberSetting;

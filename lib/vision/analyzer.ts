@@ -206,14 +206,16 @@ export class FaceAnalyzer {
    * the frame's pixels ({@link locate}), the chips landmarks give ({@link align}), then each face's
    * figures ({@link describe}). Boxes, landmarks and crops are in the frame's own pixels.
    */
-  async detect(frame: Frame, options: DetectOptions): Promise<WorkerFace[]> {
+  async detect(frame: Frame, options: DetectOptions, full?: Frame): Promise<WorkerFace[]> {
     // Every tensor made for this frame, disposed at the end whatever happens.
     const owned: Array<{ dispose(): void }> = [];
     try {
       const view = this.prepare(frame, options, owned);
       const kept = await this.locate(view, options);
       if (kept.length === 0) return [];
-      const chips = await this.align(view, kept, options, owned);
+      const chips = full
+        ? await this.alignFull(view, full, kept, options, owned)
+        : await this.align(view, kept, options, owned);
       const faces: WorkerFace[] = [];
       for (let i = 0; i < kept.length; i++)
         faces.push(await this.describe(frame, kept[i], chips, i, options));
@@ -372,6 +374,79 @@ export class FaceAnalyzer {
         withLandmarks.map((w) => w.alignedRect),
       );
       owned.push(...chips.attributes);
+    }
+    return chips;
+  }
+
+  /**
+   * {@link align} from the full-resolution picture of the frame: each face's box, scaled to the
+   * picture, is cut out with half its size around it, and landmarks and chips are computed from
+   * that cut (face-api's own steps, on a small tensor rather than on the whole picture, so the
+   * cost grows with the faces, not with the picture). Landmarks come back in the frame's pixels.
+   */
+  private async alignFull(
+    view: FrameView,
+    full: Frame,
+    kept: KeptFace[],
+    options: DetectOptions,
+    owned: Array<{ dispose(): void }>,
+  ): Promise<FaceChips> {
+    const { faceapi, tf } = this;
+    const needLandmarks =
+      options.landmarks || options.descriptors || options.ageGender || options.expressions;
+    if (!needLandmarks) return {};
+    const landmarkNet = await this.net('landmarks');
+    const k = full.width / view.width;
+    const chips: FaceChips = { landmarks: [] };
+    if (options.descriptors) chips.descriptor = [];
+    if (options.ageGender || options.expressions) chips.attributes = [];
+    for (const face of kept) {
+      const b = face.detection.box;
+      const box = {
+        x: (b.x - view.padX) * k,
+        y: (b.y - view.padY) * k,
+        width: b.width * k,
+        height: b.height * k,
+      };
+      const m = Math.max(box.width, box.height) / 2;
+      const cut = clipRect(
+        { x: box.x - m, y: box.y - m, width: box.width + 2 * m, height: box.height + 2 * m },
+        full.width,
+        full.height,
+      );
+      const pixels = extractRgb(full.data, full.width, full.channels, cut);
+      const image = tf.tensor3d(pixels.data, [pixels.height, pixels.width, 3], 'int32');
+      owned.push(image);
+      const size = { width: pixels.width, height: pixels.height };
+      const detection = new faceapi.FaceDetection(
+        face.detection.score,
+        new faceapi.Rect(
+          (box.x - cut.x0) / size.width,
+          (box.y - cut.y0) / size.height,
+          box.width / size.width,
+          box.height / size.height,
+        ),
+        size,
+      );
+      const [tile] = await faceapi.extractFaceTensors(asFaceTensor(image), [detection]);
+      owned.push(tile);
+      const points = (await landmarkNet.detectLandmarks(tile)) as FaceApiTypes.FaceLandmarks68;
+      const withLandmarks = faceapi.extendWithFaceLandmarks({ detection }, points);
+      chips.landmarks!.push(
+        withLandmarks.landmarks.positions.map((p) => ({ x: (p.x + cut.x0) / k, y: (p.y + cut.y0) / k })),
+      );
+      if (chips.descriptor) {
+        const [chip] = await faceapi.extractFaceTensors(asFaceTensor(image), [
+          withLandmarks.landmarks.align(null, { useDlibAlignment: true }),
+        ]);
+        owned.push(chip);
+        chips.descriptor.push(chip);
+      }
+      if (chips.attributes) {
+        const [chip] = await faceapi.extractFaceTensors(asFaceTensor(image), [withLandmarks.alignedRect]);
+        owned.push(chip);
+        chips.attributes.push(chip);
+      }
     }
     return chips;
   }

@@ -8,7 +8,8 @@
  * camera frames are gated. A frame whose data does not match its size goes straight to the engine,
  * which names the problem.
  */
-import type { DetectedFace, DetectOptions, DetectTiming, MotionInfo, RawImage } from '../types';
+import type { Box, DetectedFace, DetectOptions, DetectTiming, MotionInfo, RawImage } from '../types';
+import sharp from 'sharp';
 import { resolveDetectOptions, type FaceEngine } from './engine';
 import {
   cropFrame,
@@ -37,6 +38,11 @@ export interface CameraFrameInput {
   ts: number;
   /** The engine's backpressure key (one frame in flight and the newest waiting per source). */
   source?: string;
+  /**
+   * The camera's full picture of the same moment (JPEG, from face-camera): faces found in `image`
+   * are described from it (see FaceEngine.detect's `full`).
+   */
+  full?: Buffer;
 }
 
 /** What a camera detector found on one frame. */
@@ -78,6 +84,31 @@ function motionInfo(decision: GateDecision, crop?: MotionInfo['crop']): MotionIn
 }
 
 /** Gated face detection for the cameras one user (a node, a benchmark) serves. */
+/**
+ * The part of a full picture (JPEG) that shows `crop` of `frame`, as raw RGB: the region the motion
+ * gate cut from the frame, at the picture's resolution. Undefined when the picture cannot be read
+ * (the faces are then described from the frame).
+ */
+async function cropPicture(full: Buffer, frame: RawImage, crop: Box): Promise<RawImage | undefined> {
+  try {
+    const image = sharp(full);
+    const { width = 0, height = 0 } = await image.metadata();
+    const k = width / frame.width;
+    const left = Math.min(width - 1, Math.round(crop.x * k));
+    const top = Math.min(height - 1, Math.round(crop.y * k));
+    const w = Math.max(1, Math.min(width - left, Math.round(crop.width * k)));
+    const h = Math.max(1, Math.min(height - top, Math.round(crop.height * k)));
+    const { data, info } = await image
+      .extract({ left, top, width: w, height: h })
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height, channels: 3 };
+  } catch {
+    return undefined;
+  }
+}
+
 export class CameraDetector {
   private readonly gate: MotionGate | undefined;
 
@@ -103,10 +134,10 @@ export class CameraDetector {
    * frame of the same source replaced it, EngineError). Does not detach the caller's frame data.
    */
   async detect(input: CameraFrameInput): Promise<CameraDetection> {
-    const { image, camera, ts, source } = input;
+    const { image, camera, ts, source, full } = input;
     const frame = this.gate && camera && !Buffer.isBuffer(image) && wellFormed(image) ? image : undefined;
     if (!frame || !this.gate || !camera) {
-      const result = await this.engine.detect(image, this.settings.options, { source });
+      const result = await this.engine.detect(image, this.settings.options, { source, full });
       return {
         detected: true,
         faces: result.faces,
@@ -140,9 +171,9 @@ export class CameraDetector {
       ? await this.engine.detect(
           cropFrame(frame, plan.crop),
           { ...this.settings.options, ...plan.options },
-          { source, transfer: true },
+          { source, transfer: true, full: full && (await cropPicture(full, frame, plan.crop)) },
         )
-      : await this.engine.detect(frame, this.settings.options, { source });
+      : await this.engine.detect(frame, this.settings.options, { source, full });
     const faces = plan ? facesToFrame(result.faces, plan.crop) : result.faces;
     this.gate.found(camera, ts, faces.length);
     return {

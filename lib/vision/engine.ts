@@ -55,6 +55,15 @@ export interface DetectCallOptions {
    * its whole ArrayBuffer). The caller's `data` is then detached and must not be used again.
    */
   transfer?: boolean;
+  /**
+   * The same moment as `image` at a higher resolution (the camera's full picture, where `image` is
+   * the frame scaled for detection): an encoded image or a RawImage of the same aspect. Faces are
+   * found in `image` as always; each face's landmarks and descriptor are computed from this
+   * picture, cropped around the face, so a face 60 px wide on a 1920 px camera is described from
+   * 60 px rather than from the 20 px of a 640 px frame. Boxes, landmarks and crops stay in
+   * `image`'s pixels. A RawImage's buffer is transferred like `image`'s when `transfer` is set.
+   */
+  full?: Buffer | RawImage;
 }
 
 /** Counters of one source, or of the whole engine. */
@@ -103,13 +112,32 @@ class Counters {
   }
 }
 
-interface Pending {
+/** One detect call's input. */
+interface Job {
   image: Buffer | RawImage;
   options: DetectOptions;
   transfer: boolean;
+  full?: Buffer | RawImage;
   called: number;
+}
+
+interface Pending extends Job {
   resolve: (r: DetectResult) => void;
   reject: (e: Error) => void;
+}
+
+/**
+ * A full-resolution picture must show what the frame shows: at least as large, and of the same
+ * aspect (within a pixel of rounding at the frame's size), or the crops around its faces would
+ * miss them.
+ */
+function checkFull(frame: Frame, full: Frame): void {
+  const k = full.width / frame.width;
+  if (k < 1 || full.height < frame.height || Math.abs(full.height / k - frame.height) > 1.5)
+    throw new ImageError(
+      'IMAGE_UNSUPPORTED',
+      `the full-resolution picture (${full.width}x${full.height}) is not the frame (${frame.width}x${frame.height}) at a higher resolution`,
+    );
 }
 
 interface SourceState {
@@ -266,11 +294,12 @@ export class FaceEngine {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     const transfer = opts.transfer === true;
-    if (opts.source === undefined) return this.process(image, resolved, transfer, called);
+    const full = opts.full;
+    if (opts.source === undefined) return this.process({ image, full, options: resolved, transfer, called });
     const st = this.source(opts.source);
     if (!st.busy) {
       st.busy = true;
-      return this.runSourced(st, image, resolved, transfer, called);
+      return this.runSourced(st, { image, full, options: resolved, transfer, called });
     }
     const source = opts.source;
     return new Promise<DetectResult>((resolve, reject) => {
@@ -279,7 +308,7 @@ export class FaceEngine {
         st.counters.dropped++;
         this.totals.dropped++;
       }
-      st.waiting = { image, options: resolved, transfer, called, resolve, reject };
+      st.waiting = { image, full, options: resolved, transfer, called, resolve, reject };
     });
   }
 
@@ -292,14 +321,8 @@ export class FaceEngine {
     return st;
   }
 
-  private runSourced(
-    st: SourceState,
-    image: Buffer | RawImage,
-    options: DetectOptions,
-    transfer: boolean,
-    called: number,
-  ): Promise<DetectResult> {
-    const result = this.process(image, options, transfer, called, st.counters);
+  private runSourced(st: SourceState, job: Job): Promise<DetectResult> {
+    const result = this.process(job, st.counters);
     const next = (): void => {
       const w = st.waiting;
       st.waiting = undefined;
@@ -307,7 +330,7 @@ export class FaceEngine {
         st.busy = false;
         return;
       }
-      this.runSourced(st, w.image, w.options, w.transfer, w.called).then(
+      this.runSourced(st, w).then(
         (r) => w.resolve(r),
         (e: Error) => w.reject(e),
       );
@@ -317,10 +340,7 @@ export class FaceEngine {
   }
 
   private async process(
-    image: Buffer | RawImage,
-    options: DetectOptions,
-    transfer: boolean,
-    called: number,
+    { image, full, options, transfer, called }: Job,
     counters?: Counters,
   ): Promise<DetectResult> {
     const all = counters ? [this.totals, counters] : [this.totals];
@@ -329,10 +349,12 @@ export class FaceEngine {
     try {
       const decodeStart = performance.now();
       const frame = await this.toFrame(image, transfer);
+      const fullFrame = full === undefined ? undefined : await this.toFrame(full, transfer);
+      if (fullFrame) checkFull(frame, fullFrame);
       const decodeMs = performance.now() - decodeStart;
       const { width, height } = frame;
       const enqueued = performance.now();
-      const r = await this.pool.run(frame, options);
+      const r = await this.pool.run(frame, options, fullFrame);
       const modelId = this.modelId;
       const faces = await Promise.all(
         r.faces.map(async ({ rawCrop, ...face }): Promise<DetectedFace> => {

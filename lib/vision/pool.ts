@@ -143,6 +143,7 @@ function processHandle(events: HandleEvents): WorkerHandle {
 interface Job {
   frame: Frame;
   options: DetectOptions;
+  full?: Frame;
   enqueued: number;
   resolve(result: PoolResult): void;
   reject(err: Error): void;
@@ -357,9 +358,16 @@ export class InferencePool {
       slot.state = 'busy';
       slot.running = { id, job, queueMs, timer };
       try {
-        slot.handle.post({ type: 'detect', id, frame: job.frame, options: job.options }, [
-          job.frame.data.buffer as ArrayBuffer,
-        ]);
+        slot.handle.post(
+          {
+            type: 'detect',
+            id,
+            frame: job.frame,
+            options: job.options,
+            ...(job.full ? { full: job.full } : {}),
+          },
+          [job.frame.data.buffer as ArrayBuffer, ...(job.full ? [job.full.data.buffer as ArrayBuffer] : [])],
+        );
       } catch (err) {
         // A frame that cannot be posted (its buffer detached meanwhile, say) fails alone.
         clearTimeout(timer);
@@ -381,12 +389,15 @@ export class InferencePool {
     await slot.handle.stop();
   }
 
-  /** Queues a frame; the frame's buffer is moved to the worker (detached here). */
-  run(frame: Frame, options: DetectOptions): Promise<PoolResult> {
+  /**
+   * Queues a frame (and its full-resolution picture, when given); their buffers are moved to the
+   * worker (detached here).
+   */
+  run(frame: Frame, options: DetectOptions, full?: Frame): Promise<PoolResult> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closing) return Promise.reject(new EngineError('ENGINE_CLOSED', 'the face engine is closed'));
     return new Promise<PoolResult>((resolve, reject) => {
-      this.queue.push({ frame, options, enqueued: performance.now(), resolve, reject });
+      this.queue.push({ frame, options, full, enqueued: performance.now(), resolve, reject });
       this.pump();
     });
   }

@@ -20,6 +20,8 @@ export interface DetectRequest {
   id: number;
   frame: Frame;
   options: DetectOptions;
+  /** The same moment at a higher resolution: landmarks and descriptors are computed from it. */
+  full?: Frame;
 }
 
 /** Asks a worker for its figures: tensors alive and its own memory use. */

@@ -63,7 +63,7 @@ class WorkerHost {
         const started = performance.now();
         try {
           if (!this.analyzer) throw new Error('worker not initialised');
-          const faces = await this.analyzer.detect(msg.frame, msg.options);
+          const faces = await this.analyzer.detect(msg.frame, msg.options, msg.full);
           const transfer = faces.flatMap((f) => (f.rawCrop ? [f.rawCrop.data.buffer as ArrayBuffer] : []));
           this.link.send(
             { type: 'result', id: msg.id, faces, inferenceMs: performance.now() - started },

@@ -20,6 +20,7 @@ export function cameraSettings(
     transport: r.choice('transport', CAMERA.transport, def.transport),
     fps: r.number('fps', CAMERA.fps, def.fps),
     width: r.number('width', CAMERA.width, def.width),
+    describeFrom: r.choice('describeFrom', CAMERA.describeFrom, def.describeFrom),
     stallTimeout: r.number('stallTimeout', CAMERA.stallTimeout, def.stallTimeout),
     maxAttempts: r.number('maxAttempts', CAMERA.maxAttempts, def.maxAttempts),
     retryDelayMs: CAMERA.retryDelay.default * 1000,

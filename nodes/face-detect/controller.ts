@@ -17,7 +17,7 @@ export interface DetectMessage extends NodeMessageInFlow {
   /** An encoded image (JPEG, PNG, WebP), unless msg.frame is set. */
   payload: unknown;
   /** A camera's raw frame from rtsp-source (CameraFrame), or a raw image of no camera. */
-  frame?: RawImage & Partial<Pick<CameraFrame, 'camera' | 'seq' | 'ts'>>;
+  frame?: RawImage & Partial<Pick<CameraFrame, 'camera' | 'seq' | 'ts' | 'full'>>;
   faces?: DetectResult['faces'];
   timing?: DetectTiming;
   /** What the motion gate saw (camera frames with motion gating on). */
@@ -88,7 +88,8 @@ export class FaceDetectController {
     const ts = typeof msg.frame?.ts === 'number' ? msg.frame.ts : Date.now();
     let found;
     try {
-      found = await detector.detect({ image: input, camera, ts, source });
+      const full = msg.frame?.data && Buffer.isBuffer(msg.frame.full) ? msg.frame.full : undefined;
+      found = await detector.detect({ image: input, camera, ts, source, full });
     } catch (err) {
       // Closing the node closes the engine under its frames: that failure is nobody's to catch.
       if (this.closed) return;
@@ -137,7 +138,8 @@ export class FaceDetectController {
       msg.image = await asJpeg(input);
     }
     if (msg.frame) {
-      const { data, ...meta } = msg.frame;
+      // The full picture goes too: it was only for describing the faces.
+      const { data, full, ...meta } = msg.frame;
       msg.frame = meta as DetectMessage['frame'];
     }
   }

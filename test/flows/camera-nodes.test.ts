@@ -290,7 +290,7 @@ describe('face-camera and rtsp-source in a flow', { skip: cameraSkip() }, () => 
     assert.equal(warnings.length, 1, JSON.stringify(warnings));
     assert.match(
       String(warnings[0].msg),
-      /from version 1 to 2: .*local video file: its source is now set to "file"/,
+      /from version 1 to 3: .*local video file: its source is now set to "file"/,
     );
   });
 

@@ -73,6 +73,53 @@ describe('face-detect in a flow', () => {
     assert.ok(msg.image && msg.image[0] === 0xff && msg.image[1] === 0xd8, 'msg.image is a JPEG');
   });
 
+  it("describes a camera frame's faces from its full picture (msg.frame.full), then drops the picture", async () => {
+    await helper.load(nodes, flow({ minFaceSize: 0, minConfidence: 0.3 }));
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const sharp = require('sharp') as typeof import('sharp');
+    const photo = readFileSync(faceApiSample(1));
+    // The frame a camera scaled to a quarter of its width (1920 to 480), and its full picture as
+    // face-camera sends it.
+    const small = await sharp(photo).resize(480).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const full = await sharp(photo).jpeg({ quality: 92 }).toBuffer();
+    const frame = { width: small.info.width, height: small.info.height, channels: 3, camera: 'door' };
+    const send = async (msg: Record<string, unknown>): Promise<Out> => {
+      const out = nextMessage<Out>(helper.getNode('out'), 120000);
+      helper.getNode('fd').receive(msg);
+      return out;
+    };
+    // Two cameras: the motion gate would skip the same frame seen twice by one camera.
+    const plain = await send({ frame: { data: Buffer.from(small.data), ...frame } });
+    const described = await send({
+      frame: { data: Buffer.from(small.data), ...frame, camera: 'hall', full },
+    });
+    const atFull = await send({ payload: photo });
+    assert.deepEqual(Object.keys(described.frame ?? {}).sort(), ['camera', 'channels', 'height', 'width']);
+    assert.ok(described.faces.length >= 3, `${described.faces.length} faces`);
+    assert.deepEqual(
+      described.faces.map((f) => f.box),
+      plain.faces.map((f) => f.box),
+      'found in the frame either way',
+    );
+    const d = (a: number[], b: number[]): number => Math.hypot(...a.map((x, i) => x - b[i]));
+    let fromFull = 0;
+    let fromFrame = 0;
+    for (const [i, f] of described.faces.entries()) {
+      const cx = (f.box.x + f.box.width / 2) * 4;
+      const cy = (f.box.y + f.box.height / 2) * 4;
+      const same = atFull.faces.find(
+        (g) => g.box.x < cx && cx < g.box.x + g.box.width && g.box.y < cy && cy < g.box.y + g.box.height,
+      );
+      assert.ok(same, `face ${i} is in the full-size photo`);
+      fromFull += d(f.descriptor!, same.descriptor!);
+      fromFrame += d(plain.faces[i].descriptor!, same.descriptor!);
+    }
+    assert.ok(
+      fromFull < fromFrame,
+      `full picture ${fromFull.toFixed(3)}, frame ${fromFrame.toFixed(3)} in all`,
+    );
+  });
+
   it('reports bad input to Catch and keeps working', async () => {
     await helper.load(nodes, flow());
     const caught = nextMessage<{ error: { message: string } }>(helper.getNode('caught'), 60000);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FrameCutter } from '../../lib/camera/frames';
+import sharp from 'sharp';
+import { FrameCutter, JpegCutter } from '../../lib/camera/frames';
 
 /** A stream of `n` frames whose every byte tells its frame and position. */
 function stream(n: number, frameBytes: number): Uint8Array {
@@ -63,5 +64,53 @@ describe('FrameCutter', () => {
   it('refuses an impossible size', () => {
     assert.throws(() => new FrameCutter(0, 10), /invalid frame size/);
     assert.throws(() => new FrameCutter(1.5, 10), /invalid frame size/);
+  });
+});
+
+describe('JpegCutter', () => {
+  /** Three real JPEGs of different sizes, back to back as ffmpeg's image2pipe writes them. */
+  async function jpegs(): Promise<Buffer[]> {
+    return Promise.all(
+      [40, 64, 23].map((side, i) =>
+        sharp({
+          create: { width: side, height: side, channels: 3, background: { r: 200 - i * 60, g: 30, b: 90 } },
+        })
+          .jpeg({ quality: 90 })
+          .toBuffer(),
+      ),
+    );
+  }
+
+  it('cuts whole pictures whatever the chunks, markers split between chunks included', async () => {
+    const pics = await jpegs();
+    const all = Buffer.concat(pics);
+    for (const size of [1, 2, 3, 7, 64, 1000, all.length]) {
+      const cutter = new JpegCutter();
+      const out = chunks(all, () => size).flatMap((c) => cutter.push(Buffer.from(c)));
+      assert.deepEqual(
+        out.map((p) => p.seq),
+        [1, 2, 3],
+        `chunks of ${size}`,
+      );
+      out.forEach((p, i) => assert.ok(p.jpeg.equals(pics[i]), `picture ${i + 1} whole in chunks of ${size}`));
+    }
+  });
+
+  it('skips the tail of a picture it joined midway, and drops a partial picture on reset', async () => {
+    const pics = await jpegs();
+    const cutter = new JpegCutter();
+    // A restart can leave the end of a picture first: it is no picture, and does not count.
+    const out = cutter.push(Buffer.concat([pics[0].subarray(100), pics[1]]));
+    assert.deepEqual(
+      out.map((p) => [p.seq, p.jpeg.equals(pics[1])]),
+      [[1, true]],
+    );
+    cutter.push(pics[2].subarray(0, 50));
+    cutter.reset();
+    const next = cutter.push(pics[2]);
+    assert.deepEqual(
+      next.map((p) => [p.seq, p.jpeg.equals(pics[2])]),
+      [[2, true]],
+    );
   });
 });

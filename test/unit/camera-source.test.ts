@@ -119,6 +119,36 @@ describe('camera addresses by source', () => {
     }
   });
 
+  it('asks ffmpeg for the full picture beside the scaled frame only when told to and when it scales', () => {
+    const c = cameraInput('rtsp://cam.local/x', 'network');
+    const base = {
+      url: c.input,
+      kind: c.kind,
+      protocols: c.protocols,
+      transport: 'tcp' as const,
+      fps: 2,
+      socketTimeout: 10,
+    };
+    const dual = streamArguments({ ...base, width: 640, fullPicture: true });
+    const i = dual.indexOf('-i');
+    assert.equal(dual[i + 1], c.input);
+    assert.equal(dual.filter((a) => a === c.input).length, 1);
+    assert.ok(dual.indexOf('-protocol_whitelist') < i);
+    // Output 0 is the scaled raw frame on stdout (its size is what the stream reads), output 1 the
+    // JPEG on pipe 3, both from one rate filter.
+    const graph = dual[dual.indexOf('-filter_complex') + 1];
+    assert.match(graph, /fps=2,split=2\[a\]\[b\];\[a\]scale=640:-2:flags=area/);
+    assert.ok(dual.indexOf('pipe:1') < dual.indexOf('pipe:3'));
+    assert.equal(dual[dual.indexOf('pipe:3') - 1], 'image2pipe');
+    for (const plain of [
+      streamArguments({ ...base, width: 640 }),
+      streamArguments({ ...base, width: 0, fullPicture: true }),
+    ]) {
+      assert.ok(!plain.includes('pipe:3'));
+      assert.ok(!plain.includes('-filter_complex'));
+    }
+  });
+
   it('gives a face-camera saved before the source setting the source its URL implied', () => {
     const cases: Array<[unknown, string]> = [
       ['rtsp://cam/x', 'network'],
@@ -138,7 +168,7 @@ describe('camera addresses by source', () => {
       assert.equal(inferCameraSource(url), source, String(url));
       const m = migrateSettings('face-camera', { url, version: 1 } as { url: unknown; source?: string });
       assert.equal(m.settings.source, source, String(url));
-      assert.equal(m.settings.version, 2);
+      assert.equal(m.settings.version, 3);
       // Only a file or a device is news: a network camera is what the default says.
       assert.equal(m.changes.length, source === 'network' ? 0 : 1, String(url));
     }
@@ -146,6 +176,11 @@ describe('camera addresses by source', () => {
     assert.match(file.changes[0].reason, /local video file: its source is now set to "file"/);
     const kept = migrateSettings('face-camera', { url: '/srv/door.mp4', source: 'network', version: 2 });
     assert.equal(kept.settings.source, 'network', 'a saved source is kept');
+    // Version 3: faces are described from the full picture, also for a camera saved before.
+    assert.equal((kept.settings as Record<string, unknown>).describeFrom, 'full');
+    assert.deepEqual(kept.changes, []);
+    const chosen = migrateSettings('face-camera', { url: 'rtsp://c/x', describeFrom: 'frame', version: 3 });
+    assert.equal(chosen.settings.describeFrom, 'frame');
   });
 });
 

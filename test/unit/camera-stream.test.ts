@@ -4,6 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
 import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, it, type TestContext } from 'node:test';
@@ -227,6 +231,82 @@ describe('CameraStream from a file and over HTTP', { skip: toolSkip('ffmpeg') },
       assert.equal(r.events.filter((e) => e.state === 'connected').length, 1);
     } finally {
       await s.stop();
+    }
+  });
+
+  it('sends the full picture of each frame beside it, for a camera wider than its frames', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'fw-full-'));
+    const file = path.join(dir, 'wide.mp4');
+    // 1280x720 at 25 frames/s, moving: frames half a second apart differ.
+    execFileSync(process.env.FFMPEG_PATH || 'ffmpeg', [
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=1280x720:rate=25',
+      '-t',
+      '4',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-pix_fmt',
+      'yuv420p',
+      file,
+    ]);
+    const grab = async (c: Partial<CameraConfig>, n: number): Promise<CameraFrame[]> => {
+      const s = new CameraStream({
+        name: 'wide',
+        url: file,
+        source: 'file',
+        fps: 2,
+        width: 320,
+        stopGraceMs: 500,
+        ...c,
+      });
+      const r = record(s);
+      s.start();
+      try {
+        await until(`${n} frames`, () => r.frames.length >= n, 30000);
+      } finally {
+        await s.stop();
+      }
+      return r.frames;
+    };
+    try {
+      const frames = await grab({}, 5);
+      /** Mean absolute difference of a frame and a picture scaled down to it. */
+      const diff = async (f: CameraFrame, jpeg: Buffer): Promise<number> => {
+        const small = await sharp(jpeg)
+          .resize(f.width, f.height, { kernel: 'linear' })
+          .removeAlpha()
+          .raw()
+          .toBuffer();
+        let sum = 0;
+        for (let i = 0; i < small.length; i++) sum += Math.abs(small[i] - f.data[i]);
+        return sum / small.length;
+      };
+      for (const [i, f] of frames.slice(0, 5).entries()) {
+        assert.deepEqual([f.width, f.height], [320, 180]);
+        assert.ok(f.full, `frame ${i + 1} has its full picture`);
+        const meta = await sharp(f.full).metadata();
+        assert.deepEqual([meta.format, meta.width, meta.height], ['jpeg', 1280, 720]);
+        // The same moment: closer to its own frame than to the next one's.
+        if (i < 4) {
+          const own = await diff(f, f.full);
+          const next = await diff(frames[i + 1], f.full);
+          assert.ok(
+            own < 6 && own < next / 2,
+            `frame ${i + 1}: ${own.toFixed(1)} own, ${next.toFixed(1)} next`,
+          );
+        }
+      }
+      for (const f of await grab({ describeFrom: 'frame' }, 3)) assert.equal(f.full, undefined);
+      // A camera no wider than the frames: the frame is the full picture.
+      for (const f of await grab({ width: 1280 }, 3)) assert.equal(f.full, undefined);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

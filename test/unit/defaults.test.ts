@@ -92,6 +92,7 @@ const EDITOR_LIMITS: Partial<Record<FaceWatchNodeType, Record<string, Limit>>> =
     transport: CAMERA.transport,
     fps: CAMERA.fps,
     width: CAMERA.width,
+    describeFrom: CAMERA.describeFrom,
     stallTimeout: CAMERA.stallTimeout,
     maxAttempts: CAMERA.maxAttempts,
   },
@@ -274,9 +275,9 @@ describe('the node types', () => {
   });
 
   it('have a settings version that is the number of their migration steps', () => {
-    // face-camera has two steps (1: versions began; 2: the source setting), face-match two (0.6 → 0.5,
+    // face-camera has three steps (1: versions began; 2: the source setting; 3: describe from), face-match two (0.6 → 0.5,
     // then the match rule).
-    assert.equal(SETTINGS_VERSION['face-camera'], 2);
+    assert.equal(SETTINGS_VERSION['face-camera'], 3);
     assert.equal(SETTINGS_VERSION['face-match'], 2);
     for (const type of NODE_TYPES) {
       const m = migrateSettings(type, {});

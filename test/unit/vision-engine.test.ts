@@ -220,6 +220,57 @@ describe('FaceEngine on real photos', () => {
     }
   });
 
+  it('describes the faces found in a small frame from the full picture of it, when given one', async () => {
+    const original = await readFile(faceApiSample(1));
+    const frame = await sharp(original).resize(480).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const small: RawImage = {
+      data: new Uint8Array(frame.data),
+      width: 480,
+      height: frame.info.height,
+      channels: 3,
+    };
+    const options = { descriptors: true, landmarks: true, minFaceSize: 0, minConfidence: 0.3 };
+    const [fromFrame, fromFull, atFull] = await Promise.all([
+      engine.detect(small, options),
+      engine.detect(small, options, { full: original }),
+      engine.detect(original, options),
+    ]);
+    assert.ok(fromFrame.faces.length >= 3, `${fromFrame.faces.length} faces in the small frame`);
+    // Found in the frame either way: the same boxes, in the frame's pixels.
+    assert.deepEqual(
+      fromFull.faces.map((f) => f.box),
+      fromFrame.faces.map((f) => f.box),
+    );
+    assert.deepEqual([fromFull.width, fromFull.height], [small.width, small.height]);
+    const k = 1920 / 480;
+    for (const [i, f] of fromFull.faces.entries()) {
+      const g = fromFrame.faces[i];
+      // Landmarks in the frame's pixels, near those found in the frame itself.
+      const off =
+        f.landmarks!.reduce(
+          (sum, p, j) => sum + Math.hypot(p.x - g.landmarks![j].x, p.y - g.landmarks![j].y),
+          0,
+        ) / f.landmarks!.length;
+      assert.ok(off < f.box.width * 0.1, `face ${i}: landmarks ${off.toFixed(1)} px from the frame's`);
+      // The descriptor is nearer the one made from the full-size photo than the frame's is.
+      const box = { x: f.box.x * k, y: f.box.y * k, width: f.box.width * k, height: f.box.height * k };
+      const same = atFull.faces.find((h) => iou(h.box, box) > 0.5);
+      assert.ok(same, `face ${i} is found in the full-size photo too`);
+      const dFull = distance(f.descriptor!, same.descriptor!);
+      const dFrame = distance(g.descriptor!, same.descriptor!);
+      assert.ok(
+        dFull < dFrame && dFull < 0.25,
+        `face ${i}: ${dFull.toFixed(3)} from the full picture, ${dFrame.toFixed(3)} from the frame`,
+      );
+    }
+    // A picture that is not this frame at a higher resolution is refused, not cut at random.
+    const other = await sharp(original).resize(1920, 1920, { fit: 'fill' }).jpeg().toBuffer();
+    await assert.rejects(
+      engine.detect(small, options, { full: other }),
+      (err: Error) => err instanceof ImageError && /not the frame/.test(err.message),
+    );
+  });
+
   it('rejects corrupt, empty, unsupported and oversized input, then works on', async () => {
     const jpeg = await readFile(faceApiSample(2));
     const text = await readFile(fixturePath('face_recognition/LICENSE'));

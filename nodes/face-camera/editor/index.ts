@@ -25,6 +25,7 @@ export const defaults = {
   transport: choiceSetting(CAMERA.transport),
   fps: numberSetting(CAMERA.fps),
   width: numberSetting(CAMERA.width),
+  describeFrom: choiceSetting(CAMERA.describeFrom),
   stallTimeout: numberSetting(CAMERA.stallTimeout),
   maxAttempts: numberSetting(CAMERA.maxAttempts),
   onvifAddress: { value: '' },
