@@ -10,6 +10,8 @@ import {
   describeChoice,
   describeLimit,
   ENROL,
+  MATCH,
+  SAME_SAMPLE_LIMIT,
   ENROL_FILE_TYPES,
   inLimit,
   isChoice,
@@ -255,6 +257,37 @@ export function resolveEnrolOptions(over: Partial<EnrolOptions> = {}): EnrolOpti
 }
 
 /**
+ * Refuses a photo as a new sample of `person` when it does not look like their other samples: its
+ * distance to their mean (the face-match rule) is at least SAME_SAMPLE_LIMIT. A person's mean is
+ * what names them; a photo of somebody else, added by mistake, would pull it away from every photo
+ * of theirs (and with the nearest rule would let that somebody be named as them).
+ */
+function checkSameFace(
+  store: PeopleStore,
+  person: Person,
+  face: { descriptor: number[]; modelId: string },
+  label: string,
+): void {
+  const limit = SAME_SAMPLE_LIMIT;
+  const m = store.match(face.descriptor, face.modelId, {
+    threshold: limit,
+    margin: 0,
+    k: MATCH.candidates.max,
+    rule: 'mean',
+  });
+  const own = m.candidates.find((c) => c.id === person.id);
+  if (own && own.distance < limit) return;
+  throw new StoreError(
+    'ENOTSAME',
+    `${label} does not look like ${person.name} (${person.id}): ` +
+      (own ? `distance ${own.distance.toFixed(3)}` : 'it is farther than everyone else') +
+      ` to the mean of their ${person.samples.length === 1 ? 'sample' : `${person.samples.length} samples`} is not under ${limit}, ` +
+      'more than photos of one person were ever measured apart; enrol it as its own person, or replace their samples (existing: update)',
+    { id: person.id, ...(own ? { distance: own.distance } : {}) },
+  );
+}
+
+/**
  * Enrols photos into a store with an engine. One Enroller per store and engine; its options can
  * be overridden per call.
  */
@@ -351,6 +384,7 @@ export class Enroller {
           duplicateOf,
         };
       }
+      if (existing && o.existing === 'add-sample') checkSameFace(this.store, existing, face, label);
       if (existing) {
         const before = existing.samples.map((s) => s.id);
         let person = await tx.addSample(existing.id, sample, req.actor);

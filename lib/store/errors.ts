@@ -28,6 +28,8 @@ export type StoreErrorCode =
   | 'EBLURRY'
   | 'EYAW'
   | 'EDUPLICATE'
+  /** A photo added to a person does not look like their other samples. */
+  | 'ENOTSAME'
   | 'EIMAGE'
   /** A shared store's database is unreachable: nothing was changed. */
   | 'EDB_DOWN'

@@ -141,6 +141,14 @@ export const ENROL = Object.freeze({
   maxMegabytes: num({ default: 16, min: 0.1, max: 1024, step: 0.1, unit: 'MB' }),
 });
 
+/**
+ * A photo added as a sample of an enrolled person must be closer than this to the mean of their
+ * samples: face-match compares with that mean, and a photo of somebody else would pull it away
+ * from every photo of them. 0.6 is above every same-person distance of the shared photos (the
+ * largest pair 0.600; a photo is nearer the mean of the others than to any one of them).
+ */
+export const SAME_SAMPLE_LIMIT = 0.6;
+
 /** The face store (face-store). */
 export const STORE = Object.freeze({
   backups: num({ default: 3, min: 0, max: 50, step: 1, integer: true }),

@@ -52,6 +52,7 @@ const STATUS: Partial<Record<StoreErrorCode, number>> = {
   EBLURRY: 422,
   EYAW: 422,
   EDUPLICATE: 422,
+  ENOTSAME: 422,
   EIMAGE: 422,
   EMODEL_MISMATCH: 422,
   ESTORE_LOCKED: 503,

@@ -194,6 +194,20 @@ describe('face store with real photos', () => {
       [added.status, added.person.id, added.person.samples.length],
       ['sample-added', first.person.id, 2],
     );
+    // A photo of somebody else given as a sample of Obama's is refused: it would pull his mean away.
+    await assert.rejects(
+      enroller.enrol({ image: readFileSync(BIDEN), fileName: BIDEN, id: first.person.id }),
+      (err) => {
+        assert.ok(isStoreError(err, 'ENOTSAME'), String(err));
+        assert.match(
+          err.message,
+          /does not look like Barack Obama \(PERSON_0001\): distance 0\.\d+ to the mean of their 2 samples/,
+        );
+        return true;
+      },
+    );
+    assert.equal(store.getPerson(first.person.id)?.samples.length, 2, 'nothing added');
+    // Replacing his samples (existing: update) is not checked: that is how a wrong enrolment is mended.
     // A different person is not a duplicate.
     assert.equal(
       (await enroller.enrol({ image: readFileSync(BIDEN), fileName: BIDEN, name: 'Joe Biden' })).status,
