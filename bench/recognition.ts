@@ -13,7 +13,6 @@
  * Writes bench/results/recognition.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import {
   measurePerPerson,
@@ -26,6 +25,7 @@ import {
 import { MATCH } from '../lib/types/defaults';
 import { FaceEngine } from '../lib/vision/engine';
 import { labelledScopes } from './labelled';
+import { machine } from './machine';
 
 const RULES: SampleRule[] = ['nearest', 'mean', 'weighted-mean'];
 const SAMPLES = [1, 2, 3, 5];
@@ -122,12 +122,7 @@ export async function run(): Promise<unknown> {
     process.stdout.write(`  ${variant.padEnd(15)} ${JSON.stringify(v, null, 1).replace(/\n\s*/g, ' ')}\n`);
   const result = {
     generated: new Date().toISOString(),
-    machine: {
-      cpus: os.cpus().length,
-      model: os.cpus()[0]?.model,
-      node: process.version,
-      loadavg: os.loadavg(),
-    },
+    machine: machine(),
     threshold: MATCH.threshold.default,
     baseline: 'nearest sample (what face-match does today)',
     tables,

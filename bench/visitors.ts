@@ -38,6 +38,7 @@ import {
   type Passage,
 } from '../test/helpers/motion-clip';
 import { CLIP } from '../test/helpers/rtsp';
+import { machine } from './machine';
 
 const DIM = 128;
 const GALLERY = 10_000;
@@ -298,12 +299,7 @@ async function clips(): Promise<Record<string, unknown>> {
 export async function run(): Promise<unknown> {
   const result: Record<string, unknown> = {
     generated: new Date().toISOString(),
-    machine: {
-      cpus: os.cpus().length,
-      model: os.cpus()[0]?.model,
-      node: process.version,
-      loadavg: os.loadavg(),
-    },
+    machine: machine(),
     defaultThreshold: VISITORS.threshold.default,
   };
   process.stdout.write(`cost per unknown track, ${GALLERY} visitors of ${SAMPLES} samples\n`);
