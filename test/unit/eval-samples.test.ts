@@ -8,7 +8,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { measurePerPerson, measureSamples, PER_PERSON, personThreshold } from '../../lib/eval/samples';
-import type { LabelledVisit } from '../../lib/eval/visitors';
+import { photoVisits, type LabelledVisit } from '../../lib/eval/visitors';
+import { MATCH } from '../../lib/types/defaults';
+import { FaceEngine } from '../../lib/vision/engine';
+import { fullDataSkip, labelledPhotos, SETS } from '../helpers/env';
 import { mulberry32 } from '../../lib/shared/random';
 import { unitVector } from '../helpers/store-fixtures';
 
@@ -119,5 +122,54 @@ describe('a threshold per person, measured', () => {
     );
     assert.ok(spread.drawsWithStrangers > 0);
     assert.ok(spread.namedAtZeroStrangers < spread.named, "at zero strangers a's probes are held under e");
+  });
+});
+
+/**
+ * The numbers of docs/recognition.md's "Several samples per person" table and the README's
+ * side-by-side table: every labelled photo described by the engine (the fixtures always, the full
+ * shared sets when present), all three sets together, 10 draws each.
+ */
+describe('several samples per person, on the labelled photos', () => {
+  // [samples, rule, people, probes, named at 0.5, closest stranger]
+  const FIXTURES = [
+    [2, 'nearest', 14, 71, 0.962, 0.6],
+    [2, 'mean', 14, 71, 0.987, 0.561],
+    [3, 'nearest', 14, 57, 0.975, 0.6],
+    [3, 'mean', 14, 57, 0.996, 0.55],
+  ] as const;
+  const FULL = [
+    [2, 'nearest', 16, 73, 0.959, 0.595],
+    [2, 'mean', 16, 73, 0.986, 0.543],
+    [3, 'nearest', 14, 57, 0.975, 0.595],
+    [3, 'mean', 14, 57, 0.996, 0.547],
+  ] as const;
+
+  const measured = async (
+    full: boolean,
+  ): Promise<Array<readonly [number, string, number, number, number, number]>> => {
+    const engine = await FaceEngine.create({ poolSize: 2 });
+    try {
+      const photos = SETS.flatMap((set) =>
+        labelledPhotos(set, { full }).map((p) => ({ ...p, identity: `${set}:${p.identity}` })),
+      );
+      const visits = await photoVisits(engine, photos);
+      return ([2, 3] as const).flatMap((k) =>
+        (['nearest', 'mean'] as const).map((rule) => {
+          const s = measureSamples(visits, k, rule, MATCH.threshold.default);
+          return [k, rule, s.people, s.probes, s.named, s.closestStranger] as const;
+        }),
+      );
+    } finally {
+      await engine.close();
+    }
+  };
+
+  it('the mean of 2 or 3 samples names more than the nearest sample, and keeps strangers farther (fixtures)', async () => {
+    assert.deepEqual(await measured(false), FIXTURES);
+  });
+
+  it('the same on the full shared sets', fullDataSkip(), async () => {
+    assert.deepEqual(await measured(true), FULL);
   });
 });
