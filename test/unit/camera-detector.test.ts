@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import sharp from 'sharp';
 import { after, before, describe, it } from 'node:test';
 import { MOTION } from '../../lib/types/defaults';
 import { CameraDetector } from '../../lib/vision/camera-detector';
@@ -110,5 +111,38 @@ describe('CameraDetector (lib/vision)', { skip: toolSkip('ffmpeg') }, () => {
       'the box is inside the crop, in frame pixels',
     );
     assert.ok(box.y >= crop!.y && box.y + box.height <= crop!.y + crop!.height + 1);
+  });
+
+  it('region mode with the full picture: the picture is cut to the same region, the faces described from it', async () => {
+    const options = { descriptors: true };
+    const plain = new CameraDetector(engine, { options, motion: gate('regions') });
+    const withFull = new CameraDetector(engine, { options, motion: gate('regions') });
+    const p = PASSAGES[0];
+    let compared = 0;
+    for (let t = p.start - 1; t <= p.end; t += 0.5) {
+      const f = at(t);
+      // The camera's picture at twice the frame's size, as face-camera would send it.
+      const full = await sharp(Buffer.from(f.data), {
+        raw: { width: f.width, height: f.height, channels: 3 },
+      })
+        .resize(f.width * 2, f.height * 2)
+        .jpeg({ quality: 95 })
+        .toBuffer();
+      const a = await plain.detect({ image: at(t), camera: 'hall', ts: t * 1000 });
+      const b = await withFull.detect({ image: at(t), camera: 'hall', ts: t * 1000, full });
+      assert.deepEqual(b.motion?.crop, a.motion?.crop);
+      assert.deepEqual(
+        b.faces.map((x) => x.box),
+        a.faces.map((x) => x.box),
+      );
+      for (const [i, face] of b.faces.entries()) {
+        if (!a.motion?.crop) continue;
+        const d = Math.hypot(...face.descriptor!.map((v, j) => v - a.faces[i].descriptor![j]));
+        // The picture holds no more than the frame here: the same face, described alike.
+        assert.ok(d < 0.2, `descriptor ${d.toFixed(3)} from the cut picture`);
+        compared++;
+      }
+    }
+    assert.ok(compared > 0, 'a face was found in a crop and described from the cut picture');
   });
 });
