@@ -16,6 +16,7 @@ import {
   UsageError,
 } from '../support';
 import { evaluate, readLabels } from '../../lib/eval/evaluate';
+import type { AcceptedFace } from '../../lib/store/enrol';
 import { parseCsv } from '../../lib/store/import';
 
 /** Photos enrolled per identity. */
@@ -35,6 +36,9 @@ const HELP = `usage: facewatch ${usage}
   --margin M            ambiguity margin ${defaultText(MATCH.margin, 'off')}
   --samples N           enrol each identity's first N photos with a face (default 1); the rest are probes
   --rule R              compare with each person's ${choicesText(MATCH.rule)} sample
+  --compare             side by side in one run: 1, 2 and 3 samples per identity, each by the nearest
+                        sample and by the mean (the photos are described once); prints one JSON object
+                        {"compare": [{samples, rule, enrolled, probes, correct, ...}, ...]}
   --exclude FILE        a CSV whose first column lists paths to leave out (e.g. duplicates.csv); repeatable
   --store FILE          keep the evaluation store here instead of a temporary one
   --verbose             also print one JSON line per photo before the result
@@ -54,6 +58,7 @@ export function run(args: string[]): Promise<number> {
       margin: { type: 'string' },
       samples: { type: 'string' },
       rule: { type: 'string' },
+      compare: { type: 'boolean' },
       exclude: { type: 'string', multiple: true },
       store: { type: 'string' },
       verbose: { type: 'boolean' },
@@ -71,6 +76,25 @@ export function run(args: string[]): Promise<number> {
       impostors.push(...(await readLabels(file, values.root, exclude)));
     const engine = await startEngine({ backend: values.backend });
     try {
+      if (values.compare) {
+        if (values.samples !== undefined || values.rule !== undefined || values.store !== undefined)
+          throw new UsageError('--compare runs every --samples and --rule itself, on temporary stores');
+        const cache = new Map<string, AcceptedFace | null>();
+        const compare = [];
+        for (const samples of [1, 2, 3])
+          for (const rule of ['nearest', 'mean'] as const) {
+            const { result } = await evaluate(engine, enrol, impostors, {
+              threshold: numberOption(values.threshold, 'threshold', MATCH.threshold),
+              margin: numberOption(values.margin, 'margin', MATCH.margin),
+              samples,
+              rule,
+              cache,
+            });
+            compare.push(result);
+          }
+        printJson({ compare });
+        return EXIT.ok;
+      }
       const { result, details } = await evaluate(engine, enrol, impostors, {
         threshold: numberOption(values.threshold, 'threshold', MATCH.threshold),
         margin: numberOption(values.margin, 'margin', MATCH.margin),

@@ -684,33 +684,26 @@ describe('face store with real photos', () => {
     assert.equal(out.threshold, 0.6);
     assert.equal(out.impostor_probes, 0);
 
-    // Two samples per person, compared by their mean (the default) and by the nearest: the mean
-    // names one more of the set's 24 other photos at the default threshold.
-    const two: Record<string, Record<string, unknown>> = {};
-    for (const rule of ['mean', 'nearest']) {
-      const s = await cli([
-        'eval',
-        '--root',
-        set,
-        '--enrol',
-        path.join(set, 'labels.csv'),
-        '--samples',
-        '2',
-        '--rule',
-        rule,
-      ]);
-      assert.equal(s.code, 0, s.stderr);
-      two[rule] = JSON.parse(s.stdout.trim()) as Record<string, unknown>;
-    }
-    for (const [rule, correct] of [
-      ['mean', 21],
-      ['nearest', 20],
-    ] as const)
-      assert.deepEqual(
-        [two[rule].enrolled, two[rule].probes, two[rule].correct, two[rule].wrong_person, two[rule].samples],
-        [8, 24, correct, 0, 2],
-        rule,
-      );
+    // Side by side in one run: 1, 2 and 3 samples per person, by the nearest sample and by the mean.
+    // With two, the mean names one more of the set's 24 other photos at the default threshold.
+    const c = await cli(['eval', '--root', set, '--enrol', path.join(set, 'labels.csv'), '--compare']);
+    assert.equal(c.code, 0, c.stderr);
+    const rowsOf = (JSON.parse(c.stdout.trim()) as { compare: Array<Record<string, unknown>> }).compare.map(
+      (r) => [r.samples, r.rule, r.enrolled, r.probes, r.correct, r.wrong_person],
+    );
+    assert.deepEqual(rowsOf, [
+      [1, 'nearest', 8, 32, 26, 0],
+      [1, 'mean', 8, 32, 26, 0],
+      [2, 'nearest', 8, 24, 20, 0],
+      [2, 'mean', 8, 24, 21, 0],
+      [3, 'nearest', 8, 16, 15, 0],
+      [3, 'mean', 8, 16, 15, 0],
+    ]);
+    // One of them alone, by its options: the same figures.
+    const two = await cli(['eval', '--root', set, '--enrol', path.join(set, 'labels.csv'), '--samples', '2']);
+    assert.equal(two.code, 0, two.stderr);
+    const t = JSON.parse(two.stdout.trim()) as Record<string, unknown>;
+    assert.deepEqual([t.samples, t.rule, t.probes, t.correct], [2, 'mean', 24, 21]);
     const bad = await cli([
       'eval',
       '--root',
