@@ -43,7 +43,7 @@ describe('settings migration (real editor and runtime)', () => {
     assert.ok(nr);
     assert.match(
       nr.log(),
-      /face-match settings upgraded from version 0 to 1: threshold 0\.6, the old default/,
+      /face-match settings upgraded from version 0 to 2: threshold 0\.6, the old default/,
     );
     if (noBrowser(t)) return;
     browser = await launchBrowser();
@@ -57,9 +57,12 @@ describe('settings migration (real editor and runtime)', () => {
     assert.equal(Number(await page.inputValue('#node-input-threshold')), MATCH.threshold.default);
     assert.equal(Number(await page.inputValue('#node-input-version')), SETTINGS_VERSION['face-match']);
     assert.equal(Number(await page.getAttribute('#node-input-threshold', 'max')), MATCH.threshold.max);
+    // Saved before the match rule existed: the dialog shows the rule of today, the mean.
+    assert.equal(await page.inputValue('#node-input-rule'), MATCH.rule.default);
     await page.click('#node-dialog-ok');
     await page.waitForFunction(
-      () => Number((RED.nodes.node('fw.match') as { version?: unknown }).version) === 1,
+      (v) => Number((RED.nodes.node('fw.match') as { version?: unknown }).version) === v,
+      SETTINGS_VERSION['face-match'],
     );
     const saved = await page.evaluate(
       () => (RED.nodes.node('fw.match') as { threshold?: unknown }).threshold,
