@@ -213,9 +213,7 @@ export class FaceAnalyzer {
       const view = this.prepare(frame, options, owned);
       const kept = await this.locate(view, options);
       if (kept.length === 0) return [];
-      const chips = full
-        ? await this.alignFull(view, full, kept, options, owned)
-        : await this.align(view, kept, options, owned);
+      const chips = await this.align(view, kept, options, owned, full);
       const faces: WorkerFace[] = [];
       for (let i = 0; i < kept.length; i++)
         faces.push(await this.describe(frame, kept[i], chips, i, options));
@@ -331,51 +329,28 @@ export class FaceAnalyzer {
   /**
    * Landmarks of the kept faces (in the frame's pixels) and the chips face-api's own tasks use: the
    * recognition net gets dlib's alignment (eyes and mouth at fixed places), age/gender and expressions
-   * the box around the landmarks. Nothing when no option needs landmarks.
+   * the box around the landmarks. Nothing when no option needs landmarks. From the work image, or
+   * from the frame's full-resolution picture when there is one ({@link alignFull}).
    */
   private async align(
     view: FrameView,
     kept: KeptFace[],
     options: DetectOptions,
     owned: Array<{ dispose(): void }>,
+    full?: Frame,
   ): Promise<FaceChips> {
-    const { faceapi } = this;
     const needLandmarks =
       options.landmarks || options.descriptors || options.ageGender || options.expressions;
     if (!needLandmarks) return {};
-    const { work, padX, padY } = view;
-    const landmarkNet = await this.net('landmarks');
-    const faceTensors = await faceapi.extractFaceTensors(
-      asFaceTensor(work),
+    if (full) return this.alignFull(view, full, kept, options, owned);
+    const { padX, padY } = view;
+    return this.chipsFrom(
+      view.work,
       kept.map((k) => k.detection),
+      (p) => ({ x: p.x - padX, y: p.y - padY }),
+      options,
+      owned,
     );
-    owned.push(...faceTensors);
-    const unshifted = await Promise.all(
-      faceTensors.map((t) => landmarkNet.detectLandmarks(t) as Promise<FaceApiTypes.FaceLandmarks68>),
-    );
-    const withLandmarks = kept.map((k, i) =>
-      faceapi.extendWithFaceLandmarks({ detection: k.detection }, unshifted[i]),
-    );
-    const chips: FaceChips = {
-      landmarks: withLandmarks.map((w) =>
-        w.landmarks.positions.map((p) => ({ x: p.x - padX, y: p.y - padY })),
-      ),
-    };
-    if (options.descriptors) {
-      chips.descriptor = await faceapi.extractFaceTensors(
-        asFaceTensor(work),
-        withLandmarks.map((w) => w.landmarks.align(null, { useDlibAlignment: true })),
-      );
-      owned.push(...chips.descriptor);
-    }
-    if (options.ageGender || options.expressions) {
-      chips.attributes = await faceapi.extractFaceTensors(
-        asFaceTensor(work),
-        withLandmarks.map((w) => w.alignedRect),
-      );
-      owned.push(...chips.attributes);
-    }
-    return chips;
   }
 
   /**
@@ -392,14 +367,8 @@ export class FaceAnalyzer {
     owned: Array<{ dispose(): void }>,
   ): Promise<FaceChips> {
     const { faceapi, tf } = this;
-    const needLandmarks =
-      options.landmarks || options.descriptors || options.ageGender || options.expressions;
-    if (!needLandmarks) return {};
-    const landmarkNet = await this.net('landmarks');
     const k = full.width / view.width;
-    const chips: FaceChips = { landmarks: [] };
-    if (options.descriptors) chips.descriptor = [];
-    if (options.ageGender || options.expressions) chips.attributes = [];
+    const chips: Required<FaceChips> = { landmarks: [], descriptor: [], attributes: [] };
     for (const face of kept) {
       const b = face.detection.box;
       const box = {
@@ -428,25 +397,62 @@ export class FaceAnalyzer {
         ),
         size,
       );
-      const [tile] = await faceapi.extractFaceTensors(asFaceTensor(image), [detection]);
-      owned.push(tile);
-      const points = (await landmarkNet.detectLandmarks(tile)) as FaceApiTypes.FaceLandmarks68;
-      const withLandmarks = faceapi.extendWithFaceLandmarks({ detection }, points);
-      chips.landmarks!.push(
-        withLandmarks.landmarks.positions.map((p) => ({ x: (p.x + cut.x0) / k, y: (p.y + cut.y0) / k })),
+      const one = await this.chipsFrom(
+        image,
+        [detection],
+        (p) => ({ x: (p.x + cut.x0) / k, y: (p.y + cut.y0) / k }),
+        options,
+        owned,
       );
-      if (chips.descriptor) {
-        const [chip] = await faceapi.extractFaceTensors(asFaceTensor(image), [
-          withLandmarks.landmarks.align(null, { useDlibAlignment: true }),
-        ]);
-        owned.push(chip);
-        chips.descriptor.push(chip);
-      }
-      if (chips.attributes) {
-        const [chip] = await faceapi.extractFaceTensors(asFaceTensor(image), [withLandmarks.alignedRect]);
-        owned.push(chip);
-        chips.attributes.push(chip);
-      }
+      chips.landmarks.push(...(one.landmarks ?? []));
+      chips.descriptor.push(...(one.descriptor ?? []));
+      chips.attributes.push(...(one.attributes ?? []));
+    }
+    return {
+      landmarks: chips.landmarks,
+      ...(options.descriptors ? { descriptor: chips.descriptor } : {}),
+      ...(options.ageGender || options.expressions ? { attributes: chips.attributes } : {}),
+    };
+  }
+
+  /**
+   * face-api's own steps on `image` for the faces `detections` found in it: 68 landmarks (moved into
+   * the frame's pixels by `toFrame`), then the chips the options ask for. Every tensor made goes to
+   * `owned`.
+   */
+  private async chipsFrom(
+    image: Tensor3D,
+    detections: FaceDetection[],
+    toFrame: (p: Point) => Point,
+    options: DetectOptions,
+    owned: Array<{ dispose(): void }>,
+  ): Promise<FaceChips> {
+    const { faceapi } = this;
+    const landmarkNet = await this.net('landmarks');
+    const faceTensors = await faceapi.extractFaceTensors(asFaceTensor(image), detections);
+    owned.push(...faceTensors);
+    const unshifted = await Promise.all(
+      faceTensors.map((t) => landmarkNet.detectLandmarks(t) as Promise<FaceApiTypes.FaceLandmarks68>),
+    );
+    const withLandmarks = detections.map((detection, i) =>
+      faceapi.extendWithFaceLandmarks({ detection }, unshifted[i]),
+    );
+    const chips: FaceChips = {
+      landmarks: withLandmarks.map((w) => w.landmarks.positions.map((p) => toFrame({ x: p.x, y: p.y }))),
+    };
+    if (options.descriptors) {
+      chips.descriptor = await faceapi.extractFaceTensors(
+        asFaceTensor(image),
+        withLandmarks.map((w) => w.landmarks.align(null, { useDlibAlignment: true })),
+      );
+      owned.push(...chips.descriptor);
+    }
+    if (options.ageGender || options.expressions) {
+      chips.attributes = await faceapi.extractFaceTensors(
+        asFaceTensor(image),
+        withLandmarks.map((w) => w.alignedRect),
+      );
+      owned.push(...chips.attributes);
     }
     return chips;
   }
