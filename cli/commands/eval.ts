@@ -74,6 +74,8 @@ export function run(args: string[]): Promise<number> {
     const impostors = [];
     for (const file of values.impostors ?? [])
       impostors.push(...(await readLabels(file, values.root, exclude)));
+    const threshold = numberOption(values.threshold, 'threshold', MATCH.threshold);
+    const margin = numberOption(values.margin, 'margin', MATCH.margin);
     const engine = await startEngine({ backend: values.backend });
     try {
       if (values.compare) {
@@ -84,8 +86,8 @@ export function run(args: string[]): Promise<number> {
         for (const samples of [1, 2, 3])
           for (const rule of ['nearest', 'mean'] as const) {
             const { result } = await evaluate(engine, enrol, impostors, {
-              threshold: numberOption(values.threshold, 'threshold', MATCH.threshold),
-              margin: numberOption(values.margin, 'margin', MATCH.margin),
+              threshold,
+              margin,
               samples,
               rule,
               cache,
@@ -96,8 +98,8 @@ export function run(args: string[]): Promise<number> {
         return EXIT.ok;
       }
       const { result, details } = await evaluate(engine, enrol, impostors, {
-        threshold: numberOption(values.threshold, 'threshold', MATCH.threshold),
-        margin: numberOption(values.margin, 'margin', MATCH.margin),
+        threshold,
+        margin,
         samples: numberOption(values.samples, 'samples', SAMPLES),
         rule: choiceOption(values.rule, 'rule', MATCH.rule),
         storeFile: values.store,

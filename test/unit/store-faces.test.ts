@@ -686,7 +686,9 @@ describe('face store with real photos', () => {
 
     // Side by side in one run: 1, 2 and 3 samples per person, by the nearest sample and by the mean.
     // With two, the mean names one more of the set's 24 other photos at the default threshold.
-    const c = await cli(['eval', '--root', set, '--enrol', path.join(set, 'labels.csv'), '--compare']);
+    const evalSet = (...more: string[]) =>
+      cli(['eval', '--root', set, '--enrol', path.join(set, 'labels.csv'), ...more]);
+    const c = await evalSet('--compare');
     assert.equal(c.code, 0, c.stderr);
     const rowsOf = (JSON.parse(c.stdout.trim()) as { compare: Array<Record<string, unknown>> }).compare.map(
       (r) => [r.samples, r.rule, r.enrolled, r.probes, r.correct, r.wrong_person],
@@ -700,19 +702,11 @@ describe('face store with real photos', () => {
       [3, 'mean', 8, 16, 15, 0],
     ]);
     // One of them alone, by its options: the same figures.
-    const two = await cli(['eval', '--root', set, '--enrol', path.join(set, 'labels.csv'), '--samples', '2']);
+    const two = await evalSet('--samples', '2');
     assert.equal(two.code, 0, two.stderr);
     const t = JSON.parse(two.stdout.trim()) as Record<string, unknown>;
     assert.deepEqual([t.samples, t.rule, t.probes, t.correct], [2, 'mean', 24, 21]);
-    const bad = await cli([
-      'eval',
-      '--root',
-      set,
-      '--enrol',
-      path.join(set, 'labels.csv'),
-      '--rule',
-      'median',
-    ]);
+    const bad = await evalSet('--rule', 'median');
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--rule must be/);
   });
