@@ -187,6 +187,7 @@ export interface DetectionLog {
     event: DetectionEvent,
     files: EventFiles,
     enrolled: (personId: string) => boolean,
+    follow?: (event: DetectionEvent) => DetectionEvent | null,
   ): Promise<DetectionEvent | null>;
   get(id: string): Promise<DetectionEvent | undefined>;
   snapshot(id: string): Promise<Buffer | undefined>;
@@ -307,19 +308,28 @@ export class EventLog implements DetectionLog {
    * queued before this record has run, one queued after it erases what this writes): an event of
    * someone it no longer knows (erased while their frame was on its way) is not written and
    * resolves to null; in someone else's event they leave `faces` and their face is pixelated in
-   * the kept frame.
+   * the kept frame. `follow` does the same for the event's recurring visitor (see
+   * VisitorFates.follow): the event as it is to be written now (relabelled when its visitor was
+   * merged or enrolled meanwhile), or null when it is not to be written (forgotten).
    */
   record(
     event: DetectionEvent,
     files: EventFiles,
     enrolled: (personId: string) => boolean,
+    follow?: (event: DetectionEvent) => DetectionEvent | null,
   ): Promise<DetectionEvent | null>;
   record(
     event: DetectionEvent,
     files: EventFiles = {},
     enrolled?: (personId: string) => boolean,
+    follow?: (event: DetectionEvent) => DetectionEvent | null,
   ): Promise<DetectionEvent | null> {
     return this.serial(async () => {
+      if (follow && event.visitor) {
+        const followed = follow(event);
+        if (!followed) return null;
+        event = followed;
+      }
       if (enrolled) {
         if (event.person && !enrolled(event.person.id)) return null;
         const faces = event.faces ?? [];

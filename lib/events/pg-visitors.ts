@@ -69,7 +69,7 @@ export class PgVisitorBook implements VisitorRegistry {
   private stop: () => void = () => undefined;
   /** Visitors announced while the gallery was loading, reloaded after it. */
   private pending: Set<string> | null = new Set();
-  private readonly goneListeners = new Set<(id: string) => void>();
+  private readonly goneListeners = new Set<(id: string, fate: VisitorFate | null) => void>();
 
   private constructor(
     private readonly store: PgStore,
@@ -103,10 +103,10 @@ export class PgVisitorBook implements VisitorRegistry {
 
   /**
    * Calls `fn` with each visitor that left the gallery through another instance's change (forgotten,
-   * merged, enrolled, expired), for face-mqtt to clear its retained topics. Returns the function that
-   * stops it.
+   * merged, enrolled, expired), and why (null: expired, or its row gone), for face-mqtt to clear its
+   * retained topics and for events on their way to follow it. Returns the function that stops it.
    */
-  onGone(fn: (id: string) => void): () => void {
+  onGone(fn: (id: string, fate: VisitorFate | null) => void): () => void {
     this.goneListeners.add(fn);
     return () => this.goneListeners.delete(fn);
   }
@@ -135,7 +135,7 @@ export class PgVisitorBook implements VisitorRegistry {
     if (this.gallery.forget(id) && !c)
       for (const fn of this.goneListeners)
         try {
-          fn(id);
+          fn(id, r?.gone ?? null);
         } catch (err) {
           process.emitWarning(`a listener of visitors gone failed: ${(err as Error).message}`);
         }

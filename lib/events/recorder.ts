@@ -55,6 +55,11 @@ export interface RecorderOptions {
   /** The store's visitors: unknown tracks get a visitor id. Absent: visitor tracking is off. */
   visitors?: VisitorRegistry | null;
   /**
+   * An event as it is to be written now that its visitor may have left the gallery while it was on
+   * its way (StoreEvents.follow): relabelled (merged, enrolled), or null (forgotten: not recorded).
+   */
+  follow?: (event: DetectionEvent) => DetectionEvent | null;
+  /**
    * Told when a visit could not be given its visitor (its file or database failing), at most once a
    * minute: the event is recorded without one rather than lost.
    */
@@ -247,18 +252,34 @@ export class EventRecorder {
       let crop: Buffer | null = null;
       if (this.opts.snapshots && image) crop = face.crop ?? (await cropFace(image, face.box));
       const files = { snapshot: plain, crop };
-      const enrolled = this.opts.enrolled;
-      if (!enrolled) {
+      const { enrolled, follow } = this.opts;
+      if (!enrolled && !follow) {
         out.push({ event: await this.log.record(event, files), snapshot });
         continue;
       }
-      const recorded = await this.log.record(event, files, enrolled);
+      const recorded = await this.log.record(event, files, enrolled ?? (() => true), follow);
       if (!recorded) continue;
-      // The drawn frame names everyone in it: not sent on when someone left it.
-      const whole = (recorded.faces?.length ?? 0) === faces.length;
+      // The drawn frame names everyone in it: not sent on when someone left it (or when it was
+      // drawn with a visitor id that changed meanwhile).
+      const whole =
+        (recorded.faces?.length ?? 0) === faces.length && recorded.visitor?.id === event.visitor?.id;
       out.push({ event: recorded, snapshot: whole ? snapshot : null });
     }
     return out;
+  }
+
+  /**
+   * Recorded events as they go out now: one whose visitor left the gallery after it was written
+   * (its events erased or relabelled since) is relabelled, its drawn frame not sent, or left out.
+   */
+  followed(recorded: Recorded[]): Recorded[] {
+    const follow = this.opts.follow;
+    if (!follow) return recorded;
+    return recorded.flatMap((r) => {
+      const event = r.event.visitor ? follow(r.event) : r.event;
+      if (!event) return [];
+      return [event === r.event ? r : { event, snapshot: null }];
+    });
   }
 
   /** Erases a person: the log's events and the tracker's memory of them. */

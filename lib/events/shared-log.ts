@@ -103,15 +103,17 @@ export class SharedEventLog implements DetectionLog {
     event: DetectionEvent,
     files: EventFiles,
     enrolled: (personId: string) => boolean,
+    follow?: (event: DetectionEvent) => DetectionEvent | null,
   ): Promise<DetectionEvent | null>;
   async record(
     event: DetectionEvent,
     files: EventFiles = {},
     enrolled?: (personId: string) => boolean,
+    follow?: (event: DetectionEvent) => DetectionEvent | null,
   ): Promise<DetectionEvent | null> {
     const e: DetectionEvent = { ...event, instance: this.opts.instance };
     const recorded = enrolled
-      ? await this.local.record(e, files, enrolled)
+      ? await this.local.record(e, files, enrolled, follow)
       : await this.local.record(e, files);
     if (recorded) void this.ship();
     return recorded;

@@ -19,7 +19,14 @@ import { PgEvents } from './pg-events';
 import { PgVisitorBook } from './pg-visitors';
 import { SharedEventLog } from './shared-log';
 import { VisitorBook } from './visitor-book';
-import { enrolledAs, withVisitorId, type Visitor, type VisitorRegistry } from './visitors';
+import {
+  enrolledAs,
+  VisitorFates,
+  withVisitorId,
+  type Visitor,
+  type VisitorFate,
+  type VisitorRegistry,
+} from './visitors';
 
 export { eventLogFile } from '../store/files';
 
@@ -127,6 +134,11 @@ export class StoreEvents {
   private readonly detach: () => void;
   /** A warning of the legacy move, said once by whoever opens the log. */
   private legacyWarning?: string;
+  /**
+   * Visitors that left the gallery (or are leaving it), and why: an event given one of them on its
+   * way is written as {@link VisitorFates.follow} says (detection-log's recorder asks {@link follow}).
+   */
+  private readonly fates = new VisitorFates();
 
   constructor(readonly store: OpenStore) {
     this.file = store.eventsFile;
@@ -201,7 +213,10 @@ export class StoreEvents {
       if (store instanceof PgStore) {
         const shared = await PgVisitorBook.open(store, opts);
         // Another instance's change took a visitor out: its retained topics go here too.
-        shared.onGone((id) => this.visitorGone(id));
+        shared.onGone((id, fate) => {
+          this.fates.set(id, fate);
+          this.visitorGone(id, fate);
+        });
         book = shared;
       } else book = await VisitorBook.open(this.visitorsFile, opts);
       book.onLinked = (into, merged) => this.visitorsLinked(into, merged);
@@ -230,7 +245,10 @@ export class StoreEvents {
     if (!book) return { removed: [], changed: [] };
     book.gallery.retainMs = this.inForce().retainUnknownDays * 86_400_000;
     const out = await book.expire(now);
-    for (const id of out.removed) this.visitorGone(id);
+    for (const id of out.removed) {
+      this.fates.set(id, null);
+      this.visitorGone(id, null);
+    }
     return out;
   }
 
@@ -254,11 +272,16 @@ export class StoreEvents {
     if (!parts) return null;
     // The events first: a visitor whose events could not be erased is still in the gallery, and
     // forgetting it again finishes the job. (A shared store's events written meanwhile by another
-    // instance go with the visitor's row, in its transaction.)
-    const n = await parts.log.eraseVisitor(id);
-    await parts.book.forget(id, { forgotten: true });
+    // instance go with the visitor's row, in its transaction; this instance's events on their way
+    // are not written once it is marked.)
+    const fate: VisitorFate = { forgotten: true };
+    const n = await this.leaving(id, fate, async () => {
+      const erased = await parts.log.eraseVisitor(id);
+      await parts.book.forget(id, fate);
+      return erased;
+    });
     await this.audit('visitor-forget', { visitor: id, events: n }, actor);
-    this.visitorGone(id);
+    this.visitorGone(id, fate);
     return n;
   }
 
@@ -284,11 +307,14 @@ export class StoreEvents {
     // The events first: when the gallery's change fails, merging again finishes the job.
     // (A shared store's events written meanwhile by another instance are relabelled with the
     // visitor's row, in its transaction.)
-    const n = await log.relabelVisitor(from, withVisitorId(into));
-    const times = (await log.visitorEvents(into)).map((e) => Date.parse(e.time));
-    const v = await book.merge(into, from, times);
+    const fate: VisitorFate = { merged: into };
+    const { n, v } = await this.leaving(from, fate, async () => {
+      const relabelled = await log.relabelVisitor(from, withVisitorId(into));
+      const times = (await log.visitorEvents(into)).map((e) => Date.parse(e.time));
+      return { n: relabelled, v: await book.merge(into, from, times) };
+    });
     await this.audit('visitor-merge', { visitor: into, merged: from, events: n }, actor);
-    this.visitorGone(from);
+    this.visitorGone(from, fate);
     return v;
   }
 
@@ -357,13 +383,17 @@ export class StoreEvents {
   ): Promise<number | null> {
     const parts = await this.visitorParts(id);
     if (!parts) return null;
-    const n = await parts.log.relabelVisitor(id, enrolledAs(person));
-    await parts.book.forget(id, { enrolled: { id: person.id, name: person.name } });
+    const fate: VisitorFate = { enrolled: { id: person.id, name: person.name } };
+    const n = await this.leaving(id, fate, async () => {
+      const relabelled = await parts.log.relabelVisitor(id, enrolledAs(person));
+      await parts.book.forget(id, fate);
+      return relabelled;
+    });
     // Another instance of a shared store may have written one of its events between the two:
     // relabelled now (after the visitor's row said it left, every instance relabels its own).
     if (parts.log instanceof SharedEventLog) await parts.log.relabelVisitor(id, enrolledAs(person));
     await this.audit('visitor-enrol', { visitor: id, person: person.id, events: n }, actor);
-    this.visitorGone(id);
+    this.visitorGone(id, fate);
     return n;
   }
 
@@ -373,6 +403,8 @@ export class StoreEvents {
    * the outbox's here), each merge is audited as the system's, and their retained topics cleared.
    */
   private async visitorsLinked(into: string, merged: string[]): Promise<void> {
+    // They left the gallery already (the link was kept): events on their way carry `into`'s id.
+    for (const from of merged) this.fates.set(from, { merged: into });
     const log = await this.open();
     for (const from of merged) {
       const n =
@@ -386,8 +418,31 @@ export class StoreEvents {
         { visitor: into, merged: from, events: n, linked: true },
         'facewatch',
       );
-      this.visitorGone(from);
+      this.visitorGone(from, { merged: into });
     }
+  }
+
+  /**
+   * Runs `change`, which takes visitor `id` out of the gallery for `fate`: the visitor is marked
+   * first (so that an event on its way is not written with its id after its events were erased or
+   * relabelled), and unmarked when the change fails (it is still there).
+   */
+  private async leaving<T>(id: string, fate: VisitorFate, change: () => Promise<T>): Promise<T> {
+    this.fates.set(id, fate);
+    try {
+      return await change();
+    } catch (err) {
+      this.fates.unset(id);
+      throw err;
+    }
+  }
+
+  /**
+   * An event as it is to be written or published now that its visitor may have left the gallery
+   * while it was on its way (see {@link VisitorFates.follow}): the same, relabelled, or null.
+   */
+  follow(event: DetectionEvent): DetectionEvent | null {
+    return this.fates.follow(event);
   }
 
   /** An audit line of a visitor's change; one that cannot be written is warned about. */
@@ -401,11 +456,11 @@ export class StoreEvents {
     }
   }
 
-  /** Tells face-mqtt (and anyone listening) that a visitor left the gallery. */
-  private visitorGone(id: string): void {
+  /** Tells face-mqtt (and anyone listening) that a visitor left the gallery, and why (null: not said). */
+  private visitorGone(id: string, fate: VisitorFate | null): void {
     for (const fn of visitorListeners)
       try {
-        fn(this.store, id);
+        fn(this.store, id, fate);
       } catch (err) {
         process.emitWarning(`a listener of forgotten visitors failed: ${(err as Error).message}`);
       }
@@ -517,14 +572,16 @@ export class StoreEvents {
   }
 }
 
-const visitorListeners = new Set<(store: OpenStore, id: string) => void>();
+type VisitorGoneListener = (store: OpenStore, id: string, fate: VisitorFate | null) => void;
+const visitorListeners = new Set<VisitorGoneListener>();
 
 /**
- * Calls `fn` with the store and id of every visitor that leaves a gallery of this process
- * (forgotten, merged into another, enrolled as a person, expired), so that its retained MQTT topics
- * are cleared. Returns the function that stops it.
+ * Calls `fn` with the store, id and fate (null: expired, or not said) of every visitor that leaves
+ * a gallery of this process (forgotten, merged into another, enrolled as a person, expired), so that
+ * its retained MQTT topics are cleared and its events still on their way follow it. Returns the
+ * function that stops it.
  */
-export function onVisitorGone(fn: (store: OpenStore, id: string) => void): () => void {
+export function onVisitorGone(fn: VisitorGoneListener): () => void {
   visitorListeners.add(fn);
   return () => visitorListeners.delete(fn);
 }

@@ -497,3 +497,49 @@ export function enrolledAs(person: { id: string; name: string }): (e: DetectionE
     return next;
   };
 }
+
+/**
+ * Visitors that left the gallery, and why, as an event given one of them before it left must follow
+ * it: the log writes and face-mqtt publishes an event on its way only as {@link follow} says. A
+ * visitor is marked when its change starts (before its events are erased or relabelled), so an event
+ * written after that change is never written with the id (the newest {@link VISITORS.fatesKept}).
+ */
+export class VisitorFates {
+  private readonly fates = new Map<string, VisitorFate | null>();
+
+  constructor(private readonly max: number = VISITORS.fatesKept) {}
+
+  /** Visitor `id` leaves (or left): `fate` says for what, null for nothing (expired, left elsewhere). */
+  set(id: string, fate: VisitorFate | null): void {
+    this.fates.delete(id);
+    this.fates.set(id, fate);
+    if (this.fates.size > this.max) this.fates.delete(this.fates.keys().next().value as string);
+  }
+
+  /** A change that did not happen after all (it failed): the visitor is still there. */
+  unset(id: string): void {
+    this.fates.delete(id);
+  }
+
+  /** Whether visitor `id` left (or is leaving). */
+  has(id: string): boolean {
+    return this.fates.has(id);
+  }
+
+  /**
+   * An event as it is to be written or published now: unchanged while its visitor is there; merged,
+   * with the visitor it went into (through later merges too); enrolled, the person's; forgotten,
+   * expired or gone elsewhere: null (not written, not published: a forgotten visitor leaves no trace).
+   */
+  follow(event: DetectionEvent): DetectionEvent | null {
+    let e = event;
+    // Merges chain (A into B, then B into C); ids are never reused, so a cycle is a bug: bounded.
+    for (let hops = 0; e.visitor && this.fates.has(e.visitor.id); hops++) {
+      const fate = this.fates.get(e.visitor.id);
+      if (!fate || 'forgotten' in fate || hops > 64) return null;
+      if ('enrolled' in fate) return enrolledAs(fate.enrolled)(e);
+      e = withVisitorId(fate.merged)(e);
+    }
+    return e;
+  }
+}

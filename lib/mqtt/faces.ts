@@ -4,6 +4,7 @@
  */
 import type { DetectionEvent, EventVisitor } from '../types/events';
 import { MQTT } from '../types/defaults';
+import { VisitorFates, type VisitorFate } from '../events/visitors';
 import { cameraConfigs, personConfigs, type DiscoveryContext } from './discovery';
 import type { MqttPublisher, OutMessage } from './publisher';
 
@@ -94,6 +95,8 @@ export class FaceMqtt {
   private readonly snapshotPeople = new Map<string, Set<string>>();
   /** The visitors seen today at each camera (the date, and their ids). */
   private readonly visitorsToday = new Map<string, { date: string; ids: Set<string> }>();
+  /** Visitors gone from the gallery: an event of one still on its way follows it (or is not published). */
+  private readonly goneVisitors = new VisitorFates();
   private closed = false;
   /**
    * Whether this instance publishes the people's Home Assistant entities: always alone; with several
@@ -129,6 +132,14 @@ export class FaceMqtt {
   /** Publishes one event: on `<base>/events` and `<base>/<camera>/events`, then the state it changes. */
   publish(event: DetectionEvent, snapshot?: Buffer): void {
     if (this.closed) return;
+    if (event.visitor && this.goneVisitors.has(event.visitor.id)) {
+      // Its visitor left while it was on its way: relabelled (merged, enrolled), or not published
+      // at all (forgotten: its retained topic stays cleared); the drawn frame showed the old label.
+      const followed = this.goneVisitors.follow(event);
+      if (!followed) return;
+      event = followed;
+      snapshot = undefined;
+    }
     if (event.person && this.erased(event.person.id)) return;
     if (event.faces?.some((f) => f.person && this.erased(f.person.id))) {
       event = { ...event, faces: event.faces.filter((f) => !f.person || !this.erased(f.person.id)) };
@@ -176,10 +187,12 @@ export class FaceMqtt {
   }
 
   /**
-   * Erases a forgotten visitor: its retained state is cleared, and it leaves the cameras' counts
-   * of today.
+   * Erases a visitor that left the gallery (`fate` says why; null: expired, or not said): its
+   * retained state is cleared, it leaves the cameras' counts of today, and an event of it still on
+   * its way follows it (see {@link VisitorFates.follow}).
    */
-  forgetVisitor(id: string): void {
+  forgetVisitor(id: string, fate: VisitorFate | null = null): void {
+    this.goneVisitors.set(id, fate);
     this.publisher.clearRetained(this.ctx.topics.visitor(id));
     for (const [camera, day] of this.visitorsToday) if (day.ids.delete(id)) this.publishVisitors(camera);
   }

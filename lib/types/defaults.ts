@@ -312,6 +312,12 @@ export const VISITORS = Object.freeze({
   visitGapMinutes: num({ default: 30, min: 1, max: 10080, step: 1, integer: true, unit: 'min' }),
   /** Pictures of a visitor (its best sightings' crops) the Face Library's Enrol as enrols, at most. */
   enrolPictures: num({ default: 5, min: 1, max: 20, step: 1, integer: true }),
+  /**
+   * Visitors that left a gallery (forgotten, merged, enrolled, expired) whose fate is remembered, the
+   * newest, so that an event given one of them on its way is relabelled or dropped (ids are never
+   * reused; an event is on its way for seconds, so this bounds memory, not correctness).
+   */
+  fatesKept: 10_000,
 });
 
 /** Event queries (detection-log's `query`, the Face Library's events): how many events one answer holds. */

@@ -305,8 +305,10 @@ export class DetectionLogController {
 
   /** Sends recorded events on, each as `msg` with the event; none of a person deleted meanwhile. */
   private async emit(recordedNow: Recorded[], msg: LogMessage, send: Send): Promise<void> {
-    const { store, log } = await this.parts;
-    const recorded = withoutErased(recordedNow, (id) => store.getPerson(id) !== undefined);
+    const { store, log, recorder } = await this.parts;
+    // A visitor forgotten (or merged, enrolled) after its event was written: the log erased (or
+    // relabelled) it with the visitor, and it goes out as the log now has it, or not at all.
+    const recorded = withoutErased(recorder.followed(recordedNow), (id) => store.getPerson(id) !== undefined);
     // A person deleted while this frame was being recorded (face-match named them before): the
     // erasure may have run before the event was written, so it is erased again, and no event,
     // name or drawn picture of theirs goes out.

@@ -53,6 +53,7 @@ export = function register(RED: NodeAPI): void {
         cooldown: settings.cooldown,
         snapshots: settings.snapshots,
         enrolled: (id) => s.resource.getPerson(id) !== undefined,
+        follow: (e) => storeEvents(s.resource).follow(e),
         visitors: settings.visitors ? await storeEvents(s.resource).visitors() : null,
         onVisitorError: (err) => warn(err.message),
       }),

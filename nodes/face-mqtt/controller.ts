@@ -121,8 +121,8 @@ export class FaceMqttController {
     this.faces = faces;
     // A visitor forgotten, merged into another, enrolled or expired: its retained topics go (the
     // visitors of this node's store, or of any store when it has none).
-    this.unhookVisitors = onVisitorGone((store, id) => {
-      if (!this.store || this.store.resource === store) faces.forgetVisitor(id);
+    this.unhookVisitors = onVisitorGone((store, id, fate) => {
+      if (!this.store || this.store.resource === store) faces.forgetVisitor(id, fate);
     });
     this.show(this.broker.resource.state());
     if (this.deps.acquireStore) {

@@ -181,6 +181,22 @@ describe(
         throw new Error(`${err.message}; events: ${report()}\n${nr.log()}`);
       });
       assert.notEqual(next.event.visitor!.id, b, 'a forgotten visitor’s id is never given again');
+      // Nothing of B's that was on its way when he was forgotten came out after: no event names him,
+      // his retained topic stays cleared, and no file names him.
+      assert.ok(
+        !events.some((e) => e.event.visitor?.id === b && e.t > forgottenAt),
+        `no event of the forgotten visitor after: ${report()}`,
+      );
+      assert.equal(
+        (await retained()).has(`facewatch/visitor/${b}`),
+        false,
+        'the retained topic stays cleared',
+      );
+      assert.deepEqual(
+        filesContaining(nr.userDir, b).filter((f) => !f.endsWith('.audit.jsonl')),
+        [],
+        'still no file names the forgotten visitor',
+      );
       assert.doesNotMatch(nr.log(), /\[error\]/, nr.log());
       console.log(`example flow on the strangers clip: ${report()}`);
     });

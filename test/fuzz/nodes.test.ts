@@ -288,12 +288,16 @@ describe('fuzzing every node’s input (seeded random messages)', { skip: camera
 
   /**
    * Leaves out of a message's top level what Node-RED itself cannot pass to a Catch node (the
-   * regression test below sends such a message on purpose): an own `hasOwnProperty` (Flow.handleError
-   * calls msg.hasOwnProperty), and an own `__proto__` holding an object or null (Node-RED's clone then
-   * takes it as the copy's prototype).
+   * regression tests below send such messages on purpose): an own `hasOwnProperty` (Flow.handleError
+   * calls msg.hasOwnProperty), an own `__proto__` holding an object or null (Node-RED's clone then
+   * takes it as the copy's prototype), and an own `toString` that is not a function (lodash.clonedeep,
+   * Node-RED's clone, then takes the message for a host object and copies it as `{}`: the Catch node
+   * gets the error with a new `_msgid`, FACEWATCH_FUZZ_SEED=312458099 found it).
    */
   function passable(msg: Record<string, unknown>): void {
     Reflect.deleteProperty(msg, 'hasOwnProperty');
+    const toString = Object.getOwnPropertyDescriptor(msg, 'toString');
+    if (toString && typeof toString.value !== 'function') Reflect.deleteProperty(msg, 'toString');
     const proto = Object.getOwnPropertyDescriptor(msg, '__proto__');
     if (proto && typeof proto.value === 'object') Fuzz.set(msg, '__proto__', 'a text');
   }
@@ -694,6 +698,32 @@ describe('fuzzing every node’s input (seeded random messages)', { skip: camera
     assert.match(said, /msg.payload must be "start", "stop" or "restart"/);
     await new Promise((r) => setTimeout(r, 200));
     assert.deepEqual(escaped.slice(before), []);
+  });
+
+  it('regression: a message Node-RED’s clone empties still brings its error and its node to the Catch node', async () => {
+    // lodash.clonedeep copies a message whose own toString is not a function (and which converts to
+    // a string through its valueOf) as {}: Node-RED hands the Catch node an empty message with a new
+    // _msgid. The node ends the message once, and the error a user can act on still gets there.
+    const caught = new Promise<{ error: { message: string; source: { id: string } } }>((resolve) => {
+      const ended = helper.getNode('ended');
+      const listen = (m: { error?: { message: string; source: { id: string } } }): void => {
+        if (m.error?.source?.id !== 'fd') return;
+        ended.off('input', listen);
+        resolve(m as { error: { message: string; source: { id: string } } });
+      };
+      ended.on('input', listen);
+    });
+    const frame = { data: Buffer.alloc(64), width: 65536, height: 14, channels: 1 };
+    helper.getNode('fd').receive({ frame, toString: 'a text', valueOf: () => 1, _msgid: 'emptied-by-clone' });
+    const m = await Promise.race([
+      caught,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('no error reached the Catch node within 10 s')), 10000).unref(),
+      ),
+    ]);
+    assert.notEqual((m as { _msgid?: string })._msgid, 'emptied-by-clone', 'Node-RED’s clone emptied it');
+    assert.equal(unclear(m.error.message), undefined, m.error.message);
+    assert.match(m.error.message, /raw frame holds 64 bytes, expected 917504 for 65536x14x1/);
   });
 
   it(`rtsp-source: ${MESSAGES} random commands end once each, then start streams and stop leaves no ffmpeg`, async (t) => {

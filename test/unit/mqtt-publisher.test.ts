@@ -280,7 +280,7 @@ describe('the publisher on the machine Mosquitto', () => {
     assert.ok(sensor, [...configs.keys()].join());
     assert.equal(json(sensor[1]).state_topic, `${base}/gate/visitors`);
 
-    faces.forgetVisitor('VISITOR_0007');
+    faces.forgetVisitor('VISITOR_0007', { forgotten: true });
     await sleep(300);
     assert.deepEqual(
       [...(await retainedNow(LOCAL, `${base}/visitor/+`)).keys()],
@@ -288,6 +288,27 @@ describe('the publisher on the machine Mosquitto', () => {
     );
     gate = json((await retainedNow(LOCAL, `${base}/gate/visitors`)).get(`${base}/gate/visitors`) ?? '{}');
     assert.equal(gate.today, 1);
+
+    // Events still on their way when their visitor left: a forgotten one's is not published (its
+    // retained topic stays cleared); a merged one's is published as the visitor it went into.
+    const heard: string[] = [];
+    const listener = await mqtt.connectAsync(LOCAL);
+    listener.on('message', (_topic, payload) => heard.push(payload.toString()));
+    await listener.subscribeAsync(`${base}/events`);
+    faces.forgetVisitor('VISITOR_0008', { merged: 'VISITOR_0009' });
+    faces.publish({ ...event(15, 'gate', null), time: now, visitor: visitor('VISITOR_0007', 4) });
+    faces.publish({ ...event(16, 'gate', null), time: now, visitor: visitor('VISITOR_0008', 2) });
+    await sleep(300);
+    await listener.endAsync();
+    assert.deepEqual(
+      [...(await retainedNow(LOCAL, `${base}/visitor/+`)).keys()],
+      [`${base}/visitor/VISITOR_0009`],
+    );
+    assert.deepEqual(
+      heard.map((p) => json(p).visitor as { id: string }).map((v) => v.id),
+      ['VISITOR_0009'],
+      'the forgotten visitor’s event is not published, the merged one’s carries the other id',
+    );
   });
 
   it("one of several instances follows another's sighting of a person, with the store's name, never the message's", async () => {

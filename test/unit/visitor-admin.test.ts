@@ -231,4 +231,107 @@ describe('the Visitors view’s changes to a store', () => {
     assert.equal(line.actor, 'facewatch');
     assert.deepEqual(line.details, { visitor: into, merged, events: 1, linked: true });
   });
+
+  it('writes no event of a visitor forgotten while it was on its way, and relabels one merged or enrolled meanwhile', async () => {
+    const events = storeEvents(store);
+    const follow = (e: DetectionEvent): DetectionEvent | null => events.follow(e);
+    /** An event given its visitor (by a real assignment) and not written yet: on its way. */
+    const onItsWay = async (seed: number, time: number): Promise<DetectionEvent> => {
+      const iso = new Date(time).toISOString();
+      const e0 = { ...loggedEvent(iso, null, { trackId: `w${time}` }), known: false, person: null };
+      const made = (await book.assign({
+        frames: [{ descriptor: unitVector(seed), quality: 0.5 }],
+        camera: 'door',
+        time,
+        event: e0.id,
+      }))!;
+      return { ...e0, visitor: eventVisitor(made.visitor) };
+    };
+    const write = (e: DetectionEvent): Promise<DetectionEvent | null> =>
+      log.record(e, { crop }, () => true, follow);
+    /**
+     * Runs `change` with events written at each point of it: before its erasure or relabelling
+     * runs, right after it (before the gallery's change: the interleaving that left a trace), and
+     * after it. Resolves to what each write did.
+     */
+    const around = async (
+      on: DetectionEvent[],
+      change: () => Promise<unknown>,
+    ): Promise<Array<DetectionEvent | null>> => {
+      const original = { erase: log.eraseVisitor.bind(log), relabel: log.relabelVisitor.bind(log) };
+      let during: Promise<DetectionEvent | null> | undefined;
+      const thenWrite = async <T>(run: () => Promise<T>): Promise<T> => {
+        const out = await run();
+        during ??= write(on[1]);
+        await during;
+        return out;
+      };
+      log.eraseVisitor = (id) => thenWrite(() => original.erase(id));
+      log.relabelVisitor = (id, fn, only) => thenWrite(() => original.relabel(id, fn, only));
+      try {
+        const changing = change();
+        const before = write(on[0]);
+        await changing;
+        return [await before, await during!, await write(on[2])];
+      } finally {
+        // The log's own methods again (the wrappers were set on the object, over its class's).
+        Reflect.deleteProperty(log, 'eraseVisitor');
+        Reflect.deleteProperty(log, 'relabelVisitor');
+      }
+    };
+
+    // Forgotten: none of its events is written, and no file but the audit log names it.
+    const seen = await log.record(await onItsWay(90, T0 + 30 * HOUR), { crop });
+    const x = seen.visitor!.id;
+    const xs = [
+      await onItsWay(90, T0 + 31 * HOUR),
+      await onItsWay(90, T0 + 32 * HOUR),
+      await onItsWay(90, T0 + 33 * HOUR),
+    ];
+    assert.ok(xs.every((e) => e.visitor?.id === x));
+    const forgot = await around(xs, () => events.forgetVisitor(x));
+    assert.deepEqual(forgot.slice(1), [null, null], 'written after it was forgotten: not written');
+    assert.deepEqual(
+      filesContaining(dir, x).map((f) => path.basename(f)),
+      ['faces.audit.jsonl'],
+      'no event, picture, daily line or sample of the forgotten visitor is left',
+    );
+    assert.equal((await log.query({ visitor: x })).length, 0);
+
+    // Merged into another: written with the other's id.
+    const into = (await log.record(await onItsWay(91, T0 + 34 * HOUR), { crop })).visitor!.id;
+    const from = (await log.record(await onItsWay(92, T0 + 35 * HOUR), { crop })).visitor!.id;
+    const fs = [
+      await onItsWay(92, T0 + 36 * HOUR),
+      await onItsWay(92, T0 + 37 * HOUR),
+      await onItsWay(92, T0 + 38 * HOUR),
+    ];
+    const merged = await around(fs, () => events.mergeVisitors(into, from));
+    for (const e of merged.slice(1)) assert.equal(e?.visitor?.id, into);
+    assert.equal((await log.query({ visitor: from })).length, 0);
+    assert.equal((await log.query({ visitor: into })).length, 5);
+    assert.deepEqual(
+      filesContaining(dir, from).map((f) => path.basename(f)),
+      ['faces.audit.jsonl'],
+    );
+
+    // Enrolled as a person: written as theirs, with no visitor label.
+    const zs = [
+      await onItsWay(91, T0 + 39 * HOUR),
+      await onItsWay(91, T0 + 40 * HOUR),
+      await onItsWay(91, T0 + 41 * HOUR),
+    ];
+    assert.ok(zs.every((e) => e.visitor?.id === into));
+    const enrolled = await around(zs, () => events.visitorEnrolled(into, { id: 'cy', name: 'Cy' }));
+    for (const e of enrolled.slice(1)) {
+      assert.deepEqual(e?.person, { id: 'cy', name: 'Cy' });
+      assert.equal(e?.known, true);
+      assert.equal(e?.visitor, undefined);
+    }
+    assert.equal((await log.query({ person: 'cy' })).length, 8);
+    assert.deepEqual(
+      filesContaining(dir, into).map((f) => path.basename(f)),
+      ['faces.audit.jsonl'],
+    );
+  });
 });
