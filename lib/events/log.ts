@@ -105,6 +105,8 @@ export interface SweepReport {
 export interface EventFiles {
   snapshot?: Buffer | null;
   crop?: Buffer | null;
+  /** More crops of the face from its passage (see DetectionEvent.samples). */
+  samples?: Buffer[] | null;
 }
 
 /**
@@ -193,6 +195,11 @@ export interface DetectionLog {
   snapshot(id: string): Promise<Buffer | undefined>;
   frame(id: string): Promise<Buffer | undefined>;
   crop(id: string): Promise<Buffer | undefined>;
+  /**
+   * The pictures to enrol an event's face from, best first: its crop (else its plain frame), then
+   * the other crops of its passage. Empty when the event or its pictures are gone.
+   */
+  enrolPictures(id: string): Promise<Buffer[]>;
   countPerson(id: string): Promise<number>;
   query(q?: EventQuery): Promise<DetectionEvent[]>;
   stats(people: number, now?: Date | number): Promise<EventStats>;
@@ -357,6 +364,13 @@ export class EventLog implements DetectionLog {
           await this.writeFile(e.id, 'face.jpg', files.crop);
           e.crop = this.images.relative(e.id, 'face.jpg');
         }
+        if (files.samples?.length) {
+          e.samples = [];
+          for (const [i, sample] of files.samples.entries()) {
+            await this.writeFile(e.id, `sample-${i + 1}.jpg`, sample);
+            e.samples.push(this.images.relative(e.id, `sample-${i + 1}.jpg`));
+          }
+        }
         await this.writeFile(e.id, BODY, Buffer.from(JSON.stringify(e)));
         // The daily line first: when the datafile's write fails after it, the line is cut off again.
         undoDaily = await this.appendDaily(e);
@@ -459,9 +473,39 @@ export class EventLog implements DetectionLog {
     return ref ? this.images.read(ref.key, ref.name).catch(() => undefined) : undefined;
   }
 
-  /** The stored frame and crop of an event already read (no second read of its file). */
-  async pictures(e: DetectionEvent): Promise<{ snapshot?: Buffer; crop?: Buffer }> {
-    return { snapshot: await this.stored(e, 'snapshot'), crop: await this.stored(e, 'crop') };
+  /** The stored frame, crop and passage samples of an event already read (no second read of its file). */
+  async pictures(e: DetectionEvent): Promise<{ snapshot?: Buffer; crop?: Buffer; samples?: Buffer[] }> {
+    return {
+      snapshot: await this.stored(e, 'snapshot'),
+      crop: await this.stored(e, 'crop'),
+      ...(e.samples?.length ? { samples: await this.storedSamples(e) } : {}),
+    };
+  }
+
+  /** The passage samples of an event already read that are still on disk, in order. */
+  private async storedSamples(e: DetectionEvent): Promise<Buffer[]> {
+    const out: Buffer[] = [];
+    for (const rel of e.samples ?? []) {
+      const ref = typeof rel === 'string' ? this.images.parse(rel) : null;
+      // Only this event's own files: a path naming another event's folder is not followed.
+      const data =
+        ref && ref.key === e.id
+          ? await this.images.read(ref.key, ref.name).catch(() => undefined)
+          : undefined;
+      if (data) out.push(data);
+    }
+    return out;
+  }
+
+  /**
+   * The pictures to enrol an event's face from: its crop (else its plain frame), then the other
+   * crops of its passage (see DetectionEvent.samples). Empty when the event or its pictures are gone.
+   */
+  async enrolPictures(id: string): Promise<Buffer[]> {
+    const e = await this.get(id);
+    if (!e) return [];
+    const first = (await this.stored(e, 'crop')) ?? (await this.frame(id));
+    return [...(first ? [first] : []), ...(await this.storedSamples(e))];
   }
 
   /** An event's face crop (JPEG), or undefined. */

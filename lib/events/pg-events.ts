@@ -1,9 +1,9 @@
 /**
  * The detection events of an installation in PostgreSQL: the `events` table of a face store's schema
- * (lib/store/pg/schema.ts, versions 2 to 5), written by every instance, read by every Face Library.
+ * (lib/store/pg/schema.ts, versions 2 to 6), written by every instance, read by every Face Library.
  *
- * An event is its JSON (`event`), its plain frame (`snapshot`) and face crop (`crop`) as bytea, with
- * the columns queries look at. Its id is the one the recording instance gave it: writing an event
+ * An event is its JSON (`event`), its plain frame (`snapshot`), face crop (`crop`) and the other crops
+ * of its passage (`samples`, schema version 6) as bytea, with the columns queries look at. Its id is the one the recording instance gave it: writing an event
  * twice writes it once (a lost answer, an instance that stopped before it knew), so instances can
  * write from an outbox without coordination. `person_id` references `people`: deleting a person
  * deletes their events in the same transaction, and an event of someone deleted meanwhile cannot be
@@ -53,15 +53,19 @@ export function faceIdsOf(e: DetectionEvent): string[] {
 }
 
 /** The columns an event is written into, in the order of {@link rowOf}. */
-const COLUMNS = 'id, ts, camera, instance, person_id, known, face_ids, visitor_id, event, snapshot, crop';
-const NCOLUMNS = 11;
+const COLUMNS =
+  'id, ts, camera, instance, person_id, known, face_ids, visitor_id, event, snapshot, crop, samples';
+const NCOLUMNS = 12;
+
+/** An event's pictures as written: its frame, its face crop, the other crops of its passage. */
+export interface EventPictures {
+  snapshot?: Buffer | null;
+  crop?: Buffer | null;
+  samples?: Buffer[] | null;
+}
 
 /** An event's row: its columns' values (the event's JSON without the instance, which has a column). */
-function rowOf(
-  e: DetectionEvent,
-  instance: string,
-  pictures: { snapshot?: Buffer | null; crop?: Buffer | null },
-): unknown[] {
+function rowOf(e: DetectionEvent, instance: string, pictures: EventPictures): unknown[] {
   const { instance: _ignored, ...body } = e;
   void _ignored;
   return [
@@ -76,6 +80,7 @@ function rowOf(
     JSON.stringify(body),
     pictures.snapshot ?? null,
     pictures.crop ?? null,
+    pictures.samples?.length ? pictures.samples : null,
   ];
 }
 
@@ -83,7 +88,7 @@ function rowOf(
 export interface EventItem {
   event: DetectionEvent;
   instance: string;
-  pictures: { snapshot?: Buffer | null; crop?: Buffer | null };
+  pictures: EventPictures;
 }
 
 /**
@@ -111,11 +116,7 @@ export class PgEvents {
    * Writes an event with its pictures, once: `already` when an event of this id is there (it was
    * written before), `erased` when its person is not in the store (deleted meanwhile).
    */
-  async write(
-    e: DetectionEvent,
-    instance: string,
-    pictures: { snapshot?: Buffer | null; crop?: Buffer | null },
-  ): Promise<EventWrite> {
+  async write(e: DetectionEvent, instance: string, pictures: EventPictures): Promise<EventWrite> {
     const [w] = await this.writeMany([{ event: e, instance, pictures }]);
     return w;
   }
@@ -256,6 +257,15 @@ export class PgEvents {
       [id],
     );
     return rows[0]?.data ?? undefined;
+  }
+
+  /** The other crops of an event's passage (see DetectionEvent.samples), in order; none when gone. */
+  async samples(id: string): Promise<Buffer[]> {
+    const { rows } = await this.pool.query<{ data: Buffer[] | null }>(
+      `SELECT samples AS data FROM ${this.t} WHERE id = $1`,
+      [id],
+    );
+    return (rows[0]?.data ?? []).filter((b): b is Buffer => Buffer.isBuffer(b));
   }
 
   /** How many events of a person. */
@@ -445,6 +455,7 @@ export class PgEvents {
         const { rows } = await c.query<{ n: number; b: string }>(
           `WITH sized AS (
              SELECT id, coalesce(octet_length(snapshot), 0) + coalesce(octet_length(crop), 0)
+                    + coalesce((SELECT sum(octet_length(x)) FROM unnest(samples) x), 0)
                     + octet_length(event::text) AS size, ts
              FROM ${this.t}),
            running AS (

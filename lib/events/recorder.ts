@@ -8,12 +8,19 @@
  * and time) and carries the visitor those frames decided. A track named meanwhile makes its named
  * event only, so a person walking in is no longer also an "Unknown" of their first, turned frame.
  */
+import { VISITORS } from '../types/defaults';
 import type { DetectionEvent, EventFace } from '../types/events';
 import type { DetectionLog } from './log';
 import { eventId } from './log';
 import { cropFace, drawSnapshot, eventLabels, plainFrame } from './snapshot';
 import { Tracker, type Track, type TrackFace } from './tracker';
-import { eventVisitor, qualityScore, type VisitFrame, type VisitorRegistry } from './visitors';
+import {
+  eventVisitor,
+  passagePictures,
+  qualityScore,
+  type VisitFrame,
+  type VisitorRegistry,
+} from './visitors';
 
 /** A face as the recorder takes it: a face from face-match, with its crop when face-detect made one. */
 export interface RecordFace extends TrackFace {
@@ -75,6 +82,8 @@ interface Waiting {
   frames: VisitFrame[];
   /** The best frame so far: what the event shows. */
   best: { quality: number; ts: number; face: RecordFace; faces: EventFace[]; image?: Buffer };
+  /** Its frames with a descriptor and a picture: the pictures to enrol from the track are chosen here. */
+  pictures: Array<{ quality: number; yaw: number | null; face: RecordFace; image: Buffer }>;
   /** When its last frame came (this machine's clock: frame times may be any). */
   lastArrival: number;
 }
@@ -132,6 +141,7 @@ export class EventRecorder {
         camera,
         frames: [],
         best: { quality: -1, ts: f.ts, face, faces },
+        pictures: [],
         lastArrival: Date.now(),
       };
       this.waiting.set(t.id, w);
@@ -140,6 +150,8 @@ export class EventRecorder {
         const quality = qualityScore(face.quality, face.score);
         w.frames.push({ descriptor: face.descriptor, quality });
         if (quality > w.best.quality) w.best = { quality, ts: f.ts, face, faces, image: f.image };
+        if (this.opts.snapshots && f.image)
+          w.pictures.push({ quality, yaw: face.quality?.yaw ?? null, face, image: f.image });
       }
       // Enough frames with a descriptor; or, should descriptors stop coming, enough frames at all.
       if (w.frames.length >= book.gallery.frames || t.frames >= 3 * book.gallery.frames) settle.push(w);
@@ -177,12 +189,22 @@ export class EventRecorder {
     this.waiting.delete(w.track.id);
     const b = w.best;
     const d = { face: 0, track: w.track, reason: 'track-start' as const };
+    // The passage's other good frames, for enrolment from the track (the best is the event's crop).
+    const others = passagePictures(w.pictures).filter((p) => p.face !== b.face);
+    const samples: Buffer[] = [];
+    for (const p of others.slice(0, VISITORS.passagePictures - 1))
+      try {
+        samples.push(p.face.crop ?? (await cropFace(p.image, p.face.box)));
+      } catch {
+        // A frame that cannot be cut is no picture to enrol from; the event does not depend on it.
+      }
     const [recorded] = await this.record(
       w.camera,
       b.ts,
       [{ d, face: b.face }],
       b.faces,
       b.image,
+      samples,
       async (event) => {
         try {
           const a = await this.opts.visitors?.assign({
@@ -214,6 +236,7 @@ export class EventRecorder {
     making: Array<{ d: { track: Track; reason?: DetectionEvent['reason'] }; face: RecordFace }>,
     faces: EventFace[],
     image: Buffer | undefined,
+    samples: Buffer[] = [],
     before?: (event: DetectionEvent) => Promise<void>,
   ): Promise<Recorded[]> {
     let snapshot: Buffer | null = null;
@@ -251,7 +274,7 @@ export class EventRecorder {
       if (before) await before(event);
       let crop: Buffer | null = null;
       if (this.opts.snapshots && image) crop = face.crop ?? (await cropFace(image, face.box));
-      const files = { snapshot: plain, crop };
+      const files = { snapshot: plain, crop, ...(samples.length ? { samples } : {}) };
       const { enrolled, follow } = this.opts;
       if (!enrolled && !follow) {
         out.push({ event: await this.log.record(event, files), snapshot });

@@ -287,6 +287,15 @@ export class SharedEventLog implements DetectionLog {
     );
   }
 
+  /** What to enrol an event's face from (see EventLog.enrolPictures): the outbox's, else the database's. */
+  async enrolPictures(id: string): Promise<Buffer[]> {
+    const here = await this.local.enrolPictures(id);
+    if (here.length) return here;
+    const first = (await this.crop(id)) ?? (await this.frame(id));
+    if (!first) return [];
+    return [first, ...(await this.orLocal(() => this.table.samples(id), [] as Buffer[]))];
+  }
+
   /** The frame with the boxes and names of its faces drawn over it, as the file log serves it. */
   async snapshot(id: string): Promise<Buffer | undefined> {
     const e = await this.get(id);

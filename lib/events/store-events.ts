@@ -350,7 +350,8 @@ export class StoreEvents {
   /**
    * The pictures to enrol visitor `id` from, best first: the face crops (else the plain frames) of
    * the events its kept samples came from (best quality first), then of its other events, newest
-   * first; at most `max`. Null when the store has no such visitor.
+   * first, then the other crops of those events' passages in the same order (several sightings
+   * before several frames of one); at most `max`. Null when the store has no such visitor.
    */
   async visitorPictures(id: string, max: number): Promise<Array<{ event: string; image: Buffer }> | null> {
     const parts = await this.visitorParts(id);
@@ -362,12 +363,14 @@ export class StoreEvents {
       ...events.map((e) => e.id).reverse(),
     ];
     const out: Array<{ event: string; image: Buffer }> = [];
+    const more: Array<{ event: string; image: Buffer }> = [];
     for (const event of new Set(order)) {
       if (out.length >= max) break;
-      const image = (await parts.log.crop(event)) ?? (await parts.log.frame(event));
+      const [image, ...samples] = await parts.log.enrolPictures(event);
       if (image) out.push({ event, image });
+      more.push(...samples.map((sample) => ({ event, image: sample })));
     }
-    return out;
+    return [...out, ...more].slice(0, max);
   }
 
   /**

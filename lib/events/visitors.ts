@@ -121,6 +121,38 @@ export function qualityScore(q: FaceQuality | undefined, detectorScore?: number)
   return Math.round(size * sharp * facing * Math.max(Math.min(face, 1), 0) * 1e4) / 1e4;
 }
 
+/** A frame of a passage that may be kept as a picture to enrol from. */
+export interface PassageFrame {
+  /** 0..1, see {@link qualityScore}. */
+  quality: number;
+  /** Head yaw in degrees; null when not known. */
+  yaw: number | null;
+}
+
+/**
+ * The frames of a passage to keep as pictures for enrolment from the track, at most `n`: the best by
+ * quality, then each time the best of those turned at least `spread` degrees from every frame kept
+ * (samples from more than one side name a person from more sides), else the best left. Frames of
+ * quality 0 (no usable face) are never kept. In the order chosen: the best first.
+ */
+export function passagePictures<F extends PassageFrame>(
+  frames: readonly F[],
+  n: number = VISITORS.passagePictures,
+  spread: number = VISITORS.passageSpreadDegrees,
+): F[] {
+  const left = frames.filter((f) => f.quality > 0).sort((a, b) => b.quality - a.quality);
+  const kept: F[] = [];
+  // A frame whose pose is not known is never taken for another side (only as the best left).
+  const apart = (f: F): boolean =>
+    spread <= 0 ||
+    (f.yaw !== null && kept.every((k) => k.yaw === null || Math.abs(k.yaw - (f.yaw as number)) >= spread));
+  while (kept.length < n && left.length) {
+    const i = kept.length ? Math.max(left.findIndex(apart), 0) : 0;
+    kept.push(...left.splice(i, 1));
+  }
+  return kept;
+}
+
 /**
  * The descriptor of a visit: the quality-weighted mean of its `n` best frames (a frame of quality
  * 0 weighs as little as one of 0.01). Null when no frame has a descriptor.

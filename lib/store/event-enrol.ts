@@ -56,3 +56,69 @@ export async function enrolEventPicture(
     return enroller.enrol({ ...request, image: await withBorder(image) }, options);
   }
 }
+
+/** The enrolment checks' refusals of one picture: it is left out, and the next one tried. */
+const REFUSALS: ReadonlySet<string> = new Set([
+  'EFILETYPE',
+  'ENOFACE',
+  'EMULTIFACE',
+  'EFACESMALL',
+  'EBLURRY',
+  'EYAW',
+  'EDUPLICATE',
+  'ENOTSAME',
+  'EIMAGE',
+]);
+
+/** What enrolling several pictures of one face did. */
+export interface PicturesEnrolled {
+  /** The last result: the person as they are now. */
+  result: EnrolResult;
+  /** What the first picture accepted did: a person enrolled, a sample added, samples replaced. */
+  status: EnrolResult['status'];
+  /** The pictures enrolled, by the `source` each was given. */
+  enrolled: string[];
+  /** The pictures the enrolment checks refused, with why. */
+  refused: Array<{ source: string; code: string; error: string }>;
+}
+
+/**
+ * Enrols pictures of one face from detection events (enrolment from a track: a passage's crops, a
+ * visitor's best sightings) as one person: the first picture the checks accept makes the person
+ * (`request`; or adds to `request.id` when `existing` is `add-sample`), each later one is a sample
+ * of them (its face must be theirs: ENOTSAME otherwise). A picture the checks refuse is left out and
+ * reported; when none is accepted, the first refusal is thrown. Anything else (the store failing)
+ * is thrown at once: the samples enrolled until then stay.
+ */
+export async function enrolEventPictures(
+  enroller: Enroller,
+  pictures: ReadonlyArray<{ image: Buffer; source: string }>,
+  request: Omit<EnrolRequest, 'image' | 'source'>,
+  existing: EnrolOptions['existing'] = 'refuse',
+): Promise<PicturesEnrolled> {
+  let result: EnrolResult | undefined;
+  let status: EnrolResult['status'] | undefined;
+  let first: Error | undefined;
+  const enrolled: string[] = [];
+  const refused: PicturesEnrolled['refused'] = [];
+  for (const p of pictures) {
+    try {
+      result = await enrolEventPicture(
+        enroller,
+        p.image,
+        result
+          ? { id: result.person.id, actor: request.actor, source: p.source }
+          : { ...request, source: p.source },
+        { existing: result ? 'add-sample' : existing },
+      );
+      status ??= result.status;
+      enrolled.push(p.source);
+    } catch (err) {
+      if (!isStoreError(err) || !REFUSALS.has(err.code)) throw err;
+      first ??= err as Error;
+      refused.push({ source: p.source, code: err.code, error: err.message });
+    }
+  }
+  if (!result || !status) throw first ?? new RangeError('no picture to enrol');
+  return { result, status, enrolled, refused };
+}

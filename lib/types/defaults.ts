@@ -313,6 +313,13 @@ export const VISITORS = Object.freeze({
   /** Pictures of a visitor (its best sightings' crops) the Face Library's Enrol as enrols, at most. */
   enrolPictures: num({ default: 5, min: 1, max: 20, step: 1, integer: true }),
   /**
+   * Face crops of one unknown passage kept with its event, for enrolment from the track (face-register's
+   * `msg.event`, the Face Library's Enrol as): its best frame (the event's crop) and the next best by
+   * quality, preferring a frame turned at least `passageSpreadDegrees` from those kept.
+   */
+  passagePictures: 3,
+  passageSpreadDegrees: 10,
+  /**
    * Visitors that left a gallery (forgotten, merged, enrolled, expired) whose fate is remembered, the
    * newest, so that an event given one of them on its way is relabelled or dropped (ids are never
    * reused; an event is on its way for seconds, so this bounds memory, not correctness).

@@ -72,6 +72,13 @@ export interface DetectionEvent {
   /** The face crop (JPEG), relative to the events folder; null when snapshots are off. */
   crop: string | null;
   /**
+   * More crops of the face from other frames of its passage (JPEG, relative to the events folder),
+   * the next best by quality and spread over pose (VISITORS.passagePictures): with `crop`, what
+   * enrolment from the track enrols (face-register's `msg.event`, the Face Library's Enrol as).
+   * Absent when there are none (snapshots off, a known face, visitor tracking off, a one-frame passage).
+   */
+  samples?: string[];
+  /**
    * The recurring visitor of an unknown face (absent for a known person, with visitor tracking off,
    * or without descriptors); a person enrolled from a visitor has their visitor's events relabelled.
    */

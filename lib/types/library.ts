@@ -57,6 +57,12 @@ export interface PersonWithEvents extends PersonDetail {
 export interface EnrolAnswer {
   status: 'enrolled' | 'sample-added' | 'updated';
   person: PersonDetail;
+  /**
+   * Enrolling from an event (POST events/:id/enrol): the pictures enrolled (its crop and the other
+   * crops of its passage), and those the enrolment checks refused, with why.
+   */
+  pictures?: number;
+  refused?: Array<{ picture: string; code?: string; error: string }>;
 }
 
 /** POST faces/:id/samples (201). */

@@ -2,6 +2,8 @@ import { Enroller, type EnrolOptions } from '../../lib/store/enrol';
 import { sanitiseId } from '../../lib/store/codec';
 import type { OpenStore, Person } from '../../lib/store/types';
 import { importSource } from '../../lib/store/import';
+import { enrolEventPictures } from '../../lib/store/event-enrol';
+import { storeEvents } from '../../lib/events/store-events';
 import type { EngineLease } from '../../lib/vision/registry';
 import type { NodeMessageInFlow, Send } from '../shared/red';
 import type { Status } from '../shared/status';
@@ -35,6 +37,18 @@ export interface RegisterMessage extends NodeMessageInFlow {
   filename?: unknown;
   /** Who made the change, for the audit log. */
   actor?: unknown;
+  /** A detection-log event: `register` and `add-sample` enrol its pictures when msg.payload is no photo. */
+  event?: unknown;
+}
+
+/** The id of the detection event in msg.event (from detection-log) when msg.payload is no photo. */
+function eventToEnrol(msg: RegisterMessage): string | undefined {
+  if (Buffer.isBuffer(msg.payload) || msg.event === undefined) return undefined;
+  const event = msg.event;
+  const id = typeof event === 'object' && event !== null ? (event as { id?: unknown }).id : undefined;
+  if (typeof id !== 'string' || !/^[0-9A-Za-z.-]{1,64}$/.test(id))
+    throw new Error(`msg.event must be a detection-log event with its id, got ${quoteValue(msg.event)}`);
+  return id;
 }
 
 /** The person fields of a message: msg.person, or msg.id / msg.name / msg.metadata. */
@@ -125,6 +139,35 @@ export class FaceRegisterController {
         }
         const { resource: engine } = await this.engine();
         const enroller = new Enroller(store, engine, this.options);
+        const eventId = eventToEnrol(msg);
+        if (eventId !== undefined) {
+          // Enrolment from a track: the event's face crop and the other crops of its passage.
+          const log = await storeEvents(store).existing();
+          const pictures = (await log?.enrolPictures(eventId)) ?? [];
+          if (!pictures.length)
+            throw new Error(
+              `no picture of event ${eventId} in this store's detection log (snapshots off, or the event erased or expired)`,
+            );
+          const out = await enrolEventPictures(
+            enroller,
+            pictures.map((image, i) => ({
+              image,
+              source: i ? `event:${eventId}:sample-${i}` : `event:${eventId}`,
+            })),
+            { ...fields, actor },
+            command === 'add-sample' ? 'add-sample' : this.options.existing,
+          );
+          person = store.getPerson(out.result.person.id) ?? out.result.person;
+          msg.payload = {
+            ...out.result,
+            status: out.status,
+            person,
+            pictures: out.enrolled.length,
+            refused: out.refused,
+          };
+          this.status.set('ok', 'status.enrolled', { name: person.name, size: store.size() });
+          break;
+        }
         const result = await enroller.enrol(
           {
             image: requireImage(msg, command),

@@ -5,7 +5,7 @@
  */
 import type { DetectionLog } from '../../lib/events/log';
 import { storeEvents } from '../../lib/events/store-events';
-import { enrolEventPicture } from '../../lib/store/event-enrol';
+import { enrolEventPictures } from '../../lib/store/event-enrol';
 import type { DetectionEvent } from '../../lib/types/events';
 import { EVENT_QUERY } from '../../lib/types/defaults';
 import type { EnrolAnswer, EventsAnswer, StatsAnswer } from '../../lib/types/library';
@@ -99,29 +99,45 @@ export function eventRoutes(RED: NodeAPI, reg: LibraryRegistry): Handlers {
           person?: unknown;
         };
         const eventId = String(req.params.id);
-        // The face's crop, else the plain frame (no boxes or names drawn over the face).
-        const image = (await eventImage(eventId, 'crop')) ?? (await eventImage(eventId, 'frame'));
-        if (!image) throw new HttpError(404, `no picture of event ${eventId.slice(0, 64)}`);
+        if (!EVENT_ID.test(eventId)) throw new HttpError(400, 'not an event id');
+        // The face's crop (else the plain frame: no boxes or names drawn over the face), then the
+        // other crops of its passage: enrolment from the track. Any store's log may hold the event.
+        const pictures = await withLogs(RED, undefined, async (logs) => {
+          for (const log of logs) {
+            const found = await log.enrolPictures(eventId);
+            if (found.length) return found;
+          }
+          return [];
+        });
+        if (!pictures.length) throw new HttpError(404, `no picture of event ${eventId.slice(0, 64)}`);
         const existing = typeof body.person === 'string' && body.person ? body.person : undefined;
         if (existing && !store.getPerson(existing)) throw new HttpError(404, `no person with id ${existing}`);
         const id = existing ?? (typeof body.id === 'string' && body.id ? body.id : undefined);
         if (!existing && id && store.getPerson(id))
           throw new HttpError(409, `a person with id ${id} already exists`, { code: 'EEXISTS' });
-        const result = await withEnroller(RED, store, provider.id, (enroller) =>
-          enrolEventPicture(
+        const out = await withEnroller(RED, store, provider.id, (enroller) =>
+          enrolEventPictures(
             enroller,
-            image,
+            pictures.map((image, i) => ({
+              image,
+              source: i ? `event:${eventId}:sample-${i}` : `event:${eventId}`,
+            })),
             {
               id,
               name: existing ? undefined : typeof body.name === 'string' ? body.name : undefined,
               metadata: existing ? undefined : metadataOf(body.metadata),
               actor: actor(req),
-              source: `event:${eventId}`,
             },
-            { existing: existing ? 'add-sample' : 'refuse' },
+            existing ? 'add-sample' : 'refuse',
           ),
         );
-        const answer: EnrolAnswer = { status: result.status, person: personDetail(result.person) };
+        const person = store.getPerson(out.result.person.id) ?? out.result.person;
+        const answer: EnrolAnswer = {
+          status: out.status,
+          person: personDetail(person),
+          pictures: out.enrolled.length,
+          refused: out.refused.map((r) => ({ picture: r.source, code: r.code, error: r.error })),
+        };
         return { status: 201, body: answer };
       }),
 

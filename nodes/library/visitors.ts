@@ -9,7 +9,7 @@
 import type { Request } from 'express';
 import { storeEvents } from '../../lib/events/store-events';
 import { eventVisitor, VISITOR_ID, type Visitor } from '../../lib/events/visitors';
-import { enrolEventPicture } from '../../lib/store/event-enrol';
+import { enrolEventPictures } from '../../lib/store/event-enrol';
 import type { Person } from '../../lib/store/types';
 import { VISITORS } from '../../lib/types/defaults';
 import type {
@@ -25,7 +25,6 @@ import type { NodeAPI } from '../shared/red';
 import {
   actor,
   EVENT_ID,
-  httpError,
   metadataOf,
   param,
   personDetail,
@@ -110,40 +109,25 @@ export function visitorRoutes(RED: NodeAPI): Handlers {
           throw new HttpError(422, `no picture of visitor ${id} is kept (snapshots are off)`, {
             code: 'EIMAGE',
           });
-        const enrolled: string[] = [];
-        const refused: VisitorEnrolAnswer['refused'] = [];
-        let person: Person | undefined = existing ? store.getPerson(existing) : undefined;
-        let first: HttpError | undefined;
-        await withEnroller(RED, store, provider.id, async (enroller) => {
-          for (const p of pictures) {
-            const source = `visitor:${id}:event:${p.event}`;
-            try {
-              // The first picture makes the person (through the duplicate check), the rest are samples.
-              const r = await enrolEventPicture(
-                enroller,
-                p.image,
-                person
-                  ? { id: person.id, actor: actor(req), source }
-                  : { id: newId, name, metadata, actor: actor(req), source },
-                { existing: person ? 'add-sample' : 'refuse' },
-              );
-              person = r.person;
-              enrolled.push(p.event);
-            } catch (err) {
-              const h = httpError(err);
-              // A picture the checks refuse is left out; anything else (the store failing) stops.
-              if (!(h instanceof HttpError) || h.status !== 422) throw h;
-              first ??= h;
-              refused.push({
-                event: p.event,
-                error: h.message,
-                ...(typeof h.extra?.code === 'string' ? { code: h.extra.code } : {}),
-              });
-            }
-          }
-        });
-        if (!person || !enrolled.length)
-          throw first ?? new HttpError(422, `no picture of visitor ${id} could be enrolled`);
+        // The first picture the checks accept makes the person (through the duplicate check), the
+        // rest are their samples; a picture the checks refuse is left out, anything else stops.
+        const sourceOf = (event: string): string => `visitor:${id}:event:${event}`;
+        const eventOf = new Map(pictures.map((p) => [sourceOf(p.event), p.event]));
+        const out = await withEnroller(RED, store, provider.id, (enroller) =>
+          enrolEventPictures(
+            enroller,
+            pictures.map((p) => ({ image: p.image, source: sourceOf(p.event) })),
+            existing ? { id: existing, actor: actor(req) } : { id: newId, name, metadata, actor: actor(req) },
+            existing ? 'add-sample' : 'refuse',
+          ),
+        );
+        const person: Person = out.result.person;
+        const enrolled = out.enrolled.map((s) => eventOf.get(s) ?? s);
+        const refused: VisitorEnrolAnswer['refused'] = out.refused.map((r) => ({
+          event: eventOf.get(r.source) ?? r.source,
+          error: r.error,
+          code: r.code,
+        }));
         const relabelled =
           (await events.visitorEnrolled(id, { id: person.id, name: person.name }, actor(req))) ?? 0;
         const answer: VisitorEnrolAnswer = {

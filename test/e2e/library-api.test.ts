@@ -406,8 +406,12 @@ describe('Face Library REST API (real Node-RED, the clip over RTSP)', { skip }, 
           type: 'application/json',
         });
         if (res.status === 201) {
-          enrolled = (await json<{ person: Person }>(res, 201)).person;
+          const answer = await json<{ person: Person; pictures: number; refused: unknown[] }>(res, 201);
+          enrolled = answer.person;
           from = e.id;
+          // The event's crop and the other crops of its passage, each a sample (or refused, said).
+          assert.equal(enrolled.samples.length, answer.pictures, JSON.stringify(answer.refused));
+          assert.equal(answer.pictures + answer.refused.length, 1 + (e.samples?.length ?? 0));
           break;
         }
         const body = await json<{ error: string; code: string }>(res, 422);
@@ -420,16 +424,16 @@ describe('Face Library REST API (real Node-RED, the clip over RTSP)', { skip }, 
     }
     assert.ok(enrolled, `every unknown event was refused: ${refusals.join('; ')}`);
     assert.equal(enrolled.name, 'Stage guest');
-    assert.equal(enrolled.samples.length, 1);
+    const first = enrolled.samples.length;
     // The same face as a sample of an enrolled person, in one step.
     const sample = await api(`events/${from}/enrol`, {
       method: 'POST',
       body: JSON.stringify({ person: enrolled.id }),
       type: 'application/json',
     });
-    const added = await json<{ status: string; person: Person }>(sample, 201);
+    const added = await json<{ status: string; person: Person; pictures: number }>(sample, 201);
     assert.equal(added.status, 'sample-added');
-    assert.deepEqual([added.person.id, added.person.samples.length], [enrolled.id, 2]);
+    assert.deepEqual([added.person.id, added.person.samples.length], [enrolled.id, first + added.pictures]);
     const nobody = await api(`events/${unknownEvents[0].id}/enrol`, {
       method: 'POST',
       body: JSON.stringify({ person: 'NOBODY' }),

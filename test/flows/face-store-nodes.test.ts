@@ -3,7 +3,9 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
+import sharp from 'sharp';
 import type { DetectedFace } from '../../lib/types';
+import type { DetectionEvent } from '../../lib/types/events';
 import { fixturePath } from '../helpers/env';
 import { builtNode, helper, nextMessage, startServer, stopServer } from '../helpers/red';
 import { pipelineFlow } from '../helpers/pipeline';
@@ -19,7 +21,32 @@ interface Caught {
   error: { message: string };
 }
 
-const nodes = ['face-engine', 'face-detect', 'face-store', 'face-match', 'face-register'].map(builtNode);
+const nodes = [
+  'face-engine',
+  'face-detect',
+  'face-store',
+  'face-match',
+  'face-register',
+  'detection-log',
+].map(builtNode);
+const faceApi = (name: string, n: number): string =>
+  fixturePath('face-api.js', 'examples', 'images', name, `${name}${n}.png`);
+
+/**
+ * A camera frame (640x480, raw RGB) with a photo of a face scaled to 240 px where the camera sees
+ * a passer-by: photos of one person in turn make one passage (one track).
+ */
+async function passageFrame(
+  file: string,
+): Promise<{ data: Buffer; width: number; height: number; channels: 3 }> {
+  const face = await sharp(file).removeAlpha().resize(240, 240, { fit: 'cover' }).png().toBuffer();
+  const data = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#5a6470' } })
+    .composite([{ input: face, left: 200, top: 120 }])
+    .removeAlpha()
+    .raw()
+    .toBuffer();
+  return { data, width: 640, height: 480, channels: 3 };
+}
 const photo = (...p: string[]): Buffer => readFileSync(fixturePath('face_recognition', ...p));
 
 // The same tests on both backends: a datafile, and a schema (one per datafile name) of a PostgreSQL
@@ -109,6 +136,71 @@ for (const backend of ['nedb', 'postgres'] as const)
       out = nextMessage<Out>(helper.getNode('known'), 120000);
       fd.receive({ payload: photo('examples', 'knn_examples', 'train', 'obama', 'obama2.jpg') });
       assert.equal((await out).faces[0].match?.known, false, 'deleted person no longer recognised');
+    });
+
+    it("enrols from a track: an unknown passage's event carries its other crops, and face-register enrols them all", async () => {
+      await helper.load(
+        nodes,
+        pipelineFlow(dir, {
+          st: store('faces-track.db'),
+          fd: { minFaceSize: 0, minConfidence: 0.3, wires: [['fm', 'seen']] },
+          fm: { threshold: 0.5, wires: [['log']] },
+          log: { cooldown: 3, snapshots: true, visitors: true, wires: [['out']] },
+          seen: { type: 'helper' },
+        }),
+      );
+      const fd = helper.getNode('fd');
+      // Amy passes the camera: three frames (her photos one after the other at one place).
+      const logged = nextMessage<{ event: DetectionEvent; payload: DetectionEvent }>(
+        helper.getNode('out'),
+        180000,
+      );
+      const t0 = Date.now();
+      for (const n of [1, 2, 3]) {
+        // One at a time: a camera's frames that come while the engine is busy are skipped.
+        const seen = nextMessage(helper.getNode('seen'), 120000);
+        fd.receive({
+          frame: { ...(await passageFrame(faceApi('amy', n))), camera: 'door', ts: t0 + n * 400 },
+        });
+        await seen;
+      }
+      const { event } = await logged;
+      assert.equal(event.known, false);
+      assert.equal(event.reason, 'track-start');
+      assert.ok(event.visitor?.id, 'an unknown passage with visitor tracking');
+      assert.ok(event.crop, 'its face crop');
+      assert.equal(event.samples?.length, 2, 'the other two frames of the passage, as crops');
+
+      const registered = nextMessage<
+        Out & { payload: { pictures: number; refused: unknown[]; status: string } }
+      >(helper.getNode('regOut'), 180000);
+      helper.getNode('reg').receive({ topic: 'register', payload: event, event, person: { name: 'Amy' } });
+      const r = await registered;
+      assert.equal(r.payload.status, 'enrolled');
+      assert.equal(r.payload.pictures, 3, JSON.stringify(r.payload.refused));
+      assert.deepEqual(r.payload.refused, []);
+      const person = r.payload.person as { id: string; samples: Array<{ source?: string }> };
+      assert.deepEqual(
+        person.samples.map((x) => x.source),
+        [`event:${event.id}`, `event:${event.id}:sample-1`, `event:${event.id}:sample-2`],
+      );
+
+      // Her other photos are named by the mean of the three samples.
+      for (const n of [4, 5]) {
+        const known = nextMessage<{ faces: DetectedFace[] }>(helper.getNode('out'), 120000);
+        fd.receive({ payload: readFileSync(faceApi('amy', n)) });
+        assert.equal((await known).faces[0].match?.person?.name, 'Amy', `amy${n}`);
+      }
+
+      // An event that is not there is refused with why.
+      const caught = nextMessage<Caught>(helper.getNode('caught'), 60000);
+      helper.getNode('reg').receive({
+        topic: 'register',
+        payload: {},
+        event: { id: '20000101T000000.000Z-nothing' },
+        person: { name: 'X' },
+      });
+      assert.match((await caught).error.message, /no picture of event 20000101T000000\.000Z-nothing/);
     });
 
     it('refuses bad commands and photos with clear errors, then still works', async () => {

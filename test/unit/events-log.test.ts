@@ -227,6 +227,45 @@ describe('event log', () => {
     await log.close();
   });
 
+  it("keeps a passage's other crops with its event, gives them to enrol, and erases them with it", async () => {
+    const file = fresh();
+    const log = await EventLog.open({ file, timezone: 'UTC' });
+    const picture = (background: string): Promise<Buffer> =>
+      sharp({ create: { width: 40, height: 40, channels: 3, background } })
+        .jpeg()
+        .toBuffer();
+    const [crop, s1, s2] = await Promise.all(['#102030', '#405060', '#708090'].map(picture));
+    const stranger = {
+      ...event('2026-07-01T10:00:00.000Z', null),
+      visitor: {
+        id: 'VISITOR_0001',
+        visits: 1,
+        firstSeen: '2026-07-01T10:00:00.000Z',
+        lastSeen: '2026-07-01T10:00:00.000Z',
+        cameras: ['door'],
+      },
+    };
+    const e = await log.record(stranger, { snapshot: crop, crop, samples: [s1, s2] });
+    assert.deepEqual(e.samples, [`${e.id}/sample-1.jpg`, `${e.id}/sample-2.jpg`]);
+    assert.deepEqual(await log.enrolPictures(e.id), [crop, s1, s2], 'the crop first, then the passage');
+    assert.deepEqual((await log.pictures(e)).samples, [s1, s2]);
+    // Without a crop the plain frame is enrolled; an event recorded without samples has none.
+    const plain = await log.record(event('2026-07-01T10:05:00.000Z', null), { snapshot: s1 });
+    assert.equal(plain.samples, undefined);
+    assert.deepEqual(await log.enrolPictures(plain.id), [s1]);
+    assert.deepEqual(await log.enrolPictures('20000101T000000.000Z-nothin'), []);
+    // A sample path naming another event's folder (an event file changed by hand) is not followed.
+    const other = await log.record(event('2026-07-01T10:10:00.000Z', null), { crop: s2, samples: [s1] });
+    const body = path.join(log.images.root, other.id, 'event.json');
+    writeFileSync(body, JSON.stringify({ ...other, samples: [`${e.id}/sample-1.jpg`, '../../etc/passwd'] }));
+    assert.deepEqual(await log.enrolPictures(other.id), [s2]);
+
+    assert.equal(await log.eraseVisitor('VISITOR_0001'), 1);
+    assert.ok(!existsSync(path.join(log.images.root, e.id)), 'the event folder, samples with it, is gone');
+    assert.deepEqual(await log.enrolPictures(e.id), []);
+    await log.close();
+  });
+
   it('holds an index entry per event in the datafile, the event in its own file; reads a log written before', async () => {
     const file = fresh();
     const folder = path.dirname(file);

@@ -91,7 +91,11 @@ describe('detection events shared in PostgreSQL by two instances', () => {
       { ...loggedEvent(at(5), ann), camera: 'north door' },
       { snapshot: frame, crop },
     );
-    const stranger = await s.record({ ...loggedEvent(at(3), null), camera: 'south gate' });
+    const passage = [await noiseJpeg(41), await noiseJpeg(42)];
+    const stranger = await s.record(
+      { ...loggedEvent(at(3), null), camera: 'south gate' },
+      { crop, samples: passage },
+    );
     assert.equal(seen.instance, 'north');
     await drained(n);
     await drained(s);
@@ -108,6 +112,9 @@ describe('detection events shared in PostgreSQL by two instances', () => {
       );
       assert.deepEqual(await log.frame(seen.id), frame);
       assert.deepEqual(await log.crop(seen.id), crop);
+      // The other crops of the stranger's passage, from the database on both instances.
+      assert.deepEqual(await log.enrolPictures(stranger.id), [crop, ...passage]);
+      assert.deepEqual(await log.enrolPictures(seen.id), [crop]);
       const drawn = await log.snapshot(seen.id);
       assert.ok(
         drawn && drawn[0] === 0xff && drawn[1] === 0xd8 && !drawn.equals(frame),

@@ -134,7 +134,7 @@ describe('PostgreSQL schema migrations', () => {
     assert.equal(b.rows[0].n, 0);
   });
 
-  it('upgrades a version 3 schema in place: its events kept (their visitor a column), new pictures stored uncompressed', async () => {
+  it('upgrades a version 3 schema in place: its events kept (their visitor a column), new pictures stored uncompressed, a column for passage crops', async () => {
     db = await createDatabase();
     const c = await db.connect();
     assert.equal((await migrate(c, 'facewatch', MIGRATIONS.slice(0, 3))).version, 3);
@@ -152,7 +152,7 @@ describe('PostgreSQL schema migrations', () => {
       [JSON.stringify({ visitor: { id: 'VISITOR_0007' } })],
     );
     const state = await migrate(c);
-    assert.deepEqual(state.applied, [4, 5]);
+    assert.deepEqual(state.applied, [4, 5, 6]);
     const visitors = await c.query<{ id: string; visitor_id: string | null }>(
       'SELECT id, visitor_id FROM facewatch.events ORDER BY id',
     );
@@ -165,12 +165,15 @@ describe('PostgreSQL schema migrations', () => {
     const storage = await c.query<{ col: string; s: string }>(
       `SELECT c.relname || '.' || a.attname AS col, a.attstorage AS s FROM pg_attribute a
        JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE n.nspname = 'facewatch' AND a.attname IN ('snapshot', 'crop', 'image') ORDER BY 1`,
+       WHERE n.nspname = 'facewatch' AND a.attname IN ('snapshot', 'crop', 'image', 'samples')
+         AND c.relkind = 'r' ORDER BY 1`,
     );
     assert.deepEqual(storage.rows, [
       { col: 'events.crop', s: 'e' },
+      { col: 'events.samples', s: 'e' },
       { col: 'events.snapshot', s: 'e' },
       { col: 'samples.image', s: 'e' },
+      { col: 'visitors.samples', s: 'x' },
     ]);
     const rows = await c.query<{ id: string; compressed: boolean; same: boolean }>(
       `SELECT id, pg_column_compression(snapshot) IS NOT NULL AS compressed, snapshot = $1 AS same

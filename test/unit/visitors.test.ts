@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  passagePictures,
   qualityScore,
   visitDescriptor,
   visitorId,
@@ -220,6 +221,33 @@ describe('visitor gallery', () => {
       g.assign({ frames: [frame(unitVector(11))], camera: 'door', time: T0 })?.visitor.id,
       'VISITOR_0042',
     );
+  });
+
+  it("keeps a passage's best picture, then the best turned another way, then the best left", () => {
+    const f = (quality: number, yaw: number | null, name: string) => ({ quality, yaw, name });
+    const frames = [
+      f(0.5, 2, 'a'),
+      f(0.9, 0, 'best'),
+      f(0.8, 4, 'same pose'),
+      f(0.6, -18, 'turned'),
+      f(0, 30, 'no face'),
+      f(0.7, null, 'yaw unknown'),
+    ];
+    assert.deepEqual(
+      passagePictures(frames, 3, 10).map((x) => x.name),
+      ['best', 'turned', 'same pose'],
+      'the turned face before a better one of the same pose',
+    );
+    assert.deepEqual(
+      passagePictures(frames, 5, 10).map((x) => x.name),
+      ['best', 'turned', 'same pose', 'yaw unknown', 'a'],
+    );
+    assert.deepEqual(
+      passagePictures(frames, 3, 0).map((x) => x.name),
+      ['best', 'same pose', 'yaw unknown'],
+      'no spread asked: by quality',
+    );
+    assert.deepEqual(passagePictures([f(0, 0, 'none')], 3), []);
   });
 
   it('ranks pictures of a face: big, sharp and facing the camera first', () => {

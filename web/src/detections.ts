@@ -5,7 +5,7 @@
  */
 import { get, json, url } from './api';
 import { enrolAsFields } from './enrol-as';
-import { h, message, nextId, replace, when } from './dom';
+import { h, message, nextId, plural, replace, when } from './dom';
 import { errorText, type View, type ViewContext } from './view';
 import type { DetectionEvent, EventsAnswer, PersonSummary } from './types';
 
@@ -111,19 +111,25 @@ function enrolAs(e: DetectionEvent, ctx: ViewContext, people: () => PersonSummar
         return;
       }
       submit.disabled = true;
-      json<{ person: PersonSummary }>(url(`events/${encodeURIComponent(e.id)}/enrol`), {
-        method: 'POST',
-        body,
-        action: 'enrol people',
-      }).then(
+      json<{ person: PersonSummary; pictures?: number; refused?: unknown[] }>(
+        url(`events/${encodeURIComponent(e.id)}/enrol`),
+        { method: 'POST', body, action: 'enrol people' },
+      ).then(
         (a) => {
           const p = a.person;
+          // The event's crop and the other crops of its passage (enrolment from the track).
+          const pictures = a.pictures ?? 1;
+          const refused = a.refused?.length
+            ? `; ${plural(a.refused.length, 'picture')} refused by the checks`
+            : '';
           replace(
             box,
-            message('ok', `Enrolled as `),
+            message('ok', `Enrolled (${plural(pictures, 'picture')}${refused}) as `),
             h('a', { href: `#person/${encodeURIComponent(p.id)}` }, p.name),
           );
-          ctx.notice(`Enrolled a face from ${e.camera} as ${p.name}.`);
+          ctx.notice(
+            `Enrolled a face from ${e.camera} as ${p.name} (${plural(pictures, 'picture')}${refused}).`,
+          );
           document.dispatchEvent(new Event(PEOPLE_CHANGED));
         },
         (err) => {

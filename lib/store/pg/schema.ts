@@ -18,7 +18,8 @@
  * Version 4: pictures (event snapshots and crops, sample crops) are stored out of line uncompressed
  * (`STORAGE EXTERNAL`): they are JPEGs, which do not compress, and trying cost more than half of an
  * event's write (bench/scale.ts measured 2.5 times as many events a second without it).
- * Version 5: recurring visitors (lib/events/pg-visitors.ts): `visitors` (each visitor's kept samples,
+ * Version 6: `events.samples` (the other face crops of an unknown passage, for enrolment from the
+ * track). Version 5: recurring visitors (lib/events/pg-visitors.ts): `visitors` (each visitor's kept samples,
  * visits and cameras; a visitor that left keeps only its id and why, `gone`, until unknown retention
  * removes the row), the `visitor_numbers` sequence (ids unique across instances), and an event's
  * visitor as a column (`visitor_id`).
@@ -147,6 +148,14 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
       ALTER TABLE events ADD COLUMN visitor_id text;
       UPDATE events SET visitor_id = event->'visitor'->>'id' WHERE event ? 'visitor';
       CREATE INDEX events_visitor ON events (visitor_id, ts) WHERE visitor_id IS NOT NULL;
+    `,
+  },
+  {
+    version: 6,
+    name: 'the other crops of an unknown passage with its event, to enrol from the track',
+    sql: `
+      ALTER TABLE events ADD COLUMN samples bytea[];
+      ALTER TABLE events ALTER COLUMN samples SET STORAGE EXTERNAL;
     `,
   },
 ]);
