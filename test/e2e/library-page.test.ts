@@ -486,7 +486,8 @@ describe(
       await item.locator('button', { hasText: 'Enrol as…' }).click();
       await item.locator('.enrol-as-name').fill('Joe Biden');
       await item.locator('button[type=submit]').click();
-      await item.locator('text=Enrolled as').waitFor({ timeout: 120000 });
+      // A photo's event has its crop only (no passage): one picture.
+      await item.getByText(/Enrolled \(1 picture\) as/).waitFor({ timeout: 120000 });
       await item.locator('a', { hasText: 'Joe Biden' }).click();
       await page.waitForSelector('#person-title');
       assert.equal(await page.textContent('#person-title'), 'Joe Biden');
