@@ -122,6 +122,22 @@ export const MATCH = Object.freeze({
   candidates: num({ default: 3, min: 1, max: 20, step: 1, integer: true }),
   /** How a person's samples are compared with a face (see MATCH_RULES). */
   rule: choice(MATCH_RULES, 'mean'),
+  /**
+   * Hold a name along a track (lib/events/hold.ts): a face named in a camera's frame keeps the name in
+   * the next frames while it stays under this distance of the person (0.6: the largest same-person
+   * distance of the shared photos); at or under the threshold, holding is off.
+   */
+  hold: num({ default: 0.6, min: 0.05, max: 2, step: 0.01, zeroOff: true }),
+});
+
+/** Holding a name along a track: how far apart in time and place two frames' faces continue it. */
+export const HOLD = Object.freeze({
+  /** Two frames of a camera further apart than this do not continue a name (a camera at 1 frame/s holds). */
+  gapMs: 1500,
+  /** Least box overlap (intersection over union) between the named face and the next frame's. */
+  minOverlap: 0.3,
+  /** Cameras whose last named faces a face-match remembers, at most. */
+  cameras: 1000,
 });
 
 /** Enrolment (face-register, `facewatch enrol` and `import`, lib/store). */

@@ -118,6 +118,11 @@ export interface FaceMatch {
   /** The best two people were closer to each other than the ambiguity margin. */
   ambiguous: boolean;
   candidates: MatchCandidate[];
+  /**
+   * Named by holding the name of the same face in the camera's previous frame (face-match's hold):
+   * its distance is over the threshold (so its confidence is at most 0.5) but under the hold distance.
+   */
+  held?: true;
 }
 
 /**

@@ -95,6 +95,12 @@ const STEPS: Record<FaceWatchNodeType, Step[]> = {
       s.rule ??= MATCH.rule.default;
       return [];
     },
+    // 2 → 3: a name is held along a camera's track (README "Recognition"); a node saved before gets
+    // the default too: it names a face only after the threshold named it, so no stranger more.
+    (s) => {
+      s.hold ??= MATCH.hold.default;
+      return [];
+    },
   ],
   'face-register': [() => []],
   'face-camera': [

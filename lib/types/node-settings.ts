@@ -92,6 +92,8 @@ export interface FaceMatchSettings extends VersionedSettings {
   candidates: NumberSetting;
   /** How a person's samples are compared with a face (MATCH_RULES). */
   rule: MatchRule;
+  /** Distance under which a face keeps the name it had in the camera's previous frame; 0: off. */
+  hold: NumberSetting;
   /** 1, or 2 for separate known and unknown outputs. */
   outputs: number;
 }

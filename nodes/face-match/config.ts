@@ -11,6 +11,7 @@ export function matchSettings(def: Partial<FaceMatchSettings>, warn?: Warn): Mat
     margin: r.number('margin', MATCH.margin, def.margin),
     candidates: r.number('candidates', MATCH.candidates, def.candidates),
     rule: r.choice('rule', MATCH.rule, def.rule),
+    hold: r.number('hold', MATCH.hold, def.hold),
     split: Number(def.outputs) === 2,
   };
 }

@@ -1,3 +1,4 @@
+import { NameHolder } from '../../lib/events/hold';
 import type { MatchRule } from '../../lib/store/match';
 import type { OpenStore } from '../../lib/store/types';
 import type { DetectedFace } from '../../lib/types';
@@ -8,8 +9,11 @@ import type { StoreLease } from '../shared/store';
 
 export interface MatchMessage extends NodeMessageInFlow {
   faces?: DetectedFace[];
-  /** From face-detect: only its camera is read here (the live view keys frames by it). */
-  frame?: { camera?: unknown };
+  /**
+   * From face-detect: only its camera and capture time are read here (the live view keys frames by
+   * the camera; a name is held along a camera's frames).
+   */
+  frame?: { camera?: unknown; ts?: unknown };
 }
 
 export interface MatchSettings {
@@ -18,6 +22,8 @@ export interface MatchSettings {
   candidates: number;
   /** How a person's samples are compared with a face. */
   rule: MatchRule;
+  /** Distance under which a face keeps the name it had in the camera's previous frame (0: off). */
+  hold: number;
   /** Two outputs: known faces, unknown faces. */
   split: boolean;
 }
@@ -35,6 +41,7 @@ const MAX_MODEL_ID = 200;
 /** Names each face of a message against the store. */
 export class FaceMatchController {
   private lastName = '';
+  private readonly holder: NameHolder;
 
   constructor(
     private readonly status: Status,
@@ -42,7 +49,13 @@ export class FaceMatchController {
     private readonly settings: MatchSettings,
     /** Sees each named frame before it is split (the Face Library's live view; cheap when unwatched). */
     private readonly live?: (msg: MatchMessage) => void,
-  ) {}
+  ) {
+    this.holder = new NameHolder({
+      hold: settings.hold,
+      threshold: settings.threshold,
+      margin: settings.margin,
+    });
+  }
 
   async handle(msg: MatchMessage, send: Send): Promise<void> {
     const reserved = reservedKeyProblem('msg.frame.camera', msg.frame?.camera);
@@ -67,6 +80,13 @@ export class FaceMatchController {
         k: this.settings.candidates,
         rule: this.settings.rule,
       });
+    }
+    // A camera's frames (not photos): a face named in the previous frame keeps its name while it
+    // stays under the hold distance (lib/events/hold.ts).
+    const camera = msg.frame?.camera;
+    if (typeof camera === 'string' && camera) {
+      const ts = msg.frame?.ts;
+      this.holder.apply(camera, typeof ts === 'number' && Number.isFinite(ts) ? ts : Date.now(), faces);
     }
     const known = faces.filter((f) => f.match?.known);
     const summary: MatchSummary = {

@@ -43,7 +43,7 @@ describe('settings migration (real editor and runtime)', () => {
     assert.ok(nr);
     assert.match(
       nr.log(),
-      /face-match settings upgraded from version 0 to 2: threshold 0\.6, the old default/,
+      /face-match settings upgraded from version 0 to 3: threshold 0\.6, the old default/,
     );
     if (noBrowser(t)) return;
     browser = await launchBrowser();
@@ -59,6 +59,8 @@ describe('settings migration (real editor and runtime)', () => {
     assert.equal(Number(await page.getAttribute('#node-input-threshold', 'max')), MATCH.threshold.max);
     // Saved before the match rule existed: the dialog shows the rule of today, the mean.
     assert.equal(await page.inputValue('#node-input-rule'), MATCH.rule.default);
+    // And before holding a name along a track: the dialog shows the hold of today.
+    assert.equal(Number(await page.inputValue('#node-input-hold')), MATCH.hold.default);
     await page.click('#node-dialog-ok');
     await page.waitForFunction(
       (v) => Number((RED.nodes.node('fw.match') as { version?: unknown }).version) === v,

@@ -9,6 +9,7 @@ import type { DetectionEvent } from '../../lib/types/events';
 import { fixturePath } from '../helpers/env';
 import { builtNode, helper, nextMessage, startServer, stopServer } from '../helpers/red';
 import { pipelineFlow } from '../helpers/pipeline';
+import { unitVector } from '../helpers/store-fixtures';
 import { createDatabase, type TestDatabase } from '../helpers/pg';
 
 interface Out {
@@ -201,6 +202,63 @@ for (const backend of ['nedb', 'postgres'] as const)
         person: { name: 'X' },
       });
       assert.match((await caught).error.message, /no picture of event 20000101T000000\.000Z-nothing/);
+    });
+
+    it("holds a name along a camera's track while the face stays under the hold distance, never for a photo", async () => {
+      await helper.load(
+        nodes,
+        pipelineFlow(dir, {
+          st: store('faces-hold.db'),
+          fd: { crops: false },
+          fm: { threshold: 0.5, margin: 0.05, hold: 0.6, wires: [['known']] },
+          log: null,
+          out: null,
+          known: { type: 'helper' },
+        }),
+      );
+      const registered = nextMessage<Out>(helper.getNode('regOut'), 120000);
+      const obama = photo('examples', 'knn_examples', 'train', 'obama', 'obama.jpg');
+      helper.getNode('reg').receive({ topic: 'register', payload: obama, person: { name: 'Barack Obama' } });
+      await registered;
+      let out = nextMessage<Out>(helper.getNode('known'), 120000);
+      helper.getNode('fd').receive({ payload: obama });
+      const face = (await out).faces[0];
+      // His face moved away from his sample by `d` (a head turning), as face-match sees it.
+      const away = unitVector(7);
+      const at = (d: number): DetectedFace => ({
+        ...face,
+        match: undefined,
+        descriptor: face.descriptor!.map((v, i) => v + d * away[i]),
+      });
+      const fm = helper.getNode('fm');
+      const t0 = Date.now();
+      const named = async (d: number, frame?: { camera: string; ts: number }): Promise<string> => {
+        out = nextMessage<Out>(helper.getNode('known'), 60000);
+        fm.receive({ faces: [at(d)], ...(frame ? { frame } : {}) });
+        const m = (await out).faces[0].match;
+        return m?.known ? `${m.person?.name}${m.held ? ' (held)' : ''}` : '-';
+      };
+      const seen = [
+        await named(0.3, { camera: 'door', ts: t0 }),
+        await named(0.55, { camera: 'door', ts: t0 + 500 }),
+        await named(0.55),
+        await named(0.55, { camera: 'door', ts: t0 + 1000 }),
+        await named(0.65, { camera: 'door', ts: t0 + 1500 }),
+        await named(0.55, { camera: 'door', ts: t0 + 2600 }),
+        await named(0.55, { camera: 'hall', ts: t0 + 2600 }),
+      ];
+      // Named under the threshold; held at 0.55 on the camera's next frames, never for a photo; over
+      // the hold distance unknown, and 1.6 s after he was last named no name to hold (nor on another
+      // camera).
+      assert.deepEqual(seen, [
+        'Barack Obama',
+        'Barack Obama (held)',
+        '-',
+        'Barack Obama (held)',
+        '-',
+        '-',
+        '-',
+      ]);
     });
 
     it('refuses bad commands and photos with clear errors, then still works', async () => {

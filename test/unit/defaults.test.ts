@@ -76,6 +76,7 @@ const EDITOR_LIMITS: Partial<Record<FaceWatchNodeType, Record<string, Limit>>> =
     margin: MATCH.margin,
     candidates: MATCH.candidates,
     rule: MATCH.rule,
+    hold: MATCH.hold,
   },
   'face-register': {
     faces: ENROL.faces,
@@ -275,10 +276,10 @@ describe('the node types', () => {
   });
 
   it('have a settings version that is the number of their migration steps', () => {
-    // face-camera has three steps (1: versions began; 2: the source setting; 3: describe from), face-match two (0.6 → 0.5,
-    // then the match rule).
+    // face-camera has three steps (1: versions began; 2: the source setting; 3: describe from), face-match three
+    // (0.6 → 0.5, then the match rule, then holding a name along a track).
     assert.equal(SETTINGS_VERSION['face-camera'], 3);
-    assert.equal(SETTINGS_VERSION['face-match'], 2);
+    assert.equal(SETTINGS_VERSION['face-match'], 3);
     for (const type of NODE_TYPES) {
       const m = migrateSettings(type, {});
       assert.equal(m.to, SETTINGS_VERSION[type]);
@@ -366,6 +367,7 @@ describe('the node settings parsers', () => {
       margin: MATCH.margin.default,
       candidates: MATCH.candidates.default,
       rule: MATCH.rule.default,
+      hold: MATCH.hold.default,
       split: false,
     });
     const enrol = enrolSettings(
@@ -421,6 +423,7 @@ describe('the node settings parsers', () => {
         margin: MATCH.margin.default,
         candidates: MATCH.candidates.default,
         rule: MATCH.rule.default,
+        hold: MATCH.hold.default,
         split: true,
       },
     );
@@ -507,7 +510,7 @@ describe('settings migrations', () => {
       const m = migrateSettings('face-match', saved);
       assert.equal(m.settings.threshold, MATCH.threshold.default);
       assert.equal(m.settings.version, SETTINGS_VERSION['face-match']);
-      assert.deepEqual([m.from, m.to], [0, 2]);
+      assert.deepEqual([m.from, m.to], [0, 3]);
       assert.equal(
         (m.settings as Record<string, unknown>).rule,
         MATCH.rule.default,
@@ -535,6 +538,11 @@ describe('settings migrations', () => {
     assert.deepEqual([v1.settings.threshold, v1.settings.rule, v1.changes], [0.55, 'mean', []]);
     const chosen = migrateSettings('face-match', { rule: 'nearest', version: 2 });
     assert.equal(chosen.settings.rule, 'nearest');
+    // A face-match of version 2 held no name along a track; it gets the default hold, silently (a
+    // name is only held after the threshold gave it), and a hold set since (0: off) is kept.
+    const v2 = migrateSettings<Record<string, unknown>>('face-match', { threshold: 0.5, version: 2 });
+    assert.deepEqual([v2.settings.hold, v2.changes], [MATCH.hold.default, []]);
+    assert.equal(migrateSettings('face-match', { hold: 0, version: 3 }).settings.hold, 0);
   });
 
   it('give every node type the current version without changing other settings', () => {
@@ -557,9 +565,9 @@ describe('settings migrations', () => {
     assert.equal(warnings.length, 1);
     assert.match(
       warnings[0],
-      /face-match settings upgraded from version 0 to 2: threshold 0\.6, the old default/,
+      /face-match settings upgraded from version 0 to 3: threshold 0\.6, the old default/,
     );
-    upgradeSettings('face-match', { threshold: 0.6, version: 2 }, (m) => warnings.push(m));
+    upgradeSettings('face-match', { threshold: 0.6, version: 3 }, (m) => warnings.push(m));
     assert.equal(warnings.length, 1);
   });
 });

@@ -21,6 +21,7 @@ export const defaults = {
   margin: numberSetting(MATCH.margin),
   candidates: numberSetting(MATCH.candidates),
   rule: choiceSetting(MATCH.rule),
+  hold: numberSetting(MATCH.hold),
   outputs: { value: 1 },
   version: { value: SETTINGS_VERSION['face-match'] },
 };
@@ -46,6 +47,7 @@ RED.nodes.registerType<FaceMatchProps>('face-match', {
       threshold: MATCH.threshold,
       margin: MATCH.margin,
       candidates: MATCH.candidates,
+      hold: MATCH.hold,
     });
     migrateForm('face-match', this, 'node-input');
     $('#node-input-split')
