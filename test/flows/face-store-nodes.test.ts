@@ -59,10 +59,13 @@ for (const backend of ['nedb', 'postgres'] as const)
     before(async () => {
       dir = mkdtempSync(path.join(os.tmpdir(), 'fw-flow-store-'));
       if (backend === 'postgres') pg = await createDatabase();
+      // A store in PostgreSQL keeps its detection log's outbox under the user directory.
+      helper.settings({ userDir: dir });
       await startServer();
     });
     after(async () => {
       await stopServer();
+      helper.settings({});
       await pg?.drop();
       rmSync(dir, { recursive: true, force: true });
     });
