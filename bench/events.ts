@@ -19,7 +19,7 @@ import { EventLog, EventRecorder } from '../lib/events';
 import { FaceMqtt, MqttPublisher } from '../lib/mqtt';
 import { builtNode, helper, nextMessage, startServer, stopServer } from '../test/helpers/red';
 import { startRtspServer } from '../test/helpers/rtsp';
-import { pipelineFlow } from '../test/helpers/pipeline';
+import { PIPELINE_NODES, pipelineFlow } from '../test/helpers/pipeline';
 import { sampleEvent } from '../test/helpers/sample-event';
 
 /** What {@link publishBurst} measured. */
@@ -54,18 +54,7 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-const NODES = [
-  'face-camera',
-  'rtsp-source',
-  'face-engine',
-  'face-detect',
-  'face-store',
-  'face-match',
-  'face-register',
-  'detection-log',
-  'face-mqtt-broker',
-  'face-mqtt',
-];
+const NODES = ['face-camera', 'rtsp-source', ...PIPELINE_NODES, 'face-mqtt-broker', 'face-mqtt'];
 
 async function measure(
   detector: 'tiny' | 'ssd',

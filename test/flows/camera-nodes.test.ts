@@ -21,22 +21,14 @@ import {
   stopServer,
   type TestNode,
 } from '../helpers/red';
+import { PIPELINE_NODES } from '../helpers/pipeline';
 import { CLIP, startRtspServer, type RtspServer } from '../helpers/rtsp';
 import { until as waitFor } from '../helpers/wait';
 
 const until = (what: string, check: () => boolean, ms = 30000): Promise<boolean> =>
   waitFor(what, check, ms, 50);
 
-const nodes = [
-  'face-camera',
-  'rtsp-source',
-  'face-engine',
-  'face-detect',
-  'face-store',
-  'face-match',
-  'face-register',
-  'detection-log',
-].map(builtNode);
+const nodes = ['face-camera', 'rtsp-source', ...PIPELINE_NODES].map(builtNode);
 
 interface FrameMsg {
   topic: string;

@@ -13,7 +13,7 @@ import type { DetectionEvent } from '../../lib/types/events';
 import { fixturePath } from '../helpers/env';
 import { filesContaining } from '../helpers/files';
 import { builtNode, helper, nextMessage, startServer, stopServer } from '../helpers/red';
-import { pipelineFlow } from '../helpers/pipeline';
+import { PIPELINE_NODES, pipelineFlow } from '../helpers/pipeline';
 
 interface EventMsg {
   topic: string;
@@ -22,14 +22,7 @@ interface EventMsg {
   snapshot?: Buffer;
 }
 
-const nodes = [
-  'face-engine',
-  'face-detect',
-  'face-store',
-  'face-match',
-  'face-register',
-  'detection-log',
-].map(builtNode);
+const nodes = PIPELINE_NODES.map(builtNode);
 const photo = (...p: string[]): Buffer => readFileSync(fixturePath('face_recognition', ...p));
 const OBAMA = ['examples', 'knn_examples', 'train', 'obama', 'obama.jpg'];
 const OBAMA2 = ['examples', 'knn_examples', 'train', 'obama', 'obama2.jpg'];

@@ -16,18 +16,9 @@ import { fixturePath } from '../helpers/env';
 import { filesContaining } from '../helpers/files';
 import { clearRetained, retainedNow } from '../helpers/mosquitto';
 import { builtNode, helper, nextMessage, startServer, stopServer } from '../helpers/red';
-import { pipelineFlow } from '../helpers/pipeline';
+import { PIPELINE_NODES, pipelineFlow } from '../helpers/pipeline';
 
-const nodes = [
-  'face-engine',
-  'face-detect',
-  'face-store',
-  'face-match',
-  'face-register',
-  'detection-log',
-  'face-mqtt-broker',
-  'face-mqtt',
-].map(builtNode);
+const nodes = [...PIPELINE_NODES, 'face-mqtt-broker', 'face-mqtt'].map(builtNode);
 const run = `${process.pid}-${randomBytes(3).toString('hex')}`;
 const base = `fwpipe/${run}`;
 const prefix = `fwpipeha-${run}`;

@@ -8,7 +8,7 @@ import type { DetectedFace } from '../../lib/types';
 import type { DetectionEvent } from '../../lib/types/events';
 import { fixturePath } from '../helpers/env';
 import { builtNode, helper, nextMessage, startServer, stopServer } from '../helpers/red';
-import { pipelineFlow } from '../helpers/pipeline';
+import { PIPELINE_NODES, pipelineFlow } from '../helpers/pipeline';
 import { unitVector } from '../helpers/store-fixtures';
 import { createDatabase, type TestDatabase } from '../helpers/pg';
 
@@ -22,14 +22,7 @@ interface Caught {
   error: { message: string };
 }
 
-const nodes = [
-  'face-engine',
-  'face-detect',
-  'face-store',
-  'face-match',
-  'face-register',
-  'detection-log',
-].map(builtNode);
+const nodes = PIPELINE_NODES.map(builtNode);
 const faceApi = (name: string, n: number): string =>
   fixturePath('face-api.js', 'examples', 'images', name, `${name}${n}.png`);
 

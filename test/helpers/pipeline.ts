@@ -5,6 +5,16 @@
  * `<dir>/facewatch/faces.db`.
  */
 
+/** The node types of the shared flow, for `helper.load` (with builtNode); add a flow's others to it. */
+export const PIPELINE_NODES = [
+  'face-engine',
+  'face-detect',
+  'face-store',
+  'face-match',
+  'face-register',
+  'detection-log',
+] as const;
+
 /** A node of a flow, by its id. */
 type FlowNode = Record<string, unknown> & { id: string };
 
