@@ -7,43 +7,17 @@
  * (81 by the threshold alone), nobody else and nobody of the other shots as him (asserted exactly).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { NameHolder } from '../../lib/events/hold';
 import { EventLog } from '../../lib/events/log';
-import { EventRecorder, type RecordFace } from '../../lib/events/recorder';
+import { EventRecorder } from '../../lib/events/recorder';
 import { Enroller } from '../../lib/store/enrol';
 import { FaceStore } from '../../lib/store/face-store';
-import { MATCH } from '../../lib/types/defaults';
 import { FaceEngine } from '../../lib/vision/engine';
 import { fixturePath, noTool } from '../helpers/env';
-
-const CLIP = fixturePath('face_recognition', 'examples', 'short_hamilton_clip.mp4');
-const W = 640;
-const H = 360;
-const FPS = 2997 / 100;
-/** His near-frontal stretch, 3.58–7.88 s: frames 108 to 236 (129 frames). */
-const STRETCH = { first: Math.ceil(3.58 * FPS), last: Math.floor(7.88 * FPS) };
-/** From the close-up of other people before his shot (1.51 s) on, outside his stretch: nobody is him. */
-const OTHERS = { first: Math.ceil(1.51 * FPS) };
-
-/** Every frame of the clip as packed RGB. */
-function frames(): Uint8Array[] {
-  const out = execFileSync(
-    process.env.FFMPEG_PATH || 'ffmpeg',
-    ['-v', 'error', '-i', CLIP, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
-    { maxBuffer: W * H * 3 * 400 },
-  );
-  const n = out.length / (W * H * 3);
-  assert.ok(Number.isInteger(n) && n > 200, `${n} frames`);
-  return Array.from(
-    { length: n },
-    (_, i) => new Uint8Array(out.subarray(i * W * H * 3, (i + 1) * W * H * 3)),
-  );
-}
+import { describeHamilton, holdTable } from '../helpers/hamilton';
 
 describe('the naming rule on the Hamilton clip', () => {
   let dir: string;
@@ -78,62 +52,18 @@ describe('the naming rule on the Hamilton clip', () => {
 
   it('names Lin-Manuel Miranda and nobody else, at full rate and at 2 frames per second', async (t) => {
     if (noTool(t, process.env.FFMPEG_PATH || 'ffmpeg')) return;
-    // The camera detection settings (README "Recognition"): the microphone lowers SSD's scores.
-    const options = { minFaceSize: 40, minConfidence: 0.3 };
-    const seen: { ts: number; faces: RecordFace[] }[] = [];
-    let faces = 0;
-    let namedFrames = 0;
-    let wrongFrames = 0;
-    const all = frames();
-    for (const [i, data] of all.entries()) {
-      const r = await engine.detect({ data, width: W, height: H, channels: 3 }, options);
-      const out: RecordFace[] = [];
-      for (const f of r.faces) {
-        const match = await store.matchAsync(f.descriptor ?? [], f.modelId, {
-          threshold: MATCH.threshold.default,
-          margin: MATCH.margin.default,
-          k: MATCH.candidates.default,
-        });
-        if (match.known && match.person?.id === lin) namedFrames++;
-        else if (match.known) wrongFrames++;
-        out.push({ box: f.box, quality: f.quality, descriptor: f.descriptor, match });
-      }
-      faces += out.length;
-      seen.push({ ts: Date.parse('2026-01-01T12:00:00Z') + Math.round((i * 1000) / FPS), faces: out });
-    }
+    const seen = await describeHamilton(engine, store);
+    const faces = seen.flatMap((f) => f.faces);
+    const namedFrames = faces.filter((f) => f.match?.known && f.match.person?.id === lin).length;
+    const wrongFrames = faces.filter((f) => f.match?.known && f.match.person?.id !== lin).length;
     const report: string[] = [
-      `${all.length} frames, ${faces} faces, ${namedFrames} named him frame by frame, ${wrongFrames} named someone else`,
+      `${seen.length} frames, ${faces.length} faces, ${namedFrames} named him frame by frame, ${wrongFrames} named someone else`,
     ];
 
     // Holding his name along the track (face-match's default hold 0.6), as face-match applies it to
     // a camera's frames, at the clip's rate and at 2 frames/s: frames of his stretch named, faces
     // anywhere named someone else, and frames of the other people's shots named him.
-    const held = (hold: number, step: number) => {
-      const holder = new NameHolder({
-        hold,
-        threshold: MATCH.threshold.default,
-        margin: MATCH.margin.default,
-      });
-      let stretch = 0;
-      let frames = 0;
-      let wrong = 0;
-      let others = 0;
-      for (let i = 0; i < seen.length; i += step) {
-        const copies = seen[i].faces.map((f) => ({ box: f.box, match: { ...f.match! } }));
-        holder.apply('stage', seen[i].ts, copies);
-        const him = copies.some((f) => f.match.known && f.match.person?.id === lin);
-        wrong += copies.filter((f) => f.match.known && f.match.person?.id !== lin).length;
-        if (i >= STRETCH.first && i <= STRETCH.last) {
-          frames++;
-          if (him) stretch++;
-        } else if (i >= OTHERS.first && him) others++;
-      }
-      return { stretch, frames, wrong, others };
-    };
-    const table = {
-      everyFrame: { threshold: held(0, 1), hold: held(MATCH.hold.default, 1) },
-      twoPerSecond: { threshold: held(0, 15), hold: held(MATCH.hold.default, 15) },
-    };
+    const table = holdTable(seen, lin);
     report.push(`his stretch named: ${JSON.stringify(table)}`);
     assert.deepEqual(
       table,
