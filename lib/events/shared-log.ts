@@ -206,7 +206,7 @@ export class SharedEventLog implements DetectionLog {
    * Visitor `id` left the installation's gallery: its events waiting here follow it (merged: the
    * other visitor's id; enrolled: the person's; forgotten, expired or unknown: erased).
    */
-  private async visitorLeft(id: string, fate: VisitorFate | null): Promise<void> {
+  async visitorLeft(id: string, fate: VisitorFate | null): Promise<void> {
     if (fate && 'merged' in fate) await this.local.relabelVisitor(id, withVisitorId(fate.merged));
     else if (fate && 'enrolled' in fate) await this.local.relabelVisitor(id, enrolledAs(fate.enrolled));
     else await this.local.eraseVisitor(id);

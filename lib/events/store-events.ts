@@ -215,6 +215,15 @@ export class StoreEvents {
         // Another instance's change took a visitor out: its retained topics go here too.
         shared.onGone((id, fate) => {
           this.fates.set(id, fate);
+          // This instance's events of it still waiting in the outbox follow it now, not only when
+          // the outbox next writes them (a forgotten visitor's are erased at once).
+          void this.open()
+            .then((log) => (log instanceof SharedEventLog ? log.visitorLeft(id, fate) : undefined))
+            .catch((err: unknown) =>
+              process.emitWarning(
+                `the outbox's events of visitor ${id} could not follow it: ${(err as Error).message}`,
+              ),
+            );
           this.visitorGone(id, fate);
         });
         book = shared;
