@@ -126,9 +126,4 @@ export class NameHolder {
     if (!first || !(first.distance < this.opts.hold)) return false;
     return !second || second.distance - first.distance >= this.opts.margin;
   }
-
-  /** Forgets a camera's names (a camera stopped). */
-  forget(camera: string): void {
-    this.cameras.delete(camera);
-  }
 }

@@ -153,6 +153,9 @@ function entryOf(e: DetectionEvent): Entry {
 export const DAY_MS = 86400000;
 const DAILY_RE = /^detections_(\d{4}-\d{2}-\d{2})\.jsonl$/;
 
+/** What an event id from outside (a request, a message) must look like before it reaches the log. */
+export const EVENT_ID = /^[0-9A-Za-z.-]{1,64}$/;
+
 /** An event id: sortable by time (compact ISO prefix) and safe as a folder name. */
 export function eventId(time: Date): string {
   const iso = time.toISOString().replace(/[-:]/g, '');
@@ -504,7 +507,7 @@ export class EventLog implements DetectionLog {
   async enrolPictures(id: string): Promise<Buffer[]> {
     const e = await this.get(id);
     if (!e) return [];
-    const first = (await this.stored(e, 'crop')) ?? (await this.frame(id));
+    const first = (await this.stored(e, 'crop')) ?? (await this.stored(e, 'snapshot'));
     return [...(first ? [first] : []), ...(await this.storedSamples(e))];
   }
 

@@ -291,7 +291,10 @@ export class SharedEventLog implements DetectionLog {
   async enrolPictures(id: string): Promise<Buffer[]> {
     const here = await this.local.enrolPictures(id);
     if (here.length) return here;
-    const first = (await this.crop(id)) ?? (await this.frame(id));
+    // The outbox has none of it: the database's crop, else its frame.
+    const first =
+      (await this.orLocal(() => this.table.picture(id, 'crop'), undefined)) ??
+      (await this.orLocal(() => this.table.picture(id, 'snapshot'), undefined));
     if (!first) return [];
     return [first, ...(await this.orLocal(() => this.table.samples(id), [] as Buffer[]))];
   }

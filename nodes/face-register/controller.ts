@@ -3,6 +3,7 @@ import { sanitiseId } from '../../lib/store/codec';
 import type { OpenStore, Person } from '../../lib/store/types';
 import { importSource } from '../../lib/store/import';
 import { enrolEventPictures } from '../../lib/store/event-enrol';
+import { EVENT_ID } from '../../lib/events/log';
 import { storeEvents } from '../../lib/events/store-events';
 import type { EngineLease } from '../../lib/vision/registry';
 import type { NodeMessageInFlow, Send } from '../shared/red';
@@ -46,7 +47,7 @@ function eventToEnrol(msg: RegisterMessage): string | undefined {
   if (Buffer.isBuffer(msg.payload) || msg.event === undefined) return undefined;
   const event = msg.event;
   const id = typeof event === 'object' && event !== null ? (event as { id?: unknown }).id : undefined;
-  if (typeof id !== 'string' || !/^[0-9A-Za-z.-]{1,64}$/.test(id))
+  if (typeof id !== 'string' || !EVENT_ID.test(id))
     throw new Error(`msg.event must be a detection-log event with its id, got ${quoteValue(msg.event)}`);
   return id;
 }

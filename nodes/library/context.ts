@@ -189,7 +189,7 @@ export async function withLogs<T>(
   }
 }
 
-export const EVENT_ID = /^[0-9A-Za-z.-]{1,64}$/;
+export { EVENT_ID } from '../../lib/events/log';
 
 export { newestFirst } from '../../lib/events/log';
 
